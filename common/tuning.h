@@ -1,0 +1,25 @@
+// Knobs read once from the environment. Spinning before sleeping is what makes the bypass
+// fast here (a futex wake-up costs 60-80 us, a spin round trip < 1 us), but every spinning
+// microsecond is CPU taken from the other side on a 2-core machine, hence the budgets.
+#pragma once
+
+#include <cstdint>
+
+namespace finesse {
+
+struct Tuning {
+  int64_t client_spin_ns;    // FINESSE_CLIENT_SPIN_US (default 50)
+  int64_t server_spin_ns;    // FINESSE_SERVER_SPIN_US (default 200)
+  int64_t server_wait_ms;    // FINESSE_SERVER_TIMEOUT_MS: bound on waiting for an unclaimed
+                             // request before falling back (default 1000)
+  int64_t registry_ttl_ms;   // FINESSE_REGISTRY_TTL_MS (default 1000)
+  bool disabled;             // FINESSE_DISABLE=1: every call takes the kernel path
+};
+
+// Parsed once; safe to call from any thread, never allocates.
+const Tuning &tuning();
+
+// Integer from the environment, or fallback when unset or malformed. No allocation.
+int64_t env_int(const char *name, int64_t fallback);
+
+}  // namespace finesse

@@ -1,0 +1,166 @@
+// The shared-memory protocol between a client (userlib) and the server (fuse-ext).
+//
+// One memfd region per client connection: a header page, then kSlotCount slots. A client
+// thread takes a free slot (process-local bitmap), writes a request, flips the slot's state
+// to kPosted and waits (bounded spin, then futex). The server claims it (CAS kPosted ->
+// kClaimed), copies the request out of shared memory before looking at it (the client may
+// keep writing), serves it and publishes the reply with kDone. Nothing in the region is
+// trusted by the server; the client trusts only the server it verified at connect time.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace finesse::wire {
+
+constexpr uint32_t kMagic = 0x464e5345;  // "ESNF"
+constexpr uint32_t kVersion = 1;
+constexpr uint32_t kSlotCount = 64;
+constexpr uint32_t kSlotSize = 16384;
+constexpr uint32_t kHeaderSize = 4096;
+constexpr size_t kRegionSize = kHeaderSize + size_t{kSlotCount} * kSlotSize;
+constexpr uint32_t kPathMax = 4096;  // including the NUL, like PATH_MAX
+constexpr uint32_t kNameMax = 255;   // xattr names, like XATTR_NAME_MAX
+
+enum SlotState : uint32_t { kFree = 0, kPosted = 1, kClaimed = 2, kDone = 3 };
+
+enum class Op : uint32_t {
+  kStat = 1,
+  kAccess,
+  kUnlink,
+  kRmdir,
+  kMkdir,
+  kRename,
+  kSetattr,
+  kReadlink,
+  kSymlink,
+  kLink,
+  kStatfs,
+  kGetxattr,
+  kListxattr,
+  kCount,
+};
+const char *op_name(Op op);
+constexpr uint32_t kOpCount = static_cast<uint32_t>(Op::kCount);
+
+// Reply result meaning "use the kernel path": nothing was changed.
+constexpr int32_t kFallback = -100000;
+
+// Request flags.
+constexpr uint32_t kNoFollow = 1u << 0;  // do not follow a final symlink
+constexpr uint32_t kEaccess = 1u << 1;   // access with effective ids
+constexpr uint32_t kFollow2 = 1u << 2;   // link: follow a final symlink of path[0]
+
+// Setattr valid bits (subset of FUSE_SET_ATTR_*; the server maps them).
+constexpr uint32_t kSetMode = 1u << 0;
+constexpr uint32_t kSetUid = 1u << 1;
+constexpr uint32_t kSetGid = 1u << 2;
+constexpr uint32_t kSetSize = 1u << 3;
+constexpr uint32_t kSetAtime = 1u << 4;
+constexpr uint32_t kSetMtime = 1u << 5;
+constexpr uint32_t kSetAtimeNow = 1u << 6;
+constexpr uint32_t kSetMtimeNow = 1u << 7;
+constexpr uint32_t kSetChown = 1u << 8;  // a chown call (even with uid = gid = -1)
+
+// A string inside the slot's data area: off/len are relative to the data area; len excludes
+// the terminating NUL, which must be present at data[off + len].
+struct StrRef {
+  uint32_t off;
+  uint32_t len;
+};
+
+// A path relative to the mount root. If verify_len > 0, the first verify_len bytes of the path
+// name a directory that the client believes has inode number verify_ino (its cwd or dirfd):
+// the server checks that and falls back if it does not hold.
+struct PathArg {
+  StrRef path;
+  uint32_t verify_len;
+  uint32_t pad;
+  uint64_t verify_ino;
+};
+
+struct Request {
+  uint32_t flags;
+  uint32_t mode;   // access mask, mkdir/symlink mode, chmod mode
+  uint32_t umask;  // the client's umask
+  uint32_t valid;  // setattr
+  uint32_t uid, gid;
+  uint32_t rename_flags;
+  uint32_t pad;
+  uint64_t size;  // truncate length, xattr/readlink buffer size
+  int64_t atime_sec, atime_nsec, mtime_sec, mtime_nsec;
+  PathArg path[2];
+  StrRef name;  // xattr name, symlink target
+};
+
+struct Attr {
+  uint64_t ino, size, blocks;
+  uint32_t mode, nlink, uid, gid, rdev, blksize;
+  int64_t atime_sec, atime_nsec, mtime_sec, mtime_nsec, ctime_sec, ctime_nsec;
+};
+
+struct Statfs {
+  uint64_t bsize, frsize, blocks, bfree, bavail, files, ffree, favail, namemax;
+};
+
+struct Reply {
+  Attr attr;
+  Statfs statfs;
+  uint32_t data_len;  // bytes of data following this struct (readlink target, xattr value)
+  uint32_t pad;
+};
+
+struct alignas(64) SlotHeader {
+  std::atomic<uint32_t> state;            // SlotState; the futex word the client sleeps on
+  std::atomic<uint32_t> client_sleeping;  // set by a client about to futex-wait
+  uint32_t op;
+  uint32_t req_len;  // bytes used in data (request struct and strings)
+  int32_t result;    // 0 / -errno / kFallback; ssize for readlink/xattr calls
+  uint32_t rep_len;
+  uint64_t seq;
+};
+
+constexpr uint32_t kSlotDataSize = kSlotSize - sizeof(SlotHeader);
+
+struct alignas(64) Slot {
+  SlotHeader h;
+  uint8_t data[kSlotDataSize];
+};
+static_assert(sizeof(Slot) == kSlotSize);
+
+struct alignas(64) RegionHeader {
+  uint32_t magic;
+  uint32_t version;
+  uint32_t slot_count;
+  uint32_t slot_size;
+  alignas(64) std::atomic<uint32_t> server_idle;  // server threads are asleep: kick the eventfd
+  alignas(64) std::atomic<uint32_t> closed;       // server stopped serving this connection
+};
+static_assert(sizeof(RegionHeader) <= kHeaderSize);
+
+inline Slot *slot_at(void *region, uint32_t i) {
+  return reinterpret_cast<Slot *>(static_cast<uint8_t *>(region) + kHeaderSize +
+                                  size_t{i} * kSlotSize);
+}
+inline RegionHeader *header_of(void *region) { return static_cast<RegionHeader *>(region); }
+
+// Handshake on the Unix socket (SOCK_SEQPACKET).
+enum class HelloKind : uint32_t { kClient = 1, kControl = 2 };
+struct Hello {
+  uint32_t magic;
+  uint32_t version;
+  HelloKind kind;
+  uint32_t pad;
+};
+enum class HelloStatus : uint32_t { kServed = 0, kNotServed = 1, kBadVersion = 2 };
+// Server -> client after a kClient hello; with SCM_RIGHTS [memfd, eventfd] when kServed.
+struct Welcome {
+  uint32_t magic;
+  uint32_t version;
+  HelloStatus status;
+  uint32_t slot_count;
+  uint64_t region_size;
+};
+
+}  // namespace finesse::wire

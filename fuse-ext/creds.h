@@ -1,0 +1,42 @@
+// A client's credentials as the server learned them at connect time (SO_PEERCRED,
+// SO_PEERGROUPS, /proc/<pid>/status), and the kernel's permission rules over them.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace finesse::server {
+
+struct Creds {
+  pid_t pid = -1;
+  uid_t uid = 0, ruid = 0;  // fsuid (== euid; clients where they differ are not served), real
+  gid_t gid = 0, rgid = 0;
+  uid_t suid = 0;
+  gid_t sgid = 0;
+  std::vector<gid_t> groups;
+  // uid 0 with the full set of DAC/FOWNER/CHOWN/FSETID capabilities. Clients whose
+  // capabilities do not fit "root with all" or "non-root with none" are not served.
+  bool privileged = false;
+};
+
+// Reads /proc/<pid>/status and cross-checks it with what SO_PEERCRED said (euid, egid), so
+// that a client that changed identity between connect and now is refused. Returns an empty
+// string on success or why the client cannot be served.
+std::string load_status_creds(pid_t pid, uid_t peer_euid, gid_t peer_egid, Creds *out);
+
+// access(2) without AT_EACCESS checks with the real ids, and drops capabilities unless the
+// real uid is 0 (as the kernel's do_faccessat does).
+Creds access_creds(const Creds &c);
+
+bool in_group(const Creds &c, gid_t gid);
+// generic_permission(): mask of R_OK/W_OK/X_OK (4/2/1). 0 or -EACCES.
+int check_permission(const Creds &c, const struct stat &st, int mask);
+// inode_owner_or_capable()
+bool owner_or_capable(const Creds &c, const struct stat &st);
+// check_sticky(): deleting/renaming victim out of dir. 0 or -EPERM.
+int check_sticky(const Creds &c, const struct stat &dir, const struct stat &victim);
+
+}  // namespace finesse::server

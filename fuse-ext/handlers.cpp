@@ -1,0 +1,453 @@
+#include "handlers.h"
+
+#include <linux/fs.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "clock.h"
+#include "fs_state.h"
+#include "path_walk.h"
+
+namespace finesse::server {
+
+namespace {
+
+using wire::kFallback;
+
+void to_wire(const struct stat &st, wire::Attr *a) {
+  a->ino = st.st_ino;
+  a->size = st.st_size;
+  a->blocks = st.st_blocks;
+  a->mode = st.st_mode;
+  a->nlink = st.st_nlink;
+  a->uid = st.st_uid;
+  a->gid = st.st_gid;
+  a->rdev = st.st_rdev;
+  a->blksize = st.st_blksize;
+  a->atime_sec = st.st_atim.tv_sec;
+  a->atime_nsec = st.st_atim.tv_nsec;
+  a->mtime_sec = st.st_mtim.tv_sec;
+  a->mtime_nsec = st.st_mtim.tv_nsec;
+  a->ctime_sec = st.st_ctim.tv_sec;
+  a->ctime_nsec = st.st_ctim.tv_nsec;
+}
+
+WalkSpec spec_of(const Decoded &d, int i, bool follow) {
+  WalkSpec s;
+  s.path = d.path[i];
+  s.verify_len = d.req.path[i].verify_len;
+  s.verify_ino = d.req.path[i].verify_ino;
+  s.follow_final = follow;
+  return s;
+}
+
+bool dp(const ServeCtx &ctx) { return ctx.mount->default_permissions; }
+
+// The final component names something that can be created/removed by name.
+bool has_name(const WalkResult &w) { return !w.dot && !w.name.empty() && w.parent != 0; }
+
+// may_delete(): victim exists; is_dir says what the operation expects.
+int may_delete(ServeCtx &ctx, const WalkResult &w, bool is_dir) {
+  if (dp(ctx)) {
+    int rc = check_permission(*ctx.creds, w.parent_attr, 2 | 1);
+    if (rc != 0) return rc;
+  }
+  int rc = check_sticky(*ctx.creds, w.parent_attr, w.attr);
+  if (rc != 0) return rc;
+  if (is_dir && !S_ISDIR(w.attr.st_mode)) return -ENOTDIR;
+  if (!is_dir && S_ISDIR(w.attr.st_mode)) return -EISDIR;
+  return 0;
+}
+
+// may_create(): the name does not exist (checked by the caller).
+int may_create(ServeCtx &ctx, const WalkResult &w) {
+  if (!dp(ctx)) return 0;
+  return check_permission(*ctx.creds, w.parent_attr, 2 | 1);
+}
+
+bool mutations_allowed(const ServeCtx &ctx) {
+  return !ctx.mount->read_only && !ctx.mount->posix_acl;
+}
+
+// After the file system created an entry: cache it (the reply holds a lookup) and tell the
+// kernel that its idea of the directory is stale.
+void created(ServeCtx &ctx, fuse_ino_t parent, const std::string &name,
+             const fuse_entry_param &e) {
+  ctx.cache->drop_entry(parent, name, &ctx.forgets);  // a negative entry, if cached
+  ctx.cache->insert(parent, name, e, ctx.cache->generation(), now_ns(), &ctx.forgets);
+  ctx.cache->invalidate_attr(parent);
+  ctx.inval.entry(parent, name);
+  ctx.inval.inode(parent);
+}
+
+void removed(ServeCtx &ctx, fuse_ino_t parent, const std::string &name, fuse_ino_t victim) {
+  ctx.cache->drop_entry(parent, name, &ctx.forgets);
+  ctx.cache->invalidate_attr(parent);
+  ctx.cache->invalidate_attr(victim);
+  ctx.inval.entry(parent, name);
+  ctx.inval.inode(parent);
+  ctx.inval.inode(victim);
+}
+
+int32_t do_stat(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
+  WalkResult w;
+  int rc = walk_path(ctx, spec_of(d, 0, !(d.req.flags & wire::kNoFollow)), &w);
+  if (rc != 0) return rc;
+  if (!w.exists) return -ENOENT;
+  struct stat st;
+  rc = fresh_attr(ctx, w.ino, &st);
+  if (rc != 0) return rc;
+  to_wire(st, &out.rep->attr);
+  return 0;
+}
+
+int32_t do_access(ServeCtx &ctx, const Decoded &d, ReplyBuf &) {
+  Creds eff = (d.req.flags & wire::kEaccess) ? *ctx.creds : access_creds(*ctx.creds);
+  ServeCtx actx{&eff, ctx.mount, ctx.cache, ctx.umask, {}, {}};
+  WalkResult w;
+  int rc = walk_path(actx, spec_of(d, 0, !(d.req.flags & wire::kNoFollow)), &w);
+  ctx.forgets.insert(ctx.forgets.end(), actx.forgets.begin(), actx.forgets.end());
+  if (rc != 0) return rc;
+  if (!w.exists) return -ENOENT;
+  int mask = static_cast<int>(d.req.mode & 7);
+  if ((mask & 2) && ctx.mount->read_only) return kFallback;
+  if (dp(ctx)) {
+    if (mask == 0) return 0;
+    struct stat st;
+    rc = fresh_attr(actx, w.ino, &st);
+    if (rc != 0) return rc;
+    return check_permission(eff, st, mask);
+  }
+  rc = fs_access(actx.call(), w.ino, mask);
+  return rc == -ENOSYS ? 0 : rc;  // the kernel treats a missing access op as "allowed"
+}
+
+int32_t do_unlink_or_rmdir(ServeCtx &ctx, const Decoded &d, bool is_dir) {
+  if (!mutations_allowed(ctx)) return kFallback;
+  WalkResult w;
+  int rc = walk_path(ctx, spec_of(d, 0, false), &w);
+  if (rc != 0) return rc;
+  if (!has_name(w)) return kFallback;
+  if (!w.exists) return -ENOENT;
+  rc = may_delete(ctx, w, is_dir);
+  if (rc != 0) return rc;
+  rc = is_dir ? fs_rmdir(ctx.call(), w.parent, w.name.c_str())
+              : fs_unlink(ctx.call(), w.parent, w.name.c_str());
+  if (rc == -ENOSYS) return -EPERM;  // as the kernel answers a file system without the op
+  if (rc != 0) return rc;
+  removed(ctx, w.parent, w.name, w.ino);
+  return 0;
+}
+
+int32_t do_mkdir(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
+  if (!mutations_allowed(ctx)) return kFallback;
+  WalkResult w;
+  int rc = walk_path(ctx, spec_of(d, 0, false), &w);
+  if (rc != 0) return rc;
+  if (!has_name(w)) return kFallback;
+  if (w.exists) return -EEXIST;
+  rc = may_create(ctx, w);
+  if (rc != 0) return rc;
+  mode_t mode = (d.req.mode & 07777 & ~S_ISUID & ~S_ISGID) & ~ctx.umask;
+  fuse_entry_param e{};
+  rc = fs_mkdir(ctx.call(), w.parent, w.name.c_str(), mode, &e);
+  if (rc == -ENOSYS) return -EPERM;
+  if (rc != 0) return rc;
+  created(ctx, w.parent, w.name, e);
+  to_wire(e.attr, &out.rep->attr);
+  return 0;
+}
+
+bool in_chain(const std::vector<fuse_ino_t> &chain, fuse_ino_t ino) {
+  return std::find(chain.begin(), chain.end(), ino) != chain.end();
+}
+
+int32_t do_rename(ServeCtx &ctx, const Decoded &d, ReplyBuf &) {
+  if (!mutations_allowed(ctx)) return kFallback;
+  unsigned flags = d.req.rename_flags;
+  if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) return kFallback;
+  if ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE)) return kFallback;
+  WalkResult from, to;
+  int rc = walk_path(ctx, spec_of(d, 0, false), &from);
+  if (rc != 0) return rc;
+  rc = walk_path(ctx, spec_of(d, 1, false), &to);
+  if (rc != 0) return rc;
+  if (!has_name(from) || !has_name(to)) return kFallback;
+  if (!from.exists) return -ENOENT;
+  bool exchange = flags & RENAME_EXCHANGE;
+  if (exchange && !to.exists) return -ENOENT;
+  if ((flags & RENAME_NOREPLACE) && to.exists) return -EEXIST;
+  // lock_rename()'s traps: the source may not be an ancestor of the target's directory, nor
+  // the target an ancestor of the source's.
+  if (in_chain(to.chain, from.ino)) return -EINVAL;
+  if (to.exists && in_chain(from.chain, to.ino)) return exchange ? -EINVAL : -ENOTEMPTY;
+  if (to.exists && to.ino == from.ino) return 0;  // same inode: nothing to do
+  bool is_dir = S_ISDIR(from.attr.st_mode);
+  rc = may_delete(ctx, from, is_dir);
+  if (rc != 0) return rc;
+  bool new_is_dir = to.exists && S_ISDIR(to.attr.st_mode);
+  if (!to.exists)
+    rc = may_create(ctx, to);
+  else
+    rc = may_delete(ctx, to, exchange ? new_is_dir : is_dir);
+  if (rc != 0) return rc;
+  if (from.parent != to.parent && dp(ctx)) {
+    if (is_dir && (rc = check_permission(*ctx.creds, from.attr, 2)) != 0) return rc;
+    if (exchange && new_is_dir && (rc = check_permission(*ctx.creds, to.attr, 2)) != 0)
+      return rc;
+  }
+  rc = fs_rename(ctx.call(), from.parent, from.name.c_str(), to.parent, to.name.c_str(), flags);
+  if (rc == -ENOSYS) return flags ? -EINVAL : -EPERM;
+  if (rc != 0) return rc;
+  removed(ctx, from.parent, from.name, from.ino);
+  if (to.exists) {
+    removed(ctx, to.parent, to.name, to.ino);
+  } else {
+    ctx.cache->drop_entry(to.parent, to.name, &ctx.forgets);
+    ctx.cache->invalidate_attr(to.parent);
+    ctx.inval.entry(to.parent, to.name);
+    ctx.inval.inode(to.parent);
+  }
+  return 0;
+}
+
+bool kills_privs(const struct stat &st) {
+  return !S_ISDIR(st.st_mode) &&
+         ((st.st_mode & S_ISUID) || (st.st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP));
+}
+
+int32_t do_setattr(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
+  if (!mutations_allowed(ctx)) return kFallback;
+  const wire::Request &r = d.req;
+  bool nofollow = r.flags & wire::kNoFollow;
+  if ((r.valid & wire::kSetMode) && nofollow) return kFallback;
+  WalkResult w;
+  int rc = walk_path(ctx, spec_of(d, 0, !nofollow), &w);
+  if (rc != 0) return rc;
+  if (!w.exists) return -ENOENT;
+  struct stat cur;
+  rc = fresh_attr(ctx, w.ino, &cur);
+  if (rc != 0) return rc;
+  const Creds &c = *ctx.creds;
+  struct stat in {};
+  int to_set = 0;
+  if (r.valid & wire::kSetMode) {
+    if (dp(ctx) && !owner_or_capable(c, cur)) return -EPERM;
+    mode_t mode = (r.mode & 07777) | (cur.st_mode & ~07777);
+    if (dp(ctx) && !in_group(c, cur.st_gid) && !c.privileged) mode &= ~S_ISGID;
+    in.st_mode = mode;
+    to_set |= FUSE_SET_ATTR_MODE;
+  } else if (r.valid & wire::kSetChown) {
+    if (kills_privs(cur)) return kFallback;
+    bool set_uid = r.uid != static_cast<uint32_t>(-1);
+    bool set_gid = r.gid != static_cast<uint32_t>(-1);
+    if (dp(ctx)) {
+      bool owner = c.uid == cur.st_uid;
+      if (set_uid && !((owner && r.uid == cur.st_uid) || c.privileged)) return -EPERM;
+      if (set_gid && !((owner && (r.gid == cur.st_gid || in_group(c, r.gid))) || c.privileged))
+        return -EPERM;
+    }
+    if (set_uid) in.st_uid = r.uid, to_set |= FUSE_SET_ATTR_UID;
+    if (set_gid) in.st_gid = r.gid, to_set |= FUSE_SET_ATTR_GID;
+  } else if (r.valid & wire::kSetSize) {
+    if (static_cast<int64_t>(r.size) < 0) return -EINVAL;
+    if (S_ISDIR(cur.st_mode)) return -EISDIR;
+    if (!S_ISREG(cur.st_mode)) return -EINVAL;
+    if (kills_privs(cur)) return kFallback;
+    if (dp(ctx) && (rc = check_permission(c, cur, 2)) != 0) return rc;
+    in.st_size = static_cast<off_t>(r.size);
+    to_set |= FUSE_SET_ATTR_SIZE;
+  } else if (r.valid & (wire::kSetAtime | wire::kSetMtime)) {
+    bool touch = (r.valid & (wire::kSetAtime | wire::kSetAtimeNow)) ==
+                     (wire::kSetAtime | wire::kSetAtimeNow) &&
+                 (r.valid & (wire::kSetMtime | wire::kSetMtimeNow)) ==
+                     (wire::kSetMtime | wire::kSetMtimeNow);
+    bool explicit_time = ((r.valid & wire::kSetAtime) && !(r.valid & wire::kSetAtimeNow)) ||
+                         ((r.valid & wire::kSetMtime) && !(r.valid & wire::kSetMtimeNow));
+    if (dp(ctx)) {
+      if (explicit_time && !owner_or_capable(c, cur)) return -EPERM;
+      if (!explicit_time && !owner_or_capable(c, cur)) {
+        if (!touch) return kFallback;  // one NOW, one OMIT: rare, let the kernel decide
+        if ((rc = check_permission(c, cur, 2)) != 0) return rc;
+      }
+    }
+    if (r.valid & wire::kSetAtime) {
+      to_set |= FUSE_SET_ATTR_ATIME;
+      if (r.valid & wire::kSetAtimeNow)
+        to_set |= FUSE_SET_ATTR_ATIME_NOW;
+      else
+        in.st_atim = {static_cast<time_t>(r.atime_sec), static_cast<long>(r.atime_nsec)};
+    }
+    if (r.valid & wire::kSetMtime) {
+      to_set |= FUSE_SET_ATTR_MTIME;
+      if (r.valid & wire::kSetMtimeNow)
+        to_set |= FUSE_SET_ATTR_MTIME_NOW;
+      else
+        in.st_mtim = {static_cast<time_t>(r.mtime_sec), static_cast<long>(r.mtime_nsec)};
+    }
+  } else {
+    return kFallback;
+  }
+  struct stat after;
+  double timeout = 0;
+  rc = fs_setattr(ctx.call(), w.ino, &in, to_set, &after, &timeout);
+  if (rc == -ENOSYS) return -EPERM;
+  if (rc != 0) return rc;
+  ctx.cache->invalidate_attr(w.ino);
+  ctx.inval.inode(w.ino);
+  to_wire(after, &out.rep->attr);
+  return 0;
+}
+
+int32_t do_readlink(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
+  WalkResult w;
+  int rc = walk_path(ctx, spec_of(d, 0, false), &w);
+  if (rc != 0) return rc;
+  if (!w.exists) return -ENOENT;
+  if (!S_ISLNK(w.attr.st_mode)) return -EINVAL;
+  char target[wire::kPathMax + 1];
+  size_t len = 0;
+  rc = fs_readlink(ctx.call(), w.ino, target, sizeof(target), &len);
+  if (rc != 0) return rc;
+  size_t n = std::min<size_t>({len, d.req.size, out.cap});
+  memcpy(out.data, target, n);
+  out.rep->data_len = static_cast<uint32_t>(n);
+  return static_cast<int32_t>(n);
+}
+
+int32_t do_symlink(ServeCtx &ctx, const Decoded &d, ReplyBuf &) {
+  if (!mutations_allowed(ctx)) return kFallback;
+  if (d.name.empty()) return -ENOENT;
+  WalkResult w;
+  int rc = walk_path(ctx, spec_of(d, 0, false), &w);
+  if (rc != 0) return rc;
+  if (!has_name(w)) return kFallback;
+  if (w.exists) return -EEXIST;
+  if ((rc = may_create(ctx, w)) != 0) return rc;
+  std::string target(d.name);
+  fuse_entry_param e{};
+  rc = fs_symlink(ctx.call(), target.c_str(), w.parent, w.name.c_str(), &e);
+  if (rc == -ENOSYS) return -EPERM;
+  if (rc != 0) return rc;
+  created(ctx, w.parent, w.name, e);
+  return 0;
+}
+
+int32_t do_link(ServeCtx &ctx, const Decoded &d, ReplyBuf &) {
+  if (!mutations_allowed(ctx)) return kFallback;
+  WalkResult from, to;
+  int rc = walk_path(ctx, spec_of(d, 0, (d.req.flags & wire::kFollow2) != 0), &from);
+  if (rc != 0) return rc;
+  if (!from.exists) return -ENOENT;
+  rc = walk_path(ctx, spec_of(d, 1, false), &to);
+  if (rc != 0) return rc;
+  if (!has_name(to)) return kFallback;
+  if (to.exists) return -EEXIST;
+  struct stat src;
+  if ((rc = fresh_attr(ctx, from.ino, &src)) != 0) return rc;
+  if (ctx.mount->protected_hardlinks && !owner_or_capable(*ctx.creds, src)) {
+    bool safe = S_ISREG(src.st_mode) && !(src.st_mode & S_ISUID) &&
+                (src.st_mode & (S_ISGID | S_IXGRP)) != (S_ISGID | S_IXGRP) &&
+                (!dp(ctx) || check_permission(*ctx.creds, src, 4 | 2) == 0);
+    if (!safe) return -EPERM;
+  }
+  if ((rc = may_create(ctx, to)) != 0) return rc;
+  if (S_ISDIR(src.st_mode)) return -EPERM;
+  fuse_entry_param e{};
+  rc = fs_link(ctx.call(), from.ino, to.parent, to.name.c_str(), &e);
+  if (rc == -ENOSYS) return -EPERM;
+  if (rc != 0) return rc;
+  created(ctx, to.parent, to.name, e);
+  ctx.cache->invalidate_attr(from.ino);
+  ctx.inval.inode(from.ino);
+  return 0;
+}
+
+int32_t do_statfs(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
+  WalkResult w;
+  int rc = walk_path(ctx, spec_of(d, 0, true), &w);
+  if (rc != 0) return rc;
+  if (!w.exists) return -ENOENT;
+  struct statvfs st {};
+  rc = fs_statfs(ctx.call(), w.ino, &st);
+  if (rc == -ENOSYS) {
+    // The kernel answers a file system without statfs with zeroes and a name length.
+    memset(&st, 0, sizeof(st));
+    st.f_namemax = 255;
+    st.f_bsize = 512;
+    rc = 0;
+  }
+  if (rc != 0) return rc;
+  wire::Statfs &s = out.rep->statfs;
+  s.bsize = st.f_bsize;
+  s.frsize = st.f_frsize;
+  s.blocks = st.f_blocks;
+  s.bfree = st.f_bfree;
+  s.bavail = st.f_bavail;
+  s.files = st.f_files;
+  s.ffree = st.f_ffree;
+  s.favail = st.f_favail;
+  s.namemax = st.f_namemax;
+  return 0;
+}
+
+int32_t do_xattr(ServeCtx &ctx, const Decoded &d, ReplyBuf &out, bool list) {
+  if (!list) {
+    if (d.name.empty()) return -ERANGE;
+    if (d.name.compare(0, 5, "user.") != 0) return kFallback;  // other namespaces: kernel
+  }
+  WalkResult w;
+  int rc = walk_path(ctx, spec_of(d, 0, !(d.req.flags & wire::kNoFollow)), &w);
+  if (rc != 0) return rc;
+  if (!w.exists) return -ENOENT;
+  if (!list) {
+    // xattr_permission() for user.*: only files and directories, and read permission.
+    if (!S_ISREG(w.attr.st_mode) && !S_ISDIR(w.attr.st_mode)) return -ENODATA;
+    if (dp(ctx)) {
+      struct stat st;
+      if ((rc = fresh_attr(ctx, w.ino, &st)) != 0) return rc;
+      if ((rc = check_permission(*ctx.creds, st, 4)) != 0) return rc;
+    }
+  }
+  size_t want = std::min<uint64_t>(d.req.size, 65536);
+  if (want > out.cap) return kFallback;  // larger than a slot: the kernel path has room
+  size_t len = 0;
+  std::string name(d.name);
+  rc = list ? fs_listxattr(ctx.call(), w.ino, want, out.data, &len)
+            : fs_getxattr(ctx.call(), w.ino, name.c_str(), want, out.data, &len);
+  if (rc == -ENOSYS) return -EOPNOTSUPP;
+  if (rc != 0) return rc;
+  if (want != 0) {
+    if (len > want) return -ERANGE;
+    out.rep->data_len = static_cast<uint32_t>(len);
+  }
+  return static_cast<int32_t>(len);
+}
+
+}  // namespace
+
+int32_t serve_request(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
+  out.rep->data_len = 0;
+  switch (d.op) {
+    case wire::Op::kStat: return do_stat(ctx, d, out);
+    case wire::Op::kAccess: return do_access(ctx, d, out);
+    case wire::Op::kUnlink: return do_unlink_or_rmdir(ctx, d, false);
+    case wire::Op::kRmdir: return do_unlink_or_rmdir(ctx, d, true);
+    case wire::Op::kMkdir: return do_mkdir(ctx, d, out);
+    case wire::Op::kRename: return do_rename(ctx, d, out);
+    case wire::Op::kSetattr: return do_setattr(ctx, d, out);
+    case wire::Op::kReadlink: return do_readlink(ctx, d, out);
+    case wire::Op::kSymlink: return do_symlink(ctx, d, out);
+    case wire::Op::kLink: return do_link(ctx, d, out);
+    case wire::Op::kStatfs: return do_statfs(ctx, d, out);
+    case wire::Op::kGetxattr: return do_xattr(ctx, d, out, false);
+    case wire::Op::kListxattr: return do_xattr(ctx, d, out, true);
+    case wire::Op::kCount: break;
+  }
+  return kFallback;
+}
+
+}  // namespace finesse::server

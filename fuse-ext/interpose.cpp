@@ -1,0 +1,255 @@
+// The libfuse entry points libfinesse_fuse.so interposes (by LD_PRELOAD, or by being linked
+// before libfuse3). Session calls capture the file system and start/stop the server; reply
+// and request calls answer synthetic requests here and forward kernel ones to libfuse.
+#define FUSE_USE_VERSION 34
+#include <dlfcn.h>
+#include <fuse_lowlevel.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <algorithm>
+
+#include "fs_state.h"
+#include "kernel_view.h"
+#include "op_trampolines.h"
+#include "server.h"
+#include "synthetic_req.h"
+#include "tuning.h"
+
+using finesse::server::as_synthetic;
+using finesse::server::complete;
+using finesse::server::fs_state;
+using finesse::server::kernel_view;
+using finesse::server::ReplyKind;
+using finesse::server::SyntheticReq;
+
+namespace {
+
+template <typename Fn>
+Fn real(const char *name) {
+  return reinterpret_cast<Fn>(dlsym(RTLD_NEXT, name));
+}
+#define REAL(fn) ([] {                                   \
+  static auto f = real<decltype(&fn)>(#fn);              \
+  return f;                                              \
+}())
+
+void copy_out(SyntheticReq *s, const char *data, size_t size) {
+  s->buf_len = size;
+  if (s->buf != nullptr) memcpy(s->buf, data, std::min(size, s->buf_cap));
+}
+
+}  // namespace
+
+#define EXPORT extern "C" __attribute__((visibility("default")))
+
+EXPORT struct fuse_session *fuse_session_new(struct fuse_args *args,
+                                             const struct fuse_lowlevel_ops *op, size_t op_size,
+                                             void *userdata) {
+  auto &st = fs_state();
+  if (finesse::tuning().disabled || st.session != nullptr || op == nullptr)
+    return REAL(fuse_session_new)(args, op, op_size, userdata);
+  memset(&st.ops, 0, sizeof(st.ops));
+  memcpy(&st.ops, op, std::min(op_size, sizeof(st.ops)));
+  st.userdata = userdata;
+  finesse::server::build_trampolines();
+  st.session = REAL(fuse_session_new)(args, &st.wrapped, sizeof(st.wrapped), userdata);
+  return st.session;
+}
+
+EXPORT int fuse_session_mount(struct fuse_session *se, const char *mountpoint) {
+  auto &st = fs_state();
+  char canonical[PATH_MAX];
+  // Resolve before mounting: afterwards the path leads into our own file system.
+  bool ok = mountpoint != nullptr && realpath(mountpoint, canonical) != nullptr;
+  int rc = REAL(fuse_session_mount)(se, mountpoint);
+  if (rc == 0 && ok && se == st.session) {
+    st.mountpoint = canonical;
+    finesse::server::start_server(st.mountpoint);
+  }
+  return rc;
+}
+
+EXPORT void fuse_session_unmount(struct fuse_session *se) {
+  if (se == fs_state().session) finesse::server::stop_server();
+  REAL(fuse_session_unmount)(se);
+}
+
+EXPORT void fuse_session_destroy(struct fuse_session *se) {
+  auto &st = fs_state();
+  if (se == st.session) {
+    finesse::server::stop_server();
+    REAL(fuse_session_destroy)(se);
+    st.session = nullptr;
+    st.initialized = false;
+    kernel_view().clear();
+    return;
+  }
+  REAL(fuse_session_destroy)(se);
+}
+
+// fuse_daemonize forks: threads do not survive, so the server restarts in the child.
+EXPORT int fuse_daemonize(int foreground) {
+  auto &st = fs_state();
+  bool restart = !foreground && st.session != nullptr && !st.mountpoint.empty();
+  if (restart) finesse::server::stop_server();
+  int rc = REAL(fuse_daemonize)(foreground);
+  if (restart) finesse::server::start_server(st.mountpoint);
+  return rc;
+}
+
+// The single-threaded loop: the file system may not be thread-safe, so bypass calls are
+// serialised with kernel requests.
+EXPORT int fuse_session_loop(struct fuse_session *se) {
+  if (se == fs_state().session) fs_state().serialize = true;
+  return REAL(fuse_session_loop)(se);
+}
+
+EXPORT int fuse_reply_err(fuse_req_t req, int err) {
+  if (auto *s = as_synthetic(req)) return complete(s, ReplyKind::kErr, err), 0;
+  return REAL(fuse_reply_err)(req, err);
+}
+
+EXPORT void fuse_reply_none(fuse_req_t req) {
+  if (auto *s = as_synthetic(req)) return complete(s, ReplyKind::kNone, 0);
+  REAL(fuse_reply_none)(req);
+}
+
+EXPORT int fuse_reply_entry(fuse_req_t req, const struct fuse_entry_param *e) {
+  if (auto *s = as_synthetic(req)) {
+    s->entry = *e;
+    return complete(s, ReplyKind::kEntry, 0), 0;
+  }
+  if (e != nullptr && e->ino != 0) kernel_view().note_lookup(e->ino);
+  return REAL(fuse_reply_entry)(req, e);
+}
+
+EXPORT int fuse_reply_create(fuse_req_t req, const struct fuse_entry_param *e,
+                             const struct fuse_file_info *fi) {
+  if (auto *s = as_synthetic(req)) {
+    s->entry = *e;
+    return complete(s, ReplyKind::kEntry, 0), 0;
+  }
+  if (e != nullptr && e->ino != 0) kernel_view().note_lookup(e->ino);
+  return REAL(fuse_reply_create)(req, e, fi);
+}
+
+EXPORT int fuse_reply_attr(fuse_req_t req, const struct stat *attr, double attr_timeout) {
+  if (auto *s = as_synthetic(req)) {
+    s->attr = *attr;
+    s->attr_timeout = attr_timeout;
+    return complete(s, ReplyKind::kAttr, 0), 0;
+  }
+  return REAL(fuse_reply_attr)(req, attr, attr_timeout);
+}
+
+EXPORT int fuse_reply_readlink(fuse_req_t req, const char *link) {
+  if (auto *s = as_synthetic(req)) {
+    copy_out(s, link, strlen(link));
+    return complete(s, ReplyKind::kReadlink, 0), 0;
+  }
+  return REAL(fuse_reply_readlink)(req, link);
+}
+
+EXPORT int fuse_reply_buf(fuse_req_t req, const char *buf, size_t size) {
+  if (auto *s = as_synthetic(req)) {
+    copy_out(s, buf, size);
+    return complete(s, ReplyKind::kBuf, 0), 0;
+  }
+  return REAL(fuse_reply_buf)(req, buf, size);
+}
+
+EXPORT int fuse_reply_iov(fuse_req_t req, const struct iovec *iov, int count) {
+  if (auto *s = as_synthetic(req)) {
+    size_t total = 0;
+    for (int i = 0; i < count; i++) {
+      if (s->buf != nullptr && total < s->buf_cap)
+        memcpy(s->buf + total, iov[i].iov_base, std::min(iov[i].iov_len, s->buf_cap - total));
+      total += iov[i].iov_len;
+    }
+    s->buf_len = total;
+    return complete(s, ReplyKind::kBuf, 0), 0;
+  }
+  return REAL(fuse_reply_iov)(req, iov, count);
+}
+
+EXPORT int fuse_reply_data(fuse_req_t req, struct fuse_bufvec *bufv, enum fuse_buf_copy_flags f) {
+  if (auto *s = as_synthetic(req)) {
+    // Only data replies to read would use this; the bypass never sends reads.
+    return complete(s, ReplyKind::kErr, EIO), 0;
+  }
+  return REAL(fuse_reply_data)(req, bufv, f);
+}
+
+EXPORT int fuse_reply_statfs(fuse_req_t req, const struct statvfs *stbuf) {
+  if (auto *s = as_synthetic(req)) {
+    s->stv = *stbuf;
+    return complete(s, ReplyKind::kStatfs, 0), 0;
+  }
+  return REAL(fuse_reply_statfs)(req, stbuf);
+}
+
+EXPORT int fuse_reply_xattr(fuse_req_t req, size_t count) {
+  if (auto *s = as_synthetic(req)) {
+    s->xattr_size = count;
+    return complete(s, ReplyKind::kXattr, 0), 0;
+  }
+  return REAL(fuse_reply_xattr)(req, count);
+}
+
+// Replies the bypass never asks for: a synthetic request gets an error, never a crash.
+#define FINESSE_UNEXPECTED_REPLY(fn, params, args)                  \
+  EXPORT int fn params {                                            \
+    if (auto *s = as_synthetic(req)) return complete(s, ReplyKind::kErr, EIO), 0; \
+    return REAL(fn) args;                                           \
+  }
+FINESSE_UNEXPECTED_REPLY(fuse_reply_open, (fuse_req_t req, const struct fuse_file_info *fi),
+                         (req, fi))
+FINESSE_UNEXPECTED_REPLY(fuse_reply_write, (fuse_req_t req, size_t count), (req, count))
+FINESSE_UNEXPECTED_REPLY(fuse_reply_lock, (fuse_req_t req, const struct flock *lock), (req, lock))
+FINESSE_UNEXPECTED_REPLY(fuse_reply_bmap, (fuse_req_t req, uint64_t idx), (req, idx))
+FINESSE_UNEXPECTED_REPLY(fuse_reply_poll, (fuse_req_t req, unsigned revents), (req, revents))
+FINESSE_UNEXPECTED_REPLY(fuse_reply_lseek, (fuse_req_t req, off_t off), (req, off))
+FINESSE_UNEXPECTED_REPLY(fuse_reply_ioctl,
+                         (fuse_req_t req, int result, const void *buf, size_t size),
+                         (req, result, buf, size))
+
+EXPORT const struct fuse_ctx *fuse_req_ctx(fuse_req_t req) {
+  if (auto *s = as_synthetic(req)) return &s->ctx;
+  return REAL(fuse_req_ctx)(req);
+}
+
+EXPORT void *fuse_req_userdata(fuse_req_t req) {
+  if (as_synthetic(req)) return fs_state().userdata;
+  return REAL(fuse_req_userdata)(req);
+}
+
+EXPORT int fuse_req_getgroups(fuse_req_t req, int size, gid_t list[]) {
+  if (auto *s = as_synthetic(req)) {
+    int n = s->groups ? static_cast<int>(s->groups->size()) : 0;
+    for (int i = 0; i < n && i < size; i++) list[i] = (*s->groups)[i];
+    return n;
+  }
+  return REAL(fuse_req_getgroups)(req, size, list);
+}
+
+EXPORT void fuse_req_interrupt_func(fuse_req_t req, fuse_interrupt_func_t func, void *data) {
+  if (as_synthetic(req)) return;
+  REAL(fuse_req_interrupt_func)(req, func, data);
+}
+
+EXPORT int fuse_req_interrupted(fuse_req_t req) {
+  if (as_synthetic(req)) return 0;
+  return REAL(fuse_req_interrupted)(req);
+}
+
+// A readdirplus entry gives the kernel a lookup on the inode, as a lookup reply does.
+EXPORT size_t fuse_add_direntry_plus(fuse_req_t req, char *buf, size_t bufsize, const char *name,
+                                     const struct fuse_entry_param *e, off_t off) {
+  size_t n = REAL(fuse_add_direntry_plus)(req, buf, bufsize, name, e, off);
+  if (!as_synthetic(req) && buf != nullptr && n <= bufsize && e != nullptr && e->ino != 0 &&
+      strcmp(name, ".") != 0 && strcmp(name, "..") != 0)
+    kernel_view().note_lookup(e->ino);
+  return n;
+}

@@ -1,0 +1,166 @@
+#include "node_cache.h"
+
+#include <cmath>
+
+namespace finesse::server {
+
+int64_t expiry_after(int64_t now_ns, double timeout_s) {
+  if (!(timeout_s > 0)) return 0;
+  if (timeout_s > 1e9) timeout_s = 1e9;
+  return now_ns + static_cast<int64_t>(timeout_s * 1e9);
+}
+
+// The root is always present (the kernel holds it; the server never looks it up), so that
+// its attributes are cached like any other node's and it can parent dentries.
+NodeCache::NodeCache(size_t max_entries) : max_entries_(max_entries) {
+  nodes_[FUSE_ROOT_ID].refs = 1;
+}
+
+uint64_t NodeCache::generation() const {
+  std::lock_guard<std::mutex> g(mu_);
+  return gen_;
+}
+
+CacheHit NodeCache::find(fuse_ino_t parent, std::string_view name, int64_t now_ns) {
+  CacheHit hit;
+  std::lock_guard<std::mutex> g(mu_);
+  auto it = dentries_.find(Key{parent, std::string(name)});
+  if (it == dentries_.end() || it->second.expiry <= now_ns) return hit;
+  if (it->second.ino == 0) {
+    hit.kind = CacheHit::kNegative;
+    return hit;
+  }
+  auto n = nodes_.find(it->second.ino);
+  if (n == nodes_.end()) return hit;
+  hit.kind = CacheHit::kPositive;
+  hit.ino = it->second.ino;
+  hit.attr = n->second.attr;
+  hit.attr_fresh = n->second.attr_expiry > now_ns;
+  return hit;
+}
+
+bool NodeCache::node_attr(fuse_ino_t ino, int64_t now_ns, struct stat *attr, bool *fresh) {
+  std::lock_guard<std::mutex> g(mu_);
+  auto n = nodes_.find(ino);
+  if (n == nodes_.end() || n->second.attr_expiry == 0) return false;
+  *attr = n->second.attr;
+  *fresh = n->second.attr_expiry > now_ns;
+  return true;
+}
+
+void NodeCache::insert(fuse_ino_t parent, std::string_view name, const fuse_entry_param &e,
+                       uint64_t gen_at_start, int64_t now_ns, std::vector<Forget> *forgets) {
+  std::lock_guard<std::mutex> g(mu_);
+  bool can_cache = gen_at_start == gen_ && dentries_.size() < max_entries_ &&
+                   nodes_.count(parent) != 0;
+  if (!can_cache) {
+    if (e.ino != 0) forgets->push_back({e.ino, 1});
+    return;
+  }
+  Key key{parent, std::string(name)};
+  auto it = dentries_.find(key);
+  if (it != dentries_.end() && it->second.ino != e.ino) {
+    remove_dentry_locked(parent, key.name, forgets);
+    it = dentries_.end();
+  }
+  int64_t expiry = expiry_after(now_ns, e.entry_timeout);
+  if (e.ino == 0) {
+    if (expiry == 0) return;  // a negative entry that may not be cached
+    dentries_[key] = Dentry{0, expiry};
+    nodes_[parent].children.insert(key.name);
+    return;
+  }
+  Node &n = nodes_[e.ino];
+  n.nlookup++;
+  n.attr = e.attr;
+  n.attr_expiry = expiry_after(now_ns, e.attr_timeout);
+  if (n.attr_expiry == 0) n.attr_expiry = 1;  // known but stale: usable for `..`, not fresh
+  if (it == dentries_.end()) {
+    n.refs++;
+    dentries_[key] = Dentry{e.ino, expiry};
+    nodes_[parent].children.insert(key.name);
+  } else {
+    it->second.expiry = expiry;
+  }
+}
+
+void NodeCache::set_attr(fuse_ino_t ino, const struct stat &attr, double timeout,
+                         uint64_t gen_at_start, int64_t now_ns) {
+  std::lock_guard<std::mutex> g(mu_);
+  if (gen_at_start != gen_) return;
+  auto n = nodes_.find(ino);
+  if (n == nodes_.end()) return;
+  n->second.attr = attr;
+  n->second.attr_expiry = std::max<int64_t>(1, expiry_after(now_ns, timeout));
+}
+
+void NodeCache::remove_dentry_locked(fuse_ino_t parent, const std::string &name,
+                                     std::vector<Forget> *forgets) {
+  auto it = dentries_.find(Key{parent, name});
+  if (it == dentries_.end()) return;
+  fuse_ino_t ino = it->second.ino;
+  dentries_.erase(it);
+  auto p = nodes_.find(parent);
+  if (p != nodes_.end()) p->second.children.erase(name);
+  if (ino != 0) unref_locked(ino, forgets);
+}
+
+void NodeCache::unref_locked(fuse_ino_t ino, std::vector<Forget> *forgets) {
+  auto n = nodes_.find(ino);
+  if (n == nodes_.end()) return;
+  if (n->second.refs > 0) n->second.refs--;
+  if (n->second.refs > 0) return;
+  // Children first: their keys use this node's number, which the file system may reuse
+  // once we forget it.
+  std::vector<std::string> children(n->second.children.begin(), n->second.children.end());
+  for (const auto &c : children) remove_dentry_locked(ino, c, forgets);
+  n = nodes_.find(ino);
+  if (n == nodes_.end()) return;
+  if (n->second.nlookup > 0) forgets->push_back({ino, n->second.nlookup});
+  nodes_.erase(n);
+}
+
+void NodeCache::drop_entry(fuse_ino_t parent, std::string_view name,
+                           std::vector<Forget> *forgets) {
+  std::lock_guard<std::mutex> g(mu_);
+  bump_locked();
+  remove_dentry_locked(parent, std::string(name), forgets);
+}
+
+void NodeCache::invalidate_attr(fuse_ino_t ino) {
+  std::lock_guard<std::mutex> g(mu_);
+  bump_locked();
+  auto n = nodes_.find(ino);
+  if (n != nodes_.end() && n->second.attr_expiry != 0) n->second.attr_expiry = 1;
+}
+
+void NodeCache::invalidate_all_attrs() {
+  std::lock_guard<std::mutex> g(mu_);
+  bump_locked();
+  for (auto &[ino, n] : nodes_)
+    if (n.attr_expiry != 0) n.attr_expiry = 1;
+}
+
+void NodeCache::flush(std::vector<Forget> *forgets) {
+  std::lock_guard<std::mutex> g(mu_);
+  bump_locked();
+  for (auto &[ino, n] : nodes_)
+    if (n.nlookup > 0) forgets->push_back({ino, n.nlookup});
+  nodes_.clear();
+  dentries_.clear();
+  nodes_[FUSE_ROOT_ID].refs = 1;
+}
+
+uint64_t NodeCache::lookups_held() const {
+  std::lock_guard<std::mutex> g(mu_);
+  uint64_t total = 0;
+  for (const auto &[ino, n] : nodes_) total += n.nlookup;
+  return total;
+}
+
+size_t NodeCache::size() const {
+  std::lock_guard<std::mutex> g(mu_);
+  return dentries_.size();
+}
+
+}  // namespace finesse::server

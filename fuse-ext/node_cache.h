@@ -1,0 +1,101 @@
+// The server's own dentry and attribute cache, mirroring what the kernel keeps: entries
+// and attributes expire after the timeouts the file system gave, exactly as in the kernel.
+//
+// Lookup balance: every positive lookup reply the server receives is one reference on the
+// file system's inode. A node remembers how many it holds (nlookup) and they are returned
+// with a single forget when the last dentry naming the node goes away. A directory node is
+// never dropped while dentries below it are cached (its number could otherwise be reused).
+#pragma once
+
+#define FUSE_USE_VERSION 34
+#include <fuse_lowlevel.h>
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace finesse::server {
+
+struct Forget {
+  fuse_ino_t ino;
+  uint64_t nlookup;
+};
+
+struct CacheHit {
+  enum Kind { kMiss, kNegative, kPositive } kind = kMiss;
+  fuse_ino_t ino = 0;
+  struct stat attr {};
+  bool attr_fresh = false;
+};
+
+class NodeCache {
+ public:
+  explicit NodeCache(size_t max_entries = 200000);
+
+  // A snapshot of the invalidation generation: results of file-system calls started before
+  // an invalidation must not be cached.
+  uint64_t generation() const;
+
+  CacheHit find(fuse_ino_t parent, std::string_view name, int64_t now_ns);
+  // Attributes of a node (fresh or not). False if the node is not cached.
+  bool node_attr(fuse_ino_t ino, int64_t now_ns, struct stat *attr, bool *fresh);
+
+  // Records a lookup reply (which holds one lookup on e.ino if e.ino != 0). If the cache
+  // cannot keep it (invalidated meanwhile, or full), the lookup is appended to forgets.
+  void insert(fuse_ino_t parent, std::string_view name, const fuse_entry_param &e,
+              uint64_t gen_at_start, int64_t now_ns, std::vector<Forget> *forgets);
+  void set_attr(fuse_ino_t ino, const struct stat &attr, double timeout, uint64_t gen_at_start,
+                int64_t now_ns);
+
+  // Invalidation (bypass mutations and kernel-path mutations alike).
+  void drop_entry(fuse_ino_t parent, std::string_view name, std::vector<Forget> *forgets);
+  void invalidate_attr(fuse_ino_t ino);
+  void invalidate_all_attrs();
+  void flush(std::vector<Forget> *forgets);
+
+  uint64_t lookups_held() const;
+  size_t size() const;
+
+ private:
+  struct Node {
+    struct stat attr {};
+    int64_t attr_expiry = 0;  // 0: not valid
+    uint64_t nlookup = 0;
+    uint32_t refs = 0;  // dentries naming this node
+    std::unordered_set<std::string> children;
+  };
+  struct Dentry {
+    fuse_ino_t ino = 0;  // 0: negative
+    int64_t expiry = 0;
+  };
+  struct Key {
+    fuse_ino_t parent;
+    std::string name;
+    bool operator==(const Key &o) const { return parent == o.parent && name == o.name; }
+  };
+  struct KeyHash {
+    size_t operator()(const Key &k) const {
+      return std::hash<std::string>()(k.name) * 31 + std::hash<fuse_ino_t>()(k.parent);
+    }
+  };
+
+  void remove_dentry_locked(fuse_ino_t parent, const std::string &name,
+                            std::vector<Forget> *forgets);
+  void unref_locked(fuse_ino_t ino, std::vector<Forget> *forgets);
+  void bump_locked() { gen_++; }
+
+  mutable std::mutex mu_;
+  uint64_t gen_ = 1;
+  size_t max_entries_;
+  std::unordered_map<fuse_ino_t, Node> nodes_;
+  std::unordered_map<Key, Dentry, KeyHash> dentries_;
+};
+
+int64_t expiry_after(int64_t now_ns, double timeout_s);
+
+}  // namespace finesse::server

@@ -1,0 +1,219 @@
+#include "op_trampolines.h"
+
+#include <fcntl.h>
+#include <string.h>
+
+#include <vector>
+
+#include "control.h"
+#include "fs_call.h"
+#include "fs_state.h"
+#include "kernel_view.h"
+#include "server.h"
+
+namespace finesse::server {
+
+namespace {
+
+FsState &st() { return fs_state(); }
+
+void drop(fuse_ino_t parent, const char *name) {
+  std::vector<Forget> forgets;
+  server_cache().drop_entry(parent, name, &forgets);
+  server_cache().invalidate_attr(parent);
+  // Return the lookups the server held on what was dropped (outside any OpGuard).
+  for (const Forget &f : forgets) fs_forget(f.ino, f.nlookup);
+}
+
+// Generic wrapper: serialise and count, nothing else.
+template <typename Fn>
+struct Plain;
+template <typename... A>
+struct Plain<void (*)(fuse_req_t, A...)> {
+  template <void (*fuse_lowlevel_ops::*M)(fuse_req_t, A...)>
+  static void call(fuse_req_t req, A... a) {
+    counters().kernel_ops++;
+    OpGuard g;
+    (st().ops.*M)(req, a...);
+  }
+};
+
+void t_init(void *userdata, fuse_conn_info *conn) {
+  if (st().ops.init) st().ops.init(userdata, conn);
+  st().conn_want = conn->want;
+  st().initialized.store(true, std::memory_order_release);
+}
+
+void t_destroy(void *userdata) {
+  stop_server();
+  st().initialized.store(false);
+  if (st().ops.destroy) st().ops.destroy(userdata);
+}
+
+void t_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
+  counters().kernel_ops++;
+  size_t plen = strlen(control::kChallengePrefix);
+  if (parent == FUSE_ROOT_ID && strncmp(name, control::kChallengePrefix, plen) == 0)
+    note_challenge(name + plen);
+  OpGuard g;
+  st().ops.lookup(req, parent, name);
+}
+
+void t_forget(fuse_req_t req, fuse_ino_t ino, uint64_t n) {
+  kernel_view().note_forget(ino, n);
+  OpGuard g;
+  st().ops.forget(req, ino, n);
+}
+
+void t_forget_multi(fuse_req_t req, size_t count, fuse_forget_data *f) {
+  for (size_t i = 0; i < count; i++) kernel_view().note_forget(f[i].ino, f[i].nlookup);
+  OpGuard g;
+  st().ops.forget_multi(req, count, f);
+}
+
+// Kernel-path mutations: invalidate before (a racing bypass lookup must not be cached) and
+// after (the file system changed).
+#define FINESSE_MUTATION(body_before, call, body_after) \
+  counters().kernel_ops++;                              \
+  body_before;                                          \
+  {                                                     \
+    OpGuard g;                                          \
+    call;                                               \
+  }                                                     \
+  body_after;
+
+void t_unlink(fuse_req_t req, fuse_ino_t parent, const char *name) {
+  FINESSE_MUTATION(drop(parent, name), st().ops.unlink(req, parent, name), drop(parent, name));
+}
+void t_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name) {
+  FINESSE_MUTATION(drop(parent, name), st().ops.rmdir(req, parent, name), drop(parent, name));
+}
+void t_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode) {
+  FINESSE_MUTATION(drop(parent, name), st().ops.mkdir(req, parent, name, mode),
+                   drop(parent, name));
+}
+void t_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev) {
+  FINESSE_MUTATION(drop(parent, name), st().ops.mknod(req, parent, name, mode, rdev),
+                   drop(parent, name));
+}
+void t_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name) {
+  FINESSE_MUTATION(drop(parent, name), st().ops.symlink(req, link, parent, name),
+                   drop(parent, name));
+}
+void t_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+              fuse_file_info *fi) {
+  FINESSE_MUTATION(drop(parent, name), st().ops.create(req, parent, name, mode, fi),
+                   drop(parent, name));
+}
+void t_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname) {
+  FINESSE_MUTATION((drop(newparent, newname), server_cache().invalidate_attr(ino)),
+                   st().ops.link(req, ino, newparent, newname),
+                   (drop(newparent, newname), server_cache().invalidate_attr(ino)));
+}
+void t_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+              const char *newname, unsigned flags) {
+  FINESSE_MUTATION((drop(parent, name), drop(newparent, newname)),
+                   st().ops.rename(req, parent, name, newparent, newname, flags),
+                   (drop(parent, name), drop(newparent, newname)));
+}
+
+// Operations that change an inode's attributes (size, times, mode, owner, ctime).
+void attr_changed(fuse_ino_t ino) { server_cache().invalidate_attr(ino); }
+
+void t_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+               fuse_file_info *fi) {
+  FINESSE_MUTATION(attr_changed(ino), st().ops.setattr(req, ino, attr, to_set, fi),
+                   attr_changed(ino));
+}
+void t_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+             fuse_file_info *fi) {
+  FINESSE_MUTATION(attr_changed(ino), st().ops.write(req, ino, buf, size, off, fi),
+                   attr_changed(ino));
+}
+void t_write_buf(fuse_req_t req, fuse_ino_t ino, fuse_bufvec *bufv, off_t off,
+                 fuse_file_info *fi) {
+  FINESSE_MUTATION(attr_changed(ino), st().ops.write_buf(req, ino, bufv, off, fi),
+                   attr_changed(ino));
+}
+void t_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info *fi) {
+  FINESSE_MUTATION(if (fi->flags & O_TRUNC) attr_changed(ino), st().ops.open(req, ino, fi),
+                   if (fi->flags & O_TRUNC) attr_changed(ino));
+}
+void t_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size,
+                int flags) {
+  FINESSE_MUTATION(attr_changed(ino), st().ops.setxattr(req, ino, name, value, size, flags),
+                   attr_changed(ino));
+}
+void t_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name) {
+  FINESSE_MUTATION(attr_changed(ino), st().ops.removexattr(req, ino, name), attr_changed(ino));
+}
+void t_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+                 fuse_file_info *fi) {
+  FINESSE_MUTATION(attr_changed(ino), st().ops.fallocate(req, ino, mode, off, len, fi),
+                   attr_changed(ino));
+}
+void t_release(fuse_req_t req, fuse_ino_t ino, fuse_file_info *fi) {
+  // A file written through a cache may get its final size and times on release.
+  FINESSE_MUTATION(attr_changed(ino), st().ops.release(req, ino, fi), attr_changed(ino));
+}
+
+}  // namespace
+
+#define FINESSE_WRAP(field, fn) \
+  if (o.field) w.field = fn;
+#define FINESSE_PLAIN(field)                                                            \
+  if (o.field)                                                                          \
+    w.field = Plain<decltype(fuse_lowlevel_ops::field)>::call<&fuse_lowlevel_ops::field>;
+
+void build_trampolines() {
+  const fuse_lowlevel_ops &o = st().ops;
+  fuse_lowlevel_ops &w = st().wrapped;
+  memset(&w, 0, sizeof(w));
+  w.init = t_init;
+  w.destroy = t_destroy;
+  FINESSE_WRAP(lookup, t_lookup);
+  FINESSE_WRAP(forget, t_forget);
+  // Without forget_multi libfuse splits batches into forget calls: t_forget sees them.
+  FINESSE_WRAP(forget_multi, t_forget_multi);
+  FINESSE_WRAP(unlink, t_unlink);
+  FINESSE_WRAP(rmdir, t_rmdir);
+  FINESSE_WRAP(mkdir, t_mkdir);
+  FINESSE_WRAP(mknod, t_mknod);
+  FINESSE_WRAP(symlink, t_symlink);
+  FINESSE_WRAP(create, t_create);
+  FINESSE_WRAP(link, t_link);
+  FINESSE_WRAP(rename, t_rename);
+  FINESSE_WRAP(setattr, t_setattr);
+  FINESSE_WRAP(write, t_write);
+  FINESSE_WRAP(write_buf, t_write_buf);
+  FINESSE_WRAP(open, t_open);
+  FINESSE_WRAP(setxattr, t_setxattr);
+  FINESSE_WRAP(removexattr, t_removexattr);
+  FINESSE_WRAP(fallocate, t_fallocate);
+  FINESSE_WRAP(release, t_release);
+  FINESSE_PLAIN(getattr);
+  FINESSE_PLAIN(readlink);
+  FINESSE_PLAIN(read);
+  FINESSE_PLAIN(flush);
+  FINESSE_PLAIN(fsync);
+  FINESSE_PLAIN(opendir);
+  FINESSE_PLAIN(readdir);
+  FINESSE_PLAIN(releasedir);
+  FINESSE_PLAIN(fsyncdir);
+  FINESSE_PLAIN(statfs);
+  FINESSE_PLAIN(getxattr);
+  FINESSE_PLAIN(listxattr);
+  FINESSE_PLAIN(access);
+  FINESSE_PLAIN(getlk);
+  FINESSE_PLAIN(setlk);
+  FINESSE_PLAIN(bmap);
+  FINESSE_PLAIN(ioctl);
+  FINESSE_PLAIN(poll);
+  FINESSE_PLAIN(retrieve_reply);
+  FINESSE_PLAIN(flock);
+  FINESSE_PLAIN(readdirplus);
+  FINESSE_PLAIN(copy_file_range);
+  FINESSE_PLAIN(lseek);
+}
+
+}  // namespace finesse::server

@@ -1,0 +1,163 @@
+#include "path_walk.h"
+
+#include <cerrno>
+
+#include "clock.h"
+#include "wire.h"
+
+namespace finesse::server {
+
+namespace {
+
+constexpr size_t kFuseNameMax = 1024;  // the kernel lets FUSE names this long through
+
+// Cached attributes, or fresh ones when refresh is set or nothing is cached.
+int node_attr(ServeCtx &ctx, fuse_ino_t ino, bool refresh, struct stat *attr) {
+  bool fresh = false;
+  if (!refresh && ctx.cache->node_attr(ino, now_ns(), attr, &fresh)) return 0;
+  if (refresh && ctx.cache->node_attr(ino, now_ns(), attr, &fresh) && fresh) return 0;
+  uint64_t gen = ctx.cache->generation();
+  double timeout = 0;
+  int rc = fs_getattr(ctx.call(), ino, attr, &timeout);
+  if (rc == 0) ctx.cache->set_attr(ino, *attr, timeout, gen, now_ns());
+  return rc;
+}
+
+// The search permission check of the kernel's may_lookup(), with its refresh-and-retry.
+int may_search(ServeCtx &ctx, fuse_ino_t dir, struct stat *attr) {
+  if (!S_ISDIR(attr->st_mode)) return -ENOTDIR;
+  if (!ctx.mount->default_permissions) return 0;
+  if (check_permission(*ctx.creds, *attr, 1) == 0) return 0;
+  int rc = node_attr(ctx, dir, true, attr);
+  if (rc != 0) return rc;
+  if (!S_ISDIR(attr->st_mode)) return -ENOTDIR;
+  return check_permission(*ctx.creds, *attr, 1);
+}
+
+// Looks name up in dir: 0 with *e filled, -ENOENT, or another error.
+int lookup(ServeCtx &ctx, fuse_ino_t dir, std::string_view name, fuse_ino_t *ino,
+           struct stat *attr) {
+  int64_t now = now_ns();
+  CacheHit hit = ctx.cache->find(dir, name, now);
+  if (hit.kind == CacheHit::kNegative) return -ENOENT;
+  if (hit.kind == CacheHit::kPositive) {
+    *ino = hit.ino;
+    *attr = hit.attr;
+    return 0;
+  }
+  std::string n(name);
+  uint64_t gen = ctx.cache->generation();
+  fuse_entry_param e{};
+  int rc = fs_lookup(ctx.call(), dir, n.c_str(), &e);
+  if (rc != 0) return rc;
+  ctx.cache->insert(dir, n, e, gen, now_ns(), &ctx.forgets);
+  if (e.ino == 0) return -ENOENT;
+  *ino = e.ino;
+  *attr = e.attr;
+  return 0;
+}
+
+}  // namespace
+
+int fresh_attr(ServeCtx &ctx, fuse_ino_t ino, struct stat *attr) {
+  return node_attr(ctx, ino, true, attr);
+}
+
+int walk_path(ServeCtx &ctx, const WalkSpec &spec, WalkResult *out) {
+  std::string_view path = spec.path;
+  if (path.size() >= wire::kPathMax) return -ENAMETOOLONG;
+  if (!path.empty() && (path.back() == '/' || path.front() == '/')) return wire::kFallback;
+  out->chain.assign(1, FUSE_ROOT_ID);
+  fuse_ino_t cur = FUSE_ROOT_ID;
+  struct stat cur_attr {};
+  int rc = node_attr(ctx, cur, false, &cur_attr);
+  if (rc != 0) return rc;
+  std::string cum;  // path walked so far, for the nested-mount check
+  std::vector<size_t> cum_marks;
+
+  if (path.empty()) {
+    if (spec.verify_len != 0) return wire::kFallback;
+    out->exists = true;
+    out->ino = FUSE_ROOT_ID;
+    out->attr = cur_attr;
+    return 0;
+  }
+
+  bool verified = spec.verify_len == 0;
+  size_t pos = 0;
+  while (pos <= path.size()) {
+    size_t end = path.find('/', pos);
+    if (end == std::string_view::npos) end = path.size();
+    std::string_view comp = path.substr(pos, end - pos);
+    bool last = end == path.size();
+    pos = end + 1;
+    if (comp.empty()) continue;  // "a//b"
+
+    // Every component, `.` and `..` included, is looked up in a searchable directory.
+    rc = may_search(ctx, cur, &cur_attr);
+    if (rc != 0) return rc;
+
+    if (comp == "." || comp == "..") {
+      if (comp == "..") {
+        if (out->chain.size() == 1) return wire::kFallback;  // would leave the mount
+        out->chain.pop_back();
+        cur = out->chain.back();
+        cum.resize(cum_marks.back());
+        cum_marks.pop_back();
+        rc = node_attr(ctx, cur, false, &cur_attr);
+        if (rc != 0) return rc;
+      }
+      if (last) {
+        if (!verified) return wire::kFallback;
+        out->dot = true;
+        out->exists = true;
+        out->ino = cur;
+        out->attr = cur_attr;
+        return 0;
+      }
+      continue;
+    }
+    if (comp.size() > kFuseNameMax) return -ENAMETOOLONG;
+
+    fuse_ino_t child = 0;
+    struct stat child_attr {};
+    rc = lookup(ctx, cur, comp, &child, &child_attr);
+    if (rc == -ENOENT && last) {
+      if (!verified) return wire::kFallback;
+      out->parent = cur;
+      out->parent_attr = cur_attr;
+      out->name = std::string(comp);
+      out->exists = false;
+      return 0;
+    }
+    if (rc != 0) return rc;
+
+    cum_marks.push_back(cum.size());
+    if (!cum.empty()) cum += '/';
+    cum.append(comp);
+    if (!ctx.mount->nested.empty() && ctx.mount->nested.count(cum)) return wire::kFallback;
+    if (S_ISLNK(child_attr.st_mode) && (!last || spec.follow_final)) return wire::kFallback;
+
+    if (last) {
+      if (!verified) return wire::kFallback;
+      out->parent = cur;
+      out->parent_attr = cur_attr;
+      out->name = std::string(comp);
+      out->exists = true;
+      out->ino = child;
+      out->attr = child_attr;
+      return 0;
+    }
+    out->chain.push_back(child);
+    cur = child;
+    cur_attr = child_attr;
+    if (!verified && end == spec.verify_len) {
+      // The client's cwd/dirfd must still be the directory at that path.
+      if (static_cast<uint64_t>(cur_attr.st_ino) != spec.verify_ino) return wire::kFallback;
+      verified = true;
+    }
+  }
+  return wire::kFallback;
+}
+
+}  // namespace finesse::server

@@ -1,0 +1,38 @@
+// Everything a handler needs to serve one request for one client.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "creds.h"
+#include "fs_call.h"
+#include "kernel_view.h"
+#include "node_cache.h"
+
+namespace finesse::server {
+
+// Facts about the mount, refreshed when /proc/self/mountinfo changes.
+struct MountFacts {
+  bool default_permissions = false;
+  bool allow_other = false;
+  bool read_only = false;
+  bool posix_acl = false;        // the file system enabled FUSE_CAP_POSIX_ACL
+  bool dont_mask = false;        // FUSE_CAP_DONT_MASK: the file system applies the umask
+  bool protected_hardlinks = true;
+  std::unordered_set<std::string> nested;  // mount points below ours, relative paths
+};
+
+struct ServeCtx {
+  const Creds *creds;
+  const MountFacts *mount;
+  NodeCache *cache;
+  mode_t umask = 022;
+  Invalidations inval;
+  std::vector<Forget> forgets;  // lookups to return once the request is answered
+
+  CallCtx call() const { return CallCtx{creds, umask}; }
+};
+
+}  // namespace finesse::server

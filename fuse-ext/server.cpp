@@ -1,0 +1,468 @@
+#include "server.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "clock.h"
+#include "creds.h"
+#include "fs_call.h"
+#include "fs_state.h"
+#include "futex.h"
+#include "handlers.h"
+#include "mount_info.h"
+#include "request_decode.h"
+#include "tuning.h"
+#include "unix_socket.h"
+
+namespace finesse::server {
+
+Counters &counters() {
+  static Counters c;
+  return c;
+}
+
+NodeCache &server_cache() {
+  static NodeCache cache;
+  return cache;
+}
+
+namespace {
+
+std::mutex g_challenge_mu;
+std::deque<std::string> g_challenges;
+
+struct Client {
+  int sock = -1;
+  int efd = -1;
+  void *region = nullptr;
+  bool control = false;
+  bool hello_done = false;
+  Creds creds;
+  uint32_t next_slot = 0;  // round-robin start
+};
+
+class Server {
+ public:
+  int start(const std::string &mountpoint);
+  void stop();
+  bool running() const { return thread_.joinable(); }
+
+ private:
+  void run();
+  void handle_event(int fd, uint32_t events);
+  void accept_all();
+  void drop_client(int fd);
+  void on_hello(Client &c);
+  void on_control(Client &c);
+  std::string admit(Client &c);
+  bool scan();
+  void serve_slot(Client &c, wire::Slot *s);
+  void refresh_mount();
+  void set_idle(uint32_t v);
+  void close_all();
+
+  std::string mountpoint_;
+  std::string socket_path_;
+  int listen_fd_ = -1;
+  int epoll_fd_ = -1;
+  int stop_fd_ = -1;
+  int mountinfo_fd_ = -1;
+  std::thread thread_;
+  std::unordered_map<int, std::unique_ptr<Client>> clients_;  // by socket fd
+  std::unordered_map<int, Client *> by_efd_;
+  std::vector<Client *> active_;  // clients with a region
+  MountInfo mount_;
+  MountFacts facts_;
+  std::vector<uint8_t> req_copy_ = std::vector<uint8_t>(wire::kSlotDataSize);
+};
+
+Server g_server;
+
+std::string run_dir() {
+  const char *env = getenv("FINESSE_RUN_DIR");
+  if (env && *env) return env;
+  if (geteuid() == 0) return "/run/finesse";
+  return "/tmp/finesse-" + std::to_string(geteuid());
+}
+
+void epoll_add(int ep, int fd, uint32_t events) {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.fd = fd;
+  epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
+int Server::start(const std::string &mountpoint) {
+  if (running()) return 0;
+  mountpoint_ = mountpoint;
+  std::string dir = run_dir();
+  mkdir(dir.c_str(), 0755);
+  chmod(dir.c_str(), 0755);
+  socket_path_ = dir + "/" + std::to_string(getpid()) + ".sock";
+  listen_fd_ = unix_listen(socket_path_, 128);
+  if (listen_fd_ < 0) return listen_fd_;
+  chmod(socket_path_.c_str(), 0666);  // who may be served is decided at the handshake
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  mountinfo_fd_ = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+  epoll_add(epoll_fd_, listen_fd_, EPOLLIN);
+  epoll_add(epoll_fd_, stop_fd_, EPOLLIN);
+  if (mountinfo_fd_ >= 0) epoll_add(epoll_fd_, mountinfo_fd_, EPOLLPRI | EPOLLERR);
+  refresh_mount();
+  thread_ = std::thread([this] { run(); });
+  return 0;
+}
+
+void Server::stop() {
+  if (!running()) return;
+  uint64_t one = 1;
+  if (write(stop_fd_, &one, sizeof(one)) < 0) { /* the thread also polls */
+  }
+  thread_.join();
+  close_all();
+  close(listen_fd_);
+  unlink(socket_path_.c_str());
+  close(epoll_fd_);
+  close(stop_fd_);
+  if (mountinfo_fd_ >= 0) close(mountinfo_fd_);
+  listen_fd_ = epoll_fd_ = stop_fd_ = mountinfo_fd_ = -1;
+  std::vector<Forget> forgets;
+  server_cache().flush(&forgets);
+  for (const Forget &f : forgets) fs_forget(f.ino, f.nlookup);
+}
+
+void Server::close_all() {
+  std::vector<int> fds;
+  for (auto &[fd, c] : clients_) fds.push_back(fd);
+  for (int fd : fds) drop_client(fd);
+}
+
+void Server::refresh_mount() {
+  mount_ = read_mount_info(mountpoint_);
+  facts_.default_permissions = mount_.default_permissions;
+  facts_.allow_other = mount_.allow_other;
+  facts_.read_only = mount_.read_only;
+  facts_.posix_acl = (fs_state().conn_want & FUSE_CAP_POSIX_ACL) != 0;
+  facts_.dont_mask = (fs_state().conn_want & FUSE_CAP_DONT_MASK) != 0;
+  facts_.nested.clear();
+  for (const auto &n : mount_.nested) facts_.nested.insert(n);
+  int fd = open("/proc/sys/fs/protected_hardlinks", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    char b = '1';
+    if (read(fd, &b, 1) == 1) facts_.protected_hardlinks = b != '0';
+    close(fd);
+  }
+}
+
+void Server::run() {
+  const Tuning &t = tuning();
+  int64_t last_work = now_ns();
+  uint32_t iterations = 0;
+  epoll_event events[32];
+  for (;;) {
+    if (scan()) {
+      last_work = now_ns();
+      continue;
+    }
+    bool spinning = now_ns() - last_work < t.server_spin_ns;
+    if (spinning && (++iterations & 255) != 0) {
+      cpu_relax();
+      continue;
+    }
+    int timeout = 0;
+    if (!spinning) {
+      // Going to sleep: tell every client to kick us, then look once more (a client may
+      // have posted between our scan and its reading of the flag).
+      set_idle(1);
+      if (scan()) {
+        set_idle(0);
+        last_work = now_ns();
+        continue;
+      }
+      timeout = -1;
+    }
+    int n = epoll_wait(epoll_fd_, events, 32, timeout);
+    if (!spinning) set_idle(0);
+    for (int i = 0; i < n; i++) {
+      if (events[i].data.fd == stop_fd_) return;
+      handle_event(events[i].data.fd, events[i].events);
+    }
+    if (n > 0) last_work = now_ns();
+  }
+}
+
+void Server::set_idle(uint32_t v) {
+  for (Client *c : active_) wire::header_of(c->region)->server_idle.store(v);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+}
+
+void Server::handle_event(int fd, uint32_t events) {
+  if (fd == listen_fd_) return accept_all();
+  if (fd == mountinfo_fd_) return refresh_mount();
+  auto e = by_efd_.find(fd);
+  if (e != by_efd_.end()) {
+    uint64_t v;
+    if (read(fd, &v, sizeof(v)) < 0) { /* nothing pending */
+    }
+    return;
+  }
+  auto it = clients_.find(fd);
+  if (it == clients_.end()) return;
+  Client &c = *it->second;
+  if (events & (EPOLLHUP | EPOLLERR | EPOLLRDHUP)) return drop_client(fd);
+  if (!c.hello_done) return on_hello(c);
+  if (c.control) return on_control(c);
+  // A served client has nothing more to say on the socket: drain and ignore.
+  char junk[256];
+  if (recv_msg(fd, junk, sizeof(junk), nullptr, 0, nullptr) <= 0) drop_client(fd);
+}
+
+void Server::accept_all() {
+  for (;;) {
+    int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) return;
+    if (clients_.size() >= 4096) {
+      close(fd);
+      continue;
+    }
+    auto c = std::make_unique<Client>();
+    c->sock = fd;
+    clients_[fd] = std::move(c);
+    epoll_add(epoll_fd_, fd, EPOLLIN | EPOLLRDHUP);
+  }
+}
+
+void Server::drop_client(int fd) {
+  auto it = clients_.find(fd);
+  if (it == clients_.end()) return;
+  Client *c = it->second.get();
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+  if (c->region != nullptr) {
+    wire::header_of(c->region)->closed.store(1);
+    for (uint32_t i = 0; i < wire::kSlotCount; i++) futex_wake(&wire::slot_at(c->region, i)->h.state, INT_MAX);
+    munmap(c->region, wire::kRegionSize);
+    counters().clients_active--;
+  }
+  if (c->efd >= 0) {
+    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c->efd, nullptr);
+    by_efd_.erase(c->efd);
+    close(c->efd);
+  }
+  close(fd);
+  for (size_t i = 0; i < active_.size(); i++)
+    if (active_[i] == c) {
+      active_.erase(active_.begin() + i);
+      break;
+    }
+  clients_.erase(it);
+}
+
+// Whether this client may be served at all (else it uses the kernel for this mount).
+std::string Server::admit(Client &c) {
+  PeerCreds pc;
+  if (peer_creds(c.sock, &pc) < 0) return "no peer credentials";
+  c.creds.groups = pc.groups;
+  std::string why = load_status_creds(pc.pid, pc.euid, pc.egid, &c.creds);
+  if (!why.empty()) return why;
+  if (!facts_.allow_other) {
+    // The kernel's rule without allow_other: every id of the caller is the mount owner's.
+    const Creds &k = c.creds;
+    if (k.uid != mount_.user_id || k.ruid != mount_.user_id || k.suid != mount_.user_id ||
+        k.gid != mount_.group_id || k.rgid != mount_.group_id || k.sgid != mount_.group_id)
+      return "not the mount owner and no allow_other";
+  }
+  return "";
+}
+
+void Server::on_hello(Client &c) {
+  wire::Hello h{};
+  ssize_t n = recv_msg(c.sock, &h, sizeof(h), nullptr, 0, nullptr);
+  if (n <= 0) return drop_client(c.sock);
+  c.hello_done = true;
+  wire::Welcome w{wire::kMagic, wire::kVersion, wire::HelloStatus::kServed, wire::kSlotCount,
+                  wire::kRegionSize};
+  if (n != sizeof(h) || h.magic != wire::kMagic || h.version != wire::kVersion) {
+    w.status = wire::HelloStatus::kBadVersion;
+    send_msg(c.sock, &w, sizeof(w), nullptr, 0);
+    return drop_client(c.sock);
+  }
+  if (h.kind == wire::HelloKind::kControl) {
+    c.control = true;
+    PeerCreds pc;
+    if (peer_creds(c.sock, &pc) == 0) c.creds.uid = pc.euid;
+    else c.creds.uid = static_cast<uid_t>(-1);
+    send_msg(c.sock, &w, sizeof(w), nullptr, 0);
+    return;
+  }
+  if (!admit(c).empty()) {
+    w.status = wire::HelloStatus::kNotServed;
+    send_msg(c.sock, &w, sizeof(w), nullptr, 0);
+    return;  // stays connected so the client keeps its answer; it sends nothing more
+  }
+  int memfd = memfd_create("finesse-region", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (memfd < 0 || ftruncate(memfd, wire::kRegionSize) < 0 ||
+      fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+    if (memfd >= 0) close(memfd);
+    return drop_client(c.sock);
+  }
+  void *region = mmap(nullptr, wire::kRegionSize, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+  int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (region == MAP_FAILED || efd < 0) {
+    close(memfd);
+    if (region != MAP_FAILED) munmap(region, wire::kRegionSize);
+    if (efd >= 0) close(efd);
+    return drop_client(c.sock);
+  }
+  wire::RegionHeader *hdr = wire::header_of(region);
+  hdr->magic = wire::kMagic;
+  hdr->version = wire::kVersion;
+  hdr->slot_count = wire::kSlotCount;
+  hdr->slot_size = wire::kSlotSize;
+  int fds[2] = {memfd, efd};
+  int rc = send_msg(c.sock, &w, sizeof(w), fds, 2);
+  close(memfd);  // the mapping stays; the client has its own fd
+  if (rc < 0) {
+    munmap(region, wire::kRegionSize);
+    close(efd);
+    return drop_client(c.sock);
+  }
+  c.region = region;
+  c.efd = efd;
+  by_efd_[efd] = &c;
+  epoll_add(epoll_fd_, efd, EPOLLIN);
+  active_.push_back(&c);
+  counters().clients_total++;
+  counters().clients_active++;
+}
+
+void Server::on_control(Client &c) {
+  control::Request req{};
+  ssize_t n = recv_msg(c.sock, &req, sizeof(req), nullptr, 0, nullptr);
+  if (n <= 0) return drop_client(c.sock);
+  control::Reply rep{};
+  rep.magic = wire::kMagic;
+  rep.status = 0;
+  req.arg[sizeof(req.arg) - 1] = '\0';
+  bool root = c.creds.uid == 0;
+  if (n != sizeof(req) || req.magic != wire::kMagic) {
+    rep.status = -EPROTO;
+  } else if (req.op == control::Op::kInfo) {
+    rep.info.pid = getpid();
+    rep.info.flags = (facts_.default_permissions ? control::kDefaultPermissions : 0) |
+                     (facts_.allow_other ? control::kAllowOther : 0);
+    rep.info.mnt_id = mount_.mnt_id;
+    rep.info.kernel_dev = mount_.kernel_dev;
+    rep.info.clients = static_cast<uint32_t>(active_.size());
+    snprintf(rep.info.mount_path, sizeof(rep.info.mount_path), "%s", mountpoint_.c_str());
+  } else if (req.op == control::Op::kChallenge) {
+    std::lock_guard<std::mutex> g(g_challenge_mu);
+    rep.status = -ENOENT;
+    for (const auto &s : g_challenges)
+      if (s == req.arg) rep.status = 0;
+  } else if (req.op == control::Op::kStats) {
+    Counters &k = counters();
+    for (uint32_t i = 0; i < wire::kOpCount; i++) {
+      rep.stats.served[i] = k.served[i];
+      rep.stats.fallback[i] = k.fallback[i];
+    }
+    rep.stats.kernel_ops = k.kernel_ops;
+    rep.stats.clients_total = k.clients_total;
+    rep.stats.clients_active = k.clients_active;
+    rep.stats.lookups_held = server_cache().lookups_held();
+  } else if (req.op == control::Op::kDetach && root) {
+    std::vector<int> fds;
+    for (auto &[fd, cl] : clients_)
+      if (!cl->control) fds.push_back(fd);
+    for (int fd : fds) drop_client(fd);
+  } else if (req.op == control::Op::kFlush && root) {
+    std::vector<Forget> forgets;
+    server_cache().flush(&forgets);
+    for (const Forget &f : forgets) fs_forget(f.ino, f.nlookup);
+  } else {
+    rep.status = root ? -EINVAL : -EPERM;
+  }
+  send_msg(c.sock, &rep, sizeof(rep), nullptr, 0);
+}
+
+bool Server::scan() {
+  bool found = false;
+  for (size_t i = 0; i < active_.size(); i++) {
+    Client *c = active_[i];
+    for (uint32_t k = 0; k < wire::kSlotCount; k++) {
+      uint32_t idx = (c->next_slot + k) % wire::kSlotCount;
+      wire::Slot *s = wire::slot_at(c->region, idx);
+      uint32_t expected = wire::kPosted;
+      if (s->h.state.load(std::memory_order_relaxed) != wire::kPosted) continue;
+      if (!s->h.state.compare_exchange_strong(expected, wire::kClaimed,
+                                              std::memory_order_acquire))
+        continue;
+      c->next_slot = idx + 1;
+      serve_slot(*c, s);
+      found = true;
+    }
+  }
+  return found;
+}
+
+void Server::serve_slot(Client &c, wire::Slot *s) {
+  // Copy first: the client may keep writing its slot while we look at it.
+  uint32_t op = s->h.op;
+  uint32_t len = s->h.req_len;
+  wire::Reply rep{};
+  int32_t result = wire::kFallback;
+  Decoded d{};
+  ServeCtx ctx{&c.creds, &facts_, &server_cache()};
+  bool ready = fs_state().initialized.load(std::memory_order_acquire);
+  if (ready && len <= wire::kSlotDataSize) {
+    memcpy(req_copy_.data(), s->data, len);
+    if (decode_request(op, req_copy_.data(), len, &d) == 0) {
+      ctx.umask = d.req.umask & 0777;
+      ReplyBuf out{&rep, reinterpret_cast<char *>(s->data) + sizeof(wire::Reply),
+                   wire::kSlotDataSize - sizeof(wire::Reply)};
+      result = serve_request(ctx, d, out);
+    }
+  }
+  if (op > 0 && op < wire::kOpCount) {
+    if (result == wire::kFallback)
+      counters().fallback[op]++;
+    else
+      counters().served[op]++;
+  }
+  // The kernel must not answer from stale caches once the client sees our answer.
+  ctx.inval.send(fs_state().session);
+  memcpy(s->data, &rep, sizeof(rep));
+  s->h.result = result;
+  s->h.rep_len = sizeof(rep) + rep.data_len;
+  s->h.state.store(wire::kDone, std::memory_order_release);
+  if (s->h.client_sleeping.load(std::memory_order_seq_cst)) futex_wake(&s->h.state, INT_MAX);
+  for (const Forget &f : ctx.forgets) fs_forget(f.ino, f.nlookup);
+}
+
+}  // namespace
+
+void note_challenge(const char *nonce) {
+  std::lock_guard<std::mutex> g(g_challenge_mu);
+  g_challenges.emplace_back(nonce);
+  while (g_challenges.size() > 16) g_challenges.pop_front();
+}
+
+int start_server(const std::string &mountpoint) { return g_server.start(mountpoint); }
+void stop_server() { g_server.stop(); }
+
+}  // namespace finesse::server

@@ -1,0 +1,74 @@
+/* libfinesse: the explicit client API of Finesse.
+ *
+ * Each function mirrors the libc call of the same name (same arguments, same return value,
+ * errno set the same way). A call on a path of an attached Finesse mount is answered over
+ * shared memory by the file system's own process; anything else, or anything the server
+ * declines, goes to the kernel, so the answer is always the kernel's answer. */
+#ifndef FINESSE_FINESSE_H
+#define FINESSE_FINESSE_H
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/types.h>
+#include <time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct statx; /* <sys/stat.h> declares it only with _GNU_SOURCE */
+
+int finesse_stat(const char *path, struct stat *st);
+int finesse_lstat(const char *path, struct stat *st);
+int finesse_fstatat(int dirfd, const char *path, struct stat *st, int flags);
+int finesse_statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *stx);
+int finesse_access(const char *path, int mode);
+int finesse_faccessat(int dirfd, const char *path, int mode, int flags);
+int finesse_unlink(const char *path);
+int finesse_unlinkat(int dirfd, const char *path, int flags);
+int finesse_mkdir(const char *path, mode_t mode);
+int finesse_mkdirat(int dirfd, const char *path, mode_t mode);
+int finesse_rmdir(const char *path);
+int finesse_rename(const char *oldpath, const char *newpath);
+int finesse_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
+                      unsigned int flags);
+int finesse_chmod(const char *path, mode_t mode);
+int finesse_fchmodat(int dirfd, const char *path, mode_t mode, int flags);
+int finesse_chown(const char *path, uid_t owner, gid_t group);
+int finesse_lchown(const char *path, uid_t owner, gid_t group);
+int finesse_fchownat(int dirfd, const char *path, uid_t owner, gid_t group, int flags);
+int finesse_truncate(const char *path, off_t length);
+int finesse_utimensat(int dirfd, const char *path, const struct timespec times[2], int flags);
+ssize_t finesse_readlink(const char *path, char *buf, size_t bufsiz);
+int finesse_symlink(const char *target, const char *linkpath);
+int finesse_link(const char *oldpath, const char *newpath);
+int finesse_statfs(const char *path, struct statfs *buf);
+ssize_t finesse_getxattr(const char *path, const char *name, void *value, size_t size);
+ssize_t finesse_lgetxattr(const char *path, const char *name, void *value, size_t size);
+ssize_t finesse_listxattr(const char *path, char *list, size_t size);
+
+/* Which way the calling thread's last finesse_* call went. */
+enum finesse_route {
+  FINESSE_ROUTE_NONE = 0,   /* no call yet */
+  FINESSE_ROUTE_BYPASS = 1, /* answered over shared memory by the file system */
+  FINESSE_ROUTE_KERNEL = 2, /* went to the kernel (not attached, declined, or failed over) */
+};
+enum finesse_route finesse_last_route(void);
+
+/* Per-process counts of calls by route. */
+struct finesse_client_stats {
+  unsigned long long bypassed;
+  unsigned long long kernel;
+};
+void finesse_get_client_stats(struct finesse_client_stats *out);
+
+/* Forget the cached copy of the mount registry (it is otherwise re-read when older than
+ * FINESSE_REGISTRY_TTL_MS, default 1000 ms). */
+void finesse_refresh_registry(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,294 @@
+#include "bypass_ops.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+
+#include <atomic>
+#include <cerrno>
+
+#include "channel.h"
+#include "resolve.h"
+#include "wire.h"
+
+namespace finesse::client {
+
+namespace {
+
+using wire::kFallback;
+using wire::Op;
+
+thread_local int t_last_route = 0;
+std::atomic<unsigned long long> g_bypassed{0}, g_kernel{0};
+
+// The reply's data lands here; a thread_local keeps large buffers off small stacks.
+thread_local char t_data[wire::kSlotDataSize];
+
+void fill_stat(const wire::Attr &a, const KernelFacts &f, struct stat *st) {
+  memset(st, 0, sizeof(*st));
+  st->st_dev = f.st_dev;
+  st->st_ino = a.ino;
+  st->st_mode = a.mode;
+  st->st_nlink = a.nlink;
+  st->st_uid = a.uid;
+  st->st_gid = a.gid;
+  st->st_rdev = a.rdev;
+  st->st_size = static_cast<off_t>(a.size);
+  st->st_blksize = a.blksize ? a.blksize : 4096;  // the kernel's default for FUSE
+  st->st_blocks = static_cast<blkcnt_t>(a.blocks);
+  st->st_atim = {a.atime_sec, a.atime_nsec};
+  st->st_mtim = {a.mtime_sec, a.mtime_nsec};
+  st->st_ctim = {a.ctime_sec, a.ctime_nsec};
+}
+
+struct Call {
+  wire::Request req{};
+  Strings s;
+  wire::Reply rep{};
+  KernelFacts facts{};
+};
+
+void set_path(Call &c, int i, const Target &t) {
+  if (i == 0) {
+    c.s.path0 = t.rel;
+    c.s.len0 = t.rel_len;
+  } else {
+    c.s.path1 = t.rel;
+    c.s.len1 = t.rel_len;
+  }
+}
+
+int64_t send(const Target &t, Op op, Call &c, bool mutation, char *data = t_data,
+             size_t cap = sizeof(t_data)) {
+  return channel_call(t.m, op, c.req, c.s, mutation, &c.rep, data, cap, &c.facts);
+}
+
+// Single-path operation on (dirfd, path).
+int64_t one_path(int dirfd, const char *path, Op op, Call &c, bool mutation) {
+  Target t;
+  if (!resolve_target(dirfd, path, &t)) return kFallback;
+  set_path(c, 0, t);
+  return send(t, op, c, mutation);
+}
+
+}  // namespace
+
+void note_route(bool bypassed) {
+  t_last_route = bypassed ? 1 : 2;
+  (bypassed ? g_bypassed : g_kernel).fetch_add(1, std::memory_order_relaxed);
+}
+int last_route() { return t_last_route; }
+void client_stats(unsigned long long *b, unsigned long long *k) {
+  *b = g_bypassed.load();
+  *k = g_kernel.load();
+}
+
+int64_t b_fstatat(int dirfd, const char *path, struct stat *st, int flags) {
+  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT)) return kFallback;  // AT_EMPTY_PATH...
+  Call c;
+  c.req.flags = (flags & AT_SYMLINK_NOFOLLOW) ? wire::kNoFollow : 0;
+  int64_t rc = one_path(dirfd, path, Op::kStat, c, false);
+  if (rc == 0) fill_stat(c.rep.attr, c.facts, st);
+  return rc;
+}
+
+int64_t b_statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *stx) {
+  constexpr unsigned kServed = STATX_BASIC_STATS | STATX_MNT_ID | STATX_BTIME;
+  if (mask & ~kServed) return kFallback;
+  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE)) return kFallback;
+  Call c;
+  c.req.flags = (flags & AT_SYMLINK_NOFOLLOW) ? wire::kNoFollow : 0;
+  int64_t rc = one_path(dirfd, path, Op::kStat, c, false);
+  if (rc != 0) return rc;
+  const wire::Attr &a = c.rep.attr;
+  const KernelFacts &f = c.facts;
+  memset(stx, 0, sizeof(*stx));
+  stx->stx_mask = f.stx_mask;
+  stx->stx_blksize = a.blksize ? a.blksize : 4096;
+  stx->stx_attributes_mask = f.stx_attributes_mask;
+  if (a.ino == f.root_ino) stx->stx_attributes = STATX_ATTR_MOUNT_ROOT & f.stx_attributes_mask;
+  stx->stx_nlink = a.nlink;
+  stx->stx_uid = a.uid;
+  stx->stx_gid = a.gid;
+  stx->stx_mode = static_cast<uint16_t>(a.mode);
+  stx->stx_ino = a.ino;
+  stx->stx_size = a.size;
+  stx->stx_blocks = a.blocks;
+  stx->stx_atime = {a.atime_sec, static_cast<uint32_t>(a.atime_nsec), 0};
+  stx->stx_mtime = {a.mtime_sec, static_cast<uint32_t>(a.mtime_nsec), 0};
+  stx->stx_ctime = {a.ctime_sec, static_cast<uint32_t>(a.ctime_nsec), 0};
+  stx->stx_rdev_major = major(a.rdev);
+  stx->stx_rdev_minor = minor(a.rdev);
+  stx->stx_dev_major = f.stx_dev_major;
+  stx->stx_dev_minor = f.stx_dev_minor;
+  stx->stx_mnt_id = f.stx_mnt_id;
+  return 0;
+}
+
+int64_t b_faccessat(int dirfd, const char *path, int mode, int flags) {
+  if (mode & ~(R_OK | W_OK | X_OK)) return kFallback;
+  if (flags & ~(AT_EACCESS | AT_SYMLINK_NOFOLLOW)) return kFallback;
+  Call c;
+  c.req.mode = static_cast<uint32_t>(mode);
+  c.req.flags = ((flags & AT_EACCESS) ? wire::kEaccess : 0) |
+                ((flags & AT_SYMLINK_NOFOLLOW) ? wire::kNoFollow : 0);
+  return one_path(dirfd, path, Op::kAccess, c, false);
+}
+
+int64_t b_unlinkat(int dirfd, const char *path, int flags) {
+  if (flags & ~AT_REMOVEDIR) return kFallback;
+  Call c;
+  return one_path(dirfd, path, (flags & AT_REMOVEDIR) ? Op::kRmdir : Op::kUnlink, c, true);
+}
+
+int64_t b_mkdirat(int dirfd, const char *path, mode_t mode) {
+  Call c;
+  c.req.mode = mode;
+  return one_path(dirfd, path, Op::kMkdir, c, true);
+}
+
+int64_t b_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
+                    unsigned flags) {
+  Target from, to;
+  if (!resolve_target(olddirfd, oldpath, &from) || !resolve_target(newdirfd, newpath, &to))
+    return kFallback;
+  if (from.m.mnt_id != to.m.mnt_id) return kFallback;  // the kernel says EXDEV
+  Call c;
+  c.req.rename_flags = flags;
+  set_path(c, 0, from);
+  set_path(c, 1, to);
+  return send(from, Op::kRename, c, true);
+}
+
+int64_t b_fchmodat(int dirfd, const char *path, mode_t mode, int flags) {
+  if (flags != 0) return kFallback;  // AT_SYMLINK_NOFOLLOW: EOPNOTSUPP games, kernel's
+  Call c;
+  c.req.valid = wire::kSetMode;
+  c.req.mode = mode;
+  return one_path(dirfd, path, Op::kSetattr, c, true);
+}
+
+int64_t b_fchownat(int dirfd, const char *path, uid_t uid, gid_t gid, int flags) {
+  if (flags & ~AT_SYMLINK_NOFOLLOW) return kFallback;
+  Call c;
+  c.req.valid = wire::kSetChown;
+  c.req.uid = uid;
+  c.req.gid = gid;
+  c.req.flags = (flags & AT_SYMLINK_NOFOLLOW) ? wire::kNoFollow : 0;
+  return one_path(dirfd, path, Op::kSetattr, c, true);
+}
+
+int64_t b_truncate(const char *path, off_t length) {
+  if (length < 0) return -EINVAL;
+  Call c;
+  c.req.valid = wire::kSetSize;
+  c.req.size = static_cast<uint64_t>(length);
+  return one_path(AT_FDCWD, path, Op::kSetattr, c, true);
+}
+
+int64_t b_utimensat(int dirfd, const char *path, const struct timespec times[2], int flags) {
+  if (path == nullptr || (flags & ~AT_SYMLINK_NOFOLLOW)) return kFallback;
+  Call c;
+  c.req.flags = (flags & AT_SYMLINK_NOFOLLOW) ? wire::kNoFollow : 0;
+  long ans = times ? times[0].tv_nsec : UTIME_NOW;
+  long mns = times ? times[1].tv_nsec : UTIME_NOW;
+  auto valid_ns = [](long ns) { return ns == UTIME_NOW || ns == UTIME_OMIT || (ns >= 0 && ns < 1000000000); };
+  if (!valid_ns(ans) || !valid_ns(mns)) return kFallback;
+  if (ans == UTIME_OMIT && mns == UTIME_OMIT) return kFallback;
+  if (ans != UTIME_OMIT) {
+    c.req.valid |= wire::kSetAtime;
+    if (ans == UTIME_NOW)
+      c.req.valid |= wire::kSetAtimeNow;
+    else
+      c.req.atime_sec = times[0].tv_sec, c.req.atime_nsec = ans;
+  }
+  if (mns != UTIME_OMIT) {
+    c.req.valid |= wire::kSetMtime;
+    if (mns == UTIME_NOW)
+      c.req.valid |= wire::kSetMtimeNow;
+    else
+      c.req.mtime_sec = times[1].tv_sec, c.req.mtime_nsec = mns;
+  }
+  return one_path(dirfd, path, Op::kSetattr, c, true);
+}
+
+int64_t b_readlinkat(int dirfd, const char *path, char *buf, size_t size) {
+  if (size == 0) return kFallback;  // EINVAL, the kernel's
+  Call c;
+  c.req.size = size;
+  Target t;
+  if (!resolve_target(dirfd, path, &t)) return kFallback;
+  set_path(c, 0, t);
+  return send(t, Op::kReadlink, c, false, buf, size);
+}
+
+int64_t b_symlinkat(const char *target, int dirfd, const char *linkpath) {
+  if (target == nullptr || target[0] == '\0') return kFallback;
+  size_t tlen = strnlen(target, wire::kPathMax);
+  if (tlen >= wire::kPathMax) return kFallback;
+  Call c;
+  c.s.name = target;
+  c.s.name_len = tlen;
+  return one_path(dirfd, linkpath, Op::kSymlink, c, true);
+}
+
+int64_t b_linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
+                 int flags) {
+  if (flags & ~AT_SYMLINK_FOLLOW) return kFallback;
+  Target from, to;
+  if (!resolve_target(olddirfd, oldpath, &from) || !resolve_target(newdirfd, newpath, &to))
+    return kFallback;
+  if (from.m.mnt_id != to.m.mnt_id) return kFallback;
+  Call c;
+  c.req.flags = (flags & AT_SYMLINK_FOLLOW) ? wire::kFollow2 : 0;
+  set_path(c, 0, from);
+  set_path(c, 1, to);
+  return send(from, Op::kLink, c, true);
+}
+
+int64_t b_statfs(const char *path, struct statfs *st) {
+  Call c;
+  int64_t rc = one_path(AT_FDCWD, path, Op::kStatfs, c, false);
+  if (rc != 0) return rc;
+  const wire::Statfs &s = c.rep.statfs;
+  memset(st, 0, sizeof(*st));
+  st->f_type = c.facts.f_type;
+  st->f_bsize = static_cast<long>(s.bsize);
+  st->f_blocks = s.blocks;
+  st->f_bfree = s.bfree;
+  st->f_bavail = s.bavail;
+  st->f_files = s.files;
+  st->f_ffree = s.ffree;
+  st->f_fsid = c.facts.f_fsid;
+  st->f_namelen = static_cast<long>(s.namemax);
+  st->f_frsize = static_cast<long>(s.frsize);
+  st->f_flags = c.facts.f_flags;
+  return 0;
+}
+
+int64_t b_getxattr(const char *path, const char *name, void *value, size_t size, bool nofollow) {
+  if (name == nullptr) return kFallback;
+  size_t nlen = strnlen(name, wire::kNameMax + 1);
+  if (nlen > wire::kNameMax) return kFallback;
+  Call c;
+  c.req.flags = nofollow ? wire::kNoFollow : 0;
+  c.req.size = size;
+  c.s.name = name;
+  c.s.name_len = nlen;
+  Target t;
+  if (!resolve_target(AT_FDCWD, path, &t)) return kFallback;
+  set_path(c, 0, t);
+  return send(t, Op::kGetxattr, c, false, static_cast<char *>(value), size);
+}
+
+int64_t b_listxattr(const char *path, char *list, size_t size, bool nofollow) {
+  Call c;
+  c.req.flags = nofollow ? wire::kNoFollow : 0;
+  c.req.size = size;
+  Target t;
+  if (!resolve_target(AT_FDCWD, path, &t)) return kFallback;
+  set_path(c, 0, t);
+  return send(t, Op::kListxattr, c, false, list, size);
+}
+
+}  // namespace finesse::client

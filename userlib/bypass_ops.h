@@ -1,0 +1,41 @@
+// Client-side marshalling of every bypassed operation: resolve the path to an attached
+// mount, build the request, interpret the reply. Each returns wire::kFallback when the
+// kernel must serve the call (nothing was done), or the libc-style result with the error
+// as -errno. Shared by libfinesse (explicit API) and libfinesse_preload (the shim).
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace finesse::client {
+
+int64_t b_fstatat(int dirfd, const char *path, struct stat *st, int flags);
+int64_t b_statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *stx);
+int64_t b_faccessat(int dirfd, const char *path, int mode, int flags);
+int64_t b_unlinkat(int dirfd, const char *path, int flags);
+int64_t b_mkdirat(int dirfd, const char *path, mode_t mode);
+int64_t b_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
+                    unsigned flags);
+int64_t b_fchmodat(int dirfd, const char *path, mode_t mode, int flags);
+int64_t b_fchownat(int dirfd, const char *path, uid_t uid, gid_t gid, int flags);
+int64_t b_truncate(const char *path, off_t length);
+int64_t b_utimensat(int dirfd, const char *path, const struct timespec times[2], int flags);
+int64_t b_readlinkat(int dirfd, const char *path, char *buf, size_t size);
+int64_t b_symlinkat(const char *target, int dirfd, const char *linkpath);
+int64_t b_linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
+                 int flags);
+int64_t b_statfs(const char *path, struct statfs *st);
+int64_t b_getxattr(const char *path, const char *name, void *value, size_t size, bool nofollow);
+int64_t b_listxattr(const char *path, char *list, size_t size, bool nofollow);
+
+// Route bookkeeping for finesse_last_route() and the per-process counters.
+void note_route(bool bypassed);
+int last_route();
+void client_stats(unsigned long long *bypassed, unsigned long long *kernel);
+
+}  // namespace finesse::client

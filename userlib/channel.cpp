@@ -1,0 +1,326 @@
+#include "channel.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+
+#include "clock.h"
+#include "futex.h"
+#include "tuning.h"
+#include "unix_socket.h"
+
+namespace finesse::client {
+
+namespace {
+
+enum ConnState : int { kDisconnected = 0, kBusy = 1, kConnected = 2, kNotServed = 3 };
+
+struct Conn {
+  std::atomic<uint64_t> mnt_id{0};  // 0: free table entry
+  std::atomic<int> state{kDisconnected};
+  std::atomic<int> users{0};
+  std::atomic<uint64_t> slots{0};  // bitmap of slots in use by this process's threads
+  std::atomic<bool> broken{false};  // the server died: reconnect before the next request
+  int sock = -1;
+  int efd = -1;
+  void *region = nullptr;
+  uint64_t cred_gen = 0;
+  int64_t retry_after_ns = 0;  // after "not served" or a failed connect
+  KernelFacts facts{};
+};
+
+Conn g_conns[FINESSE_MAX_MOUNTS];
+std::atomic<uint64_t> g_cred_gen{1};
+std::atomic<int> g_umask{-1};
+pthread_once_t g_atfork_once = PTHREAD_ONCE_INIT;
+
+int read_umask_from_proc() {
+  int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 022;
+  char buf[2048];
+  ssize_t n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n <= 0) return 022;
+  buf[n] = '\0';
+  const char *p = strstr(buf, "Umask:");
+  if (p == nullptr) return 022;
+  return static_cast<int>(strtol(p + 6, nullptr, 8)) & 0777;
+}
+
+void release_resources(Conn &c) {
+  if (c.region != nullptr) munmap(c.region, wire::kRegionSize);
+  if (c.sock >= 0) close(c.sock);
+  if (c.efd >= 0) close(c.efd);
+  c.region = nullptr;
+  c.sock = c.efd = -1;
+  c.slots.store(0);
+  c.broken.store(false);
+}
+
+// In a forked child the parent's connections must not be used (the slots are shared with
+// the parent): drop them; the child connects anew with its own credentials.
+void atfork_child() {
+  for (Conn &c : g_conns) {
+    if (c.mnt_id.load() == 0) continue;
+    release_resources(c);
+    c.users.store(0);
+    c.state.store(kDisconnected);
+    c.retry_after_ns = 0;
+  }
+}
+
+Conn *find_conn(uint64_t mnt_id) {
+  for (Conn &c : g_conns)
+    if (c.mnt_id.load(std::memory_order_acquire) == mnt_id) return &c;
+  for (Conn &c : g_conns) {
+    uint64_t zero = 0;
+    if (c.mnt_id.compare_exchange_strong(zero, mnt_id)) return &c;
+    if (zero == mnt_id) return &c;
+  }
+  return nullptr;
+}
+
+long raw_statx(const char *path, int flags, unsigned mask, struct statx *stx) {
+  return syscall(SYS_statx, AT_FDCWD, path, flags, mask, stx);
+}
+
+bool load_facts(const MountMatch &m, KernelFacts *f) {
+  struct statx stx;
+  if (raw_statx(m.mount_path, 0, STATX_BASIC_STATS | STATX_MNT_ID, &stx) != 0) return false;
+  if (!(stx.stx_mask & STATX_MNT_ID) || stx.stx_mnt_id != m.mnt_id) return false;
+  struct statfs sfs;
+  if (syscall(SYS_statfs, m.mount_path, &sfs) != 0) return false;
+  f->st_dev = makedev(stx.stx_dev_major, stx.stx_dev_minor);
+  f->stx_dev_major = stx.stx_dev_major;
+  f->stx_dev_minor = stx.stx_dev_minor;
+  f->stx_mnt_id = stx.stx_mnt_id;
+  f->stx_attributes_mask = stx.stx_attributes_mask;
+  f->stx_mask = stx.stx_mask;
+  f->f_fsid = sfs.f_fsid;
+  f->f_flags = sfs.f_flags;
+  f->f_type = sfs.f_type;
+  f->root_ino = stx.stx_ino;
+  return true;
+}
+
+// Connects c (state kBusy, held by this thread). Returns the new state.
+int connect_conn(Conn &c, const MountMatch &m) {
+  pthread_once(&g_atfork_once, [] { pthread_atfork(nullptr, nullptr, atfork_child); });
+  int sock = unix_connect(m.socket_path);
+  if (sock < 0) return kDisconnected;
+  PeerCreds pc;
+  timeval tv{1, 0};  // never wait long for a server that does not answer
+  setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  wire::Hello h{wire::kMagic, wire::kVersion, wire::HelloKind::kClient, 0};
+  wire::Welcome w{};
+  int fds[2] = {-1, -1};
+  int nfds = 0;
+  if (peer_creds(sock, &pc) < 0 || static_cast<uint32_t>(pc.pid) != m.server_pid ||
+      send_msg(sock, &h, sizeof(h), nullptr, 0) < 0 ||
+      recv_msg(sock, &w, sizeof(w), fds, 2, &nfds) != static_cast<ssize_t>(sizeof(w)) ||
+      w.magic != wire::kMagic || w.version != wire::kVersion) {
+    for (int i = 0; i < nfds; i++) close(fds[i]);
+    close(sock);
+    return kDisconnected;
+  }
+  if (w.status != wire::HelloStatus::kServed || nfds != 2 || w.region_size != wire::kRegionSize) {
+    for (int i = 0; i < nfds; i++) close(fds[i]);
+    close(sock);
+    return kNotServed;
+  }
+  void *region = mmap(nullptr, wire::kRegionSize, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
+  close(fds[0]);
+  KernelFacts facts{};
+  if (region == MAP_FAILED || wire::header_of(region)->magic != wire::kMagic ||
+      !load_facts(m, &facts)) {
+    if (region != MAP_FAILED) munmap(region, wire::kRegionSize);
+    close(fds[1]);
+    close(sock);
+    return kDisconnected;
+  }
+  c.sock = sock;
+  c.efd = fds[1];
+  c.region = region;
+  c.facts = facts;
+  c.slots.store(0);
+  return kConnected;
+}
+
+// Takes a reference on a connected Conn, connecting first if needed. False: use the kernel.
+bool acquire(Conn &c, const MountMatch &m) {
+  uint64_t gen = g_cred_gen.load(std::memory_order_acquire);
+  for (int attempt = 0; attempt < 2; attempt++) {
+    int s = c.state.load(std::memory_order_acquire);
+    if (s == kConnected) {
+      c.users.fetch_add(1, std::memory_order_acq_rel);
+      if (c.state.load(std::memory_order_acquire) == kConnected && c.cred_gen == gen &&
+          !c.broken.load(std::memory_order_acquire) &&
+          !wire::header_of(c.region)->closed.load(std::memory_order_acquire))
+        return true;
+      c.users.fetch_sub(1, std::memory_order_acq_rel);
+      // Stale: credentials changed or the server closed us. Tear down, then reconnect.
+      int expected = kConnected;
+      if (!c.state.compare_exchange_strong(expected, kBusy)) return false;
+      while (c.users.load(std::memory_order_acquire) != 0) sched_yield();
+      release_resources(c);
+      c.state.store(kDisconnected, std::memory_order_release);
+      continue;
+    }
+    if (s == kBusy) return false;  // another thread is (re)connecting: kernel path meanwhile
+    if ((s == kNotServed || s == kDisconnected) && c.retry_after_ns > now_ns() &&
+        c.cred_gen == gen)
+      return false;
+    int expected = s;
+    if (!c.state.compare_exchange_strong(expected, kBusy)) return false;
+    int ns = connect_conn(c, m);
+    c.cred_gen = gen;
+    if (ns != kConnected) c.retry_after_ns = now_ns() + int64_t{1000} * 1000000;
+    c.state.store(ns, std::memory_order_release);
+    if (ns != kConnected) return false;
+  }
+  return false;
+}
+
+void release(Conn &c) { c.users.fetch_sub(1, std::memory_order_acq_rel); }
+
+int take_slot(Conn &c) {
+  uint64_t used = c.slots.load(std::memory_order_relaxed);
+  for (;;) {
+    if (~used == 0) return -1;
+    int i = __builtin_ctzll(~used);
+    if (c.slots.compare_exchange_weak(used, used | (uint64_t{1} << i), std::memory_order_acquire))
+      return i;
+  }
+}
+
+void put_slot(Conn &c, int i) { c.slots.fetch_and(~(uint64_t{1} << i), std::memory_order_release); }
+
+bool server_gone(Conn &c) {
+  if (wire::header_of(c.region)->closed.load(std::memory_order_acquire)) return true;
+  pollfd p{c.sock, POLLIN | POLLRDHUP, 0};
+  return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLRDHUP | POLLERR));
+}
+
+size_t put_string(uint8_t *data, size_t at, const char *s, size_t len, wire::StrRef *ref) {
+  ref->off = static_cast<uint32_t>(at);
+  ref->len = static_cast<uint32_t>(len);
+  if (len) memcpy(data + at, s, len);
+  data[at + len] = '\0';
+  return at + len + 1;
+}
+
+// Waits for the server's answer. Returns kDone, or kFallback when the request was withdrawn
+// before the server took it, or -ENOTCONN when the server died holding it.
+int64_t wait_done(Conn &c, wire::Slot *s, bool mutation) {
+  const Tuning &t = tuning();
+  int64_t start = now_ns();
+  uint32_t spins = 0;
+  while (s->h.state.load(std::memory_order_acquire) != wire::kDone) {
+    int64_t waited = now_ns() - start;
+    if (waited < t.client_spin_ns) {
+      // Yield now and then: with one CPU for both sides, the server must get to run.
+      if ((++spins & 63) == 0) sched_yield();
+      cpu_relax();
+      continue;
+    }
+    s->h.client_sleeping.store(1, std::memory_order_seq_cst);
+    uint32_t cur = s->h.state.load(std::memory_order_seq_cst);
+    if (cur == wire::kDone) break;
+    bool woken = futex_wait(&s->h.state, cur, 50 * 1000000);
+    if (woken) continue;
+    cur = s->h.state.load(std::memory_order_acquire);
+    bool gone = server_gone(c);
+    if (gone) c.broken.store(true, std::memory_order_release);
+    bool stuck = cur == wire::kPosted && waited > t.server_wait_ms * 1000000;
+    if (gone || stuck) {
+      uint32_t posted = wire::kPosted;
+      if (s->h.state.compare_exchange_strong(posted, wire::kFree)) return wire::kFallback;
+      if (gone && s->h.state.load() != wire::kDone)
+        return mutation ? -ENOTCONN : wire::kFallback;  // it may have happened: never repeat
+    }
+  }
+  s->h.client_sleeping.store(0, std::memory_order_relaxed);
+  return wire::kDone;
+}
+
+}  // namespace
+
+void channel_credentials_changed() { g_cred_gen.fetch_add(1, std::memory_order_acq_rel); }
+
+mode_t channel_umask() {
+  int u = g_umask.load(std::memory_order_relaxed);
+  if (u < 0) {
+    u = read_umask_from_proc();
+    g_umask.store(u, std::memory_order_relaxed);
+  }
+  return static_cast<mode_t>(u);
+}
+
+void channel_set_umask(mode_t m) { g_umask.store(m & 0777, std::memory_order_relaxed); }
+
+int64_t channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const Strings &str,
+                     bool mutation, wire::Reply *rep, char *data, size_t cap,
+                     KernelFacts *facts) {
+  if (tuning().disabled) return wire::kFallback;
+  Conn *c = find_conn(m.mnt_id);
+  if (c == nullptr || !acquire(*c, m)) return wire::kFallback;
+  int idx = take_slot(*c);
+  if (idx < 0) {
+    release(*c);
+    return wire::kFallback;  // more threads in flight than slots: the kernel serves this one
+  }
+  wire::Slot *s = wire::slot_at(c->region, static_cast<uint32_t>(idx));
+  size_t need = sizeof(wire::Request) + str.len0 + str.len1 + str.name_len + 3;
+  if (need > wire::kSlotDataSize) {
+    put_slot(*c, idx);
+    release(*c);
+    return wire::kFallback;
+  }
+  req.umask = channel_umask();
+  size_t at = sizeof(wire::Request);
+  at = put_string(s->data, at, str.path0 ? str.path0 : "", str.len0, &req.path[0].path);
+  if (str.path1) at = put_string(s->data, at, str.path1, str.len1, &req.path[1].path);
+  if (str.name) at = put_string(s->data, at, str.name, str.name_len, &req.name);
+  memcpy(s->data, &req, sizeof(req));
+  s->h.op = static_cast<uint32_t>(op);
+  s->h.req_len = static_cast<uint32_t>(at);
+  s->h.client_sleeping.store(0, std::memory_order_relaxed);
+  s->h.state.store(wire::kPosted, std::memory_order_seq_cst);
+  if (wire::header_of(c->region)->server_idle.load(std::memory_order_seq_cst)) {
+    uint64_t one = 1;
+    if (write(c->efd, &one, sizeof(one)) < 0) { /* the server also polls */
+    }
+  }
+  int64_t result = wait_done(*c, s, mutation);
+  if (result == wire::kDone) {
+    result = s->h.result;
+    if (result != wire::kFallback) {
+      memcpy(rep, s->data, sizeof(*rep));
+      size_t n = rep->data_len;
+      if (n > cap) n = cap;
+      if (n > wire::kSlotDataSize - sizeof(wire::Reply)) n = wire::kSlotDataSize - sizeof(wire::Reply);
+      if (n) memcpy(data, s->data + sizeof(wire::Reply), n);
+      rep->data_len = static_cast<uint32_t>(n);
+      if (facts) *facts = c->facts;
+    }
+    s->h.state.store(wire::kFree, std::memory_order_release);
+    put_slot(*c, idx);
+  } else if (result == wire::kFallback) {
+    put_slot(*c, idx);
+  }
+  // else: the slot stays claimed by a dead server; the connection is torn down on next use.
+  release(*c);
+  return result;
+}
+
+}  // namespace finesse::client

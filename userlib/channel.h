@@ -1,0 +1,54 @@
+// The client end of the bypass: one connection per attached mount, made lazily on first
+// use (and again after fork in the child, after a credential change, after a server
+// restart), and the request/wait protocol over a slot of its shared region.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "registry_cache.h"
+#include "wire.h"
+
+namespace finesse::client {
+
+// What the kernel says about the mount root, fetched once per connection: the parts of
+// stat/statx/statfs answers that come from the kernel rather than from the file system.
+struct KernelFacts {
+  dev_t st_dev;
+  uint32_t stx_dev_major, stx_dev_minor;
+  uint64_t stx_mnt_id;
+  uint64_t stx_attributes_mask;
+  uint32_t stx_mask;
+  __fsid_t f_fsid;
+  long f_flags;
+  long f_type;
+  uint64_t root_ino;
+};
+
+struct Strings {
+  const char *path0 = nullptr;
+  size_t len0 = 0;
+  const char *path1 = nullptr;
+  size_t len1 = 0;
+  const char *name = nullptr;
+  size_t name_len = 0;
+};
+
+// Sends one request and waits for its answer. Returns kFallback (nothing happened: use the
+// kernel), or the server's result (0, -errno, or a byte count). rep gets the Reply, data up
+// to cap bytes of the reply's data. facts (optional) gets the mount's kernel facts.
+int64_t channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const Strings &s,
+                     bool mutation, wire::Reply *rep, char *data, size_t cap,
+                     KernelFacts *facts);
+
+// Credentials changed (set*id): every connection reconnects before its next request.
+void channel_credentials_changed();
+// The umask the client reports to the server; kept current by the umask() wrapper.
+mode_t channel_umask();
+void channel_set_umask(mode_t m);
+
+}  // namespace finesse::client

@@ -1,0 +1,128 @@
+// libfinesse.so: the explicit C API (include/finesse/finesse.h). Every function tries the
+// bypass and, when it declines, makes the very libc call it mirrors.
+#include "finesse/finesse.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "bypass_ops.h"
+#include "registry_cache.h"
+#include "wire.h"
+
+using namespace finesse::client;
+
+namespace {
+
+// Either the bypass answered (set errno as the kernel would), or the kernel answers.
+template <typename Kernel>
+auto finish(int64_t rc, Kernel kernel) -> decltype(kernel()) {
+  if (rc == finesse::wire::kFallback) {
+    note_route(false);
+    return kernel();
+  }
+  note_route(true);
+  if (rc < 0) {
+    errno = static_cast<int>(-rc);
+    return -1;
+  }
+  return static_cast<decltype(kernel())>(rc);
+}
+
+}  // namespace
+
+#define API extern "C" __attribute__((visibility("default")))
+
+API int finesse_stat(const char *p, struct stat *st) {
+  return finish(b_fstatat(AT_FDCWD, p, st, 0), [&] { return stat(p, st); });
+}
+API int finesse_lstat(const char *p, struct stat *st) {
+  return finish(b_fstatat(AT_FDCWD, p, st, AT_SYMLINK_NOFOLLOW), [&] { return lstat(p, st); });
+}
+API int finesse_fstatat(int fd, const char *p, struct stat *st, int flags) {
+  return finish(b_fstatat(fd, p, st, flags), [&] { return fstatat(fd, p, st, flags); });
+}
+API int finesse_statx(int fd, const char *p, int flags, unsigned mask, struct statx *stx) {
+  return finish(b_statx(fd, p, flags, mask, stx), [&] { return statx(fd, p, flags, mask, stx); });
+}
+API int finesse_access(const char *p, int mode) {
+  return finish(b_faccessat(AT_FDCWD, p, mode, 0), [&] { return access(p, mode); });
+}
+API int finesse_faccessat(int fd, const char *p, int mode, int flags) {
+  return finish(b_faccessat(fd, p, mode, flags), [&] { return faccessat(fd, p, mode, flags); });
+}
+API int finesse_unlink(const char *p) {
+  return finish(b_unlinkat(AT_FDCWD, p, 0), [&] { return unlink(p); });
+}
+API int finesse_unlinkat(int fd, const char *p, int flags) {
+  return finish(b_unlinkat(fd, p, flags), [&] { return unlinkat(fd, p, flags); });
+}
+API int finesse_mkdir(const char *p, mode_t mode) {
+  return finish(b_mkdirat(AT_FDCWD, p, mode), [&] { return mkdir(p, mode); });
+}
+API int finesse_mkdirat(int fd, const char *p, mode_t mode) {
+  return finish(b_mkdirat(fd, p, mode), [&] { return mkdirat(fd, p, mode); });
+}
+API int finesse_rmdir(const char *p) {
+  return finish(b_unlinkat(AT_FDCWD, p, AT_REMOVEDIR), [&] { return rmdir(p); });
+}
+API int finesse_rename(const char *a, const char *b) {
+  return finish(b_renameat2(AT_FDCWD, a, AT_FDCWD, b, 0), [&] { return rename(a, b); });
+}
+API int finesse_renameat2(int fa, const char *a, int fb, const char *b, unsigned flags) {
+  return finish(b_renameat2(fa, a, fb, b, flags), [&] { return renameat2(fa, a, fb, b, flags); });
+}
+API int finesse_chmod(const char *p, mode_t mode) {
+  return finish(b_fchmodat(AT_FDCWD, p, mode, 0), [&] { return chmod(p, mode); });
+}
+API int finesse_fchmodat(int fd, const char *p, mode_t mode, int flags) {
+  return finish(b_fchmodat(fd, p, mode, flags), [&] { return fchmodat(fd, p, mode, flags); });
+}
+API int finesse_chown(const char *p, uid_t u, gid_t g) {
+  return finish(b_fchownat(AT_FDCWD, p, u, g, 0), [&] { return chown(p, u, g); });
+}
+API int finesse_lchown(const char *p, uid_t u, gid_t g) {
+  return finish(b_fchownat(AT_FDCWD, p, u, g, AT_SYMLINK_NOFOLLOW),
+                [&] { return lchown(p, u, g); });
+}
+API int finesse_fchownat(int fd, const char *p, uid_t u, gid_t g, int flags) {
+  return finish(b_fchownat(fd, p, u, g, flags), [&] { return fchownat(fd, p, u, g, flags); });
+}
+API int finesse_truncate(const char *p, off_t len) {
+  return finish(b_truncate(p, len), [&] { return truncate(p, len); });
+}
+API int finesse_utimensat(int fd, const char *p, const struct timespec t[2], int flags) {
+  return finish(b_utimensat(fd, p, t, flags), [&] { return utimensat(fd, p, t, flags); });
+}
+API ssize_t finesse_readlink(const char *p, char *buf, size_t n) {
+  return finish(b_readlinkat(AT_FDCWD, p, buf, n), [&] { return readlink(p, buf, n); });
+}
+API int finesse_symlink(const char *target, const char *p) {
+  return finish(b_symlinkat(target, AT_FDCWD, p), [&] { return symlink(target, p); });
+}
+API int finesse_link(const char *a, const char *b) {
+  return finish(b_linkat(AT_FDCWD, a, AT_FDCWD, b, 0), [&] { return link(a, b); });
+}
+API int finesse_statfs(const char *p, struct statfs *st) {
+  return finish(b_statfs(p, st), [&] { return statfs(p, st); });
+}
+API ssize_t finesse_getxattr(const char *p, const char *name, void *v, size_t n) {
+  return finish(b_getxattr(p, name, v, n, false), [&] { return getxattr(p, name, v, n); });
+}
+API ssize_t finesse_lgetxattr(const char *p, const char *name, void *v, size_t n) {
+  return finish(b_getxattr(p, name, v, n, true), [&] { return lgetxattr(p, name, v, n); });
+}
+API ssize_t finesse_listxattr(const char *p, char *list, size_t n) {
+  return finish(b_listxattr(p, list, n, false), [&] { return listxattr(p, list, n); });
+}
+
+API enum finesse_route finesse_last_route(void) {
+  return static_cast<enum finesse_route>(last_route());
+}
+
+API void finesse_get_client_stats(struct finesse_client_stats *out) {
+  client_stats(&out->bypassed, &out->kernel);
+}
+
+API void finesse_refresh_registry(void) { registry_invalidate(); }
