@@ -55,8 +55,11 @@ int may_delete(ServeCtx &ctx, const WalkResult &w, bool is_dir) {
     int rc = check_permission(*ctx.creds, w.parent_attr, 2 | 1);
     if (rc != 0) return rc;
   }
-  int rc = check_sticky(*ctx.creds, w.parent_attr, w.attr);
-  if (rc != 0) return rc;
+  if (dp(ctx)) {
+    // Without default_permissions the kernel leaves even the sticky rule to the file system.
+    int rc = check_sticky(*ctx.creds, w.parent_attr, w.attr);
+    if (rc != 0) return rc;
+  }
   if (is_dir && !S_ISDIR(w.attr.st_mode)) return -ENOTDIR;
   if (!is_dir && S_ISDIR(w.attr.st_mode)) return -EISDIR;
   return 0;
@@ -296,7 +299,8 @@ int32_t do_setattr(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
   rc = fs_setattr(ctx.call(), w.ino, &in, to_set, &after, &timeout);
   if (rc == -ENOSYS) return -EPERM;
   if (rc != 0) return rc;
-  ctx.cache->invalidate_attr(w.ino);
+  // Like the kernel, take the attributes of the reply as the new truth.
+  ctx.cache->set_attr(w.ino, after, timeout, ctx.cache->generation(), now_ns());
   ctx.inval.inode(w.ino);
   to_wire(after, &out.rep->attr);
   return 0;

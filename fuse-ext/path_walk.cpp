@@ -27,8 +27,11 @@ int node_attr(ServeCtx &ctx, fuse_ino_t ino, bool refresh, struct stat *attr) {
 int may_search(ServeCtx &ctx, fuse_ino_t dir, struct stat *attr) {
   if (!S_ISDIR(attr->st_mode)) return -ENOTDIR;
   if (!ctx.mount->default_permissions) return 0;
-  if (check_permission(*ctx.creds, *attr, 1) == 0) return 0;
+  // fuse_permission(): expired attributes are refreshed before they are used.
   int rc = node_attr(ctx, dir, true, attr);
+  if (rc != 0) return rc;
+  if (check_permission(*ctx.creds, *attr, 1) == 0) return 0;
+  rc = node_attr(ctx, dir, true, attr);
   if (rc != 0) return rc;
   if (!S_ISDIR(attr->st_mode)) return -ENOTDIR;
   return check_permission(*ctx.creds, *attr, 1);

@@ -103,6 +103,17 @@ std::string random_nonce() {
 
 }  // namespace
 
+// An entry whose server still answers for that very mount (a dead daemon's entry is stale).
+bool entry_is_live(const finesse_mount_entry &e) {
+  int fd = control_connect(e.socket_path);
+  if (fd < 0) return false;
+  control::Reply r{};
+  bool live = control_call(fd, control::Op::kInfo, nullptr, &r) == 0 && r.info.pid == e.server_pid &&
+              r.info.mnt_id == e.mnt_id;
+  close(fd);
+  return live;
+}
+
 int control_connect(const char *socket_path) {
   int fd = unix_connect(socket_path);
   if (fd < 0) return fd;
@@ -141,8 +152,9 @@ Outcome attach(const std::string &mountpoint) {
   RegistryWriter reg;
   if (Outcome o = open_registry(reg, true); o.code) return o;
   finesse_mount_entry existing;
-  if (reg.lookup(m.mnt_id, &existing) == 0)
+  if (reg.lookup(m.mnt_id, &existing) == 0 && entry_is_live(existing))
     return fail(kAlreadyAttached, "'" + m.path + "' is already attached");
+  // Otherwise any entry under this id is stale (mount ids are reused): it is replaced.
 
   // Find the server whose mount id matches, then prove it serves this mount: a kernel
   // lookup of a fresh name through the mount must reach that very server.

@@ -42,6 +42,8 @@ struct AttachedMount {
 // The registry's entries; code != kOk when the registry cannot be read.
 Outcome list_attached(std::vector<AttachedMount> *out);
 
+bool entry_is_live(const finesse_mount_entry &e);
+
 // A control connection to a server socket. Returns fd or -errno.
 int control_connect(const char *socket_path);
 // One control request/reply. 0 or -errno.

@@ -43,9 +43,9 @@ struct MountOptions {
   bool allow_other = false;
   double entry_timeout = -1;  // < 0: the file system's default
   double attr_timeout = -1;
-  bool single_threaded = false;                  // pass -s
-  std::vector<std::string> extra_args;           // appended to the command line
-  std::map<std::string, std::string> env;        // e.g. {"LD_PRELOAD", ".../libfinesse_fuse.so"}
+  bool single_threaded = false;            // pass -s
+  std::vector<std::string> extra_args;     // appended to the command line
+  std::map<std::string, std::string> env;  // e.g. {"LD_PRELOAD", ".../libfinesse_fuse.so"}
   std::chrono::milliseconds mount_timeout{10000};
   // Harness self-tests only: mount here instead of <tmp>/mnt (not created by the harness).
   std::string mountpoint;
@@ -80,8 +80,8 @@ class MountedFs {
   pid_t pid_ = -1;
   int status_ = 0;
   bool stopped_ = false;
-  bool reaped_ = false;        // waitpid already collected status_
-  unsigned conn_minor_ = 0;    // FUSE connection id (/sys/fs/fuse/connections/<minor>)
+  bool reaped_ = false;      // waitpid already collected status_
+  unsigned conn_minor_ = 0;  // FUSE connection id (/sys/fs/fuse/connections/<minor>)
 
   std::vector<std::string> command_line() const;
   void spawn();

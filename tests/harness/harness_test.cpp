@@ -42,9 +42,13 @@ char process_state(pid_t pid) {
 }
 
 // Gone or a zombie: either way it holds no mount and no /dev/fuse connection any more.
-bool daemon_dead(pid_t pid) { return ft::detail::process_gone(pid) || process_state(pid) == 'Z'; }
+bool daemon_dead(pid_t pid) {
+  return ft::detail::process_gone(pid) || process_state(pid) == 'Z';
+}
 
-std::string parent_dir(const std::string &path) { return path.substr(0, path.rfind('/')); }
+std::string parent_dir(const std::string &path) {
+  return path.substr(0, path.rfind('/'));
+}
 
 bool exists(const std::string &path) {
   struct stat st;
@@ -288,10 +292,10 @@ class FailingTestCleanupTest : public ::testing::TestWithParam<Scenario> {};
 TEST_P(FailingTestCleanupTest, LeavesNoMountAndNoDaemon) {
   const Scenario &s = GetParam();
   const auto start = Clock::now();
-  const auto result = ft::run_command(
-      {self_exe(), std::string("--gtest_filter=HarnessSelfTest.") + s.name},
-      {{"FINESSE_HARNESS_SELFTEST", "1"},
-       {"FINESSE_TEST_TIMEOUT", std::string(s.name) == "Watchdog" ? "1" : "10"}});
+  const auto result =
+      ft::run_command({self_exe(), std::string("--gtest_filter=HarnessSelfTest.") + s.name},
+                      {{"FINESSE_HARNESS_SELFTEST", "1"},
+                       {"FINESSE_TEST_TIMEOUT", std::string(s.name) == "Watchdog" ? "1" : "10"}});
   EXPECT_LT(Clock::now() - start, 10s);
   EXPECT_EQ(result.status, s.expected_status) << result.out << result.err;
 
@@ -299,9 +303,8 @@ TEST_P(FailingTestCleanupTest, LeavesNoMountAndNoDaemon) {
   int daemon = -1;
   const auto line = result.out.find("FINESSE_SELFTEST ");
   ASSERT_NE(line, std::string::npos) << result.out << result.err;
-  ASSERT_EQ(sscanf(result.out.c_str() + line, "FINESSE_SELFTEST mnt=%4095s daemon=%d", mnt,
-                   &daemon),
-            2);
+  ASSERT_EQ(
+      sscanf(result.out.c_str() + line, "FINESSE_SELFTEST mnt=%4095s daemon=%d", mnt, &daemon), 2);
   // After SIGKILL nothing in the test process ran: the daemon's PR_SET_PDEATHSIG (SIGTERM
   // makes libfuse unmount) or the next run's sweep of dead owners must clear it.
   if (std::string(s.name) == "Sigkill") {

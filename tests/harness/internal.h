@@ -13,8 +13,8 @@ namespace finesse::testing::detail {
 inline constexpr const char *kTempPrefix = "/tmp/finesse-test-";
 // Files a TempDir / MountedFs leave in the temp dir so a later run can clean up after a
 // test process that died without running any cleanup (SIGKILL).
-inline constexpr const char *kOwnerFile = ".owner";       // pid of the test process
-inline constexpr const char *kDaemonFile = ".daemon";     // pid of the daemon
+inline constexpr const char *kOwnerFile = ".owner";    // pid of the test process
+inline constexpr const char *kDaemonFile = ".daemon";  // pid of the daemon
 
 // One line of /proc/self/mountinfo.
 struct MountEntry {

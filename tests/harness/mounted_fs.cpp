@@ -28,7 +28,9 @@ constexpr milliseconds kExitAfterUnmount{1000};  // the daemon's loop ends on it
 constexpr milliseconds kExitAfterSigterm{2000};
 constexpr milliseconds kExitAfterSigkill{3000};
 
-std::string binary_for(FsKind kind) { return bin_dir() + "/finesse-" + fs_name(kind); }
+std::string binary_for(FsKind kind) {
+  return bin_dir() + "/finesse-" + fs_name(kind);
+}
 
 std::string format_number(double value) {
   std::ostringstream out;
@@ -84,7 +86,9 @@ MountedFs::MountedFs(MountOptions opts) : opts_(std::move(opts)) {
   }
 }
 
-MountedFs::~MountedFs() { stop(); }
+MountedFs::~MountedFs() {
+  stop();
+}
 
 std::vector<std::string> MountedFs::command_line() const {
   std::vector<std::string> args{binary_for(opts_.fs)};
@@ -152,8 +156,8 @@ void MountedFs::wait_for_mount() {
     // Checked first so a daemon that failed is reported at once, not after the timeout.
     if (waitpid(pid_, &status_, WNOHANG) == pid_) {
       reaped_ = true;
-      throw std::runtime_error(name + " " + describe_status(status_) + " before mounting " +
-                               mnt_ + "; its stderr:\n" + daemon_stderr());
+      throw std::runtime_error(name + " " + describe_status(status_) + " before mounting " + mnt_ +
+                               "; its stderr:\n" + daemon_stderr());
     }
     detail::MountEntry entry;
     if (detail::find_mount(mnt_, &entry) && entry.fstype.starts_with("fuse")) {
@@ -162,8 +166,8 @@ void MountedFs::wait_for_mount() {
     }
     if (Clock::now() > deadline) {
       throw std::runtime_error(name + " did not mount " + mnt_ + " within " +
-                               std::to_string(opts_.mount_timeout.count()) +
-                               " ms; its stderr:\n" + daemon_stderr());
+                               std::to_string(opts_.mount_timeout.count()) + " ms; its stderr:\n" +
+                               daemon_stderr());
     }
     detail::sleep_for(kPollEvery);
   }
@@ -217,6 +221,8 @@ bool MountedFs::daemon_alive() const {
   return info.si_pid == 0;
 }
 
-std::string MountedFs::daemon_stderr() const { return detail::read_text_file(log_); }
+std::string MountedFs::daemon_stderr() const {
+  return detail::read_text_file(log_);
+}
 
 }  // namespace finesse::testing

@@ -92,6 +92,8 @@ void detach_mounts_below(const std::string &dir) {
 
 }  // namespace detail
 
-bool is_mounted(const std::string &path) { return detail::find_mount(path, nullptr); }
+bool is_mounted(const std::string &path) {
+  return detail::find_mount(path, nullptr);
+}
 
 }  // namespace finesse::testing

@@ -21,8 +21,12 @@ std::string build_dir() {
 
 }  // namespace
 
-std::string bin_dir() { return build_dir() + "/bin"; }
-std::string lib_dir() { return build_dir() + "/lib"; }
+std::string bin_dir() {
+  return build_dir() + "/bin";
+}
+std::string lib_dir() {
+  return build_dir() + "/lib";
+}
 
 std::string fs_name(FsKind kind) {
   switch (kind) {

@@ -33,7 +33,9 @@ Slot *find(const std::string &mnt) {
 
 }  // namespace
 
-void set_owner_pid(pid_t pid) { g_owner.store(pid); }
+void set_owner_pid(pid_t pid) {
+  g_owner.store(pid);
+}
 
 void registry_add(const std::string &mnt) {
   if (mnt.size() >= PATH_MAX) return;

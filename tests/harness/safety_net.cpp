@@ -61,7 +61,9 @@ constexpr int kFatalSignals[] = {SIGTERM, SIGINT, SIGALRM, SIGHUP, SIGABRT, SIGS
 unsigned g_timeout_seconds = kDefaultTimeoutSeconds;
 char g_current_test[512] = "";  // for the watchdog message; written outside signal context
 
-void say(const char *text) { (void)!write(STDERR_FILENO, text, std::strlen(text)); }
+void say(const char *text) {
+  (void)!write(STDERR_FILENO, text, std::strlen(text));
+}
 
 void on_fatal_signal(int sig) {
   if (sig == SIGALRM) {

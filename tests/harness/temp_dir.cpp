@@ -19,8 +19,8 @@ void remove_tree(const std::string &dir) {
   // mount whose contents are not ours to delete, or whose daemon would block us).
   nftw(
       dir.c_str(),
-      [](const char *path, const struct stat *, int, struct FTW *) { return remove(path), 0; },
-      16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+      [](const char *path, const struct stat *, int, struct FTW *) { return remove(path), 0; }, 16,
+      FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
 }  // namespace detail

@@ -17,8 +17,12 @@ std::string read_text_file(const std::string &path) {
   return text.str();
 }
 
-bool process_gone(pid_t pid) { return pid <= 0 || (kill(pid, 0) != 0 && errno == ESRCH); }
+bool process_gone(pid_t pid) {
+  return pid <= 0 || (kill(pid, 0) != 0 && errno == ESRCH);
+}
 
-void sleep_for(std::chrono::milliseconds ms) { std::this_thread::sleep_for(ms); }
+void sleep_for(std::chrono::milliseconds ms) {
+  std::this_thread::sleep_for(ms);
+}
 
 }  // namespace finesse::testing::detail

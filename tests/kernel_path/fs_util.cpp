@@ -102,8 +102,8 @@ timespec now_realtime() {
 }
 
 bool close_to(const timespec &a, const timespec &b, long slack_ms) {
-  const long long diff_ns = (static_cast<long long>(a.tv_sec) - b.tv_sec) * 1000000000LL +
-                            (a.tv_nsec - b.tv_nsec);
+  const long long diff_ns =
+      (static_cast<long long>(a.tv_sec) - b.tv_sec) * 1000000000LL + (a.tv_nsec - b.tv_nsec);
   return std::llabs(diff_ns) <= slack_ms * 1000000LL;
 }
 
@@ -113,6 +113,8 @@ std::string to_string(const timespec &t) {
   return text;
 }
 
-void let_time_pass() { std::this_thread::sleep_for(std::chrono::milliseconds(20)); }
+void let_time_pass() {
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+}
 
 }  // namespace finesse::kernel_path

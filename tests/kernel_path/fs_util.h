@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -15,38 +16,59 @@ namespace finesse::kernel_path {
 std::string errno_name(int err);  // "ENOENT", or "0"
 
 // Expects `call` to fail with `err` (returns -1 or a null pointer, sets errno).
-#define EXPECT_ERRNO(err, call)                                                         \
-  do {                                                                                  \
-    errno = 0;                                                                          \
-    const bool failed_ = ::finesse::kernel_path::is_failure(call);                      \
-    const int errno_ = errno;                                                           \
-    EXPECT_TRUE(failed_) << #call << " succeeded, expected "                            \
-                         << ::finesse::kernel_path::errno_name(err);                    \
-    if (failed_) {                                                                      \
-      EXPECT_EQ(::finesse::kernel_path::errno_name(errno_),                             \
-                ::finesse::kernel_path::errno_name(err))                                \
-          << #call;                                                                     \
-    }                                                                                   \
+#define EXPECT_ERRNO(err, call)                                      \
+  do {                                                               \
+    errno = 0;                                                       \
+    const bool failed_ = ::finesse::kernel_path::is_failure(call);   \
+    const int errno_ = errno;                                        \
+    EXPECT_TRUE(failed_) << #call << " succeeded, expected "         \
+                         << ::finesse::kernel_path::errno_name(err); \
+    if (failed_) {                                                   \
+      EXPECT_EQ(::finesse::kernel_path::errno_name(errno_),          \
+                ::finesse::kernel_path::errno_name(err))             \
+          << #call;                                                  \
+    }                                                                \
   } while (0)
 
 // Asserts that `call` succeeds, printing errno otherwise.
-#define ASSERT_OK(call)                                                                 \
-  do {                                                                                  \
-    errno = 0;                                                                          \
-    const bool failed_ = ::finesse::kernel_path::is_failure(call);                      \
-    ASSERT_FALSE(failed_) << #call << ": " << ::finesse::kernel_path::errno_name(errno) \
-                          << " (" << std::strerror(errno) << ")";                       \
+#define ASSERT_OK(call)                                                                         \
+  do {                                                                                          \
+    errno = 0;                                                                                  \
+    const bool failed_ = ::finesse::kernel_path::is_failure(call);                              \
+    ASSERT_FALSE(failed_) << #call << ": " << ::finesse::kernel_path::errno_name(errno) << " (" \
+                          << std::strerror(errno) << ")";                                       \
   } while (0)
-#define EXPECT_OK(call)                                                                 \
-  do {                                                                                  \
-    errno = 0;                                                                          \
-    const bool failed_ = ::finesse::kernel_path::is_failure(call);                      \
-    EXPECT_FALSE(failed_) << #call << ": " << ::finesse::kernel_path::errno_name(errno) \
-                          << " (" << std::strerror(errno) << ")";                       \
+#define EXPECT_OK(call)                                                                         \
+  do {                                                                                          \
+    errno = 0;                                                                                  \
+    const bool failed_ = ::finesse::kernel_path::is_failure(call);                              \
+    EXPECT_FALSE(failed_) << #call << ": " << ::finesse::kernel_path::errno_name(errno) << " (" \
+                          << std::strerror(errno) << ")";                                       \
   } while (0)
 
-inline bool is_failure(long rc) { return rc < 0; }
-inline bool is_failure(const void *ptr) { return ptr == nullptr; }
+inline bool is_failure(long rc) {
+  return rc < 0;
+}
+inline bool is_failure(const void *ptr) {
+  return ptr == nullptr;
+}
+
+// Closes the descriptor when the test leaves the scope (also on a failed ASSERT), so that
+// a failing test does not keep the mount busy.
+class UniqueFd {
+ public:
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  ~UniqueFd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  UniqueFd(const UniqueFd &) = delete;
+  UniqueFd &operator=(const UniqueFd &) = delete;
+  int get() const { return fd_; }
+  bool ok() const { return fd_ >= 0; }
+
+ private:
+  int fd_;
+};
 
 // Whole-file helpers; they throw std::runtime_error (with errno text) on failure.
 void write_file(const std::string &path, const std::string &content, mode_t mode = 0644);

@@ -6,6 +6,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <thread>
@@ -47,6 +48,17 @@ class LookupCountTest : public MountedFsTest {
     return true;
   }
 };
+
+TEST_P(LookupCountTest, DebugAttributeIsReadableButNotListed) {
+  char value[32] = {};
+  const ssize_t n = getxattr(root().c_str(), "user.finesse.nlookup", value, sizeof value - 1);
+  ASSERT_GT(n, 0) << errno_name(errno);
+  EXPECT_TRUE(std::all_of(value, value + n, ::isdigit)) << value;
+  char names[4096];
+  const ssize_t list = listxattr(root().c_str(), names, sizeof names);
+  ASSERT_GE(list, 0) << errno_name(errno);
+  EXPECT_EQ(std::string(names, static_cast<size_t>(list)).find("finesse"), std::string::npos);
+}
 
 TEST_P(LookupCountTest, LookupsOfNewFilesAreCountedAndForgotten) {
   drop_kernel_caches();

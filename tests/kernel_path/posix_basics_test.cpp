@@ -21,7 +21,8 @@ TEST_P(PosixBasicsTest, CreateWriteReadBack) {
   ASSERT_GE(fd, 0) << errno_name(errno);
   // Large enough to span many FUSE write/read requests, with a pattern that catches offsets.
   std::string data(1 << 20, '\0');
-  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>('a' + (i * 7 + i / 4096) % 26);
+  for (size_t i = 0; i < data.size(); ++i)
+    data[i] = static_cast<char>('a' + (i * 7 + i / 4096) % 26);
   ASSERT_EQ(write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size()));
   char middle[10] = {};
   ASSERT_EQ(pread(fd, middle, sizeof middle, 500000), 10);
@@ -114,6 +115,11 @@ TEST_P(PosixBasicsTest, DirectoryTimesMoveWhenEntriesChange) {
 }
 
 TEST_P(PosixBasicsTest, HardLinksShareTheInode) {
+  if (is_hlfs() && !no_cache()) {
+    // The high-level API gives each path its own kernel inode, so the other name's cached
+    // attributes go stale for attr_timeout; hlfs_timeout0 checks the same without caching.
+    GTEST_SKIP() << "hard links vs. attribute caching under the high-level API";
+  }
   write_file(p("a"), "shared");
   const struct stat before_link = stat_of(p("a"));
   let_time_pass();
@@ -133,8 +139,9 @@ TEST_P(PosixBasicsTest, HardLinksShareTheInode) {
 
 TEST_P(PosixBasicsTest, UnlinkedOpenFileStaysUsable) {
   write_file(p("f"), "still here");
-  const int fd = open(p("f").c_str(), O_RDWR);
-  ASSERT_GE(fd, 0);
+  const UniqueFd file(open(p("f").c_str(), O_RDWR));
+  ASSERT_TRUE(file.ok());
+  const int fd = file.get();
   ASSERT_OK(unlink(p("f").c_str()));
   EXPECT_ERRNO(ENOENT, access(p("f").c_str(), F_OK));
   char buffer[32] = {};
@@ -144,11 +151,7 @@ TEST_P(PosixBasicsTest, UnlinkedOpenFileStaysUsable) {
   struct stat st;
   ASSERT_OK(fstat(fd, &st));
   EXPECT_EQ(st.st_size, 11);
-  // The high-level API hides unlinked open files instead (.fuse_hidden*): links stay 1.
-  if (!is_hlfs()) {
-    EXPECT_EQ(st.st_nlink, 0u);
-  }
-  close(fd);
+  EXPECT_EQ(st.st_nlink, 0u);
 }
 
 TEST_P(PosixBasicsTest, SymlinkAndReadlink) {
@@ -166,7 +169,10 @@ TEST_P(PosixBasicsTest, SymlinkAndReadlink) {
   char small[3];
   EXPECT_EQ(readlink(p("link").c_str(), small, sizeof small), 3) << "truncated, not an error";
 
-  const std::string long_target(1000, 'x');
+  // 1000 bytes, in components short enough to be looked up (the first one does not exist).
+  std::string long_target = std::string(200, 'x');
+  while (long_target.size() < 1000) long_target += "/" + std::string(199, 'y');
+  long_target.resize(1000);
   ASSERT_OK(symlink(long_target.c_str(), p("dangling").c_str()));
   char long_buffer[2048] = {};
   EXPECT_EQ(readlink(p("dangling").c_str(), long_buffer, sizeof long_buffer), 1000);
@@ -213,7 +219,6 @@ TEST_P(PosixBasicsTest, ReaddirOfALargeDirectoryReturnsEveryEntryOnce) {
 }
 
 TEST_P(PosixBasicsTest, ReaddirInodeNumbersMatchStat) {
-  if (is_hlfs()) GTEST_SKIP() << "the high-level API invents d_ino unless use_ino is set";
   write_file(p("f"), "");
   ASSERT_OK(mkdir(p("d").c_str(), 0755));
   DIR *dir = opendir(root().c_str());

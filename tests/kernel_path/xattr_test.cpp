@@ -2,7 +2,6 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <set>
 
 #include "fs_fixture.h"
@@ -66,8 +65,7 @@ TEST_P(XattrTest, SetGetListRemove) {
 TEST_P(XattrTest, SizeQueriesAndErange) {
   const std::string value = "0123456789abcdef";
   ASSERT_OK(setxattr(p("f").c_str(), "user.sized", value.data(), value.size(), 0));
-  EXPECT_EQ(getxattr(p("f").c_str(), "user.sized", nullptr, 0),
-            static_cast<ssize_t>(value.size()));
+  EXPECT_EQ(getxattr(p("f").c_str(), "user.sized", nullptr, 0), static_cast<ssize_t>(value.size()));
   char small[4];
   EXPECT_ERRNO(ERANGE, getxattr(p("f").c_str(), "user.sized", small, sizeof small));
   char exact[16];
@@ -110,16 +108,9 @@ TEST_P(XattrTest, AttributesFollowTheInodeOnRenameAndLink) {
   EXPECT_EQ(get(p("h"), "user.tag"), "kept");
 }
 
-TEST_P(XattrTest, DebugLookupCountIsReadableButNotListed) {
-  if (is_hlfs()) GTEST_SKIP() << "only the low-level file systems have the debug attribute";
-  const std::string count = get(root(), "user.finesse.nlookup");
-  ASSERT_FALSE(count.empty());
-  EXPECT_TRUE(std::all_of(count.begin(), count.end(), ::isdigit)) << count;
-  EXPECT_EQ(names(root()).count("user.finesse.nlookup"), 0u);
-}
+using PassthroughXattrTest = XattrTest;
 
-TEST_P(XattrTest, PassthroughStoresAttributesOnTheSource) {
-  if (kind() != FsKind::kPassthrough) GTEST_SKIP() << "passthrough only";
+TEST_P(PassthroughXattrTest, AttributesAreStoredOnTheSource) {
   ASSERT_OK(setxattr(p("f").c_str(), "user.via-mount", "m", 1, 0));
   EXPECT_EQ(get(fs_->source() + "/f", "user.via-mount"), "m");
   ASSERT_OK(setxattr((fs_->source() + "/f").c_str(), "user.via-source", "s", 1, 0));
@@ -127,6 +118,8 @@ TEST_P(XattrTest, PassthroughStoresAttributesOnTheSource) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fs, XattrTest, ::testing::ValuesIn(all_fs()), param_label);
+INSTANTIATE_TEST_SUITE_P(Fs, PassthroughXattrTest,
+                         ::testing::ValuesIn(only(FsKind::kPassthrough, all_fs())), param_label);
 
 }  // namespace
 }  // namespace finesse::kernel_path

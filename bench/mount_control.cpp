@@ -1,0 +1,206 @@
+#include "mount_control.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "interrupt.h"
+
+extern char **environ;
+
+namespace finesse::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto kMountTimeout = std::chrono::seconds(10);
+constexpr int kExitAfterUnmountMs = 2000;
+constexpr int kExitAfterSigtermMs = 2000;
+// The passthrough keeps an O_PATH fd per inode the kernel knows; the benchmark creates far more
+// files than the usual soft limit of 1024 (or even 20000) allows.
+constexpr rlim_t kDaemonFileLimit = 1 << 20;
+
+void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+
+std::string read_file(const std::string &path) {
+  std::ifstream in(path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// mountinfo escapes space, tab, newline and backslash as \ooo.
+std::string unescape(const std::string &field) {
+  std::string out;
+  for (size_t i = 0; i < field.size(); ++i) {
+    const bool octal = i + 3 < field.size() && field.find_first_not_of("01234567", i + 1) > i + 3;
+    if (field[i] == '\\' && octal) {
+      out += static_cast<char>(std::stoi(field.substr(i + 1, 3), nullptr, 8));
+      i += 3;
+    } else {
+      out += field[i];
+    }
+  }
+  return out;
+}
+
+std::string describe_status(int status) {
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return "was killed by signal " + std::to_string(WTERMSIG(status));
+  return "ended";
+}
+
+// Everything the child needs, built before fork: after fork only async-signal-safe calls.
+struct ExecImage {
+  std::vector<std::string> args, env;
+  std::vector<char *> argv, envp;
+
+  ExecImage(const std::vector<std::string> &a, const std::map<std::string, std::string> &extra)
+      : args(a) {
+    for (char **e = environ; *e != nullptr; ++e) {
+      const std::string entry = *e;
+      if (!extra.contains(entry.substr(0, entry.find('=')))) env.push_back(entry);
+    }
+    for (const auto &[key, value] : extra) env.push_back(key + "=" + value);
+    for (auto &arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    for (auto &entry : env) envp.push_back(entry.data());
+    envp.push_back(nullptr);
+  }
+};
+
+}  // namespace
+
+bool is_mounted(const std::string &path, const std::string &fstype_prefix) {
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    // id parent major:minor root mount_point options [optional...] - fstype source super_opts
+    std::istringstream fields(line);
+    std::string id, parent, dev, root, mount_point, word, fstype;
+    fields >> id >> parent >> dev >> root >> mount_point;
+    while (fields >> word && word != "-") {
+    }
+    fields >> fstype;
+    if (unescape(mount_point) == path && fstype.starts_with(fstype_prefix)) return true;
+  }
+  return false;
+}
+
+DaemonMount::DaemonMount(DaemonSpec spec) : spec_(std::move(spec)) {
+  spawn();
+  try {
+    wait_for_mount();
+  } catch (...) {
+    stop();  // the destructor does not run for a throwing constructor
+    throw;
+  }
+}
+
+DaemonMount::~DaemonMount() { stop(); }
+
+void DaemonMount::spawn() {
+  ExecImage image(spec_.argv, spec_.env);
+  const int log_fd =
+      open(spec_.log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+  if (log_fd < 0) {
+    throw std::runtime_error("cannot create " + spec_.log_path + ": " + std::strerror(errno));
+  }
+  const pid_t parent = getpid();
+  pid_ = fork();
+  if (pid_ == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(1);
+    setpgid(0, 0);  // a terminal's ^C reaches finesse-bench only, which then stops us in order
+    const rlimit files{kDaemonFileLimit, kDaemonFileLimit};
+    setrlimit(RLIMIT_NOFILE, &files);
+    const int null_fd = open("/dev/null", O_RDONLY);
+    dup2(null_fd, STDIN_FILENO);
+    dup2(log_fd, STDOUT_FILENO);
+    dup2(log_fd, STDERR_FILENO);
+    close_range(3, ~0U, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    execve(image.argv[0], image.argv.data(), image.envp.data());
+    dprintf(STDERR_FILENO, "finesse-bench: exec %s: %s\n", image.argv[0], strerror(errno));
+    _exit(127);
+  }
+  const int fork_errno = errno;
+  close(log_fd);
+  if (pid_ < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(fork_errno));
+  emergency_slot_ = remember_emergency_mount(spec_.mountpoint.c_str(), pid_);
+}
+
+void DaemonMount::wait_for_mount() {
+  const auto deadline = Clock::now() + kMountTimeout;
+  for (;;) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      reaped_ = true;
+      throw std::runtime_error(spec_.argv[0] + " " + describe_status(status) +
+                               " before mounting " + spec_.mountpoint + "; its output:\n" +
+                               read_file(spec_.log_path));
+    }
+    if (is_mounted(spec_.mountpoint, "fuse")) return;
+    if (Clock::now() > deadline) {
+      throw std::runtime_error(spec_.argv[0] + " did not mount " + spec_.mountpoint +
+                               " within 10 s; its output:\n" + read_file(spec_.log_path));
+    }
+    throw_if_interrupted();
+    sleep_ms(2);
+  }
+}
+
+bool DaemonMount::reap_within(int milliseconds) {
+  if (reaped_) return true;
+  const auto deadline = Clock::now() + std::chrono::milliseconds(milliseconds);
+  for (;;) {
+    int status = 0;
+    const pid_t got = waitpid(pid_, &status, WNOHANG);
+    if (got == pid_ || (got < 0 && errno == ECHILD)) return reaped_ = true;
+    if (Clock::now() > deadline) return false;
+    sleep_ms(1);
+  }
+}
+
+void DaemonMount::stop() {
+  if (pid_ <= 0) return;
+  // EBUSY means something still uses the mount (e.g. a cwd): retry briefly, then detach lazily
+  // so the mount is gone from the namespace whatever happens.
+  for (int attempt = 0; is_mounted(spec_.mountpoint); ++attempt) {
+    if (umount2(spec_.mountpoint.c_str(), 0) == 0) break;
+    if (errno != EBUSY || attempt >= 50) {
+      umount2(spec_.mountpoint.c_str(), MNT_DETACH);
+      break;
+    }
+    sleep_ms(10);
+  }
+  // Once unmounted, the daemon's read on /dev/fuse fails and it exits by itself.
+  if (!reap_within(kExitAfterUnmountMs)) {
+    kill(pid_, SIGTERM);
+    if (!reap_within(kExitAfterSigtermMs)) {
+      kill(pid_, SIGKILL);
+      int status = 0;
+      waitpid(pid_, &status, 0);
+      reaped_ = true;
+    }
+  }
+  if (is_mounted(spec_.mountpoint)) umount2(spec_.mountpoint.c_str(), MNT_DETACH);
+  forget_emergency_mount(emergency_slot_);
+  emergency_slot_ = -1;
+  pid_ = -1;
+}
+
+}  // namespace finesse::bench

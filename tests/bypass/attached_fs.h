@@ -1,0 +1,78 @@
+// A sample file system started with libfinesse_fuse.so preloaded and attached with the
+// loader library, as a user would with `finesse-loader attach`. Detached on destruction.
+#pragma once
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <stdexcept>
+#include <string>
+
+#include "control.h"
+#include "finesse/finesse.h"
+#include "harness.h"
+#include "loader.h"
+
+namespace finesse::testing {
+
+inline MountOptions with_bypass(MountOptions o) {
+  o.env["LD_PRELOAD"] = lib_dir() + "/libfinesse_fuse.so";
+  return o;
+}
+
+class AttachedFs {
+ public:
+  explicit AttachedFs(MountOptions opts, bool attach = true) : fs_(with_bypass(std::move(opts))) {
+    if (attach) {
+      loader::Outcome o = loader::attach(fs_.mountpoint());
+      if (o.code != loader::kOk) throw std::runtime_error("attach failed: " + o.message);
+      attached_ = true;
+    }
+    finesse_refresh_registry();
+  }
+  ~AttachedFs() { detach(); }
+  void detach() {
+    if (attached_) loader::detach(fs_.mountpoint());
+    attached_ = false;
+    finesse_refresh_registry();
+  }
+  MountedFs &fs() { return fs_; }
+  const std::string &mnt() const { return fs_.mountpoint(); }
+  std::string path(const std::string &rel) const { return fs_.path(rel); }
+
+  // The server's counters, through its control socket.
+  control::Stats stats() const {
+    std::vector<loader::AttachedMount> all;
+    loader::list_attached(&all);
+    for (const auto &a : all)
+      if (fs_.mountpoint() == a.entry.mount_path) return a.stats;
+    return control::Stats{};
+  }
+  uint64_t served_total() const {
+    control::Stats s = stats();
+    uint64_t n = 0;
+    for (uint64_t v : s.served) n += v;
+    return n;
+  }
+  // Sends a control op to the server (root only ops: kFlush, kDetach).
+  int control(control::Op op) const {
+    std::vector<loader::AttachedMount> all;
+    loader::list_attached(&all);
+    for (const auto &a : all) {
+      if (fs_.mountpoint() != a.entry.mount_path) continue;
+      int fd = loader::control_connect(a.entry.socket_path);
+      if (fd < 0) return fd;
+      control::Reply r{};
+      int rc = loader::control_call(fd, op, nullptr, &r);
+      ::close(fd);
+      return rc;
+    }
+    return -ENOENT;
+  }
+
+ private:
+  MountedFs fs_;
+  bool attached_ = false;
+};
+
+}  // namespace finesse::testing
