@@ -45,7 +45,9 @@ void install_interrupt_handlers() {
   sigaction(SIGHUP, &sa, nullptr);
 }
 
-bool interrupted() { return g_signals != 0; }
+bool interrupted() {
+  return g_signals != 0;
+}
 
 int remember_emergency_mount(const char *mountpoint, pid_t daemon) {
   if (std::strlen(mountpoint) >= kPathMax) return -1;

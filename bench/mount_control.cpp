@@ -31,7 +31,9 @@ constexpr int kExitAfterSigtermMs = 2000;
 // files than the usual soft limit of 1024 (or even 20000) allows.
 constexpr rlim_t kDaemonFileLimit = 1 << 20;
 
-void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+void sleep_ms(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
 
 std::string read_file(const std::string &path) {
   std::ifstream in(path);
@@ -108,7 +110,9 @@ DaemonMount::DaemonMount(DaemonSpec spec) : spec_(std::move(spec)) {
   }
 }
 
-DaemonMount::~DaemonMount() { stop(); }
+DaemonMount::~DaemonMount() {
+  stop();
+}
 
 void DaemonMount::spawn() {
   ExecImage image(spec_.argv, spec_.env);
@@ -149,9 +153,8 @@ void DaemonMount::wait_for_mount() {
     int status = 0;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       reaped_ = true;
-      throw std::runtime_error(spec_.argv[0] + " " + describe_status(status) +
-                               " before mounting " + spec_.mountpoint + "; its output:\n" +
-                               read_file(spec_.log_path));
+      throw std::runtime_error(spec_.argv[0] + " " + describe_status(status) + " before mounting " +
+                               spec_.mountpoint + "; its output:\n" + read_file(spec_.log_path));
     }
     if (is_mounted(spec_.mountpoint, "fuse")) return;
     if (Clock::now() > deadline) {

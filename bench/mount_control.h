@@ -13,7 +13,7 @@
 namespace finesse::bench {
 
 struct DaemonSpec {
-  std::vector<std::string> argv;          // argv[0] is the binary's path
+  std::vector<std::string> argv;           // argv[0] is the binary's path
   std::map<std::string, std::string> env;  // added to (or replacing) our environment
   std::string mountpoint;                  // waited for in /proc/self/mountinfo
   std::string log_path;                    // the daemon's stdout and stderr

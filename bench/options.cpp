@@ -20,6 +20,9 @@ constexpr const char *kUsage =
     "  --json FILE        also write the results as JSON to FILE\n"
     "  --fs-binary PATH   the file system daemon (default: finesse-passthrough next to this)\n"
     "  --preload PATH     the server library (default: ../lib/libfinesse_fuse.so from there)\n"
+    "  --only OP,...      only these operations: stat_existing stat_missing access create\n"
+    "                     unlink mkdir rmdir rename chmod (for profiling)\n"
+    "  --config CFG,...   only these mount configurations: cached uncached\n"
     "  -h, --help         this text\n";
 
 bool parse_count(const char *text, long min, long max, long *out) {
@@ -30,6 +33,17 @@ bool parse_count(const char *text, long min, long max, long *out) {
   return true;
 }
 
+std::vector<std::string> split_commas(const std::string &text) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (;;) {
+    const size_t comma = text.find(',', start);
+    parts.push_back(text.substr(start, comma - start));
+    if (comma == std::string::npos) return parts;
+    start = comma + 1;
+  }
+}
+
 int usage_error(const std::string &message) {
   std::fprintf(stderr, "finesse-bench: %s (see --help)\n", message.c_str());
   return 2;
@@ -38,7 +52,7 @@ int usage_error(const std::string &message) {
 }  // namespace
 
 std::optional<int> parse_options(int argc, char **argv, Options *out) {
-  enum { kSourceDir = 1000, kOps, kReps, kJson, kFsBinary, kPreload };
+  enum { kSourceDir = 1000, kOps, kReps, kJson, kFsBinary, kPreload, kOnly, kConfig };
   static const option kLong[] = {
       {"source-dir", required_argument, nullptr, kSourceDir},
       {"ops", required_argument, nullptr, kOps},
@@ -46,6 +60,8 @@ std::optional<int> parse_options(int argc, char **argv, Options *out) {
       {"json", required_argument, nullptr, kJson},
       {"fs-binary", required_argument, nullptr, kFsBinary},
       {"preload", required_argument, nullptr, kPreload},
+      {"only", required_argument, nullptr, kOnly},
+      {"config", required_argument, nullptr, kConfig},
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0},
   };
@@ -74,12 +90,17 @@ std::optional<int> parse_options(int argc, char **argv, Options *out) {
       case kPreload:
         out->preload_lib = optarg;
         break;
+      case kOnly:
+        out->only_ops = split_commas(optarg);
+        break;
+      case kConfig:
+        out->only_configs = split_commas(optarg);
+        break;
       case 'h':
         std::fputs(kUsage, stdout);
         return 0;
       default:
-        return usage_error(std::string("unknown or incomplete option '") + argv[optind - 1] +
-                           "'");
+        return usage_error(std::string("unknown or incomplete option '") + argv[optind - 1] + "'");
     }
   }
   if (optind < argc) return usage_error(std::string("unexpected argument '") + argv[optind] + "'");

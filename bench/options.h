@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace finesse::bench {
 
@@ -14,6 +15,9 @@ struct Options {
   std::string json_path;                   // empty: no JSON
   std::string fs_binary;                   // empty: finesse-passthrough next to finesse-bench
   std::string preload_lib;                 // empty: ../lib/libfinesse_fuse.so from there
+  // For profiling one thing at a time: empty means all.
+  std::vector<std::string> only_ops;      // operation keys (stat_existing, ...)
+  std::vector<std::string> only_configs;  // cached, uncached
 };
 
 // Parses argv. On --help or a usage error returns the exit status to leave with (after printing

@@ -102,7 +102,11 @@ void NodeCache::remove_dentry_locked(fuse_ino_t parent, const std::string &name,
   dentries_.erase(it);
   auto p = nodes_.find(parent);
   if (p != nodes_.end()) p->second.children.erase(name);
-  if (ino != 0) unref_locked(ino, forgets);
+  if (ino == 0) return;
+  // The node lost a name: its link count and ctime changed, whatever else still names it.
+  auto n = nodes_.find(ino);
+  if (n != nodes_.end() && n->second.attr_expiry != 0) n->second.attr_expiry = 1;
+  unref_locked(ino, forgets);
 }
 
 void NodeCache::unref_locked(fuse_ino_t ino, std::vector<Forget> *forgets) {

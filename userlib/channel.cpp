@@ -159,7 +159,8 @@ int connect_conn(Conn &c, const MountMatch &m) {
 // Takes a reference on a connected Conn, connecting first if needed. False: use the kernel.
 bool acquire(Conn &c, const MountMatch &m) {
   uint64_t gen = g_cred_gen.load(std::memory_order_acquire);
-  for (int attempt = 0; attempt < 2; attempt++) {
+  // At most: tear down a stale connection, connect, take the reference.
+  for (int attempt = 0; attempt < 3; attempt++) {
     int s = c.state.load(std::memory_order_acquire);
     if (s == kConnected) {
       c.users.fetch_add(1, std::memory_order_acq_rel);

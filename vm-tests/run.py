@@ -50,8 +50,8 @@ LOCK_PATH = "/tmp/finesse-vm.lock"          # one VM at a time on this machine
 SYSTEM_CACHE = "/var/cache/finesse-vm-tests"
 RESULT_RE = re.compile(
     r"FINESSE-VM-RESULT kernel=(\S+) passed=(\d+) failed=(\d+) skipped=(\d+)")
-TEST_RE = re.compile(r"^FINESSE-VM-TEST (PASS|FAIL|SKIP) (\S+) (\d+)s(?: (.*))?$")
-SKIPCASE_RE = re.compile(r"^FINESSE-VM-SKIPCASE (\S+) (\S+)$")
+TEST_RE = re.compile(r"^FINESSE-VM-TEST\t(PASS|FAIL|SKIP)\t(\d+)s\t([^\t]*)\t?(.*)$")
+SKIPCASE_RE = re.compile(r"^FINESSE-VM-SKIPCASE\t([^\t]*)\t(\S+)$")
 ANSI_RE = re.compile(r"\x1b(\[[0-9;?]*[A-Za-z]|c)")
 # Console lines that mean the guest kernel died or is broken.
 FATAL_RE = re.compile(r"Kernel panic|Oops:|general protection fault|Attempted to kill init")
@@ -59,6 +59,9 @@ KVM_PROBE_MARKER = "FINESSE-KVM-PROBE-OK"
 GUEST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 GUEST_BASE_ENV = {"PATH": GUEST_PATH, "HOME": "/root", "USER": "root", "LOGNAME": "root",
                   "SHELL": "/bin/sh"}
+# ctest passes its own environment on; pass the project's knobs (FINESSE_*) the same way.
+GUEST_BASE_ENV.update({k: v for k, v in os.environ.items()
+                       if k.startswith("FINESSE_") and not k.startswith("FINESSE_VM_")})
 # Build-tree content that is never needed at run time.
 SKIP_BUILD_DIRS = {"CMakeFiles", "Testing", "vm-tests", ".cmake"}
 SKIP_BUILD_SUFFIXES = (".o", ".obj", ".a", ".gch", ".pch", ".d")
@@ -466,37 +469,76 @@ class GuestTest:
     """One test as the guest runs it: a name, an argv, a directory, an env and ctest's rules."""
 
     def __init__(self, name, argv, cwd, env, timeout, will_fail=False, skip_rc="",
-                 skip_re="", pass_re="", fail_re="", disabled=False):
+                 skip_re="", pass_re="", fail_re="", disabled=False, phase="parallel",
+                 has_timeout_property=False):
         self.name, self.argv, self.cwd, self.env = name, argv, cwd, env
         self.timeout, self.will_fail, self.disabled = timeout, will_fail, disabled
         self.skip_rc, self.skip_re, self.pass_re, self.fail_re = skip_rc, skip_re, pass_re, fail_re
+        self.phase, self.has_timeout_property = phase, has_timeout_property
 
 
 def ctest_tests(build_dir, name_filter, default_timeout):
-    """The tests `ctest --test-dir build` would run, as GuestTests (regex-filtered by name)."""
+    """The tests `ctest --test-dir build -R name_filter` would run, as GuestTests in ctest's
+    order (a filtered run still gets the fixture setup/cleanup tests it requires, as in ctest)."""
     r = run(["ctest", "--test-dir", build_dir, "--show-only=json-v1"])
     if r.returncode != 0:
         raise VmTestError(f"ctest --show-only=json-v1 failed in {build_dir}: {r.stderr.strip()}")
-    tests = []
+    entries = []
     for t in json.loads(r.stdout).get("tests", []):
-        if name_filter and not re.search(name_filter, t["name"]):
-            continue
         props = {p["name"]: p["value"] for p in t.get("properties", [])}
-        argv = t.get("command") or []
-        if not argv:  # NOT_AVAILABLE: the executable target was not built
-            argv = ["/bin/sh", "-c", f"echo 'test {t['name']} has no command (not built?)'; exit 1"]
-        env = apply_ctest_env(dict(GUEST_BASE_ENV), props)
-        tests.append(GuestTest(
-            name=t["name"], argv=argv,
-            cwd=props.get("WORKING_DIRECTORY", build_dir), env=env,
-            timeout=int(float(props.get("TIMEOUT", 0) or 0)) or default_timeout,
-            will_fail=cmake_true(props.get("WILL_FAIL")),
-            skip_rc=str(props.get("SKIP_RETURN_CODE", "")),
-            skip_re=regex_alternation(props.get("SKIP_REGULAR_EXPRESSION")),
-            pass_re=regex_alternation(props.get("PASS_REGULAR_EXPRESSION")),
-            fail_re=regex_alternation(props.get("FAIL_REGULAR_EXPRESSION")),
-            disabled=cmake_true(props.get("DISABLED"))))
+        entries.append((t, props))
+    selected = {t["name"] for t, _ in entries
+                if not name_filter or re.search(name_filter, t["name"])}
+    needed = {f for t, props in entries if t["name"] in selected
+              for f in props.get("FIXTURES_REQUIRED", [])}
+    tests = []
+    for t, props in entries:
+        fixture_phase = None
+        if set(props.get("FIXTURES_SETUP", [])) & needed:
+            fixture_phase = "setup"
+        elif set(props.get("FIXTURES_CLEANUP", [])) & needed:
+            fixture_phase = "cleanup"
+        if t["name"] not in selected and not fixture_phase:
+            continue
+        tests.append(guest_test_from_ctest(t, props, build_dir, default_timeout, fixture_phase))
     return tests
+
+
+def guest_test_from_ctest(t, props, build_dir, default_timeout, fixture_phase):
+    """One ctest json-v1 entry as a GuestTest."""
+    argv = t.get("command") or []
+    if not argv:  # NOT_AVAILABLE: the executable target was not built
+        argv = ["/bin/sh", "-c", f"echo 'test {t['name']} has no command (not built?)'; exit 1"]
+    serial = cmake_true(props.get("RUN_SERIAL")) or bool(props.get("RESOURCE_LOCK"))
+    timeout = int(float(props.get("TIMEOUT", 0) or 0))
+    return GuestTest(
+        name=t["name"], argv=argv, cwd=props.get("WORKING_DIRECTORY", build_dir),
+        env=apply_ctest_env(dict(GUEST_BASE_ENV), props),
+        timeout=timeout or default_timeout, has_timeout_property=bool(timeout),
+        will_fail=cmake_true(props.get("WILL_FAIL")),
+        skip_rc=str(props.get("SKIP_RETURN_CODE", "")),
+        skip_re=regex_alternation(props.get("SKIP_REGULAR_EXPRESSION")),
+        pass_re=regex_alternation(props.get("PASS_REGULAR_EXPRESSION")),
+        fail_re=regex_alternation(props.get("FAIL_REGULAR_EXPRESSION")),
+        disabled=cmake_true(props.get("DISABLED")),
+        phase=fixture_phase or ("serial" if serial else "parallel"))
+
+
+def adapt_to_accel(tests, accel, scale, guest_env):
+    """Copies of the tests for one guest: TIMEOUT properties multiplied by `scale` under TCG
+    (emulation is several times slower than the host), the harness's own watchdog
+    (FINESSE_TEST_TIMEOUT, default 30 s) raised likewise unless set, and --guest-env added."""
+    out = []
+    for t in tests:
+        c = GuestTest(**vars(t))
+        c.env = dict(t.env)
+        if accel == "tcg":
+            if t.has_timeout_property:
+                c.timeout = int(t.timeout * scale)
+            c.env.setdefault("FINESSE_TEST_TIMEOUT", str(int(30 * scale)))
+        c.env.update(guest_env)
+        out.append(c)
+    return out
 
 
 def cmake_true(value):
@@ -725,39 +767,60 @@ $bb poweroff -f
 """
 
 RUNNER_SCRIPT = r"""# Finesse VM-test runner (generated by vm-tests/run.py), sourced by /init.
+# Console protocol (fields separated by tabs, test names may contain spaces):
+#   FINESSE-VM-START <name>                      a test started
+#   FINESSE-VM-BEGIN <name> ... FINESSE-VM-END <name> rc=N   its output
+#   FINESSE-VM-SKIPCASE <name> <gtest case>      a gtest case that skipped
+#   FINESSE-VM-TEST <PASS|FAIL|SKIP> <N>s <name> <note>
+#   FINESSE-VM-RESULT kernel=... passed=N failed=M skipped=K   (last line)
 bb=/bin/busybox
-passed=0 failed=0 skipped=0
-$bb mkdir -p /tmp/finesse-vm
+R=/tmp/finesse-vm
+$bb mkdir -p $R
+TAB=$($bb printf '\t')
 
-# run_test IDX NAME TIMEOUT WILL_FAIL SKIP_RC SKIP_RE PASS_RE FAIL_RE DISABLED
-run_test() {
-  idx=$1 name=$2 tmo=$3 will_fail=$4 skip_rc=$5 skip_re=$6 pass_re=$7 fail_re=$8 disabled=$9
-  out=/tmp/finesse-vm/$idx.out
-  if [ "$disabled" = 1 ]; then
-    echo "FINESSE-VM-TEST SKIP $name 0s disabled"; skipped=$((skipped+1)); return
-  fi
-  echo "FINESSE-VM-BEGIN $name"
-  start=$($bb date +%s)
-  # The test runs in its own session (setsid) so that everything it started can be killed
-  # afterwards; busybox timeout SIGKILLs it after $tmo seconds.
-  ( $bb timeout -s KILL "$tmo" $bb setsid /bin/busybox sh /finesse/tests/$idx.sh </dev/null 2>&1 &
-    pid=$!
-    wait $pid; echo $? >/tmp/finesse-vm/$idx.rc
-    $bb kill -KILL -$pid 2>/dev/null ) | $bb tee "$out"
-  rc=$($bb cat /tmp/finesse-vm/$idx.rc)
-  dur=$(( $($bb date +%s) - start ))
-  echo "FINESSE-VM-END $name rc=$rc"
-  # Clean up FUSE mounts a failed test may have left behind.
-  for mnt in $($bb awk '$3 == "fuse" || $3 ~ /^fuse\./ {print $2}' /proc/mounts); do
-    echo "FINESSE-VM-WARN $name left a FUSE mount at $mnt"; $bb umount -l "$mnt"
+# Only one test prints its block at a time (mkdir is atomic).
+lock_console() { until $bb mkdir $R/console.lock 2>/dev/null; do $bb usleep 20000; done; }
+unlock_console() { $bb rmdir $R/console.lock; }
+
+# report RESULT SECONDS NOTE: prints the test's output block and result line.
+report() {
+  echo "$1" >$R/$idx.result
+  lock_console
+  echo "FINESSE-VM-BEGIN$TAB$name"
+  $bb cat "$out"
+  echo "FINESSE-VM-END$TAB$name${TAB}rc=$rc"
+  for sc in $($bb sed -n 's/^\[  SKIPPED \] \([^ ,]*\.[^ ,]*\)[, ].*(.*/\1/p' "$out" | $bb sort -u); do
+    echo "FINESSE-VM-SKIPCASE$TAB$name$TAB$sc"
   done
-  result=FAIL note="rc=$rc"
+  echo "FINESSE-VM-TEST$TAB$1$TAB${2}s$TAB$name$TAB$3"
+  unlock_console
+}
+
+# run_test IDX: runs /finesse/tests/IDX.sh with the ctest rules in /finesse/tests/IDX.meta
+# (name tmo will_fail skip_rc skip_re pass_re fail_re disabled).
+run_test() {
+  idx=$1
+  . /finesse/tests/$idx.meta
+  out=$R/$idx.out rc=-
+  : >"$out"
+  if [ "$disabled" = 1 ]; then report SKIP 0 "DISABLED property"; return; fi
+  echo "FINESSE-VM-START$TAB$name"
+  start=$($bb date +%s)
+  # Own session (setsid) so everything the test started can be killed afterwards;
+  # busybox timeout SIGKILLs it after $tmo seconds.
+  $bb timeout -s KILL "$tmo" $bb setsid /bin/busybox sh /finesse/tests/$idx.sh </dev/null >"$out" 2>&1 &
+  pid=$!
+  wait $pid
+  rc=$?
+  $bb kill -KILL -$pid 2>/dev/null
+  dur=$(( $($bb date +%s) - start ))
+  result=FAIL note="exit status $rc"
   if [ "$rc" = 137 ] && [ "$dur" -ge "$tmo" ]; then
-    note="timeout after ${tmo}s"
+    note="TIMEOUT after ${tmo}s"
   elif [ -n "$skip_rc" ] && [ "$rc" = "$skip_rc" ]; then
-    result=SKIP note="skip return code $rc"
+    result=SKIP note="SKIP_RETURN_CODE $rc"
   elif [ -n "$skip_re" ] && $bb grep -Eq -- "$skip_re" "$out"; then
-    result=SKIP note="skip regular expression"
+    result=SKIP note="SKIP_REGULAR_EXPRESSION"
   else
     ok=0
     if [ -n "$pass_re" ]; then
@@ -765,28 +828,53 @@ run_test() {
     elif [ "$rc" = 0 ]; then
       ok=1
     fi
-    if [ -n "$fail_re" ] && $bb grep -Eq -- "$fail_re" "$out"; then ok=0; note="fail regular expression"; fi
+    if [ -n "$fail_re" ] && $bb grep -Eq -- "$fail_re" "$out"; then ok=0 note="FAIL_REGULAR_EXPRESSION"; fi
     [ "$will_fail" = 1 ] && ok=$((1-ok))
     [ "$ok" = 1 ] && result=PASS note=""
-    # gtest binary whose tests were all skipped
-    if [ "$result" = PASS ] && $bb grep -qF '[  SKIPPED ]' "$out" && $bb grep -q '^\[  PASSED  \] 0 tests' "$out"; then
+    # A gtest binary whose cases all skipped counts as skipped.
+    if [ "$result" = PASS ] && $bb grep -qF '[  SKIPPED ]' "$out" \
+        && $bb grep -q '^\[  PASSED  \] 0 tests' "$out"; then
       result=SKIP note="all gtest cases skipped"
     fi
   fi
-  for sc in $($bb sed -n 's/^\[  SKIPPED \] \([^ ]*\.[^ ]*\) (.*/\1/p' "$out" | $bb sort -u); do
-    echo "FINESSE-VM-SKIPCASE $name $sc"
-  done
-  case $result in
-    PASS) passed=$((passed+1)) ;;
-    SKIP) skipped=$((skipped+1)) ;;
-    *) failed=$((failed+1)) ;;
-  esac
-  echo "FINESSE-VM-TEST $result $name ${dur}s $note"
+  report $result $dur "$note"
 }
 
-@TESTS@
+# worker LIST: takes the next unclaimed test of LIST (claims are atomic mkdirs) until none left.
+worker() {
+  while read -r i; do
+    $bb mkdir $R/claim.$i 2>/dev/null || continue
+    run_test $i
+  done <"$1"
+}
+
+# Unmounts FUSE mounts left behind (only between phases: tests of a phase may run in parallel).
+cleanup_mounts() {
+  for mnt in $($bb awk '$3 == "fuse" || $3 ~ /^fuse\./ {print $2}' /proc/mounts); do
+    echo "FINESSE-VM-WARN a test left a FUSE mount at $mnt"; $bb umount -l "$mnt"
+  done
+}
+
+# run_phase LIST JOBS
+run_phase() {
+  [ -s "$1" ] || return 0
+  n=0
+  while [ $n -lt "$2" ]; do worker "$1" & n=$((n+1)); done
+  wait
+  cleanup_mounts
+}
+
+run_phase /finesse/phase-setup.list 1
+run_phase /finesse/phase-parallel.list @JOBS@
+run_phase /finesse/phase-serial.list 1
+run_phase /finesse/phase-cleanup.list 1
+passed=$($bb cat $R/*.result 2>/dev/null | $bb grep -c '^PASS$')
+failed=$($bb cat $R/*.result 2>/dev/null | $bb grep -c '^FAIL$')
+skipped=$($bb cat $R/*.result 2>/dev/null | $bb grep -c '^SKIP$')
 echo "FINESSE-VM-RESULT kernel=$($bb uname -r) passed=$passed failed=$failed skipped=$skipped"
 """
+
+PHASES = ("setup", "parallel", "serial", "cleanup")
 
 
 def test_script(test):
@@ -797,13 +885,26 @@ def test_script(test):
             f"exec /bin/busybox env -i {env} {argv}\n")
 
 
-def runner_script(tests):
-    calls = []
+def test_meta(test):
+    """Shell assignments the guest runner sources before running one test."""
+    values = {"name": test.name, "tmo": str(test.timeout),
+              "will_fail": "1" if test.will_fail else "0", "skip_rc": test.skip_rc,
+              "skip_re": test.skip_re, "pass_re": test.pass_re, "fail_re": test.fail_re,
+              "disabled": "1" if test.disabled else "0"}
+    return "".join(f"{k}={shlex.quote(v)}\n" for k, v in values.items())
+
+
+def add_runner(img, tests, jobs):
+    """The runner, one .sh and .meta per test, and the phase lists (setup fixtures first,
+    then the parallel bulk, RUN_SERIAL/RESOURCE_LOCK tests alone, cleanup fixtures last)."""
+    img.add_bytes("finesse/runner.sh", RUNNER_SCRIPT.replace("@JOBS@", str(jobs)), 0o644)
+    lists = {phase: [] for phase in PHASES}
     for i, t in enumerate(tests):
-        args = [str(i), t.name, str(t.timeout), "1" if t.will_fail else "0", t.skip_rc,
-                t.skip_re, t.pass_re, t.fail_re, "1" if t.disabled else "0"]
-        calls.append("run_test " + " ".join(shlex.quote(a) for a in args))
-    return RUNNER_SCRIPT.replace("@TESTS@", "\n".join(calls))
+        img.add_bytes(f"finesse/tests/{i}.sh", test_script(t), 0o755)
+        img.add_bytes(f"finesse/tests/{i}.meta", test_meta(t), 0o644)
+        lists[t.phase].append(f"{i}\n")
+    for phase, items in lists.items():
+        img.add_bytes(f"finesse/phase-{phase}.list", "".join(items), 0o644)
 
 
 # --------------------------------------------------------------------------------------------
@@ -911,7 +1012,7 @@ def add_modules(img, root, release, wanted):
 
 
 def build_initramfs(out_path, kernel_root, release, cfg, tests, build_dir, extra_files,
-                    extra_paths, strip):
+                    extra_paths, strip, jobs):
     """Assembles and writes the guest image; returns (bytes, seconds, module names)."""
     t0 = time.monotonic()
     img = Initramfs()
@@ -932,9 +1033,7 @@ def build_initramfs(out_path, kernel_root, release, cfg, tests, build_dir, extra
                 img.add_host_path(lib)
         modules = add_modules(img, kernel_root, release, cfg["guest"].get("modules", []))
         img.add_bytes("init", INIT_SCRIPT.replace("@PATH@", GUEST_PATH), 0o755)
-        img.add_bytes("finesse/runner.sh", runner_script(tests), 0o644)
-        for i, t in enumerate(tests):
-            img.add_bytes(f"finesse/tests/{i}.sh", test_script(t), 0o755)
+        add_runner(img, tests, jobs)
         img.write(out_path)
     return os.path.getsize(out_path), time.monotonic() - t0, modules
 
@@ -986,7 +1085,7 @@ def run_qemu(cmd, log_path, timeout, echo=None, stop_on=None):
                 logf.write(line + "\n")
                 logf.flush()
                 if echo and echo(line):
-                    print(f"  {line}", flush=True)
+                    print(f"  {line.expandtabs(1)}", flush=True)
                 if FATAL_RE.search(line) and state["fatal"] is None:
                     state["fatal"] = time.monotonic()
                 if stop_on and stop_on.search(line) and state["stop"] is None:
@@ -1057,7 +1156,7 @@ def parse_console(lines, expected_tests, result):
     for line in lines:
         m = TEST_RE.match(line)
         if m:
-            per_test[m.group(2)] = (m.group(1), m.group(4) or "")
+            per_test[m.group(3)] = (m.group(1), m.group(4))
         m = SKIPCASE_RE.match(line)
         if m:
             skipcases.append((m.group(1), m.group(2)))
@@ -1089,9 +1188,9 @@ def test_output(lines, name):
     """The console lines between FINESSE-VM-BEGIN and -END of one test."""
     out, inside = [], False
     for line in lines:
-        if line == f"FINESSE-VM-BEGIN {name}":
+        if line == f"FINESSE-VM-BEGIN\t{name}":
             inside, out = True, []
-        elif line.startswith(f"FINESSE-VM-END {name} "):
+        elif line.startswith(f"FINESSE-VM-END\t{name}\t"):
             inside = False
         elif inside:
             out.append(line)
@@ -1155,10 +1254,11 @@ def run_kernel(kernel, cfg, args, tests, extra_files, cache, out_dir, accel_choi
     log_path = os.path.join(out_dir, f"{kernel['name']}.log")
     with tempfile.TemporaryDirectory(prefix="finesse-vm-") as work:
         accel = accel_choice(root, release, work)
+        tests = adapt_to_accel(tests, accel, args.tcg_timeout_scale, args.guest_env)
         initrd = os.path.join(work, "initramfs.cpio")
         size, secs, modules = build_initramfs(
             initrd, root, release, cfg, tests, None if args.self_test else args.build_dir,
-            extra_files, args.extra_path, not args.no_strip)
+            extra_files, args.extra_path, not args.no_strip, args.jobs)
         result.image_bytes, result.image_secs = size, secs
         log(f"[{kernel['name']}] {kernel['package']} {kernel['version']} ({release}); "
             f"initramfs {size / 1e6:.0f} MB in {secs:.1f}s; modules: {' '.join(modules) or '-'}; "
@@ -1270,6 +1370,14 @@ def parse_args(argv):
                    help="auto (default): KVM only if a quick probe boots, else TCG")
     p.add_argument("--memory", default="2G", help="guest memory (default 2G)")
     p.add_argument("--smp", type=int, default=2, help="guest CPUs (default 2)")
+    p.add_argument("--jobs", "-j", type=int, default=2,
+                   help="tests run in parallel in the guest, like ctest -j (default 2; "
+                        "RUN_SERIAL/RESOURCE_LOCK tests and fixtures always run alone)")
+    p.add_argument("--tcg-timeout-scale", type=float, default=3.0,
+                   help="under TCG, multiply TIMEOUT properties and the harness watchdog "
+                        "(FINESSE_TEST_TIMEOUT) by this (default 3)")
+    p.add_argument("--guest-env", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra environment for every test in the guest; repeatable")
     p.add_argument("--extra-path", action="append", default=[],
                    help="host file or directory to add to the guest at the same path; repeatable")
     p.add_argument("--no-strip", action="store_true",
@@ -1317,6 +1425,7 @@ def main(argv):
         repin(cfg, cache, prefer_main=not args.repin_newest)
         return 0
     args.build_dir = os.path.abspath(args.build_dir)
+    args.guest_env = dict(kv.partition("=")[::2] for kv in args.guest_env)
     args.extra_path = [os.path.abspath(p) for p in args.extra_path]
     out_dir = os.path.join(args.build_dir, "vm-tests")
     os.makedirs(out_dir, exist_ok=True)

@@ -87,10 +87,13 @@ int exit_status_of_loop(const ProgramInfo &program, int loop_result) {
 
 int run_session_loop(fuse_session *session, const CommandLine &cmdline) {
   if (cmdline.single_threaded) return fuse_session_loop(session);
-  std::unique_ptr<fuse_loop_config, void (*)(fuse_loop_config *)> config(fuse_loop_cfg_create(),
-                                                                         fuse_loop_cfg_destroy);
-  fuse_loop_cfg_set_clone_fd(config.get(), 0);
-  return fuse_session_loop_mt(session, config.get());
+  // With FUSE_USE_VERSION 34 this is fuse_session_loop_mt_32, which takes the public v1
+  // struct: an opaque fuse_loop_cfg_create() config would be misread (threads churn, heap
+  // corruption).
+  fuse_loop_config config{};
+  config.clone_fd = 0;
+  config.max_idle_threads = 10;
+  return fuse_session_loop_mt(session, &config);
 }
 
 }  // namespace
@@ -163,10 +166,10 @@ int run_highlevel_fs(const ProgramInfo &program, const CommandLine &cmdline,
     if (cmdline.single_threaded) {
       result = fuse_loop(fs);
     } else {
-      std::unique_ptr<fuse_loop_config, void (*)(fuse_loop_config *)> config(
-          fuse_loop_cfg_create(), fuse_loop_cfg_destroy);
-      fuse_loop_cfg_set_clone_fd(config.get(), 0);
-      result = fuse_loop_mt(fs, config.get());
+      fuse_loop_config config{};  // the v1 struct, as above
+      config.clone_fd = 0;
+      config.max_idle_threads = 10;
+      result = fuse_loop_mt(fs, &config);
     }
     status = exit_status_of_loop(program, result);
   } else {

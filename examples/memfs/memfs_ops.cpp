@@ -259,28 +259,31 @@ void memfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
     one_off = std::make_unique<DirHandle>();
     handle = one_off.get();
   }
-  std::lock_guard lock(handle->mutex);
-  if (offset == 0 || one_off) {
-    if (int error = fs.list_directory(ino, &handle->entries)) {
-      fuse_reply_err(req, error);
-      return;
-    }
-  }
   std::vector<char> buffer(size);
   size_t used = 0;
-  // An entry's offset is its index + 1: the position of the entry after it.
-  for (size_t index = offset < 0 ? handle->entries.size() : static_cast<size_t>(offset);
-       index < handle->entries.size(); ++index) {
-    const DirEntry &entry = handle->entries[index];
-    struct stat attr {};
-    attr.st_ino = entry.ino;
-    attr.st_mode = entry.type;
-    size_t needed = fuse_add_direntry(req, buffer.data() + used, size - used, entry.name.c_str(),
-                                      &attr, static_cast<off_t>(index + 1));
-    if (needed > size - used) break;
-    used += needed;
+  int error = 0;
+  {
+    // Reply only after unlocking: once the reply is out, the application may close the
+    // directory and releasedir (on another thread) frees the handle and its mutex.
+    std::lock_guard lock(handle->mutex);
+    if (offset == 0 || one_off) error = fs.list_directory(ino, &handle->entries);
+    // An entry's offset is its index + 1: the position of the entry after it.
+    for (size_t index = offset < 0 ? handle->entries.size() : static_cast<size_t>(offset);
+         error == 0 && index < handle->entries.size(); ++index) {
+      const DirEntry &entry = handle->entries[index];
+      struct stat attr {};
+      attr.st_ino = entry.ino;
+      attr.st_mode = entry.type;
+      size_t needed = fuse_add_direntry(req, buffer.data() + used, size - used,
+                                        entry.name.c_str(), &attr, static_cast<off_t>(index + 1));
+      if (needed > size - used) break;
+      used += needed;
+    }
   }
-  fuse_reply_buf(req, buffer.data(), used);
+  if (error)
+    fuse_reply_err(req, error);
+  else
+    fuse_reply_buf(req, buffer.data(), used);
 }
 
 void memfs_releasedir(fuse_req_t req, fuse_ino_t ino, fuse_file_info *fi) {

@@ -400,34 +400,38 @@ void pt_readdir(fuse_req_t req, fuse_ino_t, size_t size, off_t offset, fuse_file
     fuse_reply_err(req, EBADF);
     return;
   }
-  std::lock_guard lock(handle->mutex);
-  if (offset != handle->offset) {
-    seekdir(handle->stream, offset);
-    handle->pending = nullptr;
-    handle->offset = offset;
-  }
   std::vector<char> buffer(size);
   size_t used = 0;
   int error = 0;
-  while (true) {
-    if (handle->pending == nullptr) {
-      errno = 0;
-      handle->pending = readdir(handle->stream);
-      if (handle->pending == nullptr) {
-        error = errno;
-        break;
-      }
+  {
+    // Reply only after unlocking: once the reply is out, the application may close the
+    // directory and releasedir (on another thread) frees the handle and its mutex.
+    std::lock_guard lock(handle->mutex);
+    if (offset != handle->offset) {
+      seekdir(handle->stream, offset);
+      handle->pending = nullptr;
+      handle->offset = offset;
     }
-    const dirent *entry = handle->pending;
-    struct stat attr {};
-    attr.st_ino = entry->d_ino;
-    attr.st_mode = static_cast<mode_t>(DTTOIF(entry->d_type));
-    size_t needed = fuse_add_direntry(req, buffer.data() + used, size - used, entry->d_name,
-                                      &attr, entry->d_off);
-    if (needed > size - used) break;  // keep `pending` for the next call
-    used += needed;
-    handle->offset = entry->d_off;
-    handle->pending = nullptr;
+    while (true) {
+      if (handle->pending == nullptr) {
+        errno = 0;
+        handle->pending = readdir(handle->stream);
+        if (handle->pending == nullptr) {
+          error = errno;
+          break;
+        }
+      }
+      const dirent *entry = handle->pending;
+      struct stat attr {};
+      attr.st_ino = entry->d_ino;
+      attr.st_mode = static_cast<mode_t>(DTTOIF(entry->d_type));
+      size_t needed = fuse_add_direntry(req, buffer.data() + used, size - used, entry->d_name,
+                                        &attr, entry->d_off);
+      if (needed > size - used) break;  // keep `pending` for the next call
+      used += needed;
+      handle->offset = entry->d_off;
+      handle->pending = nullptr;
+    }
   }
   // An error after some entries is reported with the next call, which starts with it.
   if (error != 0 && used == 0) {

@@ -1,0 +1,38 @@
+// finesse-bench: see options.cpp for what it measures and runner.h for how.
+#include <unistd.h>
+
+#include <cstdio>
+#include <exception>
+
+#include "evaluation.h"
+#include "interrupt.h"
+#include "options.h"
+#include "report.h"
+#include "runner.h"
+
+int main(int argc, char **argv) {
+  using namespace finesse::bench;
+  Options options;
+  if (auto status = parse_options(argc, argv, &options)) return *status;
+  if (geteuid() != 0) {
+    std::fprintf(stderr,
+                 "finesse-bench: must run as root (it mounts a FUSE file system and attaches the "
+                 "Finesse loader)\n");
+    return 3;
+  }
+  install_interrupt_handlers();
+  try {
+    const RunResult run = run_benchmark(options);
+    print_table(run, stdout);
+    if (!options.json_path.empty()) write_json(run, options.json_path);
+    const auto issues = problems(run);
+    for (const auto &issue : issues) std::fprintf(stderr, "finesse-bench: !!! %s\n", issue.c_str());
+    return issues.empty() ? 0 : 4;
+  } catch (const Interrupted &) {
+    std::fprintf(stderr, "finesse-bench: interrupted; mounts removed\n");
+    return 130;
+  } catch (const std::exception &e) {
+    std::fprintf(stderr, "finesse-bench: %s\n", e.what());
+    return 1;
+  }
+}

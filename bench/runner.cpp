@@ -1,0 +1,175 @@
+#include "runner.h"
+
+#include <limits.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+
+#include "bypass_attachment.h"
+#include "finesse/finesse.h"
+#include "fs_util.h"
+#include "interrupt.h"
+#include "mount_control.h"
+#include "progress.h"
+
+namespace finesse::bench {
+namespace {
+
+// Removes the work directory last, after the mounts in it are gone.
+class WorkDir {
+ public:
+  explicit WorkDir(const std::string &parent) : path_(make_temp_dir(parent, "finesse-bench-")) {}
+  ~WorkDir() { remove_tree(path_); }
+  WorkDir(const WorkDir &) = delete;
+  WorkDir &operator=(const WorkDir &) = delete;
+  const std::string &path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+std::string canonical_file(const std::string &path, int mode, const char *what) {
+  char resolved[PATH_MAX];
+  if (realpath(path.c_str(), resolved) == nullptr || access(resolved, mode) != 0) {
+    throw std::runtime_error(std::string("cannot find ") + what + " at " + path +
+                             " (build it, or pass its path)");
+  }
+  return resolved;
+}
+
+std::string fs_type_name(const std::string &dir) {
+  struct statfs sfs {};
+  if (statfs(dir.c_str(), &sfs) != 0) return "unknown";
+  switch (static_cast<unsigned long>(sfs.f_type)) {
+    case 0x01021994UL:
+      return "tmpfs";
+    case 0xEF53UL:
+      return "ext4";
+    case 0x58465342UL:
+      return "xfs";
+    case 0x9123683EUL:
+      return "btrfs";
+    default: {
+      char hex[32];
+      std::snprintf(hex, sizeof(hex), "0x%lx", static_cast<unsigned long>(sfs.f_type));
+      return hex;
+    }
+  }
+}
+
+// A finesse_stat on a fresh directory of the mount, to warn at once if nothing is bypassed.
+bool probe_bypass(const std::string &mnt) {
+  const std::string probe = mnt + "/probe";
+  make_dir(probe);
+  struct stat st;
+  const bool ok =
+      finesse_stat(probe.c_str(), &st) == 0 && finesse_last_route() == FINESSE_ROUTE_BYPASS;
+  rmdir(probe.c_str());
+  return ok;
+}
+
+template <typename Item>
+bool selected(const std::vector<std::string> &only, const Item &item) {
+  return only.empty() || std::find(only.begin(), only.end(), item.key) != only.end();
+}
+
+// Unknown names in --only / --config are usage errors, not silently empty tables.
+template <typename Item>
+void check_names(const std::vector<std::string> &only, const std::vector<Item> &items,
+                 const char *what) {
+  for (const auto &name : only) {
+    const bool known =
+        std::any_of(items.begin(), items.end(), [&](const Item &item) { return name == item.key; });
+    if (!known) throw std::runtime_error(std::string("unknown ") + what + " '" + name + "'");
+  }
+}
+
+void run_config(const RunResult &run, const std::string &work, Progress &progress,
+                ConfigResult *out) {
+  const Options &opt = run.options;
+  const MountConfig &cfg = out->config;
+  const std::string src = work + "/src-" + cfg.key, mnt = work + "/mnt-" + cfg.key;
+  make_dir(src);
+  make_dir(mnt);
+  DaemonMount mount({{run.fs_binary, src, mnt, "-f", "-o", cfg.mount_options},
+                     {{"LD_PRELOAD", run.preload_lib}},
+                     mnt,
+                     work + "/daemon-" + cfg.key + ".log"});
+  BypassAttachment attachment(mnt);
+  out->probe_bypassed = probe_bypass(mnt);
+  if (!out->probe_bypassed) {
+    std::fprintf(stderr, "finesse-bench: WARNING: the bypass does not answer on %s (%s)\n",
+                 mnt.c_str(), cfg.label.c_str());
+  }
+  for (int rep = 0; rep < opt.reps; ++rep) {
+    for (const OpInfo &op : all_ops()) {
+      if (!selected(opt.only_ops, op)) continue;
+      for (Column column : kColumns) {
+        throw_if_interrupted();
+        progress.step(cfg.key + "  rep " + std::to_string(rep + 1) + "/" +
+                      std::to_string(opt.reps) + "  " + op.label + "  " + column_key(column));
+        // A fresh directory per measurement, made the way the column's calls see the tree.
+        const std::string sub =
+            "/r" + std::to_string(rep) + "-" + op.key + "-" + column_key(column);
+        const std::string dir = (column == Column::kNative ? src : mnt) + sub;
+        make_dir(dir);
+        out->samples[{op.op, column}].push_back(measure(op.op, column, dir, opt.ops, mount.pid()));
+        // Natively: far faster than through the mount. The kernel's and the daemon's view of
+        // these names goes stale, but no name is ever used again.
+        remove_tree(src + sub);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+const std::vector<MountConfig> &mount_configs() {
+  static const std::vector<MountConfig> configs = {
+      {"cached", "default kernel caching (entry/attr timeout 1 s)",
+       "entry_timeout=1,attr_timeout=1", true},
+      {"uncached", "no kernel caching (entry/attr timeout 0)", "entry_timeout=0,attr_timeout=0",
+       false},
+  };
+  return configs;
+}
+
+RunResult run_benchmark(const Options &options) {
+  const auto start = std::chrono::steady_clock::now();
+  RunResult run;
+  run.options = options;
+  const std::string here = executable_dir();
+  run.fs_binary =
+      canonical_file(options.fs_binary.empty() ? here + "/finesse-passthrough" : options.fs_binary,
+                     X_OK, "the file system daemon");
+  run.preload_lib = canonical_file(
+      options.preload_lib.empty() ? here + "/../lib/libfinesse_fuse.so" : options.preload_lib, R_OK,
+      "the server library");
+  run.source_fs = fs_type_name(options.source_parent);
+  check_names(options.only_ops, all_ops(), "operation");
+  check_names(options.only_configs, mount_configs(), "mount configuration");
+  size_t ops = 0, configs = 0;
+  for (const OpInfo &op : all_ops()) ops += selected(options.only_ops, op);
+  for (const MountConfig &cfg : mount_configs()) configs += selected(options.only_configs, cfg);
+
+  WorkDir work(options.source_parent);
+  Progress progress(configs * static_cast<size_t>(options.reps) * ops * std::size(kColumns));
+  for (const MountConfig &cfg : mount_configs()) {
+    if (!selected(options.only_configs, cfg)) continue;
+    ConfigResult result;
+    result.config = cfg;
+    run_config(run, work.path(), progress, &result);
+    run.configs.push_back(std::move(result));
+  }
+  progress.clear();
+  run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return run;
+}
+
+}  // namespace finesse::bench

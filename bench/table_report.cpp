@@ -1,0 +1,83 @@
+#include <sys/utsname.h>
+
+#include <string>
+
+#include "evaluation.h"
+#include "report.h"
+
+namespace finesse::bench {
+namespace {
+
+// Three significant digits or so, whatever the magnitude.
+std::string us(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), v < 10 ? "%.2f" : v < 100 ? "%.1f" : "%.0f", v);
+  return buf;
+}
+
+std::string spread(const Summary &s) {
+  return us(s.median) + " [" + us(s.min) + "-" + us(s.max) + "]";
+}
+
+std::string ratio(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1fx", v);
+  return buf;
+}
+
+void print_config(const ConfigResult &config, std::FILE *out) {
+  std::fprintf(out, "\n== %s   (-o %s)\n", config.config.label.c_str(),
+               config.config.mount_options.c_str());
+  const char *row = "%-24s %-20s %-20s %-20s %8s %8s %8s %15s %8s  %s\n";
+  std::fprintf(out, row, "operation", "native us/call", "fuse us/call", "bypass us/call",
+               "fuse/nat", "byp/nat", "removed", "srv CPU us/call", "kernel-", "target");
+  std::fprintf(out, row, "", "median [min-max]", "median [min-max]", "median [min-max]", "", "", "",
+               "fuse / bypass", "routed", "");
+  for (const OpInfo &op : all_ops()) {
+    if (!measured(config, op.op)) continue;
+    const RowEval r = evaluate(config, op);
+    char share[32] = "n/a";
+    if (r.has_share) std::snprintf(share, sizeof(share), "%.2f", r.share_removed);
+    const std::string cpu = us(r.col[1].server_cpu_us) + " / " + us(r.col[2].server_cpu_us);
+    std::string routed = "n/a";
+    if (op.bypassable) {
+      const uint64_t n = std::max(r.kernel_routed, r.client_kernel);
+      routed = std::to_string(n) + (n != 0 ? " !!" : "");
+    }
+    std::fprintf(out, row, op.label, spread(r.col[0].us).c_str(), spread(r.col[1].us).c_str(),
+                 spread(r.col[2].us).c_str(), ratio(r.fuse_over_native).c_str(),
+                 ratio(r.bypass_over_native).c_str(), share, cpu.c_str(), routed.c_str(),
+                 r.target_text.c_str());
+  }
+}
+
+}  // namespace
+
+void print_table(const RunResult &run, std::FILE *out) {
+  utsname u{};
+  uname(&u);
+  std::fprintf(out,
+               "finesse-bench: %s on a %s source dir, kernel %s; %zu calls per measurement, "
+               "%d reps interleaved (native, fuse, bypass); %.0f s\n",
+               run.fs_binary.c_str(), run.source_fs.c_str(), u.release, run.options.ops,
+               run.options.reps, run.seconds);
+  for (const ConfigResult &config : run.configs) print_config(config, out);
+  std::fprintf(out,
+               "\nnative: libc on the source dir; fuse: libc on the mount (kernel FUSE path); "
+               "bypass: finesse_* on the same mount, attached.\n"
+               "removed = (fuse - bypass) / (fuse - native), from the medians. srv CPU: the "
+               "daemon's CPU time per call, all threads.\n"
+               "kernel-routed: bypass-column calls whose finesse_last_route() was not BYPASS "
+               "(must be 0).\n"
+               "* create is open(O_CREAT|O_EXCL)+close, not bypassed: the kernel path in all "
+               "three columns (bypass = fuse).\n"
+               "Targets: removed >= 0.8 for mutations, missing names and uncached stat/access; "
+               "cached stat/access: bypass <= 1.5x fuse.\n");
+  const auto issues = problems(run);
+  if (!issues.empty()) {
+    std::fprintf(out, "\n!!!!!!!! THE RESULTS ABOVE ARE NOT VALID AS THEY STAND !!!!!!!!\n");
+    for (const auto &issue : issues) std::fprintf(out, "!!! %s\n", issue.c_str());
+  }
+}
+
+}  // namespace finesse::bench
