@@ -80,6 +80,8 @@ void write_json(const RunResult &run, const std::string &path) {
                     {"ops_per_measurement", run.options.ops},
                     {"reps", run.options.reps},
                     {"seconds", run.seconds},
+                    {"load_before", run.load_before},
+                    {"load_after", run.load_after},
                     {"configs", configs},
                     {"problems", problems(run)}};
   std::ofstream out(path);

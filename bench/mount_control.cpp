@@ -4,7 +4,6 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,9 +26,6 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kMountTimeout = std::chrono::seconds(10);
 constexpr int kExitAfterUnmountMs = 2000;
 constexpr int kExitAfterSigtermMs = 2000;
-// The passthrough keeps an O_PATH fd per inode the kernel knows; the benchmark creates far more
-// files than the usual soft limit of 1024 (or even 20000) allows.
-constexpr rlim_t kDaemonFileLimit = 1 << 20;
 
 void sleep_ms(int ms) {
   std::this_thread::sleep_for(std::chrono::milliseconds(ms));
@@ -127,8 +123,6 @@ void DaemonMount::spawn() {
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != parent) _exit(1);
     setpgid(0, 0);  // a terminal's ^C reaches finesse-bench only, which then stops us in order
-    const rlimit files{kDaemonFileLimit, kDaemonFileLimit};
-    setrlimit(RLIMIT_NOFILE, &files);
     const int null_fd = open("/dev/null", O_RDONLY);
     dup2(null_fd, STDIN_FILENO);
     dup2(log_fd, STDOUT_FILENO);

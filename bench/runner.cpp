@@ -63,6 +63,15 @@ std::string fs_type_name(const std::string &dir) {
   }
 }
 
+double load_average() {
+  double load = 0;
+  if (std::FILE *f = std::fopen("/proc/loadavg", "r")) {
+    if (std::fscanf(f, "%lf", &load) != 1) load = 0;
+    std::fclose(f);
+  }
+  return load;
+}
+
 // A finesse_stat on a fresh directory of the mount, to warn at once if nothing is bypassed.
 bool probe_bypass(const std::string &mnt) {
   const std::string probe = mnt + "/probe";
@@ -120,8 +129,10 @@ void run_config(const RunResult &run, const std::string &work, Progress &progres
         const std::string dir = (column == Column::kNative ? src : mnt) + sub;
         make_dir(dir);
         out->samples[{op.op, column}].push_back(measure(op.op, column, dir, opt.ops, mount.pid()));
-        // Natively: far faster than through the mount. The kernel's and the daemon's view of
-        // these names goes stale, but no name is ever used again.
+        // Through the mount for the mount columns: the kernel then forgets the inodes and the
+        // passthrough closes the O_PATH fd it keeps per inode (its fd limit cannot be raised
+        // here, and a run creates more files than it allows). Then natively, for anything left.
+        if (column != Column::kNative) remove_tree(dir);
         remove_tree(src + sub);
       }
     }
@@ -158,6 +169,7 @@ RunResult run_benchmark(const Options &options) {
   for (const OpInfo &op : all_ops()) ops += selected(options.only_ops, op);
   for (const MountConfig &cfg : mount_configs()) configs += selected(options.only_configs, cfg);
 
+  run.load_before = load_average();
   WorkDir work(options.source_parent);
   Progress progress(configs * static_cast<size_t>(options.reps) * ops * std::size(kColumns));
   for (const MountConfig &cfg : mount_configs()) {
@@ -168,6 +180,7 @@ RunResult run_benchmark(const Options &options) {
     run.configs.push_back(std::move(result));
   }
   progress.clear();
+  run.load_after = load_average();
   run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return run;
 }

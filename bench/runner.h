@@ -37,6 +37,8 @@ struct RunResult {
   std::string source_fs;  // file system type under --source-dir
   std::vector<ConfigResult> configs;
   double seconds = 0;
+  // 1-minute load average before and after: other busy processes hurt the spinning bypass most.
+  double load_before = 0, load_after = 0;
 };
 
 // Throws std::runtime_error on a setup failure, Interrupted on SIGINT/SIGTERM; every mount is

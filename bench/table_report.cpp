@@ -1,4 +1,7 @@
 #include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
 
 #include <string>
 
@@ -7,6 +10,9 @@
 
 namespace finesse::bench {
 namespace {
+
+// Above this 1-minute load the machine was shared with other busy processes.
+constexpr double kBusyLoad = 1.0;
 
 // Three significant digits or so, whatever the magnitude.
 std::string us(double v) {
@@ -61,6 +67,11 @@ void print_table(const RunResult &run, std::FILE *out) {
                "%d reps interleaved (native, fuse, bypass); %.0f s\n",
                run.fs_binary.c_str(), run.source_fs.c_str(), u.release, run.options.ops,
                run.options.reps, run.seconds);
+  std::fprintf(out, "load average (1 min) before %.2f, after %.2f on %ld CPUs%s\n", run.load_before,
+               run.load_after, sysconf(_SC_NPROCESSORS_ONLN),
+               std::max(run.load_before, run.load_after) > kBusyLoad
+                   ? "  -- CAUTION: other processes were busy; spinning handoffs suffer most"
+                   : "");
   for (const ConfigResult &config : run.configs) print_config(config, out);
   std::fprintf(out,
                "\nnative: libc on the source dir; fuse: libc on the mount (kernel FUSE path); "

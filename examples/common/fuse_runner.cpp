@@ -115,8 +115,8 @@ int run_lowlevel_fs(const ProgramInfo &program, const CommandLine &cmdline,
       return kExitRuntimeError;
     }
     if (fuse_session_mount(session, cmdline.mountpoint.c_str()) != 0) {
-      print_error(program, with_detail("cannot mount on '" + cmdline.mountpoint + "'",
-                                       capture.one_line()));
+      print_error(program,
+                  with_detail("cannot mount on '" + cmdline.mountpoint + "'", capture.one_line()));
       fuse_remove_signal_handlers(session);
       fuse_session_destroy(session);
       return kExitRuntimeError;
@@ -152,8 +152,8 @@ int run_highlevel_fs(const ProgramInfo &program, const CommandLine &cmdline,
       return kExitRuntimeError;
     }
     if (fuse_mount(fs, cmdline.mountpoint.c_str()) != 0) {
-      print_error(program, with_detail("cannot mount on '" + cmdline.mountpoint + "'",
-                                       capture.one_line()));
+      print_error(program,
+                  with_detail("cannot mount on '" + cmdline.mountpoint + "'", capture.one_line()));
       fuse_remove_signal_handlers(fuse_get_session(fs));
       fuse_destroy(fs);
       return kExitRuntimeError;

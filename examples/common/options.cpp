@@ -195,8 +195,7 @@ std::optional<int> parse_command_line(const ProgramInfo &program, int argc, char
   return std::nullopt;
 }
 
-std::vector<std::string> libfuse_arguments(const ProgramInfo &program,
-                                           const CommandLine &cmdline) {
+std::vector<std::string> libfuse_arguments(const ProgramInfo &program, const CommandLine &cmdline) {
   std::vector<std::string> args{program.name};
   auto add_option = [&](const std::string &option) {
     args.push_back("-o");

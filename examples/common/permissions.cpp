@@ -12,7 +12,8 @@ bool may_access(const struct stat &attr, const Caller &caller, int mask,
   if (mask == 0) return true;
   if (caller.uid == 0) {
     // root may read and write anything, and execute what anyone may execute.
-    return !(mask & X_OK) || S_ISDIR(attr.st_mode) || (attr.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH));
+    return !(mask & X_OK) || S_ISDIR(attr.st_mode) ||
+           (attr.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH));
   }
   mode_t granted;
   if (caller.uid == attr.st_uid) {

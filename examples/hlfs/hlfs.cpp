@@ -20,6 +20,7 @@
 #include <string_view>
 
 #include "common/permissions.h"
+#include "common/posix_acl.h"
 
 namespace finesse::examples::hlfs {
 namespace {
@@ -28,8 +29,8 @@ constexpr off_t kMaxFileSize = off_t{1} << 32;  // contents are one contiguous s
 
 struct Node {
   struct stat attr {};
-  std::string contents;        // regular files
-  std::string symlink_target;  // symlinks
+  std::string contents;                                                // regular files
+  std::string symlink_target;                                          // symlinks
   std::map<std::string, std::shared_ptr<Node>, std::less<>> children;  // directories
   std::map<std::string, std::string, std::less<>> xattrs;
 
@@ -67,7 +68,9 @@ struct HlFs {
   }
 };
 
-HlFs &fs() { return *static_cast<HlFs *>(fuse_get_context()->private_data); }
+HlFs &fs() {
+  return *static_cast<HlFs *>(fuse_get_context()->private_data);
+}
 
 // Walks an absolute path; returns 0 or an errno.
 int resolve(std::string_view path, NodePtr *out) {
@@ -110,7 +113,9 @@ int node_of(const char *path, fuse_file_info *fi, NodePtr *out) {
   return path == nullptr ? ENOENT : resolve(path, out);
 }
 
-void entries_changed(Node &dir) { dir.attr.st_mtim = dir.attr.st_ctim = now(); }
+void entries_changed(Node &dir) {
+  dir.attr.st_mtim = dir.attr.st_ctim = now();
+}
 
 void sync_size(Node &node) {
   node.attr.st_size = static_cast<off_t>(node.contents.size());
@@ -130,7 +135,9 @@ int add_node(const char *path, mode_t mode, NodePtr *created) {
   return 0;
 }
 
-mode_t masked(mode_t mode) { return mode & 07777 & ~fuse_get_context()->umask; }
+mode_t masked(mode_t mode) {
+  return mode & 07777 & ~fuse_get_context()->umask;
+}
 
 // Removes parent/name; `node` is the entry's node.
 void remove_entry(Node &parent, const std::string &name, Node &node) {
@@ -149,8 +156,9 @@ void remove_entry(Node &parent, const std::string &name, Node &node) {
 
 void *hl_init(fuse_conn_info *conn, fuse_config *cfg) {
   auto *timeouts = static_cast<Timeouts *>(fuse_get_context()->private_data);
-  cfg->use_ino = 1;       // st_ino as we report it
-  cfg->hard_remove = 1;   // unlink really unlinks; open files keep their node via fi->fh
+  cfg->use_ino = 1;      // st_ino as we report it
+  cfg->hard_remove = 1;  // unlink really unlinks; open files keep their node via fi->fh
+  cfg->nullpath_ok = 1;  // so fh-based calls on unlinked files reach us (node_of uses fi->fh)
   cfg->entry_timeout = timeouts->entry;
   cfg->attr_timeout = timeouts->attr;
   cfg->negative_timeout = timeouts->negative;
@@ -163,7 +171,9 @@ void *hl_init(fuse_conn_info *conn, fuse_config *cfg) {
   return state;
 }
 
-void hl_destroy(void *private_data) { delete static_cast<HlFs *>(private_data); }
+void hl_destroy(void *private_data) {
+  delete static_cast<HlFs *>(private_data);
+}
 
 int hl_getattr(const char *path, struct stat *attr, fuse_file_info *fi) {
   std::lock_guard lock(fs().mutex);
@@ -357,6 +367,21 @@ int hl_release(const char *, fuse_file_info *fi) {
   return 0;
 }
 
+// Directory handles carry the node too: with nullpath_ok, readdir may come without a path.
+int hl_opendir(const char *path, fuse_file_info *fi) {
+  std::lock_guard lock(fs().mutex);
+  NodePtr node;
+  if (int error = resolve(path, &node)) return -error;
+  if (!S_ISDIR(node->attr.st_mode)) return -ENOTDIR;
+  fi->fh = reinterpret_cast<uint64_t>(new NodePtr(node));
+  return 0;
+}
+
+int hl_releasedir(const char *, fuse_file_info *fi) {
+  delete reinterpret_cast<NodePtr *>(fi->fh);
+  return 0;
+}
+
 int hl_read(const char *path, char *buf, size_t size, off_t offset, fuse_file_info *fi) {
   std::lock_guard lock(fs().mutex);
   NodePtr node;
@@ -398,7 +423,9 @@ int hl_truncate(const char *path, off_t size, fuse_file_info *fi) {
   return -hl_truncate_node(*node, size);
 }
 
-int hl_fsync(const char *, int, fuse_file_info *) { return 0; }
+int hl_fsync(const char *, int, fuse_file_info *) {
+  return 0;
+}
 
 int hl_chmod(const char *path, mode_t mode, fuse_file_info *fi) {
   std::lock_guard lock(fs().mutex);
@@ -462,6 +489,7 @@ int hl_access(const char *path, int mask) {
 
 int hl_setxattr(const char *path, const char *name, const char *value, size_t size, int flags) {
   if (flags & ~(XATTR_CREATE | XATTR_REPLACE)) return -EINVAL;
+  if (is_posix_acl_xattr(name)) return -EOPNOTSUPP;
   std::lock_guard lock(fs().mutex);
   NodePtr node;
   if (int error = resolve(path, &node)) return -error;
@@ -500,6 +528,7 @@ int hl_listxattr(const char *path, char *list, size_t size) {
 }
 
 int hl_removexattr(const char *path, const char *name) {
+  if (is_posix_acl_xattr(name)) return -EOPNOTSUPP;
   std::lock_guard lock(fs().mutex);
   NodePtr node;
   if (int error = resolve(path, &node)) return -error;
@@ -516,6 +545,8 @@ fuse_operations make_operations() {
   ops.destroy = hl_destroy;
   ops.getattr = hl_getattr;
   ops.readdir = hl_readdir;
+  ops.opendir = hl_opendir;
+  ops.releasedir = hl_releasedir;
   ops.mkdir = hl_mkdir;
   ops.mknod = hl_mknod;
   ops.symlink = hl_symlink;

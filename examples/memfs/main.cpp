@@ -10,7 +10,7 @@ int main(int argc, char **argv) {
                             /*takes_source=*/false};
   CommandLine cmdline;
   if (auto status = parse_command_line(program, argc, argv, &cmdline)) return *status;
-  memfs::MemFs fs(memfs::Timeouts{cmdline.entry_timeout, cmdline.attr_timeout,
-                                  cmdline.negative_timeout});
+  memfs::MemFs fs(
+      memfs::Timeouts{cmdline.entry_timeout, cmdline.attr_timeout, cmdline.negative_timeout});
   return run_lowlevel_fs(program, cmdline, memfs::memfs_operations(), &fs);
 }

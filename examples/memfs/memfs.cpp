@@ -13,6 +13,7 @@
 #include <new>
 
 #include "common/debug_xattr.h"
+#include "common/posix_acl.h"
 
 namespace finesse::examples::memfs {
 namespace {
@@ -35,7 +36,9 @@ void touch_entries_changed(Inode &dir, timespec time) {
   dir.attr.st_ctim = time;
 }
 
-bool is_dot_or_dotdot(std::string_view name) { return name == "." || name == ".."; }
+bool is_dot_or_dotdot(std::string_view name) {
+  return name == "." || name == "..";
+}
 
 // Names for new entries: the kernel lets names of up to 1024 bytes through to FUSE.
 int check_new_name(std::string_view name) {
@@ -46,7 +49,8 @@ int check_new_name(std::string_view name) {
 
 void sync_size(Inode &inode) {
   inode.attr.st_size = static_cast<off_t>(inode.contents.size());
-  inode.attr.st_blocks = static_cast<blkcnt_t>(inode.contents.allocated_blocks()) * kSectorsPerBlock;
+  inode.attr.st_blocks =
+      static_cast<blkcnt_t>(inode.contents.allocated_blocks()) * kSectorsPerBlock;
 }
 
 uint64_t physical_memory_bytes() {
@@ -214,7 +218,8 @@ int MemFs::mknod(const Caller &caller, fuse_ino_t parent, std::string_view name,
   }
   std::lock_guard lock(mutex_);
   Inode *inode;
-  if (int error = add_new_entry(caller, parent, name, type | (mode & 07777 & ~caller.umask), &inode)) {
+  if (int error =
+          add_new_entry(caller, parent, name, type | (mode & 07777 & ~caller.umask), &inode)) {
     return error;
   }
   if (type == S_IFCHR || type == S_IFBLK) inode->attr.st_rdev = rdev;
@@ -597,6 +602,7 @@ int MemFs::setxattr(fuse_ino_t ino, std::string_view name, std::string_view valu
   if (flags & ~(XATTR_CREATE | XATTR_REPLACE)) return EINVAL;
   if (name.empty() || name.size() > kMaxXattrNameLength) return ERANGE;
   if (value.size() > kMaxXattrValueSize) return E2BIG;
+  if (is_posix_acl_xattr(name)) return EOPNOTSUPP;
   std::lock_guard lock(mutex_);
   Inode *inode = find(ino);
   if (inode == nullptr) return ENOENT;
@@ -618,6 +624,7 @@ int MemFs::removexattr(fuse_ino_t ino, std::string_view name) {
   Inode *inode = find(ino);
   if (inode == nullptr) return ENOENT;
   if (ino == FUSE_ROOT_ID && name == kNlookupXattr) return EPERM;
+  if (is_posix_acl_xattr(name)) return EOPNOTSUPP;
   auto it = inode->xattrs.find(name);
   if (it == inode->xattrs.end()) return ENODATA;
   inode->xattrs.erase(it);

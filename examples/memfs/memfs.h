@@ -50,8 +50,8 @@ class MemFs {
   // Names and links. `entry` gets the inode's attributes and timeouts, counting one lookup.
   int lookup(fuse_ino_t parent, std::string_view name, fuse_entry_param *entry);
   void forget(fuse_ino_t ino, uint64_t count);
-  int mknod(const Caller &caller, fuse_ino_t parent, std::string_view name, mode_t mode,
-            dev_t rdev, fuse_entry_param *entry);
+  int mknod(const Caller &caller, fuse_ino_t parent, std::string_view name, mode_t mode, dev_t rdev,
+            fuse_entry_param *entry);
   int mkdir(const Caller &caller, fuse_ino_t parent, std::string_view name, mode_t mode,
             fuse_entry_param *entry);
   int symlink(const Caller &caller, std::string_view target, fuse_ino_t parent,
@@ -72,8 +72,8 @@ class MemFs {
 
   // Files. open/create count an open handle that release() gives back.
   int open(fuse_ino_t ino, int flags);
-  int create(const Caller &caller, fuse_ino_t parent, std::string_view name, mode_t mode,
-             int flags, fuse_entry_param *entry);
+  int create(const Caller &caller, fuse_ino_t parent, std::string_view name, mode_t mode, int flags,
+             fuse_entry_param *entry);
   int read(fuse_ino_t ino, uint64_t offset, size_t count, std::vector<char> *data);
   int write(fuse_ino_t ino, uint64_t offset, const char *data, size_t count, bool append,
             size_t *written);

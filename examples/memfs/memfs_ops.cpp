@@ -16,7 +16,9 @@
 namespace finesse::examples::memfs {
 namespace {
 
-MemFs &fs_of(fuse_req_t req) { return *static_cast<MemFs *>(fuse_req_userdata(req)); }
+MemFs &fs_of(fuse_req_t req) {
+  return *static_cast<MemFs *>(fuse_req_userdata(req));
+}
 
 Caller caller_of(fuse_req_t req) {
   Caller caller;
@@ -213,22 +215,26 @@ void memfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, o
   }
   size_t written = 0;
   bool append = fi != nullptr && (fi->flags & O_APPEND);
-  if (int error = fs_of(req).write(ino, static_cast<uint64_t>(offset), buf, size, append,
-                                   &written)) {
+  if (int error =
+          fs_of(req).write(ino, static_cast<uint64_t>(offset), buf, size, append, &written)) {
     fuse_reply_err(req, error);
   } else {
     fuse_reply_write(req, written);
   }
 }
 
-void memfs_flush(fuse_req_t req, fuse_ino_t, fuse_file_info *) { fuse_reply_err(req, 0); }
+void memfs_flush(fuse_req_t req, fuse_ino_t, fuse_file_info *) {
+  fuse_reply_err(req, 0);
+}
 
 void memfs_release(fuse_req_t req, fuse_ino_t ino, fuse_file_info *) {
   fs_of(req).release(ino);
   fuse_reply_err(req, 0);
 }
 
-void memfs_fsync(fuse_req_t req, fuse_ino_t, int, fuse_file_info *) { fuse_reply_err(req, 0); }
+void memfs_fsync(fuse_req_t req, fuse_ino_t, int, fuse_file_info *) {
+  fuse_reply_err(req, 0);
+}
 
 void memfs_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info *fi) {
   MemFs &fs = fs_of(req);
@@ -249,8 +255,7 @@ void memfs_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info *fi) {
   }
 }
 
-void memfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
-                   fuse_file_info *fi) {
+void memfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info *fi) {
   MemFs &fs = fs_of(req);
   // Without an opendir handle (a caller that skipped opendir) use a one-off snapshot.
   std::unique_ptr<DirHandle> one_off;
@@ -274,8 +279,8 @@ void memfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
       struct stat attr {};
       attr.st_ino = entry.ino;
       attr.st_mode = entry.type;
-      size_t needed = fuse_add_direntry(req, buffer.data() + used, size - used,
-                                        entry.name.c_str(), &attr, static_cast<off_t>(index + 1));
+      size_t needed = fuse_add_direntry(req, buffer.data() + used, size - used, entry.name.c_str(),
+                                        &attr, static_cast<off_t>(index + 1));
       if (needed > size - used) break;
       used += needed;
     }
@@ -292,7 +297,9 @@ void memfs_releasedir(fuse_req_t req, fuse_ino_t ino, fuse_file_info *fi) {
   fuse_reply_err(req, 0);
 }
 
-void memfs_fsyncdir(fuse_req_t req, fuse_ino_t, int, fuse_file_info *) { fuse_reply_err(req, 0); }
+void memfs_fsyncdir(fuse_req_t req, fuse_ino_t, int, fuse_file_info *) {
+  fuse_reply_err(req, 0);
+}
 
 void memfs_statfs(fuse_req_t req, fuse_ino_t) {
   struct statvfs stats;
@@ -309,8 +316,8 @@ void memfs_access(fuse_req_t req, fuse_ino_t ino, int mask) {
     fuse_reply_err(req, error);
     return;
   }
-  bool allowed = may_access(attr, caller_of(req), mask,
-                            [req] { return supplementary_groups_of(req); });
+  bool allowed =
+      may_access(attr, caller_of(req), mask, [req] { return supplementary_groups_of(req); });
   fuse_reply_err(req, allowed ? 0 : EACCES);
 }
 

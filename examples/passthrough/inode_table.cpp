@@ -6,7 +6,9 @@
 
 namespace finesse::examples::passthrough {
 
-Inode::~Inode() { close(path_fd_); }
+Inode::~Inode() {
+  close(path_fd_);
+}
 
 InodeTable::InodeTable(int root_fd) {
   struct stat attr {};

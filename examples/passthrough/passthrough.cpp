@@ -22,7 +22,9 @@ int Passthrough::lookup(const Inode &parent, const char *name, fuse_entry_param 
   return 0;
 }
 
-std::string proc_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+std::string proc_path(int fd) {
+  return "/proc/self/fd/" + std::to_string(fd);
+}
 
 int open_source_directory(const std::string &source) {
   return open(source.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);

@@ -20,13 +20,16 @@
 #include <vector>
 
 #include "common/debug_xattr.h"
+#include "common/posix_acl.h"
 #include "passthrough/fs_credentials.h"
 #include "passthrough/passthrough.h"
 
 namespace finesse::examples::passthrough {
 namespace {
 
-Passthrough &fs_of(fuse_req_t req) { return *static_cast<Passthrough *>(fuse_req_userdata(req)); }
+Passthrough &fs_of(fuse_req_t req) {
+  return *static_cast<Passthrough *>(fuse_req_userdata(req));
+}
 
 std::shared_ptr<Inode> inode_of(fuse_req_t req, fuse_ino_t ino) {
   return fs_of(req).inodes().find(ino);
@@ -48,8 +51,8 @@ void reply_entry_or_error(fuse_req_t req, int error, const fuse_entry_param &ent
 // Runs `make_node` (mknodat, mkdirat, ...; returning -1 with errno on failure) with the
 // caller's fsuid/fsgid, then looks the new name up.
 template <typename MakeNode>
-int make_node_as_caller(fuse_req_t req, const Inode &parent, const char *name,
-                        MakeNode make_node, fuse_entry_param *entry) {
+int make_node_as_caller(fuse_req_t req, const Inode &parent, const char *name, MakeNode make_node,
+                        fuse_entry_param *entry) {
   if (std::strlen(name) > NAME_MAX) return ENAMETOOLONG;
   const fuse_ctx *ctx = fuse_req_ctx(req);
   {
@@ -82,8 +85,8 @@ int set_times(const Inode &inode, const struct stat &wanted, int to_set, fuse_fi
 int apply_setattr(const Inode &inode, const struct stat &wanted, int to_set, fuse_file_info *fi) {
   std::string path = proc_path(inode.path_fd());
   if (to_set & FUSE_SET_ATTR_MODE) {
-    int result = fi ? fchmod(static_cast<int>(fi->fh), wanted.st_mode)
-                    : chmod(path.c_str(), wanted.st_mode);
+    int result =
+        fi ? fchmod(static_cast<int>(fi->fh), wanted.st_mode) : chmod(path.c_str(), wanted.st_mode);
     if (result != 0) return errno;
   }
   if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
@@ -136,14 +139,14 @@ void pt_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
   Passthrough &fs = fs_of(req);
   std::shared_ptr<Inode> dir = fs.inodes().find(parent);
   fuse_entry_param entry{};
-  int error = ENOENT;
+  int error;
   if (dir == nullptr) {
     error = ENOENT;
   } else if (std::strlen(name) > NAME_MAX) {
     error = ENAMETOOLONG;
   } else {
     error = fs.lookup(*dir, name, &entry);
-    if (error == ENOENT && dir != nullptr && fs.timeouts().negative > 0) {
+    if (error == ENOENT && fs.timeouts().negative > 0) {
       // ino 0 caches the negative answer in the kernel for entry_timeout seconds.
       entry = fuse_entry_param{};
       entry.entry_timeout = fs.timeouts().negative;
@@ -212,11 +215,11 @@ void pt_readlink(fuse_req_t req, fuse_ino_t ino) {
 void pt_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev) {
   std::shared_ptr<Inode> dir = inode_of(req, parent);
   fuse_entry_param entry;
-  int error = dir == nullptr ? ENOENT
-                             : make_node_as_caller(
-                                   req, *dir, name,
-                                   [&] { return mknodat(dir->path_fd(), name, mode, rdev); },
-                                   &entry);
+  int error =
+      dir == nullptr
+          ? ENOENT
+          : make_node_as_caller(
+                req, *dir, name, [&] { return mknodat(dir->path_fd(), name, mode, rdev); }, &entry);
   reply_entry_or_error(req, error, entry);
 }
 
@@ -236,8 +239,7 @@ void pt_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, const cha
   int error = dir == nullptr ? ENOENT
                              : make_node_as_caller(
                                    req, *dir, name,
-                                   [&] { return symlinkat(target, dir->path_fd(), name); },
-                                   &entry);
+                                   [&] { return symlinkat(target, dir->path_fd(), name); }, &entry);
   reply_entry_or_error(req, error, entry);
 }
 
@@ -477,20 +479,21 @@ void pt_access(fuse_req_t req, fuse_ino_t ino, int mask) {
   int error;
   {
     ScopedFsCredentials as_caller(ctx->uid, ctx->gid);
-    error = faccessat(AT_FDCWD, proc_path(inode->path_fd()).c_str(), mask, AT_EACCESS) == 0
-                ? 0
-                : errno;
+    error =
+        faccessat(AT_FDCWD, proc_path(inode->path_fd()).c_str(), mask, AT_EACCESS) == 0 ? 0 : errno;
   }
   fuse_reply_err(req, error);
 }
 
-void pt_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
-                 size_t size, int flags) {
+void pt_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size,
+                 int flags) {
   std::shared_ptr<Inode> inode = inode_of(req, ino);
   if (inode == nullptr) {
     fuse_reply_err(req, ENOENT);
   } else if (is_nlookup_xattr(ino, name)) {
     fuse_reply_err(req, EPERM);
+  } else if (is_posix_acl_xattr(name)) {
+    fuse_reply_err(req, EOPNOTSUPP);
   } else if (setxattr(proc_path(inode->path_fd()).c_str(), name, value, size, flags) != 0) {
     fuse_reply_err(req, errno);
   } else {
@@ -544,6 +547,8 @@ void pt_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name) {
     fuse_reply_err(req, ENOENT);
   } else if (is_nlookup_xattr(ino, name)) {
     fuse_reply_err(req, EPERM);
+  } else if (is_posix_acl_xattr(name)) {
+    fuse_reply_err(req, EOPNOTSUPP);
   } else if (removexattr(proc_path(inode->path_fd()).c_str(), name) != 0) {
     fuse_reply_err(req, errno);
   } else {

@@ -169,9 +169,6 @@ TEST_P(ErrnoTest, XattrErrors) {
   char buffer[64];
   errno = 0;
   const ssize_t rc = getxattr(p("f").c_str(), "user.missing", buffer, sizeof buffer);
-  if (is_hlfs() && rc < 0 && (errno == EOPNOTSUPP || errno == ENOSYS)) {
-    GTEST_SKIP() << "hlfs has no xattrs";
-  }
   EXPECT_EQ(rc, -1);
   EXPECT_EQ(errno_name(errno), "ENODATA");
   EXPECT_ERRNO(ENODATA, removexattr(p("f").c_str(), "user.missing"));

@@ -115,11 +115,10 @@ TEST_P(PosixBasicsTest, DirectoryTimesMoveWhenEntriesChange) {
 }
 
 TEST_P(PosixBasicsTest, HardLinksShareTheInode) {
-  if (is_hlfs() && !no_cache()) {
-    // The high-level API gives each path its own kernel inode, so the other name's cached
-    // attributes go stale for attr_timeout; hlfs_timeout0 checks the same without caching.
-    GTEST_SKIP() << "hard links vs. attribute caching under the high-level API";
-  }
+  // The high-level API gives each path its own kernel inode, so under attribute caching the
+  // other name's link count and ctime stay stale for attr_timeout: hlfs is held to those
+  // only without caching (hlfs_timeout0).
+  const bool attrs_shared = !(is_hlfs() && !no_cache());
   write_file(p("a"), "shared");
   const struct stat before_link = stat_of(p("a"));
   let_time_pass();
@@ -127,11 +126,16 @@ TEST_P(PosixBasicsTest, HardLinksShareTheInode) {
   const struct stat a = stat_of(p("a"));
   const struct stat b = stat_of(p("b"));
   EXPECT_EQ(a.st_ino, b.st_ino);
-  EXPECT_EQ(a.st_nlink, 2u);
   EXPECT_EQ(b.st_nlink, 2u);
-  EXPECT_TRUE(before(before_link.st_ctim, a.st_ctim)) << "link changes the inode's ctime";
+  if (attrs_shared) {
+    EXPECT_EQ(a.st_nlink, 2u);
+    EXPECT_TRUE(before(before_link.st_ctim, a.st_ctim)) << "link changes the inode's ctime";
+  }
   write_file(p("b"), "changed via b");
-  EXPECT_EQ(read_file(p("a")), "changed via b");
+  EXPECT_EQ(read_file(p("b")), "changed via b");
+  if (attrs_shared) {
+    EXPECT_EQ(read_file(p("a")), "changed via b");  // else a's cached size cuts the read
+  }
   ASSERT_OK(unlink(p("a").c_str()));
   EXPECT_EQ(stat_of(p("b")).st_nlink, 1u);
   EXPECT_EQ(read_file(p("b")), "changed via b");
@@ -149,6 +153,12 @@ TEST_P(PosixBasicsTest, UnlinkedOpenFileStaysUsable) {
   EXPECT_STREQ(buffer, "still here");
   EXPECT_EQ(pwrite(fd, "!", 1, 10), 1);
   struct stat st;
+  if (is_hlfs()) {
+    // The kernel's getattr carries no file handle, and libfuse's high-level layer has no
+    // path for a removed node: it answers ESTALE (a limitation of fuse.h, not of hlfs).
+    EXPECT_ERRNO(ESTALE, fstat(fd, &st));
+    return;
+  }
   ASSERT_OK(fstat(fd, &st));
   EXPECT_EQ(st.st_size, 11);
   EXPECT_EQ(st.st_nlink, 0u);

@@ -15,12 +15,6 @@ class XattrTest : public MountedFsTest {
   void SetUp() override {
     MountedFsTest::SetUp();
     write_file(p("f"), "x");
-    errno = 0;
-    if (is_hlfs() && setxattr(p("f").c_str(), "user.probe", "", 0, 0) != 0 &&
-        (errno == EOPNOTSUPP || errno == ENOSYS)) {
-      GTEST_SKIP() << "hlfs has no xattrs";
-    }
-    removexattr(p("f").c_str(), "user.probe");
   }
 
   // listxattr, split at the NULs.
