@@ -2,8 +2,10 @@
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
 JOBS       ?= $(shell nproc)
+# The sanitizer build preloads instrumented libraries into instrumented daemons.
+ASAN_ENV   := ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1
 
-.PHONY: all deps build test test-asan clean
+.PHONY: all deps build build-asan test test-native test-asan bench vm-test clean
 
 all: build
 
@@ -13,12 +15,32 @@ deps:
 $(BUILD)/CMakeCache.txt: | deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 
+$(BUILD_ASAN)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DFINESSE_SANITIZE=ON \
+	  -DFINESSE_BUILD_BENCH=OFF >/dev/null
+
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
-test: build
+build-asan: deps $(BUILD_ASAN)/CMakeCache.txt
+	cmake --build $(BUILD_ASAN) -j $(JOBS)
+
+# Everything natively, then the server's units, the sample file systems and the bypass
+# suites again under AddressSanitizer + UndefinedBehaviorSanitizer.
+test: test-native test-asan
+
+test-native: build
 	@scripts/require-root.sh "make test"
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) --timeout 300
+
+test-asan: build-asan
+	@scripts/require-root.sh "make test"
+	$(ASAN_ENV) ctest --test-dir $(BUILD_ASAN) --output-on-failure -j $(JOBS) --timeout 300 \
+	  -L 'unit|kernel_path|bypass'
+
+bench: build
+	@scripts/require-root.sh "make bench"
+	$(BUILD)/bin/finesse-bench
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN)

@@ -1,6 +1,7 @@
 #include "server.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -180,11 +181,16 @@ void Server::run() {
       last_work = now_ns();
       continue;
     }
-    bool spinning = now_ns() - last_work < t.server_spin_ns;
-    if (spinning && (++iterations & 255) != 0) {
+    // Spin (reading the clock and yielding only now and then: a client thread waiting for a
+    // CPU must get it), then poll the sockets now and then, then sleep.
+    ++iterations;
+    if ((iterations & 31) != 0) {
       cpu_relax();
       continue;
     }
+    if ((iterations & 127) == 0) sched_yield();
+    bool spinning = now_ns() - last_work < t.server_spin_ns;
+    if (spinning && (iterations & 1023) != 0) continue;
     int timeout = 0;
     if (!spinning) {
       // Going to sleep: tell every client to kick us, then look once more (a client may

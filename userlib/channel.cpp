@@ -35,6 +35,7 @@ struct Conn {
   int efd = -1;
   void *region = nullptr;
   uint64_t cred_gen = 0;
+  uint32_t server_pid = 0;     // whose server this state is about (mount ids are reused)
   int64_t retry_after_ns = 0;  // after "not served" or a failed connect
   KernelFacts facts{};
 };
@@ -165,7 +166,7 @@ bool acquire(Conn &c, const MountMatch &m) {
     if (s == kConnected) {
       c.users.fetch_add(1, std::memory_order_acq_rel);
       if (c.state.load(std::memory_order_acquire) == kConnected && c.cred_gen == gen &&
-          !c.broken.load(std::memory_order_acquire) &&
+          c.server_pid == m.server_pid && !c.broken.load(std::memory_order_acquire) &&
           !wire::header_of(c.region)->closed.load(std::memory_order_acquire))
         return true;
       c.users.fetch_sub(1, std::memory_order_acq_rel);
@@ -179,12 +180,13 @@ bool acquire(Conn &c, const MountMatch &m) {
     }
     if (s == kBusy) return false;  // another thread is (re)connecting: kernel path meanwhile
     if ((s == kNotServed || s == kDisconnected) && c.retry_after_ns > now_ns() &&
-        c.cred_gen == gen)
+        c.cred_gen == gen && c.server_pid == m.server_pid)
       return false;
     int expected = s;
     if (!c.state.compare_exchange_strong(expected, kBusy)) return false;
     int ns = connect_conn(c, m);
     c.cred_gen = gen;
+    c.server_pid = m.server_pid;
     if (ns != kConnected) c.retry_after_ns = now_ns() + int64_t{1000} * 1000000;
     c.state.store(ns, std::memory_order_release);
     if (ns != kConnected) return false;

@@ -739,15 +739,6 @@ $bb mount -t devtmpfs devtmpfs /dev
 $bb mkdir -p /dev/pts /dev/shm
 $bb mount -t devpts devpts /dev/pts
 $bb mount -t tmpfs -o mode=1777 tmpfs /dev/shm
-# tmpfs on /tmp; a build tree under /tmp (packed into the initramfs) is moved onto it.
-if [ -n "$($bb ls -A /tmp)" ]; then
-  $bb mkdir /.tmp-stage
-  $bb mount -t tmpfs -o mode=1777 tmpfs /.tmp-stage
-  $bb cp -a /tmp/. /.tmp-stage/ && $bb rm -rf /tmp && $bb mkdir -m 1777 /tmp
-  $bb mount -o move /.tmp-stage /tmp
-else
-  $bb mount -t tmpfs -o mode=1777 tmpfs /tmp
-fi
 $bb mount -t tmpfs -o mode=755 tmpfs /run
 $bb mount -t bpf bpf /sys/fs/bpf
 $bb mount -t tracefs tracefs /sys/kernel/tracing
@@ -755,6 +746,18 @@ $bb mount -t debugfs debugfs /sys/kernel/debug
 for m in $($bb cat /finesse/modules.order); do
   $bb insmod "/finesse/modules/$m" || echo "FINESSE-VM-WARN insmod $m failed"
 done
+# /tmp: the ext4 scratch disk (/dev/vda) when there is one, like the host's /tmp (tmpfs
+# lacks user.* xattrs before 6.6), else tmpfs. A build tree packed under /tmp moves onto it.
+$bb mkdir /.tmp-stage
+if [ -e /finesse/scratch-disk ]; then
+  n=0; while [ ! -b /dev/vda ] && [ $n -lt 50 ]; do $bb usleep 100000; n=$((n+1)); done
+  $bb mount -t ext4 /dev/vda /.tmp-stage || echo "FINESSE-VM-WARN no scratch disk: /tmp is tmpfs"
+fi
+$bb grep -q ' /.tmp-stage ' /proc/mounts || $bb mount -t tmpfs tmpfs /.tmp-stage
+$bb chmod 1777 /.tmp-stage
+$bb cp -a /tmp/. /.tmp-stage/ && $bb rm -rf /tmp && $bb mkdir -m 1777 /tmp
+$bb mount -o move /.tmp-stage /tmp
+echo "FINESSE-VM-TMP $($bb awk '$2 == "/tmp" {print $3}' /proc/mounts)"
 [ -c /dev/fuse ] || $bb mknod -m 666 /dev/fuse c 10 229
 $bb chmod 666 /dev/fuse
 $bb mount -t fusectl fusectl /sys/fs/fuse/connections 2>/dev/null
@@ -1012,7 +1015,7 @@ def add_modules(img, root, release, wanted):
 
 
 def build_initramfs(out_path, kernel_root, release, cfg, tests, build_dir, extra_files,
-                    extra_paths, strip, jobs):
+                    extra_paths, strip, jobs, scratch_disk):
     """Assembles and writes the guest image; returns (bytes, seconds, module names)."""
     t0 = time.monotonic()
     img = Initramfs()
@@ -1031,7 +1034,11 @@ def build_initramfs(out_path, kernel_root, release, cfg, tests, build_dir, extra
         for lib in sorted(shared_libraries(sorted(set(elfs)))):
             if not img.has(lib):
                 img.add_host_path(lib)
-        modules = add_modules(img, kernel_root, release, cfg["guest"].get("modules", []))
+        wanted = list(cfg["guest"].get("modules", []))
+        if scratch_disk:  # /dev/vda for /tmp
+            wanted += ["virtio_pci", "virtio_blk"]
+            img.add_bytes("finesse/scratch-disk", "")
+        modules = add_modules(img, kernel_root, release, wanted)
         img.add_bytes("init", INIT_SCRIPT.replace("@PATH@", GUEST_PATH), 0o755)
         add_runner(img, tests, jobs)
         img.write(out_path)
@@ -1057,6 +1064,17 @@ class VmLock:
     def __exit__(self, *exc):
         fcntl.flock(self.fd, fcntl.LOCK_UN)
         os.close(self.fd)
+
+
+def make_scratch_disk(workdir, size):
+    """A sparse, empty ext4 image for the guest's /tmp (deleted with workdir)."""
+    path = os.path.join(workdir, "tmp-disk.ext4")
+    r = run(["mkfs.ext4", "-q", "-F", "-L", "finesse-tmp", "-O", "^has_journal",
+             "-E", "lazy_itable_init=1,root_owner=0:0", path, size])
+    if r.returncode != 0:
+        raise VmTestError(f"mkfs.ext4 for the guest's /tmp failed: {r.stderr.strip()} "
+                          "(install e2fsprogs, or use --tmp tmpfs)")
+    return path
 
 
 def qemu_command(vmlinuz, initrd, accel, memory, smp):
@@ -1178,9 +1196,11 @@ def parse_console(lines, expected_tests, result):
     missing = [t.name for t in expected_tests if t.name not in per_test]
     if marker is None and missing:
         result.problems.append(f"{len(missing)} tests never finished, first: {missing[0]}")
-    # Skips: whole tests skipped, and single gtest cases skipped inside a passing binary.
-    result.skips = [(n, n) for n, (r, _) in per_test.items() if r == "SKIP"]
-    result.skips += [(n, c) for n, c in skipcases if (n, n) not in result.skips and c != n]
+    # Skips: (ctest test, gtest case) for every gtest case that skipped, and (test, test) for
+    # a skipped test that is not a gtest (skip return code, DISABLED, ...).
+    result.skips = list(dict.fromkeys(skipcases))
+    result.skips += [(n, n) for n, (r, _) in per_test.items()
+                     if r == "SKIP" and not any(t == n for t, _ in skipcases)]
     result.ok = marker is not None and result.failed == 0 and not result.problems
 
 
@@ -1258,15 +1278,19 @@ def run_kernel(kernel, cfg, args, tests, extra_files, cache, out_dir, accel_choi
         initrd = os.path.join(work, "initramfs.cpio")
         size, secs, modules = build_initramfs(
             initrd, root, release, cfg, tests, None if args.self_test else args.build_dir,
-            extra_files, args.extra_path, not args.no_strip, args.jobs)
+            extra_files, args.extra_path, not args.no_strip, args.jobs, args.tmp == "disk")
         result.image_bytes, result.image_secs = size, secs
         log(f"[{kernel['name']}] {kernel['package']} {kernel['version']} ({release}); "
             f"initramfs {size / 1e6:.0f} MB in {secs:.1f}s; modules: {' '.join(modules) or '-'}; "
             f"{len(tests)} tests; accel {accel}")
         cmd = qemu_command(vmlinuz_path(root, release), initrd, accel, args.memory, args.smp)
+        if args.tmp == "disk":
+            cmd += ["-drive", f"file={make_scratch_disk(work, args.tmp_size)},format=raw,"
+                    "if=virtio,cache=unsafe"]
         echo = (lambda line: True) if args.verbose else \
             (lambda line: line.startswith(("FINESSE-VM-TEST", "FINESSE-VM-RESULT",
-                                           "FINESSE-VM-BOOTED", "FINESSE-VM-WARN"))
+                                           "FINESSE-VM-BOOTED", "FINESSE-VM-WARN",
+                                           "FINESSE-VM-TMP"))
              or bool(FATAL_RE.search(line)))
         lines, timed_out, boot_secs = run_qemu(cmd, log_path, args.timeout, echo, RESULT_RE)
     result.boot_secs = boot_secs
@@ -1370,6 +1394,10 @@ def parse_args(argv):
                    help="auto (default): KVM only if a quick probe boots, else TCG")
     p.add_argument("--memory", default="2G", help="guest memory (default 2G)")
     p.add_argument("--smp", type=int, default=2, help="guest CPUs (default 2)")
+    p.add_argument("--tmp", choices=["disk", "tmpfs"], default="disk",
+                   help="guest /tmp: an ext4 scratch disk like the host's /tmp (default), or "
+                        "tmpfs (no user.* xattrs before Linux 6.6)")
+    p.add_argument("--tmp-size", default="4G", help="size of the sparse /tmp disk (default 4G)")
     p.add_argument("--jobs", "-j", type=int, default=2,
                    help="tests run in parallel in the guest, like ctest -j (default 2; "
                         "RUN_SERIAL/RESOURCE_LOCK tests and fixtures always run alone)")

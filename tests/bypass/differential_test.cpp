@@ -20,10 +20,15 @@ int run_sequence(const std::string &a, const std::string &b, bool root, uint32_t
                  int *bypassed) {
   std::mt19937 rng(seed);
   int mismatches = 0;
+  const char *trace = getenv("FINESSE_DIFF_TRACE");  // print every op whose text has this
   *bypassed = 0;
   for (int i = 0; i < kOps; i++) {
     RandomOp op = run_random_op(rng, a, b, root);
     if (op.bypassed) ++*bypassed;
+    if (trace && op.text.find(trace) != std::string::npos)
+      fprintf(stderr, "trace %d %s: bypass %ld/%d [%s] kernel %ld/%d [%s]\n", i, op.text.c_str(),
+              op.bypass.rc, op.bypass.err, op.bypass.data.c_str(), op.kernel.rc, op.kernel.err,
+              op.kernel.data.c_str());
     if (!(op.bypass == op.kernel)) {
       if (++mismatches <= 10)
         fprintf(stderr, "op %d %s: bypass rc=%ld errno=%d [%s] kernel rc=%ld errno=%d [%s]\n", i,

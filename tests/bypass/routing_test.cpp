@@ -1,0 +1,133 @@
+// Which way calls go: on an attached mount they are bypassed, everything the server must not
+// or cannot answer goes to the kernel, and both ways give the kernel's answer.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "attached_fs.h"
+
+namespace finesse::testing {
+namespace {
+
+class Routing : public ::testing::TestWithParam<FsKind> {
+ protected:
+  void SetUp() override {
+    MountOptions o;
+    o.fs = GetParam();
+    fs_ = std::make_unique<AttachedFs>(o);
+    ASSERT_EQ(::mkdir(fs_->path("d").c_str(), 0755), 0);
+    int fd = ::open(fs_->path("d/f").c_str(), O_CREAT | O_WRONLY, 0644);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::write(fd, "12345", 5), 5);
+    ::close(fd);
+    ASSERT_EQ(::symlink("f", fs_->path("d/lnk").c_str()), 0);
+  }
+  std::string p(const std::string &rel) { return fs_->path(rel); }
+  std::unique_ptr<AttachedFs> fs_;
+};
+
+TEST_P(Routing, AttachedPathsAreBypassed) {
+  struct stat st;
+  ASSERT_EQ(finesse_stat(p("d/f").c_str(), &st), 0);
+  EXPECT_EQ(finesse_last_route(), FINESSE_ROUTE_BYPASS);
+  EXPECT_EQ(st.st_size, 5);
+  struct stat k;
+  ASSERT_EQ(::stat(p("d/f").c_str(), &k), 0);
+  EXPECT_EQ(st.st_ino, k.st_ino);
+  EXPECT_EQ(st.st_dev, k.st_dev);
+  EXPECT_EQ(st.st_mode, k.st_mode);
+  EXPECT_EQ(st.st_blksize, k.st_blksize);
+  ASSERT_EQ(finesse_stat(fs_->mnt().c_str(), &st), 0);  // the mount root itself
+  EXPECT_EQ(finesse_last_route(), FINESSE_ROUTE_BYPASS);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+}
+
+TEST_P(Routing, OtherPathsGoToTheKernel) {
+  struct stat st;
+  ASSERT_EQ(finesse_stat("/", &st), 0);
+  EXPECT_EQ(finesse_last_route(), FINESSE_ROUTE_KERNEL);
+  // Shares a prefix with the mount point but is another directory.
+  std::string sibling = fs_->mnt() + "2";
+  ASSERT_EQ(::mkdir(sibling.c_str(), 0755), 0);
+  EXPECT_EQ(finesse_stat(sibling.c_str(), &st), 0);
+  EXPECT_EQ(finesse_last_route(), FINESSE_ROUTE_KERNEL);
+  ::rmdir(sibling.c_str());
+}
+
+TEST_P(Routing, SymlinksToFollowAndDotDotOutGoToTheKernel) {
+  struct stat st;
+  ASSERT_EQ(finesse_stat(p("d/lnk").c_str(), &st), 0);  // follows: kernel
+  EXPECT_EQ(finesse_last_route(), FINESSE_ROUTE_KERNEL);
+  EXPECT_EQ(st.st_size, 5);
+  ASSERT_EQ(finesse_lstat(p("d/lnk").c_str(), &st), 0);  // does not follow: bypass
+  EXPECT_EQ(finesse_last_route(), FINESSE_ROUTE_BYPASS);
+  EXPECT_TRUE(S_ISLNK(st.st_mode));
+  std::string mnt = fs_->mnt();
+  std::string out = p("../" + mnt.substr(mnt.rfind('/') + 1) + "/d/f");
+  ASSERT_EQ(finesse_stat(out.c_str(), &st), 0);  // `..` leaves the mount: kernel
+  EXPECT_EQ(finesse_last_route(), FINESSE_ROUTE_KERNEL);
+  ASSERT_EQ(finesse_stat(p("d/../d/./f").c_str(), &st), 0);  // `..` inside: bypass
+  EXPECT_EQ(finesse_last_route(), FINESSE_ROUTE_BYPASS);
+  EXPECT_EQ(st.st_size, 5);
+}
+
+TEST_P(Routing, RelativePathsAndDirfds) {
+  char old[4096];
+  ASSERT_NE(getcwd(old, sizeof(old)), nullptr);
+  ASSERT_EQ(chdir(p("d").c_str()), 0);
+  struct stat st;
+  int rc = finesse_stat("f", &st);
+  int route = finesse_last_route();
+  ASSERT_EQ(chdir(old), 0);
+  ASSERT_EQ(rc, 0);
+  EXPECT_EQ(route, FINESSE_ROUTE_BYPASS);
+  int dfd = ::open(p("d").c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(dfd, 0);
+  EXPECT_EQ(finesse_fstatat(dfd, "f", &st, 0), 0);
+  EXPECT_EQ(finesse_last_route(), FINESSE_ROUTE_BYPASS);
+  EXPECT_EQ(finesse_mkdirat(dfd, "sub", 0700), 0);
+  EXPECT_EQ(finesse_last_route(), FINESSE_ROUTE_BYPASS);
+  EXPECT_EQ(finesse_unlinkat(dfd, "sub", AT_REMOVEDIR), 0);
+  EXPECT_EQ(finesse_last_route(), FINESSE_ROUTE_BYPASS);
+  ::close(dfd);
+}
+
+TEST_P(Routing, ErrnoIsTheKernels) {
+  struct stat st;
+  errno = 0;
+  EXPECT_EQ(finesse_stat(p("d/missing").c_str(), &st), -1);
+  EXPECT_EQ(errno, ENOENT);
+  EXPECT_EQ(finesse_last_route(), FINESSE_ROUTE_BYPASS);
+  EXPECT_EQ(finesse_stat(p("d/f/x").c_str(), &st), -1);
+  EXPECT_EQ(errno, ENOTDIR);
+  EXPECT_EQ(finesse_mkdir(p("d").c_str(), 0755), -1);
+  EXPECT_EQ(errno, EEXIST);
+  EXPECT_EQ(finesse_unlink(p("d").c_str()), -1);
+  EXPECT_EQ(errno, EISDIR);
+  std::string longname(300, 'x');
+  EXPECT_EQ(finesse_mkdir(p("d/" + longname).c_str(), 0755), -1);
+  int e = errno;
+  EXPECT_EQ(::mkdir(p("d/" + longname).c_str(), 0755), -1);
+  EXPECT_EQ(e, errno) << "ENAMETOOLONG as the kernel path says";
+  // Another mount for EXDEV: rename across mounts is the kernel's.
+  EXPECT_EQ(finesse_rename(p("d/f").c_str(), "/tmp/finesse-exdev-target"), -1);
+  EXPECT_EQ(errno, EXDEV);
+  EXPECT_EQ(finesse_last_route(), FINESSE_ROUTE_KERNEL);
+}
+
+TEST_P(Routing, DetachedMountGoesToTheKernel) {
+  struct stat st;
+  ASSERT_EQ(finesse_stat(p("d/f").c_str(), &st), 0);
+  EXPECT_EQ(finesse_last_route(), FINESSE_ROUTE_BYPASS);
+  fs_->detach();
+  ASSERT_EQ(finesse_stat(p("d/f").c_str(), &st), 0);
+  EXPECT_EQ(finesse_last_route(), FINESSE_ROUTE_KERNEL);
+}
+
+INSTANTIATE_TEST_SUITE_P(All, Routing,
+                         ::testing::Values(FsKind::kMemfs, FsKind::kPassthrough, FsKind::kHighLevel),
+                         [](const auto &i) { return fs_name(i.param); });
+
+}  // namespace
+}  // namespace finesse::testing

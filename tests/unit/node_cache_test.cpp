@@ -1,0 +1,86 @@
+// The server's cache holds lookups and must return every one of them by forget.
+#include "node_cache.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace finesse::server {
+namespace {
+
+fuse_entry_param entry(fuse_ino_t ino, mode_t mode, double timeout = 10) {
+  fuse_entry_param e{};
+  e.ino = ino;
+  e.attr.st_ino = ino;
+  e.attr.st_mode = mode;
+  e.entry_timeout = timeout;
+  e.attr_timeout = timeout;
+  return e;
+}
+
+// Sums the lookups returned per inode.
+std::map<fuse_ino_t, uint64_t> total(const std::vector<Forget> &f) {
+  std::map<fuse_ino_t, uint64_t> m;
+  for (const auto &x : f) m[x.ino] += x.nlookup;
+  return m;
+}
+
+TEST(NodeCache, EveryLookupIsForgottenExactlyOnce) {
+  NodeCache c;
+  std::vector<Forget> forgets;
+  uint64_t g = c.generation();
+  c.insert(FUSE_ROOT_ID, "d", entry(10, S_IFDIR | 0755), g, 1, &forgets);
+  c.insert(10, "f", entry(11, S_IFREG | 0644), g, 1, &forgets);
+  c.insert(10, "f", entry(11, S_IFREG | 0644), g, 2, &forgets);  // a second lookup reply
+  c.insert(10, "h", entry(11, S_IFREG | 0644), g, 2, &forgets);  // a hard link
+  EXPECT_TRUE(forgets.empty());
+  EXPECT_EQ(c.lookups_held(), 4u);
+  c.drop_entry(10, "f", &forgets);
+  EXPECT_TRUE(forgets.empty()) << "still named by h";
+  c.drop_entry(FUSE_ROOT_ID, "d", &forgets);  // the directory goes with its children
+  auto t = total(forgets);
+  EXPECT_EQ(t[10], 1u);
+  EXPECT_EQ(t[11], 3u);
+  EXPECT_EQ(c.lookups_held(), 0u);
+}
+
+TEST(NodeCache, StaleResultsAreNotCachedButStillForgotten) {
+  NodeCache c;
+  std::vector<Forget> forgets;
+  uint64_t g = c.generation();
+  c.invalidate_attr(5);  // any invalidation moves the generation
+  c.insert(FUSE_ROOT_ID, "x", entry(20, S_IFREG), g, 1, &forgets);
+  ASSERT_EQ(forgets.size(), 1u);
+  EXPECT_EQ(forgets[0].ino, 20u);
+  EXPECT_EQ(c.find(FUSE_ROOT_ID, "x", 1).kind, CacheHit::kMiss);
+}
+
+TEST(NodeCache, EntriesExpireLikeTheKernels) {
+  NodeCache c;
+  std::vector<Forget> forgets;
+  c.insert(FUSE_ROOT_ID, "x", entry(20, S_IFREG, 1.0), c.generation(), 0, &forgets);
+  EXPECT_EQ(c.find(FUSE_ROOT_ID, "x", 500000000).kind, CacheHit::kPositive);
+  EXPECT_TRUE(c.find(FUSE_ROOT_ID, "x", 500000000).attr_fresh);
+  EXPECT_EQ(c.find(FUSE_ROOT_ID, "x", 2000000000).kind, CacheHit::kMiss);
+  c.insert(FUSE_ROOT_ID, "y", entry(21, S_IFREG, 0), c.generation(), 0, &forgets);
+  EXPECT_EQ(c.find(FUSE_ROOT_ID, "y", 1).kind, CacheHit::kMiss) << "timeout 0: never cached";
+  c.flush(&forgets);
+  auto t = total(forgets);
+  EXPECT_EQ(t[20], 1u);
+  EXPECT_EQ(t[21], 1u);
+}
+
+TEST(NodeCache, NegativeEntriesNeedATimeout) {
+  NodeCache c;
+  std::vector<Forget> forgets;
+  fuse_entry_param neg{};
+  neg.entry_timeout = 5;
+  c.insert(FUSE_ROOT_ID, "n", neg, c.generation(), 0, &forgets);
+  EXPECT_EQ(c.find(FUSE_ROOT_ID, "n", 1).kind, CacheHit::kNegative);
+  c.drop_entry(FUSE_ROOT_ID, "n", &forgets);
+  EXPECT_EQ(c.find(FUSE_ROOT_ID, "n", 1).kind, CacheHit::kMiss);
+  EXPECT_TRUE(forgets.empty());
+}
+
+}  // namespace
+}  // namespace finesse::server
