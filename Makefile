@@ -5,7 +5,7 @@ JOBS       ?= $(shell nproc)
 # The sanitizer build preloads instrumented libraries into instrumented daemons.
 ASAN_ENV   := ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1
 
-.PHONY: all deps build build-asan test test-native test-asan bench vm-test clean
+.PHONY: all deps build build-asan test test-native test-asan bench demo vm-test clean
 
 all: build
 
@@ -41,6 +41,10 @@ test-asan: build-asan
 bench: build
 	@scripts/require-root.sh "make bench"
 	$(BUILD)/bin/finesse-bench
+
+demo: build
+	@scripts/require-root.sh "make demo"
+	scripts/demo.sh
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN)

@@ -136,6 +136,9 @@ struct alignas(64) RegionHeader {
   uint32_t slot_size;
   alignas(64) std::atomic<uint32_t> server_idle;  // server threads are asleep: kick the eventfd
   alignas(64) std::atomic<uint32_t> closed;       // server stopped serving this connection
+  // Bit i set: slot i was posted. Lets the server look at one word per client instead of
+  // one cache line per slot. Only a hint: the slot's state decides.
+  alignas(64) std::atomic<uint64_t> pending;
 };
 static_assert(sizeof(RegionHeader) <= kHeaderSize);
 

@@ -55,7 +55,6 @@ struct Client {
   bool control = false;
   bool hello_done = false;
   Creds creds;
-  uint32_t next_slot = 0;  // round-robin start
 };
 
 class Server {
@@ -72,7 +71,7 @@ class Server {
   void on_hello(Client &c);
   void on_control(Client &c);
   std::string admit(Client &c);
-  bool scan();
+  bool scan(bool full = false);
   void serve_slot(Client &c, wire::Slot *s);
   void refresh_mount();
   void set_idle(uint32_t v);
@@ -196,7 +195,7 @@ void Server::run() {
       // Going to sleep: tell every client to kick us, then look once more (a client may
       // have posted between our scan and its reading of the flag).
       set_idle(1);
-      if (scan()) {
+      if (scan(true)) {
         set_idle(0);
         last_work = now_ns();
         continue;
@@ -406,19 +405,23 @@ void Server::on_control(Client &c) {
   send_msg(c.sock, &rep, sizeof(rep), nullptr, 0);
 }
 
-bool Server::scan() {
+bool Server::scan(bool full) {
   bool found = false;
   for (size_t i = 0; i < active_.size(); i++) {
     Client *c = active_[i];
-    for (uint32_t k = 0; k < wire::kSlotCount; k++) {
-      uint32_t idx = (c->next_slot + k) % wire::kSlotCount;
+    // The pending word names the posted slots; a full scan (before sleeping) also finds
+    // slots whose bit a misbehaving client never set.
+    uint64_t bits = wire::header_of(c->region)->pending.exchange(0, std::memory_order_acq_rel);
+    if (full) bits = ~uint64_t{0};
+    while (bits != 0) {
+      uint32_t idx = static_cast<uint32_t>(__builtin_ctzll(bits));
+      bits &= bits - 1;
       wire::Slot *s = wire::slot_at(c->region, idx);
       uint32_t expected = wire::kPosted;
       if (s->h.state.load(std::memory_order_relaxed) != wire::kPosted) continue;
       if (!s->h.state.compare_exchange_strong(expected, wire::kClaimed,
                                               std::memory_order_acquire))
         continue;
-      c->next_slot = idx + 1;
       serve_slot(*c, s);
       found = true;
     }

@@ -299,7 +299,9 @@ int64_t channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const
   s->h.req_len = static_cast<uint32_t>(at);
   s->h.client_sleeping.store(0, std::memory_order_relaxed);
   s->h.state.store(wire::kPosted, std::memory_order_seq_cst);
-  if (wire::header_of(c->region)->server_idle.load(std::memory_order_seq_cst)) {
+  wire::RegionHeader *hdr = wire::header_of(c->region);
+  hdr->pending.fetch_or(uint64_t{1} << idx, std::memory_order_seq_cst);
+  if (hdr->server_idle.load(std::memory_order_seq_cst)) {
     uint64_t one = 1;
     if (write(c->efd, &one, sizeof(one)) < 0) { /* the server also polls */
     }
