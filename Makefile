@@ -1,11 +1,13 @@
 # Thin wrapper around CMake. Every target installs what it needs first.
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
+BUILD_FUZZ ?= build-fuzz
+FUZZ_SECONDS ?= 60
 JOBS       ?= $(shell nproc)
 # The sanitizer build preloads instrumented libraries into instrumented daemons.
 ASAN_ENV   := ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1
 
-.PHONY: all deps build build-asan test test-native test-asan bench demo vm-test clean
+.PHONY: all deps build build-asan test test-native test-asan bench demo fuzz vm-test clean
 
 all: build
 
@@ -46,5 +48,13 @@ demo: build
 	@scripts/require-root.sh "make demo"
 	scripts/demo.sh
 
+# libFuzzer over the server's request decoding and dispatch, for FUZZ_SECONDS.
+fuzz: deps
+	CC=clang CXX=clang++ cmake -S . -B $(BUILD_FUZZ) -DFINESSE_FUZZ=ON -DFINESSE_BUILD_BENCH=OFF >/dev/null
+	cmake --build $(BUILD_FUZZ) -j $(JOBS) --target request_fuzzer
+	mkdir -p $(BUILD_FUZZ)/corpus
+	$(BUILD_FUZZ)/bin/request_fuzzer -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	  $(BUILD_FUZZ)/corpus
+
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
