@@ -7,7 +7,7 @@ JOBS       ?= $(shell nproc)
 # The sanitizer build preloads instrumented libraries into instrumented daemons.
 ASAN_ENV   := ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1
 
-.PHONY: all deps build build-asan test test-native test-asan bench demo fuzz vm-test clean
+.PHONY: all deps build build-asan test test-native test-asan bench demo fuzz vm-test vm-test-self clean
 
 all: build
 
@@ -47,6 +47,13 @@ bench: build
 demo: build
 	@scripts/require-root.sh "make demo"
 	scripts/demo.sh
+
+# The integration suite inside QEMU on the pinned Debian kernels (vm-tests/README.md).
+vm-test: build
+	python3 vm-tests/run.py --build-dir $(BUILD)
+
+vm-test-self: deps
+	python3 vm-tests/run.py --build-dir $(BUILD) --self-test
 
 # libFuzzer over the server's request decoding and dispatch, for FUZZ_SECONDS.
 fuzz: deps

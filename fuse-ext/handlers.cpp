@@ -238,6 +238,10 @@ int32_t do_setattr(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
   struct stat in {};
   int to_set = 0;
   if (r.valid & wire::kSetMode) {
+    // The kernel decides some things (killing setuid/setgid on truncate, write, chown) from
+    // its cached i_mode, which an invalidation does not refresh: the setuid/setgid bits are
+    // only ever changed through the kernel so that its copy is always right.
+    if ((cur.st_mode | r.mode) & (S_ISUID | S_ISGID)) return kFallback;
     if (dp(ctx) && !owner_or_capable(c, cur)) return -EPERM;
     mode_t mode = (r.mode & 07777) | (cur.st_mode & ~07777);
     if (dp(ctx) && !in_group(c, cur.st_gid) && !c.privileged) mode &= ~S_ISGID;

@@ -97,8 +97,10 @@ int walk_path(ServeCtx &ctx, const WalkSpec &spec, WalkResult *out) {
     if (comp.empty()) continue;  // "a//b"
 
     // Every component, `.` and `..` included, is looked up in a searchable directory.
+    // Before the client's base is verified, an error may only mean the base moved: then the
+    // kernel must answer.
     rc = may_search(ctx, cur, &cur_attr);
-    if (rc != 0) return rc;
+    if (rc != 0) return verified ? rc : wire::kFallback;
 
     if (comp == "." || comp == "..") {
       if (comp == "..") {
@@ -108,7 +110,7 @@ int walk_path(ServeCtx &ctx, const WalkSpec &spec, WalkResult *out) {
         cum.resize(cum_marks.back());
         cum_marks.pop_back();
         rc = node_attr(ctx, cur, false, &cur_attr);
-        if (rc != 0) return rc;
+        if (rc != 0) return verified ? rc : wire::kFallback;
       }
       if (last) {
         if (!verified) return wire::kFallback;
@@ -120,7 +122,7 @@ int walk_path(ServeCtx &ctx, const WalkSpec &spec, WalkResult *out) {
       }
       continue;
     }
-    if (comp.size() > kFuseNameMax) return -ENAMETOOLONG;
+    if (comp.size() > kFuseNameMax) return verified ? -ENAMETOOLONG : wire::kFallback;
 
     fuse_ino_t child = 0;
     struct stat child_attr {};
@@ -133,7 +135,7 @@ int walk_path(ServeCtx &ctx, const WalkSpec &spec, WalkResult *out) {
       out->exists = false;
       return 0;
     }
-    if (rc != 0) return rc;
+    if (rc != 0) return verified ? rc : wire::kFallback;
 
     cum_marks.push_back(cum.size());
     if (!cum.empty()) cum += '/';

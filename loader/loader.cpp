@@ -12,12 +12,14 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <random>
 
 #include "bpf_loader.h"
 #include "registry.h"
 #include "registry_writer.h"
+#include "track_programs.h"
 #include "unix_socket.h"
 #include "wire.h"
 
@@ -145,12 +147,17 @@ int control_call(int fd, control::Op op, const char *arg, control::Reply *rep) {
 
 Outcome attach(const std::string &mountpoint) {
   if (Outcome o = need_root(); o.code) return o;
+  if (auto missing = bpf::missing_bpf_feature())
+    return fail(kNoBpf, "BPF or BTF unavailable: this kernel lacks " + *missing);
   MountFacts m;
   if (Outcome o = examine_mount(mountpoint, &m); o.code) return o;
   if (m.path.size() >= FINESSE_MOUNT_PATH_MAX)
     return fail(kFailure, "mount path too long for the registry");
+  LoaderLock lock;
   RegistryWriter reg;
   if (Outcome o = open_registry(reg, true); o.code) return o;
+  if (auto r = ensure_programs_loaded(reg.mounts_fd()); !r)
+    return fail(kNoBpf, "cannot load the BPF programs: " + r.error().text());
   finesse_mount_entry existing;
   if (reg.lookup(m.mnt_id, &existing) == 0 && entry_is_live(existing))
     return fail(kAlreadyAttached, "'" + m.path + "' is already attached");
@@ -187,6 +194,7 @@ Outcome attach(const std::string &mountpoint) {
     uint64_t gen = 0;
     if (reg.bump_generation(&gen) < 0) return fail(kFailure, "cannot update the registry");
     e.attach_generation = gen;
+    forget_mount(m.mnt_id);  // facts and counters of an earlier mount with this id
     if (int rc = reg.update(e); rc < 0)
       return fail(kFailure, "cannot update the registry: " + errtext(rc));
     return Outcome{kOk, "attached " + m.path + " (server pid " + std::to_string(e.server_pid) +
@@ -198,6 +206,7 @@ Outcome attach(const std::string &mountpoint) {
 
 Outcome detach(const std::string &mountpoint) {
   if (Outcome o = need_root(); o.code) return o;
+  LoaderLock lock;
   RegistryWriter reg;
   if (Outcome o = open_registry(reg, false); o.code) return o;
   // Match by path: a dead daemon's mount may no longer answer statx.
@@ -210,6 +219,7 @@ Outcome detach(const std::string &mountpoint) {
     if (int rc = reg.remove(a.entry.mnt_id); rc < 0)
       return fail(kFailure, "cannot update the registry: " + errtext(rc));
     reg.bump_generation(nullptr);
+    forget_mount(a.entry.mnt_id);
     // Tell the server: its clients fall back to the kernel now rather than at their next
     // registry refresh.
     int fd = control_connect(a.entry.socket_path);
@@ -228,6 +238,8 @@ Outcome unload() {
   std::vector<AttachedMount> all;
   list_attached(&all);
   for (const AttachedMount &a : all) detach(a.entry.mount_path);
+  LoaderLock lock;
+  if (auto r = unload_programs(); !r) return fail(kFailure, "cannot unload: " + r.error().text());
   unlink(FINESSE_MOUNTS_PIN);
   unlink(FINESSE_META_PIN);
   rmdir(FINESSE_PIN_DIR);
@@ -247,9 +259,14 @@ Outcome list_attached(std::vector<AttachedMount> *out) {
     delete snap;
     return fail(kNoBpf, "cannot read the registry: " + errtext(rc));
   }
+  MissedCounters missed;
+  bool counters = read_missed_counters(&missed) == 0;
   for (int i = 0; i < snap->count; i++) {
     AttachedMount a{};
     a.entry = snap->entries[i];
+    a.bpf_counters = counters;
+    if (auto it = missed.find(a.entry.mnt_id); it != missed.end())
+      std::copy(it->second.begin(), it->second.end(), a.kernel_missed);
     int fd = control_connect(a.entry.socket_path);
     if (fd >= 0) {
       control::Reply r{};

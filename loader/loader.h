@@ -38,6 +38,10 @@ struct AttachedMount {
   bool server_alive;
   control::Info info;
   control::Stats stats;
+  // Calls that reached the mount through the kernel, seen by the BPF programs (wire::Op
+  // numbering); bpf_counters is false when the programs are not loaded.
+  bool bpf_counters;
+  uint64_t kernel_missed[wire::kOpCount];
 };
 // The registry's entries; code != kOk when the registry cannot be read.
 Outcome list_attached(std::vector<AttachedMount> *out);

@@ -1,9 +1,12 @@
 // finesse-loader: attach Finesse mounts, detach them, show what is attached.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
+#include "finesse_track.h"
 #include "loader.h"
+#include "track_programs.h"
 #include "wire.h"
 
 using namespace finesse;
@@ -19,6 +22,22 @@ int report(const loader::Outcome &o) {
   return o.code;
 }
 
+void print_programs() {
+  std::vector<loader::PinnedProgram> progs = loader::pinned_programs();
+  if (progs.empty()) {
+    std::cout << "BPF programs: none loaded\n";
+    return;
+  }
+  std::cout << "BPF programs: " << progs.size() << " attached (links pinned in " FINESSE_LINKS_DIR
+            << ")\n";
+  for (const auto &p : progs) {
+    if (p.prog_id)
+      std::printf("  prog %-6u link %-6u %s\n", p.prog_id, p.link_id, p.name.c_str());
+    else
+      std::printf("  %s (ids need root)\n", p.name.c_str());
+  }
+}
+
 int status() {
   std::vector<loader::AttachedMount> all;
   loader::Outcome o = loader::list_attached(&all);
@@ -29,7 +48,15 @@ int status() {
               << a.entry.server_pid << (a.server_alive ? "" : " (not answering)") << "  clients "
               << a.info.clients << "  socket " << a.entry.socket_path << "\n";
   }
+  print_programs();
   return 0;
+}
+
+// Every call a server answers FALLBACK is then made through the kernel, where the BPF
+// counters see it too: the larger of the two is the best count of calls that fell back.
+uint64_t fell_back(const loader::AttachedMount &a, uint32_t op) {
+  uint64_t server = a.stats.fallback[op];
+  return a.bpf_counters ? std::max(server, a.kernel_missed[op]) : server;
 }
 
 int stats(bool json) {
@@ -41,21 +68,27 @@ int stats(bool json) {
     const auto &a = all[i];
     if (json) {
       std::cout << (i ? "," : "") << "{\"mount\":\"" << a.entry.mount_path
-                << "\",\"kernel_ops\":" << a.stats.kernel_ops << ",\"ops\":{";
+                << "\",\"mnt_id\":" << a.entry.mnt_id << ",\"kernel_ops\":" << a.stats.kernel_ops
+                << ",\"bpf_counters\":" << (a.bpf_counters ? "true" : "false") << ",\"ops\":{";
       for (uint32_t op = 1; op < wire::kOpCount; op++)
         std::cout << (op > 1 ? "," : "") << "\"" << wire::op_name(static_cast<wire::Op>(op))
-                  << "\":{\"bypassed\":" << a.stats.served[op]
-                  << ",\"fell_back\":" << a.stats.fallback[op] << "}";
+                  << "\":{\"bypassed\":" << a.stats.served[op] << ",\"fell_back\":" << fell_back(a, op)
+                  << ",\"server_fallback\":" << a.stats.fallback[op]
+                  << ",\"kernel\":" << a.kernel_missed[op] << "}";
       std::cout << "}}";
       continue;
     }
     std::cout << a.entry.mount_path << "  (kernel requests seen by the file system: "
-              << a.stats.kernel_ops << ")\n";
-    std::printf("  %-10s %12s %12s\n", "op", "bypassed", "fell-back");
+              << a.stats.kernel_ops << (a.bpf_counters ? "" : "; BPF counters not loaded")
+              << ")\n";
+    std::printf("  %-10s %12s %12s %12s %12s\n", "op", "bypassed", "fell-back", "server-fb",
+                "kernel(bpf)");
     for (uint32_t op = 1; op < wire::kOpCount; op++)
-      std::printf("  %-10s %12llu %12llu\n", wire::op_name(static_cast<wire::Op>(op)),
+      std::printf("  %-10s %12llu %12llu %12llu %12llu\n", wire::op_name(static_cast<wire::Op>(op)),
                   static_cast<unsigned long long>(a.stats.served[op]),
-                  static_cast<unsigned long long>(a.stats.fallback[op]));
+                  static_cast<unsigned long long>(fell_back(a, op)),
+                  static_cast<unsigned long long>(a.stats.fallback[op]),
+                  static_cast<unsigned long long>(a.kernel_missed[op]));
   }
   if (json) std::cout << "]\n";
   return 0;
@@ -67,12 +100,14 @@ int main(int argc, char **argv) {
   CLI::App app{"finesse-loader: registers FUSE mounts for the Finesse kernel bypass"};
   app.footer(
       "Examples:\n"
-      "  sudo finesse-loader attach /mnt/fs    # the daemon runs with libfinesse_fuse.so\n"
-      "  finesse-loader status\n"
+      "  sudo finesse-loader attach /mnt/fs    # the daemon runs with libfinesse_fuse.so;\n"
+      "                                        # the first attach also loads the BPF programs\n"
+      "  finesse-loader status                 # mounts, servers, BPF programs\n"
+      "  finesse-loader stats                  # per mount and op: bypassed vs fell back\n"
       "  finesse-loader stats --json\n"
       "  sudo finesse-loader detach /mnt/fs\n"
-      "  sudo finesse-loader unload            # remove every pinned object\n"
-      "Exit codes: 0 ok, 2 usage, 3 not root, 4 no bpffs, 5 no BPF, 6 not a mount point,\n"
+      "  sudo finesse-loader unload            # detach all, remove programs and every pin\n"
+      "Exit codes: 0 ok, 2 usage, 3 not root, 4 no bpffs, 5 no BPF or BTF, 6 not a mount point,\n"
       "  7 not FUSE, 8 no Finesse server, 9 already attached, 10 not attached, 1 other.");
   app.require_subcommand(1);
   std::string mountpoint;
@@ -81,10 +116,10 @@ int main(int argc, char **argv) {
   att->add_option("MOUNTPOINT", mountpoint)->required();
   auto *det = app.add_subcommand("detach", "detach MOUNTPOINT (its clients fall back)");
   det->add_option("MOUNTPOINT", mountpoint)->required();
-  auto *st = app.add_subcommand("status", "list attached mounts and their servers");
+  auto *st = app.add_subcommand("status", "list attached mounts, their servers, the BPF programs");
   auto *sts = app.add_subcommand("stats", "per mount and operation: bypassed vs fell back");
   sts->add_flag("--json", json, "machine-readable output");
-  auto *unl = app.add_subcommand("unload", "detach everything and remove every pin");
+  auto *unl = app.add_subcommand("unload", "detach everything, unload the BPF programs, remove every pin");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {

@@ -18,6 +18,8 @@ int open_or_create(const char *pin, enum bpf_map_type type, uint32_t key_size,
   if (bpf_obj_pin(fd, pin) < 0) {
     int e = errno;
     close(fd);
+    // Another loader pinned it first (concurrent attaches): use theirs.
+    if (e == EEXIST) return (fd = bpf_obj_get(pin)) >= 0 ? fd : -errno;
     return -e;
   }
   chmod(pin, 0644);  // every user's client reads it (BPF_F_RDONLY)

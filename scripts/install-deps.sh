@@ -15,7 +15,7 @@ PACKAGES=(
   python3 attr acl tar findutils coreutils procps util-linux psmisc
   gnuplot-nox
   # vm tests
-  qemu-system-x86 busybox-static cpio kmod xz-utils zstd
+  qemu-system-x86 busybox-static cpio kmod xz-utils zstd e2fsprogs binutils
 )
 
 missing=()

@@ -49,6 +49,8 @@ struct Call {
 };
 
 void set_path(Call &c, int i, const Target &t) {
+  c.req.path[i].verify_len = t.verify_len;
+  c.req.path[i].verify_ino = t.verify_ino;
   if (i == 0) {
     c.s.path0 = t.rel;
     c.s.len0 = t.rel_len;
@@ -60,6 +62,8 @@ void set_path(Call &c, int i, const Target &t) {
 
 int64_t send(const Target &t, Op op, Call &c, bool mutation, char *data = t_data,
              size_t cap = sizeof(t_data)) {
+  // A cached base (cwd, dirfd) goes with its inode number: the server answers FALLBACK for
+  // anything that goes wrong before it has checked that the base is still there.
   return channel_call(t.m, op, c.req, c.s, mutation, &c.rep, data, cap, &c.facts);
 }
 

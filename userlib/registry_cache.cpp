@@ -16,7 +16,9 @@ namespace {
 std::atomic<uint32_t> g_seq{0};
 std::atomic<int64_t> g_checked_ns{0};
 std::atomic<bool> g_refreshing{false};
-RegistrySnapshot g_snap;  // ~40 KiB, static: no allocation inside applications
+// ~40 KiB, static: no allocation inside applications. constinit: the shim may use it from
+// other libraries' constructors, before any dynamic initialiser of ours would run.
+constinit RegistrySnapshot g_snap{};
 
 void refresh_if_stale() {
   int64_t now = now_ns();

@@ -10,6 +10,8 @@ namespace finesse::client {
 
 namespace {
 
+BaseProvider g_provider = nullptr;
+
 // The current absolute path of dirfd (or the cwd) into out; false if unknown.
 bool base_path(int dirfd, char *out, size_t cap) {
   if (dirfd == AT_FDCWD) {
@@ -27,17 +29,32 @@ bool base_path(int dirfd, char *out, size_t cap) {
 
 }  // namespace
 
+void set_base_provider(BaseProvider p) {
+  g_provider = p;
+}
+
 bool resolve_target(int dirfd, const char *path, Target *t) {
   if (path == nullptr || path[0] == '\0') return false;
   size_t plen = strnlen(path, wire::kPathMax);
   if (plen >= wire::kPathMax) return false;  // the kernel says ENAMETOOLONG
   const char *full = path;
+  size_t blen = 0;
+  uint64_t base_ino = 0, base_mnt = 0;
+  t->verify_len = 0;
+  t->verify_ino = 0;
+  t->cached_base = false;
   if (path[0] != '/') {
-    if (!base_path(dirfd, t->buf, wire::kPathMax)) return false;
-    size_t blen = strlen(t->buf);
+    if (g_provider != nullptr) {
+      if (!g_provider(dirfd, t->buf, wire::kPathMax, &base_ino, &base_mnt)) return false;
+      t->cached_base = true;
+    } else if (!base_path(dirfd, t->buf, wire::kPathMax)) {
+      return false;
+    }
+    blen = strlen(t->buf);
     if (blen + 1 + plen >= sizeof(t->buf)) return false;
-    if (blen > 1) t->buf[blen++] = '/';
-    memcpy(t->buf + blen, path, plen + 1);
+    size_t at = blen;
+    if (at > 1) t->buf[at++] = '/';
+    memcpy(t->buf + at, path, plen + 1);
     full = t->buf;
   }
   if (!classify_absolute(full, &t->m)) return false;
@@ -45,6 +62,16 @@ bool resolve_target(int dirfd, const char *path, Target *t) {
   while (*rel == '/') rel++;
   t->rel = rel;
   t->rel_len = strlen(rel);
+  if (t->cached_base) {
+    // The cached base must be on this very mount (not above it, not in a mount below it),
+    // and the server checks that its path still leads to the same directory.
+    if (base_mnt != t->m.mnt_id || blen < t->m.prefix_len) return false;
+    size_t rel_off = static_cast<size_t>(rel - full);
+    if (blen > rel_off) {
+      t->verify_len = static_cast<uint32_t>(blen - rel_off);
+      t->verify_ino = base_ino;
+    }
+  }
   // A path that is too long as a whole is the kernel's to refuse.
   return t->rel_len < wire::kPathMax;
 }

@@ -1,9 +1,12 @@
 // Turns (dirfd, path) into "this attached mount, this path below its root", or says the
-// kernel must handle it. The base of a relative path is taken from the kernel each time
-// (getcwd, /proc/self/fd/N): it always names where the cwd or dirfd is now.
+// kernel must handle it. By default the base of a relative path is taken from the kernel
+// each time (getcwd, /proc/self/fd/N): it always names where the cwd or dirfd is now.
+// The shim installs a BaseProvider instead: it knows the bases from its own caches, without
+// a syscall, and has the server check them (PathArg.verify_len/verify_ino).
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "registry_cache.h"
 #include "wire.h"
@@ -14,8 +17,17 @@ struct Target {
   MountMatch m;
   const char *rel;  // points into buf
   size_t rel_len;
+  uint32_t verify_len = 0;   // leading bytes of rel naming a cached base directory...
+  uint64_t verify_ino = 0;   // ...which must still have this inode number
+  bool cached_base = false;  // the base came from a BaseProvider
   char buf[2 * wire::kPathMax];
 };
+
+// A known directory: its absolute path (written into the caller's buffer), inode number and
+// mount id. Returns false when the base is unknown: the call then goes to the kernel.
+using BaseProvider = bool (*)(int dirfd, char *out, size_t cap, uint64_t *ino, uint64_t *mnt_id);
+// Installed once by the shim before any call; the explicit API never installs one.
+void set_base_provider(BaseProvider p);
 
 bool resolve_target(int dirfd, const char *path, Target *t);
 

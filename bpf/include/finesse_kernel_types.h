@@ -88,10 +88,20 @@ struct __finesse_core fs_struct {
   struct path pwd;
 };
 
+/* include/linux/types.h */
+typedef struct {
+  int counter;
+} atomic_t;
+
+struct __finesse_core signal_struct {
+  atomic_t live; /* threads not yet past do_exit's group_dead check */
+};
+
 struct __finesse_core task_struct {
   pid_t pid;
   pid_t tgid;
   struct task_struct *real_parent;
+  struct signal_struct *signal;
   struct fs_struct *fs;
   struct files_struct *files;
 };
@@ -101,6 +111,15 @@ struct __finesse_core fuse_file {
   u64 fh;
   u64 nodeid;
 };
+
+/* fs/fuse/fuse_i.h: the FUSE inode embeds the VFS inode (get_fuse_inode is container_of). */
+struct __finesse_core fuse_inode {
+  struct inode inode;
+  u64 nodeid;
+};
+
+#define finesse_fuse_inode(vfs_inode) \
+  ((struct fuse_inode *)((void *)(vfs_inode) - bpf_core_field_offset(struct fuse_inode, inode)))
 
 /* Tracepoint contexts. raw_syscalls/sys_{enter,exit} use exactly these; the per-syscall
  * syscalls/sys_{enter,exit}_<name> events share the layout (args at 16, ret at 16), except

@@ -1,0 +1,79 @@
+/* Shared between finesse_track.bpf.c, finesse-loader and the client's kernel-facts reader:
+ * the pinned maps in which the BPF programs keep which fds and which cwd of each process sit
+ * on a registered Finesse mount, and the missed-bypass counters. Plain C, <linux/types.h>
+ * types only; every struct is padded explicitly so both sides agree on the layout. */
+#ifndef FINESSE_BPF_TRACK_H
+#define FINESSE_BPF_TRACK_H
+
+#include <linux/types.h>
+
+#include "registry_abi.h" /* FINESSE_PIN_DIR */
+
+/* Readable by every user (mode 0644; open them with BPF_F_RDONLY). */
+#define FINESSE_FDS_PIN FINESSE_PIN_DIR "/fds"
+#define FINESSE_CWDS_PIN FINESSE_PIN_DIR "/cwds"
+#define FINESSE_MISSED_PIN FINESSE_PIN_DIR "/missed"
+/* One pinned link per program (mode 0600): they keep the programs attached after the
+ * loader exits; unpinning them all detaches and frees the programs and their maps. */
+#define FINESSE_LINKS_DIR FINESSE_PIN_DIR "/links"
+/* Array map (one __u64: FINESSE_TRACK_ABI_VERSION), pinned last by the loader: programs of
+ * another layout found pinned are replaced. Bump it whenever a map or program changes. */
+#define FINESSE_TRACK_INFO_PIN FINESSE_PIN_DIR "/track_info"
+#define FINESSE_TRACK_ABI_VERSION 1
+
+#define FINESSE_MAX_TRACKED_FDS 65536 /* entries of the fds map */
+#define FINESSE_MAX_TRACKED_PROCS 8192 /* entries of the cwds and procs maps */
+/* Fds at or above this number are never tracked: exit, exec and fork scan [0, limit). */
+#define FINESSE_FD_TRACK_LIMIT 4096
+
+/* Key of the "fds" hash map. */
+struct finesse_fd_key {
+  __u32 tgid; /* process (thread group) id, as getpid() returns it */
+  __s32 fd;
+};
+
+/* Value of the "fds" hash map: an fd on a registered Finesse mount. */
+struct finesse_fd_fact {
+  __u64 mnt_id;     /* struct mount.mnt_id: the registry key (statx STATX_MNT_ID) */
+  __u64 nodeid;     /* FUSE node id of the file's inode (fuse_inode.nodeid) */
+  __u64 fh;         /* FUSE file handle (fuse_file.fh); 0 for O_PATH fds */
+  __u64 ino;        /* inode.i_ino (st_ino) */
+  __u64 generation; /* global install counter: changes whenever the entry is rewritten */
+};
+
+/* Value of the "cwds" hash map (key: __u32 tgid): a cwd on a registered Finesse mount. */
+struct finesse_cwd_fact {
+  __u64 mnt_id;
+  __u64 nodeid;
+  __u64 ino;
+  __u64 generation;
+};
+
+/* Operations of the missed-bypass counters. Same numbers as finesse::wire::Op (the loader
+ * static_asserts it), so the loader can put both sides of a mount's figures side by side. */
+enum finesse_track_op {
+  FINESSE_TRACK_STAT = 1, /* stat, lstat, fstat, newfstatat, statx */
+  FINESSE_TRACK_ACCESS,   /* access, faccessat, faccessat2 */
+  FINESSE_TRACK_UNLINK,   /* unlink, unlinkat */
+  FINESSE_TRACK_RMDIR,    /* rmdir, unlinkat(AT_REMOVEDIR) */
+  FINESSE_TRACK_MKDIR,    /* mkdir, mkdirat */
+  FINESSE_TRACK_RENAME,   /* rename, renameat, renameat2 (by the old name) */
+  FINESSE_TRACK_SETATTR,  /* chmod/chown/truncate/utimes families, path and fd forms */
+  FINESSE_TRACK_READLINK, /* readlink, readlinkat */
+  FINESSE_TRACK_SYMLINK,  /* symlink, symlinkat (by the new link's name) */
+  FINESSE_TRACK_LINK,     /* link, linkat (by the existing name) */
+  FINESSE_TRACK_STATFS,   /* statfs, fstatfs */
+  FINESSE_TRACK_GETXATTR, /* getxattr, lgetxattr, fgetxattr, getxattrat */
+  FINESSE_TRACK_LISTXATTR, /* listxattr, llistxattr, flistxattr, listxattrat */
+  FINESSE_TRACK_OP_COUNT,
+};
+
+/* Key of the "missed" hash map; the value is a __u64 count of calls that reached the
+ * mount through the kernel (counted at syscall entry, whatever their result). */
+struct finesse_missed_key {
+  __u64 mnt_id;
+  __u32 op; /* enum finesse_track_op */
+  __u32 pad;
+};
+
+#endif /* FINESSE_BPF_TRACK_H */

@@ -1,0 +1,235 @@
+#include "track_programs.h"
+
+#include <bpf/bpf.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+#include "finesse_track.h"
+#include "finesse_track.skel.h"
+#include "registry.h"
+
+namespace finesse::loader {
+
+static_assert(FINESSE_TRACK_STAT == static_cast<int>(wire::Op::kStat));
+static_assert(FINESSE_TRACK_LISTXATTR == static_cast<int>(wire::Op::kListxattr));
+static_assert(FINESSE_TRACK_OP_COUNT == wire::kOpCount);
+
+namespace {
+
+using bpf::errno_error;
+using bpf::Result;
+
+// Maps any user may read, by pin path.
+struct PublicMap {
+  const char *pin;
+  bpf_map *(*get)(finesse_track_bpf *);
+};
+const PublicMap kPublicMaps[] = {
+    {FINESSE_FDS_PIN, [](finesse_track_bpf *s) { return s->maps.fds; }},
+    {FINESSE_CWDS_PIN, [](finesse_track_bpf *s) { return s->maps.cwds; }},
+    {FINESSE_MISSED_PIN, [](finesse_track_bpf *s) { return s->maps.missed; }},
+};
+
+bool exists(const std::string &path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0;
+}
+
+std::string link_pin(const char *prog_name) {
+  return std::string(FINESSE_LINKS_DIR "/") + prog_name;
+}
+
+// "tracepoint/<category>/<event>" programs need the event in tracefs; newer syscalls
+// (fchmodat2, getxattrat, ...) are missing on older kernels and are simply not loaded.
+bool tracepoint_exists(const char *section) {
+  const char *prefix = "tracepoint/";
+  if (strncmp(section, prefix, strlen(prefix)) != 0) return true;
+  return exists(std::string("/sys/kernel/tracing/events/") + (section + strlen(prefix)));
+}
+
+struct LinkDeleter {
+  void operator()(bpf_link *l) const { bpf_link__destroy(l); }
+};
+
+// Pins every autoloaded program's link; on failure the caller unpins what is there.
+Result<void> attach_and_pin(finesse_track_bpf *skel) {
+  mkdir(FINESSE_LINKS_DIR, 0755);
+  chmod(FINESSE_LINKS_DIR, 0755);  // names are listable; the link pins themselves are 0600
+  bpf_program *prog;
+  bpf_object__for_each_program(prog, skel->obj) {
+    if (!bpf_program__autoload(prog)) continue;
+    std::unique_ptr<bpf_link, LinkDeleter> link(bpf_program__attach(prog));
+    if (!link) return errno_error(std::string("attach ") + bpf_program__name(prog), errno);
+    std::string pin = link_pin(bpf_program__name(prog));
+    if (int rc = bpf_link__pin(link.get(), pin.c_str()); rc != 0)
+      return errno_error("pin " + pin, rc);
+    chmod(pin.c_str(), 0600);
+    // Destroying our handle closes our fd only: the pin keeps the link (and program) alive.
+  }
+  return {};
+}
+
+Result<void> pin_public_maps(finesse_track_bpf *skel) {
+  for (const PublicMap &m : kPublicMaps) {
+    if (int rc = bpf_map__pin(m.get(skel), m.pin); rc != 0) return errno_error(std::string("pin ") + m.pin, rc);
+    chmod(m.pin, 0644);  // clients read them with BPF_F_RDONLY
+  }
+  return {};
+}
+
+Result<void> pin_version(finesse_track_bpf *skel) {
+  uint32_t key = 0;
+  uint64_t version = FINESSE_TRACK_ABI_VERSION;
+  if (int rc = bpf_map__update_elem(skel->maps.track_info, &key, sizeof(key), &version, sizeof(version), BPF_ANY);
+      rc != 0)
+    return errno_error("write track_info", rc);
+  if (int rc = bpf_map__pin(skel->maps.track_info, FINESSE_TRACK_INFO_PIN); rc != 0)
+    return errno_error("pin " FINESSE_TRACK_INFO_PIN, rc);
+  chmod(FINESSE_TRACK_INFO_PIN, 0644);
+  return {};
+}
+
+// Deletes every key of a pinned hash map whose leading u64 (mnt_id) matches.
+template <typename Key>
+void delete_keys_of_mount(const char *pin, uint64_t mnt_id, uint64_t (*mount_of)(int fd, const Key &)) {
+  int fd = bpf_obj_get(pin);
+  if (fd < 0) return;
+  std::vector<Key> doomed;
+  Key key{}, next{};
+  const Key *prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    if (mount_of(fd, next) == mnt_id) doomed.push_back(next);
+    key = next;
+    prev = &key;
+  }
+  for (const Key &k : doomed) bpf_map_delete_elem(fd, &k);
+  close(fd);
+}
+
+}  // namespace
+
+LoaderLock::LoaderLock() {
+  fd_ = open("/sys/fs/bpf", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd_ >= 0) flock(fd_, LOCK_EX);
+}
+
+LoaderLock::~LoaderLock() {
+  if (fd_ >= 0) close(fd_);  // releases the lock
+}
+
+bool programs_loaded() {
+  // track_info is pinned last: present with our version means a complete load of this layout.
+  int fd = bpf_obj_get(FINESSE_TRACK_INFO_PIN);
+  if (fd < 0) return false;
+  uint32_t key = 0;
+  uint64_t version = 0;
+  bool ours = bpf_map_lookup_elem(fd, &key, &version) == 0 && version == FINESSE_TRACK_ABI_VERSION;
+  close(fd);
+  return ours;
+}
+
+Result<void> ensure_programs_loaded(int mounts_fd) {
+  if (programs_loaded()) return {};
+  if (auto fs = bpf::ensure_tracefs(); !fs) return fs;
+  (void)unload_programs();  // leftovers of an interrupted load
+  auto skel = bpf::Skeleton<finesse_track_bpf>::open(FINESSE_BPF_SKELETON_OPS(finesse_track_bpf));
+  if (!skel) return skel.error();
+  if (int rc = bpf_map__reuse_fd(skel->get()->maps.mounts, mounts_fd); rc != 0)
+    return errno_error("hand the registry map to the BPF object", rc);
+  bpf_program *prog;
+  bpf_object__for_each_program(prog, skel->get()->obj) {
+    if (!tracepoint_exists(bpf_program__section_name(prog))) bpf_program__set_autoload(prog, false);
+  }
+  if (auto r = skel->load(); !r) return r;
+  Result<void> r = attach_and_pin(skel->get());
+  if (r) r = pin_public_maps(skel->get());
+  if (r) r = pin_version(skel->get());
+  if (!r) (void)unload_programs();
+  return r;
+}
+
+Result<void> unload_programs() {
+  // Maps first: programs_loaded() turns false before the programs go.
+  if (unlink(FINESSE_TRACK_INFO_PIN) != 0 && errno != ENOENT)
+    return errno_error("unpin " FINESSE_TRACK_INFO_PIN, errno);
+  for (const PublicMap &m : kPublicMaps)
+    if (unlink(m.pin) != 0 && errno != ENOENT) return errno_error(std::string("unpin ") + m.pin, errno);
+  if (DIR *d = opendir(FINESSE_LINKS_DIR)) {
+    while (dirent *e = readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      std::string pin = link_pin(e->d_name);
+      if (unlink(pin.c_str()) != 0) {
+        int err = errno;
+        closedir(d);
+        return errno_error("unpin " + pin, err);
+      }
+    }
+    closedir(d);
+  }
+  if (rmdir(FINESSE_LINKS_DIR) != 0 && errno != ENOENT) return errno_error("rmdir " FINESSE_LINKS_DIR, errno);
+  return {};
+}
+
+void forget_mount(uint64_t mnt_id) {
+  delete_keys_of_mount<finesse_fd_key>(FINESSE_FDS_PIN, mnt_id, [](int fd, const finesse_fd_key &k) {
+    finesse_fd_fact f{};
+    return bpf_map_lookup_elem(fd, &k, &f) == 0 ? uint64_t{f.mnt_id} : uint64_t{0};
+  });
+  delete_keys_of_mount<uint32_t>(FINESSE_CWDS_PIN, mnt_id, [](int fd, const uint32_t &k) {
+    finesse_cwd_fact f{};
+    return bpf_map_lookup_elem(fd, &k, &f) == 0 ? uint64_t{f.mnt_id} : uint64_t{0};
+  });
+  delete_keys_of_mount<finesse_missed_key>(
+      FINESSE_MISSED_PIN, mnt_id, [](int, const finesse_missed_key &k) { return uint64_t{k.mnt_id}; });
+}
+
+std::vector<PinnedProgram> pinned_programs() {
+  std::vector<PinnedProgram> out;
+  DIR *d = opendir(FINESSE_LINKS_DIR);
+  if (!d) return out;
+  while (dirent *e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    PinnedProgram p;
+    p.name = e->d_name;
+    int fd = bpf_obj_get(link_pin(e->d_name).c_str());
+    if (fd >= 0) {
+      bpf_link_info info{};
+      uint32_t len = sizeof(info);
+      if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) {
+        p.link_id = info.id;
+        p.prog_id = info.prog_id;
+      }
+      close(fd);
+    }
+    out.push_back(p);
+  }
+  closedir(d);
+  return out;
+}
+
+int read_missed_counters(MissedCounters *out) {
+  int fd = bpf_obj_get_ro(FINESSE_MISSED_PIN);
+  if (fd < 0) return fd;
+  finesse_missed_key key{}, next{};
+  const void *prev = nullptr;
+  while (bpf_next_key(fd, prev, &next) == 0) {
+    uint64_t count = 0;
+    if (next.op < wire::kOpCount && bpf_lookup(fd, &next, &count) == 0) {
+      auto it = out->try_emplace(next.mnt_id).first;
+      it->second[next.op] += count;
+    }
+    key = next;
+    prev = &key;
+  }
+  close(fd);
+  return 0;
+}
+
+}  // namespace finesse::loader

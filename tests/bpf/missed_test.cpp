@@ -1,0 +1,75 @@
+// The missed-bypass counters: metadata syscalls that reach an attached mount through the
+// kernel (plain tools, no preload) are counted by mount and operation.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include "attached_fs.h"
+#include "track_util.h"
+
+namespace finesse::testing {
+namespace {
+
+class Missed : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fs_ = std::make_unique<AttachedFs>(MountOptions{});
+    mnt_id_ = mount_id_of(fs_->mnt());
+    ASSERT_EQ(::mkdir(fs_->path("d").c_str(), 0755), 0);
+  }
+  uint64_t count(wire::Op op) const { return missed_count(mnt_id_, op); }
+  void run_ok(const std::vector<std::string> &argv, const std::string &cwd = "") {
+    CommandResult r = run_command(argv, {}, cwd);
+    ASSERT_EQ(r.status, 0) << argv[0] << ": " << r.err;
+  }
+
+  std::unique_ptr<AttachedFs> fs_;
+  uint64_t mnt_id_ = 0;
+};
+
+TEST_F(Missed, PlainStatByAbsolutePathCounts) {
+  uint64_t before = count(wire::Op::kStat);
+  run_ok({"stat", fs_->path("d")});
+  EXPECT_GE(count(wire::Op::kStat), before + 1);
+}
+
+TEST_F(Missed, RelativePathsCountAgainstTheCwdsMount) {
+  uint64_t stat0 = count(wire::Op::kStat), mkdir0 = count(wire::Op::kMkdir);
+  uint64_t unlink0 = count(wire::Op::kUnlink), rmdir0 = count(wire::Op::kRmdir);
+  uint64_t rename0 = count(wire::Op::kRename), setattr0 = count(wire::Op::kSetattr);
+  run_ok({"stat", "d"}, fs_->mnt());
+  run_ok({"mkdir", "e"}, fs_->mnt());
+  run_ok({"touch", "e/x"}, fs_->mnt());
+  run_ok({"chmod", "600", "e/x"}, fs_->mnt());
+  run_ok({"mv", "e/x", "e/y"}, fs_->mnt());
+  run_ok({"rm", "e/y"}, fs_->mnt());
+  run_ok({"rmdir", "e"}, fs_->mnt());
+  EXPECT_GE(count(wire::Op::kStat), stat0 + 1);
+  EXPECT_GE(count(wire::Op::kMkdir), mkdir0 + 1);
+  EXPECT_GE(count(wire::Op::kSetattr), setattr0 + 1);
+  EXPECT_GE(count(wire::Op::kRename), rename0 + 1);
+  EXPECT_GE(count(wire::Op::kUnlink), unlink0 + 1);
+  EXPECT_GE(count(wire::Op::kRmdir), rmdir0 + 1);
+}
+
+TEST_F(Missed, FdBasedCallsCountByTheFdsMount) {
+  uint64_t stat0 = count(wire::Op::kStat), statfs0 = count(wire::Op::kStatfs);
+  // The shell opens the file; stat -L on /dev/stdin and stat -f use fstat/fstatfs-family
+  // calls on it or statfs on the path: both must land on this mount.
+  run_ok({"sh", "-c", "stat -L /dev/stdin >/dev/null < \"$0\" && stat -f \"$0\" >/dev/null",
+          fs_->path("d")});
+  EXPECT_GE(count(wire::Op::kStat), stat0 + 1);
+  EXPECT_GE(count(wire::Op::kStatfs), statfs0 + 1);
+}
+
+TEST_F(Missed, CallsOutsideTheMountDoNotCount) {
+  TempDir elsewhere;
+  uint64_t before = count(wire::Op::kStat);
+  // A sibling of the mount point whose name extends the mount path is not on it.
+  std::string sibling = fs_->mnt() + "x";
+  run_ok({"stat", elsewhere.path()});
+  run_command({"stat", sibling});
+  EXPECT_EQ(count(wire::Op::kStat), before);
+}
+
+}  // namespace
+}  // namespace finesse::testing

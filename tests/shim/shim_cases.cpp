@@ -1,0 +1,274 @@
+// finesse-shim-cases CASE DIR [ARG]: one scenario of the shim test in plain libc calls,
+// working inside DIR and printing one line per observation. The test runs it with and
+// without the shim (on twin directories when it changes things) and compares the lines.
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+namespace {
+
+std::string g_dir;
+
+void show(const char *what, long rc) {
+  printf("%s rc=%ld errno=%d\n", what, rc, rc < 0 ? errno : 0);
+}
+
+void show_stat(const char *what, int dirfd, const char *path, int flags = 0) {
+  struct stat st;
+  errno = 0;
+  long rc = fstatat(dirfd, path, &st, flags);
+  if (rc == 0)
+    printf("%s rc=0 mode=%o size=%lld\n", what, st.st_mode,
+           static_cast<long long>(S_ISDIR(st.st_mode) ? 0 : st.st_size));
+  else
+    printf("%s rc=-1 errno=%d\n", what, errno);
+}
+
+void file(const std::string &p, const char *content) {
+  int fd = open(p.c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0644);
+  if (fd < 0) return;
+  if (write(fd, content, strlen(content)) < 0) perror("write");
+  close(fd);
+}
+
+// cwd on the mount, relative paths, and the cwd's ancestor renamed behind our back.
+int case_cwd() {
+  mkdir((g_dir + "/c").c_str(), 0755);
+  mkdir((g_dir + "/c/d").c_str(), 0755);
+  file(g_dir + "/c/d/f", "12345");
+  show("chdir", chdir((g_dir + "/c/d").c_str()));
+  show_stat("stat f", AT_FDCWD, "f");
+  show_stat("stat .", AT_FDCWD, ".");
+  show_stat("stat ../d/f", AT_FDCWD, "../d/f");
+  show("mkdir e", mkdir("e", 0700));
+  show("rename e g", rename("e", "g"));
+  show_stat("stat g", AT_FDCWD, "g");
+  show("rmdir g", rmdir("g"));
+  show("access f", access("f", R_OK));
+  show("unlink missing", unlink("missing"));
+  // The cwd's parent is renamed (absolute path: the shim's cached cwd path is now stale).
+  show("rename c c2", rename((g_dir + "/c").c_str(), (g_dir + "/c2").c_str()));
+  show_stat("stat f after rename", AT_FDCWD, "f");
+  show("mkdir h after rename", mkdir("h", 0755));
+  show_stat("stat abs h", AT_FDCWD, (g_dir + "/c2/d/h").c_str());
+  // A new directory where the old one was: relative calls still mean the real cwd.
+  mkdir((g_dir + "/c").c_str(), 0755);
+  mkdir((g_dir + "/c/d").c_str(), 0755);
+  show_stat("stat f with impostor", AT_FDCWD, "f");
+  return 0;
+}
+
+// *at calls with dirfds: opened, dup'ed, closed and reused, dup2'ed over, after rename.
+int case_at() {
+  mkdir((g_dir + "/p").c_str(), 0755);
+  mkdir((g_dir + "/q").c_str(), 0755);
+  file(g_dir + "/p/x", "x");
+  file(g_dir + "/q/y", "yy");
+  int p = open((g_dir + "/p").c_str(), O_RDONLY | O_DIRECTORY);
+  int q = open((g_dir + "/q").c_str(), O_RDONLY | O_DIRECTORY);
+  show_stat("p x", p, "x");
+  show_stat("p y", p, "y");
+  show_stat("q y", q, "y");
+  show("mkdirat p n", mkdirat(p, "n", 0755));
+  show("renameat p n -> q n", renameat(p, "n", q, "n"));
+  show_stat("q n", q, "n");
+  show("unlinkat q n", unlinkat(q, "n", AT_REMOVEDIR));
+  int d = dup(p);
+  show_stat("dup x", d, "x");
+  int f = fcntl(q, F_DUPFD_CLOEXEC, 100);
+  show_stat("fcntl-dup y", f, "y");
+  show("dup2 q over d", dup2(q, d) == d ? 0 : -1);
+  show_stat("d (now q) x", d, "x");
+  show_stat("d (now q) y", d, "y");
+  // Close a dirfd and get its number back for a regular file: *at must say ENOTDIR.
+  int num = p;
+  close(p);
+  int reg = open((g_dir + "/q/y").c_str(), O_RDONLY);
+  printf("same number %d\n", reg == num);
+  show_stat("reused fd x", reg, "x");
+  // A directory fd whose directory is renamed: still that directory.
+  show("rename q q2", rename((g_dir + "/q").c_str(), (g_dir + "/q2").c_str()));
+  show_stat("q after rename y", q, "y");
+  show("fchmodat q y", fchmodat(q, "y", 0600, 0));
+  show_stat("abs q2/y", AT_FDCWD, (g_dir + "/q2/y").c_str());
+  // AT_FDCWD-relative *at and O_PATH dirfds.
+  int o = open((g_dir + "/q2").c_str(), O_PATH);
+  show_stat("opath y", o, "y");
+  show_stat("empty path", o, "", AT_EMPTY_PATH);
+  return 0;
+}
+
+// Symlinks inside the mount and leaving it (ARG: a directory outside the mount).
+int case_symlinks(const char *outside) {
+  mkdir((g_dir + "/in").c_str(), 0755);
+  file(g_dir + "/in/f", "inside");
+  file(std::string(outside) + "/of", "outside file");
+  symlink("in", (g_dir + "/l-in").c_str());
+  symlink(outside, (g_dir + "/l-out").c_str());
+  symlink("../../nowhere", (g_dir + "/l-dangling").c_str());
+  show_stat("stat l-in", AT_FDCWD, (g_dir + "/l-in").c_str());
+  show_stat("lstat l-in", AT_FDCWD, (g_dir + "/l-in").c_str(), AT_SYMLINK_NOFOLLOW);
+  show_stat("stat l-in/f", AT_FDCWD, (g_dir + "/l-in/f").c_str());
+  show_stat("stat l-out/of", AT_FDCWD, (g_dir + "/l-out/of").c_str());
+  show_stat("stat l-out", AT_FDCWD, (g_dir + "/l-out").c_str());
+  show_stat("stat l-dangling", AT_FDCWD, (g_dir + "/l-dangling").c_str());
+  show("unlink l-out/of-missing", unlink((g_dir + "/l-out/missing").c_str()));
+  show("mkdir l-out/m", mkdir((g_dir + "/l-out/m").c_str(), 0755));
+  show_stat("stat outside m", AT_FDCWD, (std::string(outside) + "/m").c_str());
+  char buf[64] = {};
+  long n = readlink((g_dir + "/l-in").c_str(), buf, sizeof(buf));
+  printf("readlink l-in %ld %s\n", n, n > 0 ? buf : "");
+  return 0;
+}
+
+// `..` across the mount root (ARG: the mount point).
+int case_dotdot(const char *mnt) {
+  std::string m = mnt, base = m.substr(m.rfind('/') + 1);
+  file(g_dir + "/z", "z");
+  std::string rel = g_dir.substr(m.size() + 1);  // DIR below the mount root
+  show_stat("abs ../base/rel/z", AT_FDCWD, (m + "/../" + base + "/" + rel + "/z").c_str());
+  show("chdir mnt", chdir(mnt));
+  show_stat("rel ../base/rel/z", AT_FDCWD, ("../" + base + "/" + rel + "/z").c_str());
+  show_stat("rel ..", AT_FDCWD, "..");
+  show_stat("rel rel/../../base", AT_FDCWD, (rel + "/../../" + base).c_str());
+  int fd = open(mnt, O_RDONLY | O_DIRECTORY);
+  show_stat("at mnt ..", fd, "..");
+  show_stat("at mnt ../base/rel/z", fd, ("../" + base + "/" + rel + "/z").c_str());
+  return 0;
+}
+
+// Paths under ARG (a tmpfs mounted on the Finesse mount, or <mnt>2) go to the kernel.
+int case_elsewhere(const char *other) {
+  std::string o = other;
+  file(o + "/k", "kernel only");
+  show_stat("stat k", AT_FDCWD, (o + "/k").c_str());
+  show("mkdir m", mkdir((o + "/m").c_str(), 0755));
+  show("rename m n", rename((o + "/m").c_str(), (o + "/n").c_str()));
+  show("chmod n", chmod((o + "/n").c_str(), 0700));
+  show_stat("stat n", AT_FDCWD, (o + "/n").c_str());
+  show("rmdir n", rmdir((o + "/n").c_str()));
+  show("chdir", chdir(other));
+  show_stat("rel k", AT_FDCWD, "k");
+  show("unlink k", unlink("k"));
+  int fd = open(other, O_RDONLY | O_DIRECTORY);
+  show_stat("at k", fd, "k");
+  return 0;
+}
+
+void *thread_main(void *arg) {
+  long id = reinterpret_cast<long>(arg);
+  std::string d = g_dir + "/t" + std::to_string(id);
+  long bad = 0;
+  for (int i = 0; i < 200; i++) {
+    std::string e = d + "/e" + std::to_string(i);
+    struct stat st;
+    if (mkdir(e.c_str(), 0755) != 0) bad++;
+    if (stat(e.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) bad++;
+    if (stat((e + "/nope").c_str(), &st) == 0 || errno != ENOENT) bad++;
+    if (rmdir(e.c_str()) != 0) bad++;
+  }
+  return reinterpret_cast<void *>(bad);
+}
+
+int case_threads() {
+  std::vector<pthread_t> ts(8);
+  for (long i = 0; i < 8; i++) {
+    mkdir((g_dir + "/t" + std::to_string(i)).c_str(), 0755);
+    pthread_create(&ts[i], nullptr, thread_main, reinterpret_cast<void *>(i));
+  }
+  long bad = 0;
+  for (auto &t : ts) {
+    void *r;
+    pthread_join(t, &r);
+    bad += reinterpret_cast<long>(r);
+  }
+  printf("threads bad=%ld\n", bad);
+  return 0;
+}
+
+// fork, vfork and exec children (ARG: this program, to exec).
+int case_children(const char *self) {
+  file(g_dir + "/w", "w");
+  int dfd = open(g_dir.c_str(), O_RDONLY | O_DIRECTORY);
+  pid_t pid = fork();
+  if (pid == 0) {
+    struct stat st;
+    int rc = fstatat(dfd, "w", &st, 0);
+    mkdir((g_dir + "/from-fork").c_str(), 0755);
+    _exit(rc == 0 && st.st_size == 1 ? 0 : 1);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  printf("fork child exit=%d\n", WEXITSTATUS(status));
+  show_stat("parent sees from-fork", dfd, "from-fork");
+  // A vfork child shares our memory: what it opens and closes must not confuse our tables.
+  pid = vfork();
+  if (pid == 0) {
+    close(dfd);
+    int fd = open((g_dir + "/w").c_str(), O_RDONLY);  // likely dfd's number, a regular file
+    (void)fd;
+    chdir("/");
+    execl(self, self, "exec-child", g_dir.c_str(), static_cast<char *>(nullptr));
+    _exit(127);
+  }
+  waitpid(pid, &status, 0);
+  printf("vfork+exec child exit=%d\n", WEXITSTATUS(status));
+  show_stat("parent dirfd after vfork", dfd, "w");
+  show_stat("parent cwd-relative after vfork", AT_FDCWD, "w");
+  return 0;
+}
+
+int case_exec_child() {
+  struct stat st;
+  int rc = stat((g_dir + "/from-fork").c_str(), &st);
+  return rc == 0 && S_ISDIR(st.st_mode) ? 0 : 3;
+}
+
+// Drops to nobody after touching the tree as root: answers carry nobody's permissions.
+int case_privdrop() {
+  mkdir((g_dir + "/locked").c_str(), 0700);
+  file(g_dir + "/locked/secret", "s");
+  mkdir((g_dir + "/pub").c_str(), 0755);
+  show_stat("root stat secret", AT_FDCWD, (g_dir + "/locked/secret").c_str());
+  show("chdir pub", chdir((g_dir + "/pub").c_str()));
+  int lfd = open((g_dir + "/locked").c_str(), O_RDONLY | O_DIRECTORY);
+  gid_t none[1] = {};
+  if (setgroups(0, none) != 0 || setgid(65534) != 0 || setuid(65534) != 0) return 3;
+  show_stat("nobody stat secret", AT_FDCWD, (g_dir + "/locked/secret").c_str());
+  show_stat("nobody at secret", lfd, "secret");
+  show("nobody mkdir in pub", mkdir("mine", 0755));
+  show("nobody mkdir locked/x", mkdir((g_dir + "/locked/x").c_str(), 0755));
+  show("nobody access secret", access((g_dir + "/locked/secret").c_str(), F_OK));
+  show("nobody unlink root's pub", rmdir((g_dir + "/pub").c_str()));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  if (argc < 3) return 2;
+  setvbuf(stdout, nullptr, _IOLBF, 0);
+  std::string c = argv[1];
+  g_dir = argv[2];
+  const char *arg = argc > 3 ? argv[3] : "";
+  if (c == "cwd") return case_cwd();
+  if (c == "at") return case_at();
+  if (c == "symlinks") return case_symlinks(arg);
+  if (c == "dotdot") return case_dotdot(arg);
+  if (c == "elsewhere") return case_elsewhere(arg);
+  if (c == "threads") return case_threads();
+  if (c == "children") return case_children(argv[0]);
+  if (c == "exec-child") return case_exec_child();
+  if (c == "privdrop") return case_privdrop();
+  return 2;
+}

@@ -1,0 +1,171 @@
+// Scenarios with their own tests: each runs finesse-shim-cases with the shim on one
+// directory and without it on a twin, compares every line, and checks with the server's
+// counters whether the bypass served the shim run (or, for paths that are not the Finesse
+// mount's, that it did not).
+#include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+#include "attached_fs.h"
+#include "op_pair.h"
+#include "shim_util.h"
+
+namespace finesse::testing {
+namespace {
+
+std::string cases_prog() {
+  return bin_dir() + "/finesse-shim-cases";
+}
+
+struct Runs {
+  CommandResult shim, kernel;
+  uint64_t served_by_shim = 0, served_by_kernel = 0;
+};
+
+// Runs CASE on dir_a with the shim and on dir_b without; args_a/args_b are the extra args.
+Runs run_twins(AttachedFs &fs, const std::string &c, const std::string &dir_a,
+               const std::string &dir_b, const std::string &arg_a = "",
+               const std::string &arg_b = "") {
+  Runs r;
+  auto argv = [&](const std::string &d, const std::string &a) {
+    std::vector<std::string> v = {cases_prog(), c, d};
+    if (!a.empty()) v.push_back(a);
+    return v;
+  };
+  uint64_t s0 = fs.served_total();
+  r.shim = run_command(argv(dir_a, arg_a), with_shim());
+  uint64_t s1 = fs.served_total();
+  r.kernel = run_command(argv(dir_b, arg_b));
+  r.served_by_shim = s1 - s0;
+  r.served_by_kernel = fs.served_total() - s1;
+  return r;
+}
+
+void expect_same(const Runs &r) {
+  EXPECT_EQ(r.shim.status, 0) << r.shim.err;
+  EXPECT_EQ(r.kernel.status, 0) << r.kernel.err;
+  EXPECT_FALSE(r.kernel.out.empty());
+  EXPECT_EQ(diff_lines(r.shim.out, r.kernel.out), 0) << "shim output:\n" << r.shim.out;
+  EXPECT_EQ(r.served_by_kernel, 0u);
+}
+
+class ShimCases : public ::testing::TestWithParam<FsKind> {
+ protected:
+  void SetUp() override {
+    MountOptions o;
+    o.fs = GetParam();
+    o.allow_other = true;
+    o.default_permissions = true;  // the kernel's permission checks (the privilege-drop case)
+    fs_ = std::make_unique<AttachedFs>(o);
+    a_ = fs_->path("a");
+    b_ = fs_->path("b");
+    ASSERT_EQ(mkdir(a_.c_str(), 0777), 0);
+    ASSERT_EQ(mkdir(b_.c_str(), 0777), 0);
+  }
+  std::unique_ptr<AttachedFs> fs_;
+  std::string a_, b_;
+};
+
+TEST_P(ShimCases, CwdOnTheMountWithRelativePaths) {
+  Runs r = run_twins(*fs_, "cwd", a_, b_);
+  expect_same(r);
+  EXPECT_GT(r.served_by_shim, 5u);
+  EXPECT_EQ(describe_tree(a_), describe_tree(b_));
+}
+
+TEST_P(ShimCases, AtCallsWithDirfds) {
+  Runs r = run_twins(*fs_, "at", a_, b_);
+  expect_same(r);
+  EXPECT_NE(r.kernel.out.find("reused fd x rc=-1 errno=20"), std::string::npos) << r.kernel.out;
+  EXPECT_GT(r.served_by_shim, 5u);
+  EXPECT_EQ(describe_tree(a_), describe_tree(b_));
+}
+
+TEST_P(ShimCases, SymlinksInsideAndLeavingTheMount) {
+  TempDir out_a, out_b;
+  Runs r = run_twins(*fs_, "symlinks", a_, b_, out_a.path(), out_b.path());
+  expect_same(r);
+  EXPECT_NE(r.kernel.out.find("stat l-out/of rc=0"), std::string::npos) << r.kernel.out;
+  EXPECT_NE(r.kernel.out.find("stat outside m rc=0"), std::string::npos) << r.kernel.out;
+  EXPECT_GT(r.served_by_shim, 0u);
+  std::string ta = describe_tree(a_), tb = describe_tree(b_);
+  ta.replace(ta.find(out_a.path()), out_a.path().size(), "OUT");
+  tb.replace(tb.find(out_b.path()), out_b.path().size(), "OUT");
+  EXPECT_EQ(ta, tb);
+}
+
+TEST_P(ShimCases, DotDotAcrossTheMountRoot) {
+  Runs r = run_twins(*fs_, "dotdot", a_, b_, fs_->mnt(), fs_->mnt());
+  expect_same(r);
+  EXPECT_NE(r.kernel.out.find("rel ../base/rel/z rc=0"), std::string::npos) << r.kernel.out;
+}
+
+// A tmpfs on a directory of the FUSE mount: what is under it is the kernel's.
+TEST_P(ShimCases, NestedMountGoesToTheKernel) {
+  std::string na = fs_->path("nested-a"), nb = fs_->path("nested-b");
+  ASSERT_EQ(mkdir(na.c_str(), 0755), 0);
+  ASSERT_EQ(mkdir(nb.c_str(), 0755), 0);
+  ASSERT_EQ(mount("none", na.c_str(), "tmpfs", 0, nullptr), 0) << "tmpfs: " << strerror(errno);
+  if (mount("none", nb.c_str(), "tmpfs", 0, nullptr) != 0) {
+    umount2(na.c_str(), MNT_DETACH);
+    FAIL() << "tmpfs: " << strerror(errno);
+  }
+  Runs r = run_twins(*fs_, "elsewhere", na, nb, na, nb);
+  umount2(na.c_str(), MNT_DETACH);
+  umount2(nb.c_str(), MNT_DETACH);
+  expect_same(r);
+  EXPECT_NE(r.kernel.out.find("stat k rc=0"), std::string::npos) << r.kernel.out;
+  EXPECT_EQ(r.served_by_shim, 0u) << "calls under the nested mount must not be served";
+}
+
+// <mnt>2 shares a prefix with the mount but is not under it.
+TEST_P(ShimCases, PrefixSharingPathIsNotTheMount) {
+  std::string other = fs_->mnt() + "2";
+  mkdir(other.c_str(), 0755);
+  std::string oa = other + "/a", ob = other + "/b";
+  ASSERT_EQ(mkdir(oa.c_str(), 0755), 0);
+  ASSERT_EQ(mkdir(ob.c_str(), 0755), 0);
+  Runs r = run_twins(*fs_, "elsewhere", oa, ob, oa, ob);
+  expect_same(r);
+  EXPECT_EQ(r.served_by_shim, 0u);
+}
+
+TEST_P(ShimCases, MultiThreadedProgram) {
+  Runs r = run_twins(*fs_, "threads", a_, b_);
+  expect_same(r);
+  EXPECT_NE(r.shim.out.find("threads bad=0"), std::string::npos);
+  EXPECT_GT(r.served_by_shim, 8u * 200u * 3u);
+}
+
+TEST_P(ShimCases, ForkVforkAndExecChildren) {
+  Runs r = run_twins(*fs_, "children", a_, b_);
+  expect_same(r);
+  EXPECT_NE(r.shim.out.find("fork child exit=0"), std::string::npos) << r.shim.out;
+  EXPECT_NE(r.shim.out.find("vfork+exec child exit=0"), std::string::npos) << r.shim.out;
+  EXPECT_GT(r.served_by_shim, 2u);
+}
+
+TEST_P(ShimCases, ProgramThatDropsPrivileges) {
+  Runs r = run_twins(*fs_, "privdrop", a_, b_);
+  expect_same(r);
+  EXPECT_NE(r.kernel.out.find("nobody stat secret rc=-1 errno=13"), std::string::npos)
+      << r.kernel.out;
+  EXPECT_GT(r.served_by_shim, 3u);
+  EXPECT_EQ(describe_tree(a_), describe_tree(b_));
+}
+
+// FINESSE_DISABLE=1: a pure pass-through, the bypass never used.
+TEST_P(ShimCases, DisabledShimIsAPassThrough) {
+  uint64_t s0 = fs_->served_total();
+  auto env = with_shim();
+  env["FINESSE_DISABLE"] = "1";
+  CommandResult r = run_command({cases_prog(), "cwd", a_}, env);
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(fs_->served_total(), s0);
+}
+
+INSTANTIATE_TEST_SUITE_P(All, ShimCases, ::testing::Values(FsKind::kMemfs, FsKind::kPassthrough),
+                         [](const auto &i) { return fs_name(i.param); });
+
+}  // namespace
+}  // namespace finesse::testing

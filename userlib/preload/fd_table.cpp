@@ -1,0 +1,125 @@
+#include "fd_table.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+
+#include "base_record.h"
+#include "cwd_cache.h"
+#include "registry_cache.h"
+#include "shim.h"
+#include "wire.h"
+
+namespace finesse::shim::fd_table {
+
+namespace {
+
+// 512 bytes per fd: 32 MiB of address space, only touched pages cost memory.
+using Entry = BaseRecord<512 - 32>;
+static_assert(sizeof(Entry) <= 512);
+
+std::atomic<Entry *> g_table{nullptr};
+
+Entry *table_or_null() {
+  return g_table.load(std::memory_order_acquire);
+}
+
+Entry *table_or_create() {
+  Entry *t = table_or_null();
+  if (t != nullptr) return t;
+  void *p = mmap(nullptr, sizeof(Entry) * kMaxFds, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) return nullptr;
+  Entry *expected = nullptr;
+  if (!g_table.compare_exchange_strong(expected, static_cast<Entry *>(p))) {
+    munmap(p, sizeof(Entry) * kMaxFds);
+    return expected;
+  }
+  return static_cast<Entry *>(p);
+}
+
+bool in_range(int fd) {
+  return fd >= 0 && fd < kMaxFds;
+}
+
+// Drops trailing slashes (but keeps "/"): the server verifies a base ending on a component.
+size_t trimmed_len(const char *p, size_t n) {
+  while (n > 1 && p[n - 1] == '/') n--;
+  return n;
+}
+
+}  // namespace
+
+void note_open(int dirfd, const char *path, int fd) {
+  // Whatever we knew about this number is void (also if it was closed behind our back).
+  invalidate(fd);
+  if (!in_range(fd) || path == nullptr || path[0] == '\0' || disabled()) return;
+  char full[2 * wire::kPathMax];
+  size_t n = 0;
+  size_t plen = strnlen(path, wire::kPathMax);
+  if (plen >= wire::kPathMax) return;
+  if (path[0] == '/') {
+    memcpy(full, path, plen + 1);
+    n = plen;
+  } else {
+    uint64_t ino, mnt;
+    bool known = dirfd == AT_FDCWD ? cwd_cache::base(full, wire::kPathMax, &ino, &mnt)
+                                   : base(dirfd, full, wire::kPathMax, &ino, &mnt);
+    if (!known) return;
+    n = strlen(full);
+    if (n > 1) full[n++] = '/';
+    memcpy(full + n, path, plen + 1);
+    n += plen;
+  }
+  client::MountMatch m;
+  if (!client::classify_absolute(full, &m)) return;  // the common case: not on a mount
+  Entry *t = table_or_create();
+  if (t == nullptr || !in_owner_process()) return;
+  Entry &e = t[fd];
+  uint32_t epoch = e.epoch.load(std::memory_order_acquire);
+  // The kernel's facts about the open file: cached attributes are enough (type, inode and
+  // mount never change), so no FUSE round trip.
+  struct statx stx;
+  if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC,
+              STATX_TYPE | STATX_INO | STATX_MNT_ID, &stx) != 0)
+    return;
+  if (!(stx.stx_mask & STATX_MNT_ID) || !S_ISDIR(stx.stx_mode) || stx.stx_mnt_id != m.mnt_id)
+    return;
+  e.write(epoch, full, trimmed_len(full, n), stx.stx_ino, stx.stx_mnt_id);
+}
+
+void invalidate(int fd) {
+  Entry *t = table_or_null();
+  if (t != nullptr && in_range(fd)) t[fd].invalidate();
+}
+
+void invalidate_range(unsigned first, unsigned last) {
+  Entry *t = table_or_null();
+  if (t == nullptr) return;
+  for (unsigned fd = first; fd <= last && fd < static_cast<unsigned>(kMaxFds); fd++)
+    t[fd].invalidate();
+}
+
+void note_dup(int oldfd, int newfd) {
+  invalidate(newfd);
+  Entry *t = table_or_null();
+  if (t == nullptr || !in_range(oldfd) || !in_range(newfd) || !in_owner_process()) return;
+  char path[sizeof(Entry::path)];
+  uint64_t ino, mnt;
+  uint32_t epoch = t[newfd].epoch.load(std::memory_order_acquire);
+  if (!t[oldfd].read(path, sizeof(path), &ino, &mnt)) return;
+  t[newfd].write(epoch, path, strlen(path), ino, mnt);
+}
+
+bool base(int fd, char *out, size_t cap, uint64_t *ino, uint64_t *mnt_id) {
+  Entry *t = table_or_null();
+  if (t == nullptr || !in_range(fd)) return false;
+  return t[fd].read(out, cap, ino, mnt_id);
+}
+
+}  // namespace finesse::shim::fd_table

@@ -1,0 +1,73 @@
+// What every wrapper of the shim shares: the on/off switch, the per-thread "already inside
+// the shim" guard (a wrapper reached from our own code, or from a signal handler that
+// interrupted it, goes straight to libc), the process we belong to, and how a bypass
+// answer becomes a libc-style return value with errno.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cerrno>
+#include <cstdint>
+
+#include "wire.h"
+
+#define FINESSE_EXPORT extern "C" __attribute__((visibility("default")))
+
+namespace finesse::shim {
+
+// FINESSE_DISABLE=1, or a chroot/unshare/setns made our view of paths unreliable.
+bool disabled();
+void disable();
+
+// False in a vfork child (it shares our memory but not our pid): it must not write facts
+// about its own fds or cwd into the parent's tables. One getpid system call.
+bool in_owner_process();
+void set_owner_process();  // at start-up and in a fork child
+
+extern thread_local int t_depth __attribute__((tls_model("initial-exec")));
+
+// Marks this thread as inside the shim. active(): the bypass may be tried.
+class Scope {
+ public:
+  Scope() : active_(t_depth == 0 && !disabled()) { ++t_depth; }
+  ~Scope() { --t_depth; }
+  Scope(const Scope &) = delete;
+  Scope &operator=(const Scope &) = delete;
+  bool active() const { return active_; }
+
+ private:
+  bool active_;
+};
+
+// The bypass answered rc (0, a count, or -errno): return it as libc would.
+template <typename R>
+R answer(int saved_errno, int64_t rc) {
+  if (rc < 0) {
+    errno = static_cast<int>(-rc);
+    return static_cast<R>(-1);
+  }
+  errno = saved_errno;
+  return static_cast<R>(rc);
+}
+
+void count_bypassed();
+
+}  // namespace finesse::shim
+
+// The body of a bypassable wrapper: try `bypass_expr` (an int64_t from bypass_ops.h); if it
+// declines, call the next definition of `name` with errno as the caller left it.
+#define FINESSE_BYPASS_OR_NEXT(bypass_expr, name, ...)                                      \
+  do {                                                                                      \
+    int saved_errno_ = errno;                                                               \
+    int64_t rc_ = ::finesse::wire::kFallback;                                               \
+    {                                                                                       \
+      ::finesse::shim::Scope scope_;                                                        \
+      if (scope_.active()) rc_ = (bypass_expr);                                             \
+    }                                                                                       \
+    if (rc_ != ::finesse::wire::kFallback) {                                                \
+      ::finesse::shim::count_bypassed();                                                    \
+      return ::finesse::shim::answer<decltype(NEXT(name, __VA_ARGS__))>(saved_errno_, rc_); \
+    }                                                                                       \
+    errno = saved_errno_;                                                                   \
+    return NEXT(name, __VA_ARGS__);                                                         \
+  } while (0)

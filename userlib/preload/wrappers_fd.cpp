@@ -1,0 +1,169 @@
+// The open/close/dup family: passed to libc unchanged, watched to keep the fd table right.
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "fd_table.h"
+#include "real_libc.h"
+#include "shim.h"
+
+namespace {
+
+using namespace finesse::shim;
+
+bool needs_mode(int flags) {
+  return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE;
+}
+
+// Records fd if it is a directory on an attached mount; the caller's errno is kept.
+int after_open(int dirfd, const char *path, int fd) {
+  if (fd < 0 || disabled()) return fd;
+  int saved = errno;
+  {
+    Scope scope;
+    if (scope.active())
+      fd_table::note_open(dirfd, path, fd);
+    else
+      fd_table::invalidate(fd);
+  }
+  errno = saved;
+  return fd;
+}
+
+int after_dup(int oldfd, int newfd) {
+  if (newfd < 0 || disabled()) return newfd;
+  int saved = errno;
+  fd_table::note_dup(oldfd, newfd);
+  errno = saved;
+  return newfd;
+}
+
+void invalidate(int fd) {
+  if (!disabled()) fd_table::invalidate(fd);
+}
+
+}  // namespace
+
+#define FINESSE_OPEN_WRAPPER(name)                                    \
+  FINESSE_EXPORT int name(const char *path, int flags, ...) {         \
+    mode_t mode = 0;                                                  \
+    if (needs_mode(flags)) {                                          \
+      va_list ap;                                                     \
+      va_start(ap, flags);                                            \
+      mode = static_cast<mode_t>(va_arg(ap, int));                    \
+      va_end(ap);                                                     \
+    }                                                                 \
+    return after_open(AT_FDCWD, path, NEXT(name, path, flags, mode)); \
+  }
+#define FINESSE_OPENAT_WRAPPER(name)                                      \
+  FINESSE_EXPORT int name(int dirfd, const char *path, int flags, ...) {  \
+    mode_t mode = 0;                                                      \
+    if (needs_mode(flags)) {                                              \
+      va_list ap;                                                         \
+      va_start(ap, flags);                                                \
+      mode = static_cast<mode_t>(va_arg(ap, int));                        \
+      va_end(ap);                                                         \
+    }                                                                     \
+    return after_open(dirfd, path, NEXT(name, dirfd, path, flags, mode)); \
+  }
+
+FINESSE_OPEN_WRAPPER(open)
+FINESSE_OPEN_WRAPPER(open64)
+FINESSE_OPENAT_WRAPPER(openat)
+FINESSE_OPENAT_WRAPPER(openat64)
+
+FINESSE_EXPORT int __open_2(const char *path, int flags) {
+  return after_open(AT_FDCWD, path, NEXT(__open_2, path, flags));
+}
+FINESSE_EXPORT int __open64_2(const char *path, int flags) {
+  return after_open(AT_FDCWD, path, NEXT(__open64_2, path, flags));
+}
+FINESSE_EXPORT int __openat_2(int dirfd, const char *path, int flags) {
+  return after_open(dirfd, path, NEXT(__openat_2, dirfd, path, flags));
+}
+FINESSE_EXPORT int __openat64_2(int dirfd, const char *path, int flags) {
+  return after_open(dirfd, path, NEXT(__openat64_2, dirfd, path, flags));
+}
+FINESSE_EXPORT int creat(const char *path, mode_t mode) {
+  return after_open(AT_FDCWD, path, NEXT(creat, path, mode));
+}
+FINESSE_EXPORT int creat64(const char *path, mode_t mode) {
+  return after_open(AT_FDCWD, path, NEXT(creat64, path, mode));
+}
+
+// Invalidate before (nobody may trust the number while it is being closed) and after (a
+// record written meanwhile by a racing open of the old file is void too).
+FINESSE_EXPORT int close(int fd) {
+  invalidate(fd);
+  int rc = NEXT(close, fd);
+  invalidate(fd);
+  return rc;
+}
+
+FINESSE_EXPORT int close_range(unsigned first, unsigned last, int flags) {
+  bool closes = !(flags & CLOSE_RANGE_CLOEXEC) && !disabled();
+  if (closes) fd_table::invalidate_range(first, last);
+  int rc = NEXT(close_range, first, last, flags);
+  if (closes) fd_table::invalidate_range(first, last);
+  return rc;
+}
+
+FINESSE_EXPORT void closefrom(int lowfd) {
+  bool on = lowfd >= 0 && !disabled();
+  if (on) fd_table::invalidate_range(static_cast<unsigned>(lowfd), ~0u);
+  NEXT(closefrom, lowfd);
+  if (on) fd_table::invalidate_range(static_cast<unsigned>(lowfd), ~0u);
+}
+
+// fdopendir/fdopen hand an fd we may know to stdio: their close is libc-internal.
+FINESSE_EXPORT int closedir(DIR *d) {
+  int fd = d != nullptr ? dirfd(d) : -1;
+  invalidate(fd);
+  int rc = NEXT(closedir, d);
+  invalidate(fd);
+  return rc;
+}
+
+FINESSE_EXPORT int fclose(FILE *f) {
+  int fd = f != nullptr ? fileno(f) : -1;
+  invalidate(fd);
+  int rc = NEXT(fclose, f);
+  invalidate(fd);
+  return rc;
+}
+
+FINESSE_EXPORT int dup(int fd) {
+  return after_dup(fd, NEXT(dup, fd));
+}
+
+FINESSE_EXPORT int dup2(int fd, int fd2) {
+  if (fd == fd2) return NEXT(dup2, fd, fd2);  // nothing is closed
+  invalidate(fd2);
+  int rc = NEXT(dup2, fd, fd2);
+  invalidate(fd2);
+  return after_dup(fd, rc);
+}
+
+FINESSE_EXPORT int dup3(int fd, int fd2, int flags) {
+  invalidate(fd2);
+  int rc = NEXT(dup3, fd, fd2, flags);
+  invalidate(fd2);
+  return after_dup(fd, rc);
+}
+
+#define FINESSE_FCNTL_WRAPPER(name)                                           \
+  FINESSE_EXPORT int name(int fd, int cmd, ...) {                             \
+    va_list ap;                                                               \
+    va_start(ap, cmd);                                                        \
+    void *arg = va_arg(ap, void *); /* as glibc: every fcntl argument fits */ \
+    va_end(ap);                                                               \
+    int rc = NEXT(name, fd, cmd, arg);                                        \
+    if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) return after_dup(fd, rc);   \
+    return rc;                                                                \
+  }
+
+FINESSE_FCNTL_WRAPPER(fcntl)
+FINESSE_FCNTL_WRAPPER(fcntl64)

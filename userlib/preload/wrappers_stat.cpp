@@ -1,0 +1,173 @@
+// Calls that only read metadata: the stat family (every exported variant), statx, access,
+// statfs/statvfs, readlink, getxattr/listxattr. fd-based calls (fstat...) are the kernel's.
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "bypass_ops.h"
+#include "real_libc.h"
+#include "shim.h"
+
+using finesse::client::b_faccessat;
+using finesse::client::b_fstatat;
+using finesse::client::b_getxattr;
+using finesse::client::b_listxattr;
+using finesse::client::b_readlinkat;
+using finesse::client::b_statfs;
+using finesse::client::b_statx;
+
+namespace {
+
+// The only struct stat layout the legacy __xstat entry points may ask for on x86-64.
+constexpr int kStatVer = 1;
+// The kernel marks statfs.f_flags as meaningful with this bit; statvfs drops it.
+constexpr unsigned long kStValid = 0x0020;
+
+struct stat *as_stat(struct stat64 *st) {
+  return reinterpret_cast<struct stat *>(st);
+}
+static_assert(sizeof(struct stat) == sizeof(struct stat64));
+static_assert(sizeof(struct statfs) == sizeof(struct statfs64));
+
+// What glibc's statvfs makes of a statfs answer (sysdeps/unix/sysv/linux/internal_statvfs.c).
+template <typename Vfs>
+void to_statvfs(const struct statfs &s, Vfs *v) {
+  memset(v, 0, sizeof(*v));
+  v->f_bsize = static_cast<unsigned long>(s.f_bsize);
+  v->f_frsize = static_cast<unsigned long>(s.f_frsize ? s.f_frsize : s.f_bsize);
+  v->f_blocks = s.f_blocks;
+  v->f_bfree = s.f_bfree;
+  v->f_bavail = s.f_bavail;
+  v->f_files = s.f_files;
+  v->f_ffree = s.f_ffree;
+  v->f_favail = s.f_ffree;
+  unsigned long fsid;
+  memcpy(&fsid, &s.f_fsid, sizeof(fsid));
+  v->f_fsid = fsid;
+  v->f_namemax = static_cast<unsigned long>(s.f_namelen);
+  v->f_flag = static_cast<unsigned long>(s.f_flags) ^ kStValid;
+}
+
+template <typename Vfs>
+int64_t b_statvfs(const char *path, Vfs *v) {
+  struct statfs s;
+  int64_t rc = b_statfs(path, &s);
+  if (rc == 0) to_statvfs(s, v);
+  return rc;
+}
+
+}  // namespace
+
+FINESSE_EXPORT int stat(const char *p, struct stat *st) {
+  FINESSE_BYPASS_OR_NEXT(b_fstatat(AT_FDCWD, p, st, 0), stat, p, st);
+}
+FINESSE_EXPORT int lstat(const char *p, struct stat *st) {
+  FINESSE_BYPASS_OR_NEXT(b_fstatat(AT_FDCWD, p, st, AT_SYMLINK_NOFOLLOW), lstat, p, st);
+}
+FINESSE_EXPORT int fstatat(int fd, const char *p, struct stat *st, int flags) {
+  FINESSE_BYPASS_OR_NEXT(b_fstatat(fd, p, st, flags), fstatat, fd, p, st, flags);
+}
+FINESSE_EXPORT int stat64(const char *p, struct stat64 *st) {
+  FINESSE_BYPASS_OR_NEXT(b_fstatat(AT_FDCWD, p, as_stat(st), 0), stat64, p, st);
+}
+FINESSE_EXPORT int lstat64(const char *p, struct stat64 *st) {
+  FINESSE_BYPASS_OR_NEXT(b_fstatat(AT_FDCWD, p, as_stat(st), AT_SYMLINK_NOFOLLOW), lstat64, p, st);
+}
+FINESSE_EXPORT int fstatat64(int fd, const char *p, struct stat64 *st, int flags) {
+  FINESSE_BYPASS_OR_NEXT(b_fstatat(fd, p, as_stat(st), flags), fstatat64, fd, p, st, flags);
+}
+FINESSE_EXPORT int fstat(int fd, struct stat *st) {
+  return NEXT(fstat, fd, st);
+}
+FINESSE_EXPORT int fstat64(int fd, struct stat64 *st) {
+  return NEXT(fstat64, fd, st);
+}
+
+// The pre-2.33 entry points old binaries still call.
+FINESSE_EXPORT int __xstat(int ver, const char *p, struct stat *st) {
+  FINESSE_BYPASS_OR_NEXT(ver == kStatVer ? b_fstatat(AT_FDCWD, p, st, 0) : finesse::wire::kFallback,
+                         __xstat, ver, p, st);
+}
+FINESSE_EXPORT int __lxstat(int ver, const char *p, struct stat *st) {
+  FINESSE_BYPASS_OR_NEXT(
+      ver == kStatVer ? b_fstatat(AT_FDCWD, p, st, AT_SYMLINK_NOFOLLOW) : finesse::wire::kFallback,
+      __lxstat, ver, p, st);
+}
+FINESSE_EXPORT int __fxstatat(int ver, int fd, const char *p, struct stat *st, int flags) {
+  FINESSE_BYPASS_OR_NEXT(ver == kStatVer ? b_fstatat(fd, p, st, flags) : finesse::wire::kFallback,
+                         __fxstatat, ver, fd, p, st, flags);
+}
+FINESSE_EXPORT int __xstat64(int ver, const char *p, struct stat64 *st) {
+  FINESSE_BYPASS_OR_NEXT(
+      ver == kStatVer ? b_fstatat(AT_FDCWD, p, as_stat(st), 0) : finesse::wire::kFallback,
+      __xstat64, ver, p, st);
+}
+FINESSE_EXPORT int __lxstat64(int ver, const char *p, struct stat64 *st) {
+  FINESSE_BYPASS_OR_NEXT(ver == kStatVer ? b_fstatat(AT_FDCWD, p, as_stat(st), AT_SYMLINK_NOFOLLOW)
+                                         : finesse::wire::kFallback,
+                         __lxstat64, ver, p, st);
+}
+FINESSE_EXPORT int __fxstatat64(int ver, int fd, const char *p, struct stat64 *st, int flags) {
+  FINESSE_BYPASS_OR_NEXT(
+      ver == kStatVer ? b_fstatat(fd, p, as_stat(st), flags) : finesse::wire::kFallback,
+      __fxstatat64, ver, fd, p, st, flags);
+}
+FINESSE_EXPORT int __fxstat(int ver, int fd, struct stat *st) {
+  return NEXT(__fxstat, ver, fd, st);
+}
+FINESSE_EXPORT int __fxstat64(int ver, int fd, struct stat64 *st) {
+  return NEXT(__fxstat64, ver, fd, st);
+}
+
+FINESSE_EXPORT int statx(int fd, const char *p, int flags, unsigned mask, struct statx *stx) {
+  FINESSE_BYPASS_OR_NEXT(b_statx(fd, p, flags, mask, stx), statx, fd, p, flags, mask, stx);
+}
+
+FINESSE_EXPORT int access(const char *p, int mode) {
+  FINESSE_BYPASS_OR_NEXT(b_faccessat(AT_FDCWD, p, mode, 0), access, p, mode);
+}
+FINESSE_EXPORT int faccessat(int fd, const char *p, int mode, int flags) {
+  FINESSE_BYPASS_OR_NEXT(b_faccessat(fd, p, mode, flags), faccessat, fd, p, mode, flags);
+}
+FINESSE_EXPORT int euidaccess(const char *p, int mode) {
+  FINESSE_BYPASS_OR_NEXT(b_faccessat(AT_FDCWD, p, mode, AT_EACCESS), euidaccess, p, mode);
+}
+FINESSE_EXPORT int eaccess(const char *p, int mode) {
+  FINESSE_BYPASS_OR_NEXT(b_faccessat(AT_FDCWD, p, mode, AT_EACCESS), eaccess, p, mode);
+}
+
+FINESSE_EXPORT int statfs(const char *p, struct statfs *st) {
+  FINESSE_BYPASS_OR_NEXT(b_statfs(p, st), statfs, p, st);
+}
+FINESSE_EXPORT int statfs64(const char *p, struct statfs64 *st) {
+  FINESSE_BYPASS_OR_NEXT(b_statfs(p, reinterpret_cast<struct statfs *>(st)), statfs64, p, st);
+}
+FINESSE_EXPORT int statvfs(const char *p, struct statvfs *st) {
+  FINESSE_BYPASS_OR_NEXT(b_statvfs(p, st), statvfs, p, st);
+}
+FINESSE_EXPORT int statvfs64(const char *p, struct statvfs64 *st) {
+  FINESSE_BYPASS_OR_NEXT(b_statvfs(p, st), statvfs64, p, st);
+}
+
+FINESSE_EXPORT ssize_t readlink(const char *p, char *buf, size_t n) {
+  FINESSE_BYPASS_OR_NEXT(b_readlinkat(AT_FDCWD, p, buf, n), readlink, p, buf, n);
+}
+FINESSE_EXPORT ssize_t readlinkat(int fd, const char *p, char *buf, size_t n) {
+  FINESSE_BYPASS_OR_NEXT(b_readlinkat(fd, p, buf, n), readlinkat, fd, p, buf, n);
+}
+
+FINESSE_EXPORT ssize_t getxattr(const char *p, const char *name, void *v, size_t n) {
+  FINESSE_BYPASS_OR_NEXT(b_getxattr(p, name, v, n, false), getxattr, p, name, v, n);
+}
+FINESSE_EXPORT ssize_t lgetxattr(const char *p, const char *name, void *v, size_t n) {
+  FINESSE_BYPASS_OR_NEXT(b_getxattr(p, name, v, n, true), lgetxattr, p, name, v, n);
+}
+FINESSE_EXPORT ssize_t listxattr(const char *p, char *list, size_t n) {
+  FINESSE_BYPASS_OR_NEXT(b_listxattr(p, list, n, false), listxattr, p, list, n);
+}
+FINESSE_EXPORT ssize_t llistxattr(const char *p, char *list, size_t n) {
+  FINESSE_BYPASS_OR_NEXT(b_listxattr(p, list, n, true), llistxattr, p, list, n);
+}
