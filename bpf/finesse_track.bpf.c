@@ -241,10 +241,10 @@ enum scan_mode {
 struct scan_ctx {
   struct fd_table table; /* of the task whose entries are written */
   struct finesse_proc proc;
-  __u32 tgid;  /* entries read */
-  __u32 dest;  /* entries written (== tgid except for SCAN_COPY) */
+  __u32 tgid; /* entries read */
+  __u32 dest; /* entries written (== tgid except for SCAN_COPY) */
   __u32 mode;
-  __u32 base;  /* first fd of the current block */
+  __u32 base; /* first fd of the current block */
 };
 
 static long scan_fd(__u32 i, void *data) {
@@ -347,7 +347,8 @@ int enter_fcntl(struct trace_event_raw_sys_enter *ctx) {
   __u64 id = bpf_get_current_pid_tgid();
   __u8 one = 1;
 
-  if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) bpf_map_update_elem(&dupfd_calls, &id, &one, BPF_ANY);
+  if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
+    bpf_map_update_elem(&dupfd_calls, &id, &one, BPF_ANY);
   return 0;
 }
 
@@ -474,8 +475,7 @@ __noinline int mount_prefix_len(const struct finesse_mount_entry *e, const struc
 
 /* bpf_for_each_map_elem callback over the registry: the longest mount path that prefixes
  * the path in path_scratch. */
-static long match_mount(void *map, __u64 *key, struct finesse_mount_entry *e,
-                        struct match_ctx *m) {
+static long match_mount(void *map, __u64 *key, struct finesse_mount_entry *e, struct match_ctx *m) {
   __u32 zero = 0;
   struct path_buf *b = bpf_map_lookup_elem(&path_scratch, &zero);
   int len;
@@ -538,11 +538,11 @@ static __always_inline void count_missed(__u64 mnt_id, __u32 op) {
 #define CWD ((long)AT_FDCWD)
 
 /* A program counting `op` for the syscall's path argument `path`, relative to `dirfd`. */
-#define MISSED_PATH(name, op, dirfd, path)                            \
-  SEC("tracepoint/syscalls/sys_enter_" #name)                         \
-  int enter_##name(struct trace_event_raw_sys_enter *ctx) {           \
+#define MISSED_PATH(name, op, dirfd, path)                                \
+  SEC("tracepoint/syscalls/sys_enter_" #name)                             \
+  int enter_##name(struct trace_event_raw_sys_enter *ctx) {               \
     count_missed(path_mount((dirfd), (__u64)(path)), FINESSE_TRACK_##op); \
-    return 0;                                                         \
+    return 0;                                                             \
   }
 
 /* A program counting `op` for the syscall's fd argument. */

@@ -21,7 +21,7 @@
 #define FINESSE_TRACK_INFO_PIN FINESSE_PIN_DIR "/track_info"
 #define FINESSE_TRACK_ABI_VERSION 1
 
-#define FINESSE_MAX_TRACKED_FDS 65536 /* entries of the fds map */
+#define FINESSE_MAX_TRACKED_FDS 65536  /* entries of the fds map */
 #define FINESSE_MAX_TRACKED_PROCS 8192 /* entries of the cwds and procs maps */
 /* Fds at or above this number are never tracked: exit, exec and fork scan [0, limit). */
 #define FINESSE_FD_TRACK_LIMIT 4096
@@ -52,18 +52,18 @@ struct finesse_cwd_fact {
 /* Operations of the missed-bypass counters. Same numbers as finesse::wire::Op (the loader
  * static_asserts it), so the loader can put both sides of a mount's figures side by side. */
 enum finesse_track_op {
-  FINESSE_TRACK_STAT = 1, /* stat, lstat, fstat, newfstatat, statx */
-  FINESSE_TRACK_ACCESS,   /* access, faccessat, faccessat2 */
-  FINESSE_TRACK_UNLINK,   /* unlink, unlinkat */
-  FINESSE_TRACK_RMDIR,    /* rmdir, unlinkat(AT_REMOVEDIR) */
-  FINESSE_TRACK_MKDIR,    /* mkdir, mkdirat */
-  FINESSE_TRACK_RENAME,   /* rename, renameat, renameat2 (by the old name) */
-  FINESSE_TRACK_SETATTR,  /* chmod/chown/truncate/utimes families, path and fd forms */
-  FINESSE_TRACK_READLINK, /* readlink, readlinkat */
-  FINESSE_TRACK_SYMLINK,  /* symlink, symlinkat (by the new link's name) */
-  FINESSE_TRACK_LINK,     /* link, linkat (by the existing name) */
-  FINESSE_TRACK_STATFS,   /* statfs, fstatfs */
-  FINESSE_TRACK_GETXATTR, /* getxattr, lgetxattr, fgetxattr, getxattrat */
+  FINESSE_TRACK_STAT = 1,  /* stat, lstat, fstat, newfstatat, statx */
+  FINESSE_TRACK_ACCESS,    /* access, faccessat, faccessat2 */
+  FINESSE_TRACK_UNLINK,    /* unlink, unlinkat */
+  FINESSE_TRACK_RMDIR,     /* rmdir, unlinkat(AT_REMOVEDIR) */
+  FINESSE_TRACK_MKDIR,     /* mkdir, mkdirat */
+  FINESSE_TRACK_RENAME,    /* rename, renameat, renameat2 (by the old name) */
+  FINESSE_TRACK_SETATTR,   /* chmod/chown/truncate/utimes families, path and fd forms */
+  FINESSE_TRACK_READLINK,  /* readlink, readlinkat */
+  FINESSE_TRACK_SYMLINK,   /* symlink, symlinkat (by the new link's name) */
+  FINESSE_TRACK_LINK,      /* link, linkat (by the existing name) */
+  FINESSE_TRACK_STATFS,    /* statfs, fstatfs */
+  FINESSE_TRACK_GETXATTR,  /* getxattr, lgetxattr, fgetxattr, getxattrat */
   FINESSE_TRACK_LISTXATTR, /* listxattr, llistxattr, flistxattr, listxattrat */
   FINESSE_TRACK_OP_COUNT,
 };

@@ -29,9 +29,13 @@ namespace {
 
 constexpr long kFuseSuperMagic = 0x65735546;
 
-Outcome fail(int code, std::string msg) { return Outcome{code, std::move(msg)}; }
+Outcome fail(int code, std::string msg) {
+  return Outcome{code, std::move(msg)};
+}
 
-std::string errtext(int neg) { return strerror(-neg); }
+std::string errtext(int neg) {
+  return strerror(-neg);
+}
 
 Outcome need_root() {
   if (geteuid() != 0) return fail(kNotRoot, "must be run as root");
@@ -110,8 +114,8 @@ bool entry_is_live(const finesse_mount_entry &e) {
   int fd = control_connect(e.socket_path);
   if (fd < 0) return false;
   control::Reply r{};
-  bool live = control_call(fd, control::Op::kInfo, nullptr, &r) == 0 && r.info.pid == e.server_pid &&
-              r.info.mnt_id == e.mnt_id;
+  bool live = control_call(fd, control::Op::kInfo, nullptr, &r) == 0 &&
+              r.info.pid == e.server_pid && r.info.mnt_id == e.mnt_id;
   close(fd);
   return live;
 }

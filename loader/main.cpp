@@ -72,15 +72,16 @@ int stats(bool json) {
                 << ",\"bpf_counters\":" << (a.bpf_counters ? "true" : "false") << ",\"ops\":{";
       for (uint32_t op = 1; op < wire::kOpCount; op++)
         std::cout << (op > 1 ? "," : "") << "\"" << wire::op_name(static_cast<wire::Op>(op))
-                  << "\":{\"bypassed\":" << a.stats.served[op] << ",\"fell_back\":" << fell_back(a, op)
+                  << "\":{\"bypassed\":" << a.stats.served[op]
+                  << ",\"fell_back\":" << fell_back(a, op)
                   << ",\"server_fallback\":" << a.stats.fallback[op]
                   << ",\"kernel\":" << a.kernel_missed[op] << "}";
       std::cout << "}}";
       continue;
     }
-    std::cout << a.entry.mount_path << "  (kernel requests seen by the file system: "
-              << a.stats.kernel_ops << (a.bpf_counters ? "" : "; BPF counters not loaded")
-              << ")\n";
+    std::cout << a.entry.mount_path
+              << "  (kernel requests seen by the file system: " << a.stats.kernel_ops
+              << (a.bpf_counters ? "" : "; BPF counters not loaded") << ")\n";
     std::printf("  %-10s %12s %12s %12s %12s\n", "op", "bypassed", "fell-back", "server-fb",
                 "kernel(bpf)");
     for (uint32_t op = 1; op < wire::kOpCount; op++)
@@ -119,7 +120,8 @@ int main(int argc, char **argv) {
   auto *st = app.add_subcommand("status", "list attached mounts, their servers, the BPF programs");
   auto *sts = app.add_subcommand("stats", "per mount and operation: bypassed vs fell back");
   sts->add_flag("--json", json, "machine-readable output");
-  auto *unl = app.add_subcommand("unload", "detach everything, unload the BPF programs, remove every pin");
+  auto *unl =
+      app.add_subcommand("unload", "detach everything, unload the BPF programs, remove every pin");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {

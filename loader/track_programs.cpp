@@ -78,7 +78,8 @@ Result<void> attach_and_pin(finesse_track_bpf *skel) {
 
 Result<void> pin_public_maps(finesse_track_bpf *skel) {
   for (const PublicMap &m : kPublicMaps) {
-    if (int rc = bpf_map__pin(m.get(skel), m.pin); rc != 0) return errno_error(std::string("pin ") + m.pin, rc);
+    if (int rc = bpf_map__pin(m.get(skel), m.pin); rc != 0)
+      return errno_error(std::string("pin ") + m.pin, rc);
     chmod(m.pin, 0644);  // clients read them with BPF_F_RDONLY
   }
   return {};
@@ -87,7 +88,8 @@ Result<void> pin_public_maps(finesse_track_bpf *skel) {
 Result<void> pin_version(finesse_track_bpf *skel) {
   uint32_t key = 0;
   uint64_t version = FINESSE_TRACK_ABI_VERSION;
-  if (int rc = bpf_map__update_elem(skel->maps.track_info, &key, sizeof(key), &version, sizeof(version), BPF_ANY);
+  if (int rc = bpf_map__update_elem(skel->maps.track_info, &key, sizeof(key), &version,
+                                    sizeof(version), BPF_ANY);
       rc != 0)
     return errno_error("write track_info", rc);
   if (int rc = bpf_map__pin(skel->maps.track_info, FINESSE_TRACK_INFO_PIN); rc != 0)
@@ -98,7 +100,8 @@ Result<void> pin_version(finesse_track_bpf *skel) {
 
 // Deletes every key of a pinned hash map whose leading u64 (mnt_id) matches.
 template <typename Key>
-void delete_keys_of_mount(const char *pin, uint64_t mnt_id, uint64_t (*mount_of)(int fd, const Key &)) {
+void delete_keys_of_mount(const char *pin, uint64_t mnt_id,
+                          uint64_t (*mount_of)(int fd, const Key &)) {
   int fd = bpf_obj_get(pin);
   if (fd < 0) return;
   std::vector<Key> doomed;
@@ -160,7 +163,8 @@ Result<void> unload_programs() {
   if (unlink(FINESSE_TRACK_INFO_PIN) != 0 && errno != ENOENT)
     return errno_error("unpin " FINESSE_TRACK_INFO_PIN, errno);
   for (const PublicMap &m : kPublicMaps)
-    if (unlink(m.pin) != 0 && errno != ENOENT) return errno_error(std::string("unpin ") + m.pin, errno);
+    if (unlink(m.pin) != 0 && errno != ENOENT)
+      return errno_error(std::string("unpin ") + m.pin, errno);
   if (DIR *d = opendir(FINESSE_LINKS_DIR)) {
     while (dirent *e = readdir(d)) {
       if (e->d_name[0] == '.') continue;
@@ -173,21 +177,24 @@ Result<void> unload_programs() {
     }
     closedir(d);
   }
-  if (rmdir(FINESSE_LINKS_DIR) != 0 && errno != ENOENT) return errno_error("rmdir " FINESSE_LINKS_DIR, errno);
+  if (rmdir(FINESSE_LINKS_DIR) != 0 && errno != ENOENT)
+    return errno_error("rmdir " FINESSE_LINKS_DIR, errno);
   return {};
 }
 
 void forget_mount(uint64_t mnt_id) {
-  delete_keys_of_mount<finesse_fd_key>(FINESSE_FDS_PIN, mnt_id, [](int fd, const finesse_fd_key &k) {
-    finesse_fd_fact f{};
-    return bpf_map_lookup_elem(fd, &k, &f) == 0 ? uint64_t{f.mnt_id} : uint64_t{0};
-  });
+  delete_keys_of_mount<finesse_fd_key>(
+      FINESSE_FDS_PIN, mnt_id, [](int fd, const finesse_fd_key &k) {
+        finesse_fd_fact f{};
+        return bpf_map_lookup_elem(fd, &k, &f) == 0 ? uint64_t{f.mnt_id} : uint64_t{0};
+      });
   delete_keys_of_mount<uint32_t>(FINESSE_CWDS_PIN, mnt_id, [](int fd, const uint32_t &k) {
     finesse_cwd_fact f{};
     return bpf_map_lookup_elem(fd, &k, &f) == 0 ? uint64_t{f.mnt_id} : uint64_t{0};
   });
   delete_keys_of_mount<finesse_missed_key>(
-      FINESSE_MISSED_PIN, mnt_id, [](int, const finesse_missed_key &k) { return uint64_t{k.mnt_id}; });
+      FINESSE_MISSED_PIN, mnt_id,
+      [](int, const finesse_missed_key &k) { return uint64_t{k.mnt_id}; });
 }
 
 std::vector<PinnedProgram> pinned_programs() {

@@ -40,7 +40,8 @@ uint64_t pin_inode(const char *pin) {
 int map_fd(PinnedMap &m) {
   int fd = m.fd.load(std::memory_order_acquire);
   int64_t now = now_ns();
-  if (fd >= 0 && now - m.checked_ns.load(std::memory_order_relaxed) < tuning().registry_ttl_ms * 1000000)
+  if (fd >= 0 &&
+      now - m.checked_ns.load(std::memory_order_relaxed) < tuning().registry_ttl_ms * 1000000)
     return fd;
   m.checked_ns.store(now, std::memory_order_relaxed);
   uint64_t ino = pin_inode(m.pin);
@@ -65,7 +66,8 @@ bool lookup(PinnedMap &m, const Key &key, Value *out) {
   int fd = map_fd(m);
   if (fd < 0) return false;
   int rc = bpf_lookup(fd, &key, out);
-  if (rc == -EBADF || rc == -EINVAL) m.checked_ns.store(0, std::memory_order_relaxed);  // closed under us
+  if (rc == -EBADF || rc == -EINVAL)
+    m.checked_ns.store(0, std::memory_order_relaxed);  // closed under us
   return rc == 0;
 }
 

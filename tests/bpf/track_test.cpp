@@ -78,8 +78,8 @@ TEST(TrackPassthrough, ShellRedirectionFdHasTheServersFileHandle) {
   struct stat st;
   ASSERT_EQ(::stat(fs.path("f").c_str(), &st), 0);
 
-  CommandResult r = run_command(
-      {"sh", "-c", "exec 3<\"$0\"; exec \"$1\" fd 3", fs.path("f"), probe_binary()});
+  CommandResult r =
+      run_command({"sh", "-c", "exec 3<\"$0\"; exec \"$1\" fd 3", fs.path("f"), probe_binary()});
   ASSERT_EQ(r.status, 0) << r.err;
   ASSERT_EQ(r.out.find("none"), std::string::npos) << r.out;
   EXPECT_EQ(probe_field(r.out, "mnt"), mount_id_of(fs.mnt())) << r.out;
@@ -128,8 +128,8 @@ TEST_F(Track, CwdSetBeforeExec) {
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(probe_field(r.out, "ino"), st.st_ino) << r.out;
   // Leaving the mount drops the fact.
-  r = run_command({"sh", "-c", "cd \"$0\" && cd / && exec \"$1\" cwd", fs_->path("d"),
-                   probe_binary()});
+  r = run_command(
+      {"sh", "-c", "cd \"$0\" && cd / && exec \"$1\" cwd", fs_->path("d"), probe_binary()});
   EXPECT_NE(r.out.find("cwd none"), std::string::npos) << r.out;
 }
 
@@ -224,6 +224,7 @@ TEST_F(Track, ProcessExitLeavesNoEntry) {
   std::string dir = fs_->path("d"), file = fs_->path("f");
   pid_t child = fork();
   if (child == 0) {
+    ::close(go[1]);  // so that the parent's close is our EOF
     int fd = ::open(file.c_str(), O_RDONLY);
     ::dup2(fd, 1000);
     if (::chdir(dir.c_str()) != 0) _exit(1);
@@ -231,6 +232,8 @@ TEST_F(Track, ProcessExitLeavesNoEntry) {
     if (::write(ready[1], &c, 1) != 1 || ::read(go[0], &c, 1) < 0) _exit(1);
     _exit(0);
   }
+  ::close(ready[1]);
+  ::close(go[0]);
   char c;
   ASSERT_EQ(::read(ready[0], &c, 1), 1);
   finesse_fd_fact f{};
@@ -242,7 +245,7 @@ TEST_F(Track, ProcessExitLeavesNoEntry) {
   ASSERT_EQ(::waitpid(child, nullptr, 0), child);
   EXPECT_FALSE(fd_entry(child, 1000, &f)) << "fd entry outlived its process";
   EXPECT_FALSE(cwd_entry(child, &cwd)) << "cwd entry outlived its process";
-  for (int x : {go[0], ready[0], ready[1]}) ::close(x);
+  ::close(ready[0]);
 }
 
 TEST_F(Track, DetachForgetsTheMountsEntries) {

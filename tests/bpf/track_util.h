@@ -43,7 +43,9 @@ inline bool cwd_entry(pid_t tgid, finesse_cwd_fact *out) {
   return found;
 }
 
-inline std::string probe_binary() { return bin_dir() + "/finesse_track_probe"; }
+inline std::string probe_binary() {
+  return bin_dir() + "/finesse_track_probe";
+}
 
 // Value of "key=" in a probe output line, or UINT64_MAX.
 inline uint64_t probe_field(const std::string &line, const std::string &key) {
