@@ -72,7 +72,8 @@ struct StrRef {
 
 // A path relative to the mount root. If verify_len > 0, the first verify_len bytes of the path
 // name a directory that the client believes has inode number verify_ino (its cwd or dirfd):
-// the server checks that and falls back if it does not hold.
+// the server checks that and falls back if it does not hold. verify_len == path length
+// verifies the final component itself (any type): the client's fd refers to that inode.
 struct PathArg {
   StrRef path;
   uint32_t verify_len;
@@ -146,7 +147,9 @@ inline Slot *slot_at(void *region, uint32_t i) {
   return reinterpret_cast<Slot *>(static_cast<uint8_t *>(region) + kHeaderSize +
                                   size_t{i} * kSlotSize);
 }
-inline RegionHeader *header_of(void *region) { return static_cast<RegionHeader *>(region); }
+inline RegionHeader *header_of(void *region) {
+  return static_cast<RegionHeader *>(region);
+}
 
 // Handshake on the Unix socket (SOCK_SEQPACKET).
 enum class HelloKind : uint32_t { kClient = 1, kControl = 2 };

@@ -144,6 +144,10 @@ int walk_path(ServeCtx &ctx, const WalkSpec &spec, WalkResult *out) {
     if (S_ISLNK(child_attr.st_mode) && (!last || spec.follow_final)) return wire::kFallback;
 
     if (last) {
+      // verify_len == path length: the client's fd names this very inode (fstat).
+      if (!verified && end == spec.verify_len &&
+          static_cast<uint64_t>(child_attr.st_ino) == spec.verify_ino)
+        verified = true;
       if (!verified) return wire::kFallback;
       out->parent = cur;
       out->parent_attr = cur_attr;

@@ -81,7 +81,9 @@ void note_route(bool bypassed) {
   t_last_route = bypassed ? 1 : 2;
   (bypassed ? g_bypassed : g_kernel).fetch_add(1, std::memory_order_relaxed);
 }
-int last_route() { return t_last_route; }
+int last_route() {
+  return t_last_route;
+}
 void client_stats(unsigned long long *b, unsigned long long *k) {
   *b = g_bypassed.load();
   *k = g_kernel.load();
@@ -92,6 +94,27 @@ int64_t b_fstatat(int dirfd, const char *path, struct stat *st, int flags) {
   Call c;
   c.req.flags = (flags & AT_SYMLINK_NOFOLLOW) ? wire::kNoFollow : 0;
   int64_t rc = one_path(dirfd, path, Op::kStat, c, false);
+  if (rc == 0) fill_stat(c.rep.attr, c.facts, st);
+  return rc;
+}
+
+int64_t b_stat_known(const char *abs_path, uint64_t ino, uint64_t mnt_id, struct stat *st) {
+  Target t;
+  if (abs_path == nullptr || abs_path[0] != '/' || !classify_absolute(abs_path, &t.m) ||
+      t.m.mnt_id != mnt_id)
+    return kFallback;
+  const char *rel = abs_path + t.m.prefix_len;
+  while (*rel == '/') rel++;
+  t.rel = rel;
+  t.rel_len = strlen(rel);
+  // The mount root cannot be verified by path (verify_len 0 means "no check"): kernel.
+  if (t.rel_len == 0 || t.rel_len >= wire::kPathMax) return kFallback;
+  t.verify_len = static_cast<uint32_t>(t.rel_len);  // the final component itself
+  t.verify_ino = ino;
+  Call c;
+  c.req.flags = wire::kNoFollow;  // the fd's own file, even a symlink (O_PATH|O_NOFOLLOW)
+  set_path(c, 0, t);
+  int64_t rc = send(t, Op::kStat, c, false);
   if (rc == 0) fill_stat(c.rep.attr, c.facts, st);
   return rc;
 }
@@ -196,7 +219,9 @@ int64_t b_utimensat(int dirfd, const char *path, const struct timespec times[2],
   c.req.flags = (flags & AT_SYMLINK_NOFOLLOW) ? wire::kNoFollow : 0;
   long ans = times ? times[0].tv_nsec : UTIME_NOW;
   long mns = times ? times[1].tv_nsec : UTIME_NOW;
-  auto valid_ns = [](long ns) { return ns == UTIME_NOW || ns == UTIME_OMIT || (ns >= 0 && ns < 1000000000); };
+  auto valid_ns = [](long ns) {
+    return ns == UTIME_NOW || ns == UTIME_OMIT || (ns >= 0 && ns < 1000000000);
+  };
   if (!valid_ns(ans) || !valid_ns(mns)) return kFallback;
   if (ans == UTIME_OMIT && mns == UTIME_OMIT) return kFallback;
   if (ans != UTIME_OMIT) {
@@ -236,8 +261,7 @@ int64_t b_symlinkat(const char *target, int dirfd, const char *linkpath) {
   return one_path(dirfd, linkpath, Op::kSymlink, c, true);
 }
 
-int64_t b_linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
-                 int flags) {
+int64_t b_linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags) {
   if (flags & ~AT_SYMLINK_FOLLOW) return kFallback;
   Target from, to;
   if (!resolve_target(olddirfd, oldpath, &from) || !resolve_target(newdirfd, newpath, &to))

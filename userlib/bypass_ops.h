@@ -15,6 +15,9 @@
 namespace finesse::client {
 
 int64_t b_fstatat(int dirfd, const char *path, struct stat *st, int flags);
+// stat of the file an fd refers to, known by absolute path and inode number: the server
+// answers only if the path still names that inode (fstat of an fd the shim knows).
+int64_t b_stat_known(const char *abs_path, uint64_t ino, uint64_t mnt_id, struct stat *st);
 int64_t b_statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *stx);
 int64_t b_faccessat(int dirfd, const char *path, int mode, int flags);
 int64_t b_unlinkat(int dirfd, const char *path, int flags);
@@ -27,8 +30,7 @@ int64_t b_truncate(const char *path, off_t length);
 int64_t b_utimensat(int dirfd, const char *path, const struct timespec times[2], int flags);
 int64_t b_readlinkat(int dirfd, const char *path, char *buf, size_t size);
 int64_t b_symlinkat(const char *target, int dirfd, const char *linkpath);
-int64_t b_linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
-                 int flags);
+int64_t b_linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags);
 int64_t b_statfs(const char *path, struct statfs *st);
 int64_t b_getxattr(const char *path, const char *name, void *value, size_t size, bool nofollow);
 int64_t b_listxattr(const char *path, char *list, size_t size, bool nofollow);

@@ -11,6 +11,7 @@
 
 #include "base_record.h"
 #include "cwd_cache.h"
+#include "kernel_facts.h"
 #include "registry_cache.h"
 #include "shim.h"
 #include "wire.h"
@@ -20,7 +21,11 @@ namespace finesse::shim::fd_table {
 namespace {
 
 // 512 bytes per fd: 32 MiB of address space, only touched pages cost memory.
-using Entry = BaseRecord<512 - 32>;
+struct Entry : BaseRecord<512 - 40> {
+  // epoch + 1 when the kernel's facts said this fd is on no attached mount: not asked
+  // again until the number changes meaning.
+  std::atomic<uint32_t> no_fact;
+};
 static_assert(sizeof(Entry) <= 512);
 
 std::atomic<Entry *> g_table{nullptr};
@@ -120,6 +125,39 @@ bool base(int fd, char *out, size_t cap, uint64_t *ino, uint64_t *mnt_id) {
   Entry *t = table_or_null();
   if (t == nullptr || !in_range(fd)) return false;
   return t[fd].read(out, cap, ino, mnt_id);
+}
+
+bool known_or_learn(int fd, char *out, size_t cap, uint64_t *ino, uint64_t *mnt_id) {
+  if (base(fd, out, cap, ino, mnt_id)) return true;
+  // An fd we did not see opened (inherited, a shell redirection, opened inside libc): the
+  // kernel's facts say whether it is on an attached mount; its path costs one readlink,
+  // once per fd epoch. The server re-checks the path against the fact's inode.
+  Entry *t = table_or_create();
+  if (t == nullptr || !in_range(fd) || !in_owner_process()) return false;
+  Entry &e = t[fd];
+  uint32_t epoch = e.epoch.load(std::memory_order_acquire);
+  if (e.no_fact.load(std::memory_order_relaxed) == epoch + 1) return false;
+  FdFact f;
+  if (!fd_fact(fd, &f)) {
+    e.no_fact.store(epoch + 1, std::memory_order_relaxed);
+    return false;
+  }
+  char link[32] = "/proc/self/fd/";
+  size_t at = strlen(link);
+  char digits[12];
+  size_t nd = 0;
+  for (unsigned v = static_cast<unsigned>(fd); nd == 0 || v != 0; v /= 10)
+    digits[nd++] = static_cast<char>('0' + v % 10);
+  while (nd > 0) link[at++] = digits[--nd];
+  link[at] = '\0';
+  char path[sizeof(Entry::path)];
+  long n = syscall(SYS_readlink, link, path, sizeof(path) - 1);
+  if (n <= 0 || path[0] != '/') return false;
+  path[n] = '\0';
+  client::MountMatch m;
+  if (!client::classify_absolute(path, &m) || m.mnt_id != f.mnt_id) return false;
+  e.write(epoch, path, trimmed_len(path, static_cast<size_t>(n)), f.ino, f.mnt_id);
+  return base(fd, out, cap, ino, mnt_id);
 }
 
 }  // namespace finesse::shim::fd_table

@@ -23,5 +23,8 @@ void invalidate_range(unsigned first, unsigned last);
 void note_dup(int oldfd, int newfd);
 // The base directory of dirfd, if known (BaseProvider contract of resolve.h).
 bool base(int fd, char *out, size_t cap, uint64_t *ino, uint64_t *mnt_id);
+// base(), or else learned from the kernel's facts (kernel_facts.h) and recorded: any fd on
+// an attached mount (not only directories), its path from /proc/self/fd and inode.
+bool known_or_learn(int fd, char *out, size_t cap, uint64_t *ino, uint64_t *mnt_id);
 
 }  // namespace finesse::shim::fd_table

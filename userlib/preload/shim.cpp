@@ -30,7 +30,7 @@ pid_t sys_getpid() {
 
 bool provide_base(int dirfd, char *out, size_t cap, uint64_t *ino, uint64_t *mnt_id) {
   if (dirfd == AT_FDCWD) return cwd_cache::base(out, cap, ino, mnt_id);
-  return fd_table::base(dirfd, out, cap, ino, mnt_id);
+  return fd_table::known_or_learn(dirfd, out, cap, ino, mnt_id);
 }
 
 void atfork_child() {

@@ -1,5 +1,6 @@
 // Calls that only read metadata: the stat family (every exported variant), statx, access,
-// statfs/statvfs, readlink, getxattr/listxattr. fd-based calls (fstat...) are the kernel's.
+// statfs/statvfs, readlink, getxattr/listxattr; fstat (and fstatat with AT_EMPTY_PATH) of an
+// fd on an attached mount, by its recorded path with the server checking its inode.
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -8,6 +9,8 @@
 #include <unistd.h>
 
 #include "bypass_ops.h"
+#include "fd_table.h"
+#include "kernel_facts.h"
 #include "real_libc.h"
 #include "shim.h"
 
@@ -16,6 +19,7 @@ using finesse::client::b_fstatat;
 using finesse::client::b_getxattr;
 using finesse::client::b_listxattr;
 using finesse::client::b_readlinkat;
+using finesse::client::b_stat_known;
 using finesse::client::b_statfs;
 using finesse::client::b_statx;
 
@@ -51,6 +55,32 @@ void to_statvfs(const struct statfs &s, Vfs *v) {
   v->f_flag = static_cast<unsigned long>(s.f_flags) ^ kStValid;
 }
 
+// fstat(fd): the fd's path and inode from the fd table (or, for an fd we did not see
+// opened, from the kernel's facts and /proc/self/fd once).
+int64_t b_fstat(int fd, struct stat *st) {
+  char path[finesse::wire::kPathMax];
+  uint64_t ino, mnt;
+  if (!finesse::shim::fd_table::known_or_learn(fd, path, sizeof(path), &ino, &mnt))
+    return finesse::wire::kFallback;
+  // The fd number may have been reused behind the shim's back (a raw close and open, another
+  // thread sharing the table through clone): the kernel's fact for this fd must still name
+  // the same file, or the answer could be another file's. One map lookup (~1.3 us).
+  finesse::FdFact f;
+  if (!finesse::fd_fact(fd, &f) || f.ino != ino || f.mnt_id != mnt)
+    return finesse::wire::kFallback;
+  return b_stat_known(path, ino, mnt, st);
+}
+
+// fstatat: AT_EMPTY_PATH with "" on an fd is fstat; everything else by path.
+int64_t b_fstatat_any(int fd, const char *p, struct stat *st, int flags) {
+  if ((flags & AT_EMPTY_PATH) && p != nullptr && p[0] == '\0') {
+    if (fd == AT_FDCWD || (flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT)))
+      return finesse::wire::kFallback;
+    return b_fstat(fd, st);
+  }
+  return b_fstatat(fd, p, st, flags);
+}
+
 template <typename Vfs>
 int64_t b_statvfs(const char *path, Vfs *v) {
   struct statfs s;
@@ -68,7 +98,7 @@ FINESSE_EXPORT int lstat(const char *p, struct stat *st) {
   FINESSE_BYPASS_OR_NEXT(b_fstatat(AT_FDCWD, p, st, AT_SYMLINK_NOFOLLOW), lstat, p, st);
 }
 FINESSE_EXPORT int fstatat(int fd, const char *p, struct stat *st, int flags) {
-  FINESSE_BYPASS_OR_NEXT(b_fstatat(fd, p, st, flags), fstatat, fd, p, st, flags);
+  FINESSE_BYPASS_OR_NEXT(b_fstatat_any(fd, p, st, flags), fstatat, fd, p, st, flags);
 }
 FINESSE_EXPORT int stat64(const char *p, struct stat64 *st) {
   FINESSE_BYPASS_OR_NEXT(b_fstatat(AT_FDCWD, p, as_stat(st), 0), stat64, p, st);
@@ -77,13 +107,13 @@ FINESSE_EXPORT int lstat64(const char *p, struct stat64 *st) {
   FINESSE_BYPASS_OR_NEXT(b_fstatat(AT_FDCWD, p, as_stat(st), AT_SYMLINK_NOFOLLOW), lstat64, p, st);
 }
 FINESSE_EXPORT int fstatat64(int fd, const char *p, struct stat64 *st, int flags) {
-  FINESSE_BYPASS_OR_NEXT(b_fstatat(fd, p, as_stat(st), flags), fstatat64, fd, p, st, flags);
+  FINESSE_BYPASS_OR_NEXT(b_fstatat_any(fd, p, as_stat(st), flags), fstatat64, fd, p, st, flags);
 }
 FINESSE_EXPORT int fstat(int fd, struct stat *st) {
-  return NEXT(fstat, fd, st);
+  FINESSE_BYPASS_OR_NEXT(b_fstat(fd, st), fstat, fd, st);
 }
 FINESSE_EXPORT int fstat64(int fd, struct stat64 *st) {
-  return NEXT(fstat64, fd, st);
+  FINESSE_BYPASS_OR_NEXT(b_fstat(fd, as_stat(st)), fstat64, fd, st);
 }
 
 // The pre-2.33 entry points old binaries still call.
@@ -97,8 +127,9 @@ FINESSE_EXPORT int __lxstat(int ver, const char *p, struct stat *st) {
       __lxstat, ver, p, st);
 }
 FINESSE_EXPORT int __fxstatat(int ver, int fd, const char *p, struct stat *st, int flags) {
-  FINESSE_BYPASS_OR_NEXT(ver == kStatVer ? b_fstatat(fd, p, st, flags) : finesse::wire::kFallback,
-                         __fxstatat, ver, fd, p, st, flags);
+  FINESSE_BYPASS_OR_NEXT(
+      ver == kStatVer ? b_fstatat_any(fd, p, st, flags) : finesse::wire::kFallback, __fxstatat, ver,
+      fd, p, st, flags);
 }
 FINESSE_EXPORT int __xstat64(int ver, const char *p, struct stat64 *st) {
   FINESSE_BYPASS_OR_NEXT(
@@ -112,14 +143,16 @@ FINESSE_EXPORT int __lxstat64(int ver, const char *p, struct stat64 *st) {
 }
 FINESSE_EXPORT int __fxstatat64(int ver, int fd, const char *p, struct stat64 *st, int flags) {
   FINESSE_BYPASS_OR_NEXT(
-      ver == kStatVer ? b_fstatat(fd, p, as_stat(st), flags) : finesse::wire::kFallback,
+      ver == kStatVer ? b_fstatat_any(fd, p, as_stat(st), flags) : finesse::wire::kFallback,
       __fxstatat64, ver, fd, p, st, flags);
 }
 FINESSE_EXPORT int __fxstat(int ver, int fd, struct stat *st) {
-  return NEXT(__fxstat, ver, fd, st);
+  FINESSE_BYPASS_OR_NEXT(ver == kStatVer ? b_fstat(fd, st) : finesse::wire::kFallback, __fxstat,
+                         ver, fd, st);
 }
 FINESSE_EXPORT int __fxstat64(int ver, int fd, struct stat64 *st) {
-  return NEXT(__fxstat64, ver, fd, st);
+  FINESSE_BYPASS_OR_NEXT(ver == kStatVer ? b_fstat(fd, as_stat(st)) : finesse::wire::kFallback,
+                         __fxstat64, ver, fd, st);
 }
 
 FINESSE_EXPORT int statx(int fd, const char *p, int flags, unsigned mask, struct statx *stx) {
