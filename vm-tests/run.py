@@ -914,6 +914,30 @@ def add_runner(img, tests, jobs):
 # Assembling the guest image
 # --------------------------------------------------------------------------------------------
 
+# Parts of a host tree the tests never need (keeps the initramfs small).
+TREE_SKIP = {"__pycache__", "test", "tests", "idlelib", "tkinter", "turtledemo", "ensurepip",
+             "lib2to3", "pydoc_data", "distutils", "unittest", "venv"}
+
+
+def add_host_tree(img, top):
+    """Mirrors host directory `top` (files and symlinks) at the same guest path."""
+    img.add_host_path(top)
+    for root, dirs, files in os.walk(top):
+        dirs[:] = [d for d in dirs if d not in TREE_SKIP and not d.startswith("config-")]
+        for d in dirs:
+            full = os.path.join(root, d)
+            if os.path.islink(full):
+                img.add_symlink(full, os.readlink(full))
+            else:
+                img.add_dir(full)
+        for f in files:
+            full = os.path.join(root, f)
+            if os.path.islink(full):
+                img.add_symlink(full, os.readlink(full))
+            elif os.path.isfile(full):
+                img.add_file(full, full)
+
+
 def add_base_system(img, host_tools):
     """busybox (with its applet links), /etc files, mount points and the host tools."""
     busybox = os.path.realpath(shutil.which("busybox") or "/bin/busybox")
@@ -939,7 +963,10 @@ def add_base_system(img, host_tools):
         img.add_file("etc/fuse.conf", "/etc/fuse.conf", 0o644)
     elfs = []
     for tool in host_tools:
-        path = shutil.which(tool)
+        if tool.startswith("/") and os.path.isdir(tool):
+            add_host_tree(img, tool)  # e.g. an interpreter's standard library
+            continue
+        path = tool if tool.startswith("/") and os.path.exists(tool) else shutil.which(tool)
         if path:
             img.add_host_path(path)
             elfs.append(os.path.realpath(path))

@@ -70,7 +70,15 @@ TEST_P(DetachUnderLoad, CallsKeepSucceedingThroughTheKernel) {
   threads.emplace_back(stat_loop, std::cref(fs), &stop, &logs[0]);
   threads.emplace_back(stat_loop, std::cref(fs), &stop, &logs[1]);
   threads.emplace_back(mkdir_loop, std::cref(fs), &stop, &logs[2]);
-  std::this_thread::sleep_for(200ms);
+  // Let every thread get onto the bypass first (slow under emulation: bounded, not fixed).
+  auto start_deadline = Clock::now() + 10s;
+  auto all_bypassed = [&] {
+    for (auto &l : logs)
+      if (l.bypassed == 0) return false;
+    return true;
+  };
+  while (!all_bypassed() && Clock::now() < start_deadline) std::this_thread::sleep_for(10ms);
+  std::this_thread::sleep_for(50ms);
   int bypassed_before[3];
   for (int i = 0; i < 3; i++) bypassed_before[i] = logs[i].bypassed;
   fs.detach();  // loader::detach + finesse_refresh_registry
