@@ -38,16 +38,20 @@ int may_search(ServeCtx &ctx, fuse_ino_t dir, struct stat *attr) {
 }
 
 // Looks name up in dir: 0 with *e filled, -ENOENT, or another error.
+// *fresh: the attributes are current (just looked up, or cached and not expired); stale ones
+// must not decide anything (the kernel refreshes them first).
 int lookup(ServeCtx &ctx, fuse_ino_t dir, std::string_view name, fuse_ino_t *ino,
-           struct stat *attr) {
+           struct stat *attr, bool *fresh) {
   int64_t now = now_ns();
   CacheHit hit = ctx.cache->find(dir, name, now);
   if (hit.kind == CacheHit::kNegative) return -ENOENT;
   if (hit.kind == CacheHit::kPositive) {
     *ino = hit.ino;
     *attr = hit.attr;
+    *fresh = hit.attr_fresh;
     return 0;
   }
+  *fresh = true;
   std::string n(name);
   uint64_t gen = ctx.cache->generation();
   fuse_entry_param e{};
@@ -126,7 +130,9 @@ int walk_path(ServeCtx &ctx, const WalkSpec &spec, WalkResult *out) {
 
     fuse_ino_t child = 0;
     struct stat child_attr {};
-    rc = lookup(ctx, cur, comp, &child, &child_attr);
+    bool child_fresh = false;
+    rc = lookup(ctx, cur, comp, &child, &child_attr, &child_fresh);
+    if (rc == 0 && last && !child_fresh) rc = node_attr(ctx, child, true, &child_attr);
     if (rc == -ENOENT && last) {
       if (!verified) return wire::kFallback;
       out->parent = cur;
