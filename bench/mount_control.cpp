@@ -1,5 +1,7 @@
 #include "mount_control.h"
 
+#include "daemon_process.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mount.h>
@@ -53,30 +55,8 @@ std::string unescape(const std::string &field) {
   return out;
 }
 
-std::string describe_status(int status) {
-  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return "was killed by signal " + std::to_string(WTERMSIG(status));
-  return "ended";
-}
+std::string describe_status(int status) { return describe_wait_status(status); }
 
-// Everything the child needs, built before fork: after fork only async-signal-safe calls.
-struct ExecImage {
-  std::vector<std::string> args, env;
-  std::vector<char *> argv, envp;
-
-  ExecImage(const std::vector<std::string> &a, const std::map<std::string, std::string> &extra)
-      : args(a) {
-    for (char **e = environ; *e != nullptr; ++e) {
-      const std::string entry = *e;
-      if (!extra.contains(entry.substr(0, entry.find('=')))) env.push_back(entry);
-    }
-    for (const auto &[key, value] : extra) env.push_back(key + "=" + value);
-    for (auto &arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    for (auto &entry : env) envp.push_back(entry.data());
-    envp.push_back(nullptr);
-  }
-};
 
 }  // namespace
 
@@ -117,24 +97,9 @@ void DaemonMount::spawn() {
   if (log_fd < 0) {
     throw std::runtime_error("cannot create " + spec_.log_path + ": " + std::strerror(errno));
   }
-  const pid_t parent = getpid();
-  pid_ = fork();
-  if (pid_ == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent) _exit(1);
-    setpgid(0, 0);  // a terminal's ^C reaches finesse-bench only, which then stops us in order
-    const int null_fd = open("/dev/null", O_RDONLY);
-    dup2(null_fd, STDIN_FILENO);
-    dup2(log_fd, STDOUT_FILENO);
-    dup2(log_fd, STDERR_FILENO);
-    close_range(3, ~0U, 0);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    execve(image.argv[0], image.argv.data(), image.envp.data());
-    dprintf(STDERR_FILENO, "finesse-bench: exec %s: %s\n", image.argv[0], strerror(errno));
-    _exit(127);
-  }
+  // Own process group: a terminal's ^C reaches finesse-bench only, which then stops us in
+  // order.
+  pid_ = spawn_daemon(image, log_fd, true, "finesse-bench");
   const int fork_errno = errno;
   close(log_fd);
   if (pid_ < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(fork_errno));

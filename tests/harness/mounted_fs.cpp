@@ -12,6 +12,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "daemon_process.h"
 #include "harness.h"
 #include "internal.h"
 
@@ -38,30 +39,8 @@ std::string format_number(double value) {
   return out.str();
 }
 
-std::string describe_status(int status) {
-  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status));
-  return "ended with wait status " + std::to_string(status);
-}
+std::string describe_status(int status) { return describe_wait_status(status); }
 
-// Everything the child needs is built before fork: after fork only async-signal-safe calls.
-struct ExecImage {
-  std::vector<std::string> args, env;
-  std::vector<char *> argv, envp;
-
-  ExecImage(std::vector<std::string> a, const std::map<std::string, std::string> &extra)
-      : args(std::move(a)) {
-    for (char **e = environ; *e != nullptr; ++e) {
-      const std::string entry = *e;
-      if (!extra.contains(entry.substr(0, entry.find('=')))) env.push_back(entry);
-    }
-    for (const auto &[key, value] : extra) env.push_back(key + "=" + value);
-    for (auto &arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    for (auto &entry : env) envp.push_back(entry.data());
-    envp.push_back(nullptr);
-  }
-};
 
 }  // namespace
 
@@ -120,25 +99,9 @@ void MountedFs::spawn() {
   const int log_fd = open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
   if (log_fd < 0) throw std::runtime_error("cannot create " + log_ + ": " + strerror(errno));
   detail::registry_add(mnt_);
-  const pid_t parent = getpid();
-  pid_ = fork();
-  if (pid_ == 0) {
-    // The daemon must not outlive a test process that is SIGKILLed (e.g. by a ctest timeout):
-    // libfuse unmounts on SIGTERM.
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent) _exit(1);
-    const int null_fd = open("/dev/null", O_RDONLY);
-    dup2(null_fd, STDIN_FILENO);
-    dup2(log_fd, STDOUT_FILENO);
-    dup2(log_fd, STDERR_FILENO);
-    close_range(3, ~0U, 0);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    execve(image.argv[0], image.argv.data(), image.envp.data());
-    dprintf(STDERR_FILENO, "finesse harness: exec %s: %s\n", image.argv[0], strerror(errno));
-    _exit(127);
-  }
+  // The daemon must not outlive a test process that is SIGKILLed (e.g. by a ctest timeout):
+  // spawn_daemon sets PR_SET_PDEATHSIG, and libfuse unmounts on SIGTERM.
+  pid_ = spawn_daemon(image, log_fd, false, "finesse harness");
   const int fork_errno = errno;
   close(log_fd);
   if (pid_ < 0) {
