@@ -62,9 +62,8 @@ Creds access_creds(const Creds &c) {
   Creds a = c;
   a.uid = c.ruid;
   a.gid = c.rgid;
-  a.privileged = c.ruid == 0 && c.privileged;
   // A non-root real uid with euid 0: the kernel clears the effective capabilities.
-  if (c.ruid != 0) a.privileged = false;
+  a.privileged = c.ruid == 0 && c.privileged;
   return a;
 }
 

@@ -194,7 +194,7 @@ int fs_listxattr(const CallCtx &c, fuse_ino_t ino, size_t size, char *buf, size_
 void fs_forget(fuse_ino_t ino, uint64_t nlookup) {
   if (ops().forget == nullptr) return;
   Call call(nullptr);
-  while (!call.ok()) return;  // pool exhausted: the lookup stays held (never double-freed)
+  if (!call.ok()) return;  // pool exhausted: the lookup stays held (never double-freed)
   {
     OpGuard guard;
     ops().forget(call.req(), ino, nlookup);
