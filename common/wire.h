@@ -51,6 +51,11 @@ constexpr int32_t kFallback = -100000;
 constexpr uint32_t kNoFollow = 1u << 0;  // do not follow a final symlink
 constexpr uint32_t kEaccess = 1u << 1;   // access with effective ids
 constexpr uint32_t kFollow2 = 1u << 2;   // link: follow a final symlink of path[0]
+// The request acts on the file an fd of the client refers to (fstat, fchmod, ftruncate...):
+// path[0] names it and verifies it (verify_len == path length). The server cannot check the
+// fd itself, so it answers only successes (and ENODATA/ERANGE of getxattr); any other
+// outcome, a permission refusal in particular, is FALLBACK and the kernel decides with the fd.
+constexpr uint32_t kByFd = 1u << 3;
 
 // Setattr valid bits (subset of FUSE_SET_ATTR_*; the server maps them).
 constexpr uint32_t kSetMode = 1u << 0;

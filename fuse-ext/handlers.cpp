@@ -40,7 +40,8 @@ WalkSpec spec_of(const Decoded &d, int i, bool follow) {
   s.path = d.path[i];
   s.verify_len = d.req.path[i].verify_len;
   s.verify_ino = d.req.path[i].verify_ino;
-  s.follow_final = follow;
+  // A by-fd request names the fd's own file: never follow it anywhere else.
+  s.follow_final = follow && !(d.req.flags & wire::kByFd);
   return s;
 }
 
@@ -226,11 +227,13 @@ int32_t do_setattr(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
   if (!mutations_allowed(ctx)) return kFallback;
   const wire::Request &r = d.req;
   bool nofollow = r.flags & wire::kNoFollow;
-  if ((r.valid & wire::kSetMode) && nofollow) return kFallback;
+  bool by_fd = r.flags & wire::kByFd;
+  if ((r.valid & wire::kSetMode) && nofollow && !by_fd) return kFallback;
   WalkResult w;
   int rc = walk_path(ctx, spec_of(d, 0, !nofollow), &w);
   if (rc != 0) return rc;
   if (!w.exists) return -ENOENT;
+  if (by_fd && S_ISLNK(w.attr.st_mode)) return kFallback;  // an O_PATH fd: EBADF, the kernel's
   struct stat cur;
   rc = fresh_attr(ctx, w.ino, &cur);
   if (rc != 0) return rc;
@@ -260,6 +263,7 @@ int32_t do_setattr(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
     if (set_uid) in.st_uid = r.uid, to_set |= FUSE_SET_ATTR_UID;
     if (set_gid) in.st_gid = r.gid, to_set |= FUSE_SET_ATTR_GID;
   } else if (r.valid & wire::kSetSize) {
+    if (ctx.mount->writeback_cache) return kFallback;
     if (static_cast<int64_t>(r.size) < 0) return -EINVAL;
     if (S_ISDIR(cur.st_mode)) return -EISDIR;
     if (!S_ISREG(cur.st_mode)) return -EINVAL;
@@ -268,6 +272,7 @@ int32_t do_setattr(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
     in.st_size = static_cast<off_t>(r.size);
     to_set |= FUSE_SET_ATTR_SIZE;
   } else if (r.valid & (wire::kSetAtime | wire::kSetMtime)) {
+    if (ctx.mount->writeback_cache) return kFallback;
     bool touch = (r.valid & (wire::kSetAtime | wire::kSetAtimeNow)) ==
                      (wire::kSetAtime | wire::kSetAtimeNow) &&
                  (r.valid & (wire::kSetMtime | wire::kSetMtimeNow)) ==
@@ -303,7 +308,10 @@ int32_t do_setattr(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
   rc = fs_setattr(ctx.call(), w.ino, &in, to_set, &after, &timeout);
   if (rc == -ENOSYS) return -EPERM;
   if (rc != 0) return rc;
-  // Like the kernel, take the attributes of the reply as the new truth.
+  // Like the kernel, take the attributes of the reply as the new truth. Invalidate first: if
+  // a kernel-path mutation bumps the generation meanwhile, set_attr keeps nothing, and the
+  // attributes fresh_attr cached above (from before the change) must not stay fresh.
+  ctx.cache->invalidate_attr(w.ino);
   ctx.cache->set_attr(w.ino, after, timeout, ctx.cache->generation(), now_ns());
   ctx.inval.inode(w.ino);
   to_wire(after, &out.rep->attr);
@@ -435,10 +443,7 @@ int32_t do_xattr(ServeCtx &ctx, const Decoded &d, ReplyBuf &out, bool list) {
   return static_cast<int32_t>(len);
 }
 
-}  // namespace
-
-int32_t serve_request(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
-  out.rep->data_len = 0;
+int32_t dispatch(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
   switch (d.op) {
     case wire::Op::kStat: return do_stat(ctx, d, out);
     case wire::Op::kAccess: return do_access(ctx, d, out);
@@ -456,6 +461,31 @@ int32_t serve_request(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
     case wire::Op::kCount: break;
   }
   return kFallback;
+}
+
+// wire::kByFd: only the operations an fd can name, only on a verified final component, and
+// only successes (the kernel, which sees the fd, decides every refusal).
+int32_t serve_by_fd(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
+  using wire::Op;
+  bool fd_op = d.op == Op::kStat || d.op == Op::kSetattr || d.op == Op::kGetxattr ||
+               d.op == Op::kListxattr || d.op == Op::kStatfs;
+  if (!fd_op || d.path[0].empty() || d.req.path[0].verify_len != d.path[0].size())
+    return kFallback;
+  int32_t rc = dispatch(ctx, d, out);
+  if (rc >= 0 || rc == kFallback) return rc;
+  bool xattr_answer =
+      (d.op == Op::kGetxattr || d.op == Op::kListxattr) && (rc == -ENODATA || rc == -ERANGE);
+  if (xattr_answer) return rc;
+  out.rep->data_len = 0;
+  return kFallback;
+}
+
+}  // namespace
+
+int32_t serve_request(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
+  out.rep->data_len = 0;
+  if (d.req.flags & wire::kByFd) return serve_by_fd(ctx, d, out);
+  return dispatch(ctx, d, out);
 }
 
 }  // namespace finesse::server

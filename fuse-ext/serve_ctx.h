@@ -20,6 +20,9 @@ struct MountFacts {
   bool read_only = false;
   bool posix_acl = false;        // the file system enabled FUSE_CAP_POSIX_ACL
   bool dont_mask = false;        // FUSE_CAP_DONT_MASK: the file system applies the umask
+  // FUSE_CAP_WRITEBACK_CACHE: the kernel owns size and mtime of files it has dirty pages
+  // for, and flushes them before a size change; such setattrs go through the kernel.
+  bool writeback_cache = false;
   bool protected_hardlinks = true;
   std::unordered_set<std::string> nested;  // mount points below ours, relative paths
 };

@@ -98,23 +98,39 @@ int64_t b_fstatat(int dirfd, const char *path, struct stat *st, int flags) {
   return rc;
 }
 
-int64_t b_stat_known(const char *abs_path, uint64_t ino, uint64_t mnt_id, struct stat *st) {
-  Target t;
-  if (abs_path == nullptr || abs_path[0] != '/' || !classify_absolute(abs_path, &t.m) ||
-      t.m.mnt_id != mnt_id)
-    return kFallback;
-  const char *rel = abs_path + t.m.prefix_len;
+namespace {
+
+// The file an fd refers to, as a target: its path relative to the mount, verified by inode.
+bool known_target(const KnownFile &f, Target *t) {
+  if (f.abs_path == nullptr || f.abs_path[0] != '/' || !classify_absolute(f.abs_path, &t->m) ||
+      t->m.mnt_id != f.mnt_id)
+    return false;
+  const char *rel = f.abs_path + t->m.prefix_len;
   while (*rel == '/') rel++;
-  t.rel = rel;
-  t.rel_len = strlen(rel);
+  t->rel = rel;
+  t->rel_len = strlen(rel);
   // The mount root cannot be verified by path (verify_len 0 means "no check"): kernel.
-  if (t.rel_len == 0 || t.rel_len >= wire::kPathMax) return kFallback;
-  t.verify_len = static_cast<uint32_t>(t.rel_len);  // the final component itself
-  t.verify_ino = ino;
-  Call c;
-  c.req.flags = wire::kNoFollow;  // the fd's own file, even a symlink (O_PATH|O_NOFOLLOW)
+  if (t->rel_len == 0 || t->rel_len >= wire::kPathMax) return false;
+  t->verify_len = static_cast<uint32_t>(t->rel_len);  // the final component itself
+  t->verify_ino = f.ino;
+  return true;
+}
+
+// A single-file operation on the file an fd refers to (wire::kByFd).
+int64_t by_fd(const KnownFile &f, Op op, Call &c, bool mutation, char *data = t_data,
+              size_t cap = sizeof(t_data)) {
+  Target t;
+  if (!known_target(f, &t)) return kFallback;
+  c.req.flags |= wire::kByFd | wire::kNoFollow;  // the fd's own file, even a symlink
   set_path(c, 0, t);
-  int64_t rc = send(t, Op::kStat, c, false);
+  return send(t, op, c, mutation, data, cap);
+}
+
+}  // namespace
+
+int64_t b_fstat_known(const KnownFile &f, struct stat *st) {
+  Call c;
+  int64_t rc = by_fd(f, Op::kStat, c, false);
   if (rc == 0) fill_stat(c.rep.attr, c.facts, st);
   return rc;
 }
@@ -187,43 +203,34 @@ int64_t b_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char 
   return send(from, Op::kRename, c, true);
 }
 
-int64_t b_fchmodat(int dirfd, const char *path, mode_t mode, int flags) {
-  if (flags != 0) return kFallback;  // AT_SYMLINK_NOFOLLOW: EOPNOTSUPP games, kernel's
-  Call c;
+namespace {
+
+// Request builders shared by the path and the fd forms of each call.
+void chmod_req(Call &c, mode_t mode) {
   c.req.valid = wire::kSetMode;
   c.req.mode = mode;
-  return one_path(dirfd, path, Op::kSetattr, c, true);
 }
 
-int64_t b_fchownat(int dirfd, const char *path, uid_t uid, gid_t gid, int flags) {
-  if (flags & ~AT_SYMLINK_NOFOLLOW) return kFallback;
-  Call c;
+void chown_req(Call &c, uid_t uid, gid_t gid) {
   c.req.valid = wire::kSetChown;
   c.req.uid = uid;
   c.req.gid = gid;
-  c.req.flags = (flags & AT_SYMLINK_NOFOLLOW) ? wire::kNoFollow : 0;
-  return one_path(dirfd, path, Op::kSetattr, c, true);
 }
 
-int64_t b_truncate(const char *path, off_t length) {
-  if (length < 0) return -EINVAL;
-  Call c;
+void size_req(Call &c, off_t length) {
   c.req.valid = wire::kSetSize;
   c.req.size = static_cast<uint64_t>(length);
-  return one_path(AT_FDCWD, path, Op::kSetattr, c, true);
 }
 
-int64_t b_utimensat(int dirfd, const char *path, const struct timespec times[2], int flags) {
-  if (path == nullptr || (flags & ~AT_SYMLINK_NOFOLLOW)) return kFallback;
-  Call c;
-  c.req.flags = (flags & AT_SYMLINK_NOFOLLOW) ? wire::kNoFollow : 0;
+// False: times the kernel must judge (invalid nanoseconds, nothing to change).
+bool times_req(Call &c, const struct timespec times[2]) {
   long ans = times ? times[0].tv_nsec : UTIME_NOW;
   long mns = times ? times[1].tv_nsec : UTIME_NOW;
   auto valid_ns = [](long ns) {
     return ns == UTIME_NOW || ns == UTIME_OMIT || (ns >= 0 && ns < 1000000000);
   };
-  if (!valid_ns(ans) || !valid_ns(mns)) return kFallback;
-  if (ans == UTIME_OMIT && mns == UTIME_OMIT) return kFallback;
+  if (!valid_ns(ans) || !valid_ns(mns)) return false;
+  if (ans == UTIME_OMIT && mns == UTIME_OMIT) return false;
   if (ans != UTIME_OMIT) {
     c.req.valid |= wire::kSetAtime;
     if (ans == UTIME_NOW)
@@ -238,7 +245,104 @@ int64_t b_utimensat(int dirfd, const char *path, const struct timespec times[2],
     else
       c.req.mtime_sec = times[1].tv_sec, c.req.mtime_nsec = mns;
   }
+  return true;
+}
+
+// False: a name the kernel must judge (missing, too long).
+bool xattr_req(Call &c, const char *name, size_t size) {
+  if (name == nullptr) return false;
+  size_t nlen = strnlen(name, wire::kNameMax + 1);
+  if (nlen > wire::kNameMax) return false;
+  c.req.size = size;
+  c.s.name = name;
+  c.s.name_len = nlen;
+  return true;
+}
+
+void fill_statfs(const Call &c, struct statfs *st) {
+  const wire::Statfs &s = c.rep.statfs;
+  memset(st, 0, sizeof(*st));
+  st->f_type = c.facts.f_type;
+  st->f_bsize = static_cast<long>(s.bsize);
+  st->f_blocks = s.blocks;
+  st->f_bfree = s.bfree;
+  st->f_bavail = s.bavail;
+  st->f_files = s.files;
+  st->f_ffree = s.ffree;
+  st->f_fsid = c.facts.f_fsid;
+  st->f_namelen = static_cast<long>(s.namemax);
+  st->f_frsize = static_cast<long>(s.frsize);
+  st->f_flags = c.facts.f_flags;
+}
+
+}  // namespace
+
+int64_t b_fchmodat(int dirfd, const char *path, mode_t mode, int flags) {
+  if (flags != 0) return kFallback;  // AT_SYMLINK_NOFOLLOW: EOPNOTSUPP games, kernel's
+  Call c;
+  chmod_req(c, mode);
   return one_path(dirfd, path, Op::kSetattr, c, true);
+}
+
+int64_t b_fchownat(int dirfd, const char *path, uid_t uid, gid_t gid, int flags) {
+  if (flags & ~AT_SYMLINK_NOFOLLOW) return kFallback;
+  Call c;
+  chown_req(c, uid, gid);
+  c.req.flags = (flags & AT_SYMLINK_NOFOLLOW) ? wire::kNoFollow : 0;
+  return one_path(dirfd, path, Op::kSetattr, c, true);
+}
+
+int64_t b_truncate(const char *path, off_t length) {
+  if (length < 0) return -EINVAL;
+  Call c;
+  size_req(c, length);
+  return one_path(AT_FDCWD, path, Op::kSetattr, c, true);
+}
+
+int64_t b_utimensat(int dirfd, const char *path, const struct timespec times[2], int flags) {
+  if (path == nullptr || (flags & ~AT_SYMLINK_NOFOLLOW)) return kFallback;
+  Call c;
+  c.req.flags = (flags & AT_SYMLINK_NOFOLLOW) ? wire::kNoFollow : 0;
+  if (!times_req(c, times)) return kFallback;
+  return one_path(dirfd, path, Op::kSetattr, c, true);
+}
+
+int64_t b_fchmod_known(const KnownFile &f, mode_t mode) {
+  Call c;
+  chmod_req(c, mode);
+  return by_fd(f, Op::kSetattr, c, true);
+}
+
+int64_t b_fchown_known(const KnownFile &f, uid_t uid, gid_t gid) {
+  Call c;
+  chown_req(c, uid, gid);
+  return by_fd(f, Op::kSetattr, c, true);
+}
+
+int64_t b_ftruncate_known(const KnownFile &f, off_t length) {
+  if (length < 0) return kFallback;  // EINVAL, the kernel's
+  Call c;
+  size_req(c, length);
+  return by_fd(f, Op::kSetattr, c, true);
+}
+
+int64_t b_futimens_known(const KnownFile &f, const struct timespec times[2]) {
+  Call c;
+  if (!times_req(c, times)) return kFallback;
+  return by_fd(f, Op::kSetattr, c, true);
+}
+
+int64_t b_fgetxattr_known(const KnownFile &f, const char *name, void *value, size_t size) {
+  Call c;
+  if (!xattr_req(c, name, size)) return kFallback;
+  return by_fd(f, Op::kGetxattr, c, false, static_cast<char *>(value), size);
+}
+
+int64_t b_fstatfs_known(const KnownFile &f, struct statfs *st) {
+  Call c;
+  int64_t rc = by_fd(f, Op::kStatfs, c, false);
+  if (rc == 0) fill_statfs(c, st);
+  return rc;
 }
 
 int64_t b_readlinkat(int dirfd, const char *path, char *buf, size_t size) {
@@ -277,32 +381,14 @@ int64_t b_linkat(int olddirfd, const char *oldpath, int newdirfd, const char *ne
 int64_t b_statfs(const char *path, struct statfs *st) {
   Call c;
   int64_t rc = one_path(AT_FDCWD, path, Op::kStatfs, c, false);
-  if (rc != 0) return rc;
-  const wire::Statfs &s = c.rep.statfs;
-  memset(st, 0, sizeof(*st));
-  st->f_type = c.facts.f_type;
-  st->f_bsize = static_cast<long>(s.bsize);
-  st->f_blocks = s.blocks;
-  st->f_bfree = s.bfree;
-  st->f_bavail = s.bavail;
-  st->f_files = s.files;
-  st->f_ffree = s.ffree;
-  st->f_fsid = c.facts.f_fsid;
-  st->f_namelen = static_cast<long>(s.namemax);
-  st->f_frsize = static_cast<long>(s.frsize);
-  st->f_flags = c.facts.f_flags;
-  return 0;
+  if (rc == 0) fill_statfs(c, st);
+  return rc;
 }
 
 int64_t b_getxattr(const char *path, const char *name, void *value, size_t size, bool nofollow) {
-  if (name == nullptr) return kFallback;
-  size_t nlen = strnlen(name, wire::kNameMax + 1);
-  if (nlen > wire::kNameMax) return kFallback;
   Call c;
+  if (!xattr_req(c, name, size)) return kFallback;
   c.req.flags = nofollow ? wire::kNoFollow : 0;
-  c.req.size = size;
-  c.s.name = name;
-  c.s.name_len = nlen;
   Target t;
   if (!resolve_target(AT_FDCWD, path, &t)) return kFallback;
   set_path(c, 0, t);

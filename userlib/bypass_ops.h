@@ -15,9 +15,6 @@
 namespace finesse::client {
 
 int64_t b_fstatat(int dirfd, const char *path, struct stat *st, int flags);
-// stat of the file an fd refers to, known by absolute path and inode number: the server
-// answers only if the path still names that inode (fstat of an fd the shim knows).
-int64_t b_stat_known(const char *abs_path, uint64_t ino, uint64_t mnt_id, struct stat *st);
 int64_t b_statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *stx);
 int64_t b_faccessat(int dirfd, const char *path, int mode, int flags);
 int64_t b_unlinkat(int dirfd, const char *path, int flags);
@@ -34,6 +31,23 @@ int64_t b_linkat(int olddirfd, const char *oldpath, int newdirfd, const char *ne
 int64_t b_statfs(const char *path, struct statfs *st);
 int64_t b_getxattr(const char *path, const char *name, void *value, size_t size, bool nofollow);
 int64_t b_listxattr(const char *path, char *list, size_t size, bool nofollow);
+
+// The file an fd refers to, known by absolute path, inode number and mount (fd_file.h finds
+// them). The server serves a call on it only if the path still names that inode, and only
+// when it succeeds: every refusal is left to the kernel, which sees the fd (wire::kByFd).
+struct KnownFile {
+  const char *abs_path;
+  uint64_t ino;
+  uint64_t mnt_id;
+};
+int64_t b_fstat_known(const KnownFile &f, struct stat *st);
+int64_t b_fchmod_known(const KnownFile &f, mode_t mode);
+int64_t b_fchown_known(const KnownFile &f, uid_t uid, gid_t gid);
+// The caller checks that the fd is open for writing (else EINVAL, the kernel's).
+int64_t b_ftruncate_known(const KnownFile &f, off_t length);
+int64_t b_futimens_known(const KnownFile &f, const struct timespec times[2]);
+int64_t b_fgetxattr_known(const KnownFile &f, const char *name, void *value, size_t size);
+int64_t b_fstatfs_known(const KnownFile &f, struct statfs *st);
 
 // Route bookkeeping for finesse_last_route() and the per-process counters.
 void note_route(bool bypassed);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "bypass_ops.h"
+#include "fd_file.h"
 #include "registry_cache.h"
 #include "wire.h"
 
@@ -28,6 +29,12 @@ auto finish(int64_t rc, Kernel kernel) -> decltype(kernel()) {
     return -1;
   }
   return static_cast<decltype(kernel())>(rc);
+}
+
+// op(file) on the file behind fd (the kernel's facts, then /proc/self/fd), or kFallback.
+template <typename Op>
+int64_t on_fd(int fd, FdUse use, Op op) {
+  return on_fd_file(fd, use, fd_file, op);
 }
 
 }  // namespace
@@ -115,6 +122,40 @@ API ssize_t finesse_lgetxattr(const char *p, const char *name, void *v, size_t n
 }
 API ssize_t finesse_listxattr(const char *p, char *list, size_t n) {
   return finish(b_listxattr(p, list, n, false), [&] { return listxattr(p, list, n); });
+}
+
+API int finesse_fstat(int fd, struct stat *st) {
+  return finish(on_fd(fd, FdUse::kAny, [&](const KnownFile &f) { return b_fstat_known(f, st); }),
+                [&] { return fstat(fd, st); });
+}
+API int finesse_fchmod(int fd, mode_t mode) {
+  return finish(
+      on_fd(fd, FdUse::kNotPath, [&](const KnownFile &f) { return b_fchmod_known(f, mode); }),
+      [&] { return fchmod(fd, mode); });
+}
+API int finesse_fchown(int fd, uid_t u, gid_t g) {
+  return finish(
+      on_fd(fd, FdUse::kNotPath, [&](const KnownFile &f) { return b_fchown_known(f, u, g); }),
+      [&] { return fchown(fd, u, g); });
+}
+API int finesse_ftruncate(int fd, off_t len) {
+  return finish(
+      on_fd(fd, FdUse::kWritable, [&](const KnownFile &f) { return b_ftruncate_known(f, len); }),
+      [&] { return ftruncate(fd, len); });
+}
+API int finesse_futimens(int fd, const struct timespec t[2]) {
+  return finish(
+      on_fd(fd, FdUse::kNotPath, [&](const KnownFile &f) { return b_futimens_known(f, t); }),
+      [&] { return futimens(fd, t); });
+}
+API ssize_t finesse_fgetxattr(int fd, const char *name, void *v, size_t n) {
+  return finish(on_fd(fd, FdUse::kNotPath,
+                      [&](const KnownFile &f) { return b_fgetxattr_known(f, name, v, n); }),
+                [&] { return fgetxattr(fd, name, v, n); });
+}
+API int finesse_fstatfs(int fd, struct statfs *st) {
+  return finish(on_fd(fd, FdUse::kAny, [&](const KnownFile &f) { return b_fstatfs_known(f, st); }),
+                [&] { return fstatfs(fd, st); });
 }
 
 API enum finesse_route finesse_last_route(void) {

@@ -48,6 +48,17 @@ ssize_t finesse_getxattr(const char *path, const char *name, void *value, size_t
 ssize_t finesse_lgetxattr(const char *path, const char *name, void *value, size_t size);
 ssize_t finesse_listxattr(const char *path, char *list, size_t size);
 
+/* Calls on an open fd. Bypassed when the fd sits on an attached mount (the kernel's facts,
+ * kept by finesse_track's BPF programs, say so) and the call succeeds; any refusal is the
+ * kernel's, which sees the fd. Without the BPF programs loaded they always take the kernel. */
+int finesse_fstat(int fd, struct stat *st);
+int finesse_fchmod(int fd, mode_t mode);
+int finesse_fchown(int fd, uid_t owner, gid_t group);
+int finesse_ftruncate(int fd, off_t length);
+int finesse_futimens(int fd, const struct timespec times[2]);
+ssize_t finesse_fgetxattr(int fd, const char *name, void *value, size_t size);
+int finesse_fstatfs(int fd, struct statfs *buf);
+
 /* Which way the calling thread's last finesse_* call went. */
 enum finesse_route {
   FINESSE_ROUTE_NONE = 0,   /* no call yet */

@@ -53,6 +53,12 @@ TEST_F(ShimFacts, FstatOfAnFdOpenedByTheShell) {
   EXPECT_GE(n, 3u);  // fstat, fstatat(AT_EMPTY_PATH), fstat
 }
 
+TEST_F(ShimFacts, FdCallsOnAnFdOpenedByTheShell) {
+  uint64_t n = served_by_shim_run(fs_, "exec 3<>'" + fs_.path("f") + "'; exec \"$H\" fdops");
+  // fchmod, fchown, ftruncate, futimens, fgetxattr (ENODATA), fstatfs, fstatvfs, 3 fstats
+  EXPECT_GE(n, 10u);
+}
+
 TEST_F(ShimFacts, DirfdOpenedByTheShell) {
   uint64_t n = served_by_shim_run(fs_, "exec 3<'" + fs_.path("d") + "'; exec \"$H\" fd3 f");
   EXPECT_GE(n, 5u);  // 3 on the directory itself, its child, a missing child

@@ -11,6 +11,7 @@
 
 #include "base_record.h"
 #include "cwd_cache.h"
+#include "fd_file.h"
 #include "kernel_facts.h"
 #include "registry_cache.h"
 #include "shim.h"
@@ -142,22 +143,25 @@ bool known_or_learn(int fd, char *out, size_t cap, uint64_t *ino, uint64_t *mnt_
     e.no_fact.store(epoch + 1, std::memory_order_relaxed);
     return false;
   }
-  char link[32] = "/proc/self/fd/";
-  size_t at = strlen(link);
-  char digits[12];
-  size_t nd = 0;
-  for (unsigned v = static_cast<unsigned>(fd); nd == 0 || v != 0; v /= 10)
-    digits[nd++] = static_cast<char>('0' + v % 10);
-  while (nd > 0) link[at++] = digits[--nd];
-  link[at] = '\0';
   char path[sizeof(Entry::path)];
-  long n = syscall(SYS_readlink, link, path, sizeof(path) - 1);
-  if (n <= 0 || path[0] != '/') return false;
-  path[n] = '\0';
+  size_t n = client::fd_path(fd, path, sizeof(path));
+  if (n == 0) return false;
   client::MountMatch m;
   if (!client::classify_absolute(path, &m) || m.mnt_id != f.mnt_id) return false;
-  e.write(epoch, path, trimmed_len(path, static_cast<size_t>(n)), f.ino, f.mnt_id);
+  e.write(epoch, path, trimmed_len(path, n), f.ino, f.mnt_id);
   return base(fd, out, cap, ino, mnt_id);
+}
+
+bool file(int fd, char *out, size_t cap, client::KnownFile *f) {
+  uint64_t ino, mnt;
+  if (!known_or_learn(fd, out, cap, &ino, &mnt)) return false;
+  // The fd number may have been reused behind the shim's back (a raw close and open, another
+  // thread sharing the table through clone): the kernel's fact for this fd must still name
+  // the same file, or the answer could be another file's. One map lookup (~1.3 us).
+  FdFact k;
+  if (!fd_fact(fd, &k) || k.ino != ino || k.mnt_id != mnt) return false;
+  *f = client::KnownFile{out, ino, mnt};
+  return true;
 }
 
 }  // namespace finesse::shim::fd_table

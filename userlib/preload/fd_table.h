@@ -9,6 +9,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "bypass_ops.h"
+
 namespace finesse::shim::fd_table {
 
 constexpr int kMaxFds = 65536;
@@ -26,5 +28,8 @@ bool base(int fd, char *out, size_t cap, uint64_t *ino, uint64_t *mnt_id);
 // base(), or else learned from the kernel's facts (kernel_facts.h) and recorded: any fd on
 // an attached mount (not only directories), its path from /proc/self/fd and inode.
 bool known_or_learn(int fd, char *out, size_t cap, uint64_t *ino, uint64_t *mnt_id);
+// known_or_learn(), confirmed by the kernel's current fact for fd: the file an fd-based call
+// (fstat, fchmod, ...) may be sent for, its path in out.
+bool file(int fd, char *out, size_t cap, client::KnownFile *f);
 
 }  // namespace finesse::shim::fd_table

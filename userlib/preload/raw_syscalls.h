@@ -246,6 +246,36 @@ inline int statvfs(const char *, struct statvfs *) {
 inline int statvfs64(const char *, struct statvfs64 *) {
   return errno = ENOSYS, -1;
 }
+inline int fchmod(int fd, mode_t m) {
+  return ret(syscall(SYS_fchmod, fd, m));
+}
+inline int fchown(int fd, uid_t u, gid_t g) {
+  return ret(syscall(SYS_fchown, fd, u, g));
+}
+inline int ftruncate(int fd, off_t n) {
+  return ret(syscall(SYS_ftruncate, fd, n));
+}
+inline int ftruncate64(int fd, off64_t n) {
+  return ret(syscall(SYS_ftruncate, fd, n));
+}
+inline int futimens(int fd, const struct timespec t[2]) {
+  return ret(syscall(SYS_utimensat, fd, nullptr, t, 0));
+}
+inline ssize_t fgetxattr(int fd, const char *n, void *v, size_t s) {
+  return syscall(SYS_fgetxattr, fd, n, v, s);
+}
+inline int fstatfs(int fd, struct statfs *s) {
+  return ret(syscall(SYS_fstatfs, fd, s));
+}
+inline int fstatfs64(int fd, struct statfs64 *s) {
+  return ret(syscall(SYS_fstatfs, fd, s));
+}
+inline int fstatvfs(int, struct statvfs *) {
+  return errno = ENOSYS, -1;
+}
+inline int fstatvfs64(int, struct statvfs64 *) {
+  return errno = ENOSYS, -1;
+}
 inline ssize_t getxattr(const char *p, const char *n, void *v, size_t s) {
   return syscall(SYS_getxattr, p, n, v, s);
 }

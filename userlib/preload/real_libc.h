@@ -38,24 +38,24 @@ int __openat64_2(int dirfd, const char *path, int flags);
 }
 
 // X(name): one entry per interposed symbol whose next definition we call.
-#define FINESSE_REAL_SYMBOLS(X)                                                                    \
-  X(open)                                                                                          \
-  X(open64) X(openat) X(openat64) X(__open_2) X(__open64_2) X(__openat_2) X(__openat64_2) X(creat) \
-      X(creat64) X(close) X(close_range) X(closefrom) X(closedir) X(fclose) X(dup) X(dup2) X(dup3) \
-          X(fcntl) X(fcntl64) X(stat) X(lstat) X(fstat) X(fstatat) X(stat64) X(lstat64) X(fstat64) \
-              X(fstatat64) X(__xstat) X(__lxstat) X(__fxstat) X(__fxstatat) X(__xstat64)           \
-                  X(__lxstat64) X(__fxstat64) X(__fxstatat64) X(statx) X(access) X(faccessat)      \
-                      X(eaccess) X(euidaccess) X(unlink) X(unlinkat) X(mkdir) X(mkdirat) X(rmdir)  \
-                          X(rename) X(renameat) X(renameat2) X(chmod) X(fchmodat) X(chown)         \
-                              X(lchown) X(fchownat) X(truncate) X(truncate64) X(utimensat)         \
-                                  X(utimes) X(utime) X(lutimes) X(readlink) X(readlinkat)          \
-                                      X(symlink) X(symlinkat) X(link) X(linkat) X(statfs)          \
-                                          X(statfs64) X(statvfs) X(statvfs64) X(getxattr)          \
-                                              X(lgetxattr) X(listxattr) X(llistxattr) X(chdir)     \
-                                                  X(fchdir) X(chroot) X(unshare) X(setns)          \
-                                                      X(fts_read) X(fts64_read) X(fts_children)    \
-                                                          X(fts64_children) X(fts_close)           \
-                                                              X(fts64_close) X(nftw) X(nftw64)
+// clang-format off
+#define FINESSE_REAL_SYMBOLS(X)                                                              \
+  X(open) X(open64) X(openat) X(openat64) X(__open_2) X(__open64_2) X(__openat_2)            \
+  X(__openat64_2) X(creat) X(creat64) X(close) X(close_range) X(closefrom) X(closedir)       \
+  X(fclose) X(dup) X(dup2) X(dup3) X(fcntl) X(fcntl64)                                       \
+  X(stat) X(lstat) X(fstat) X(fstatat) X(stat64) X(lstat64) X(fstat64) X(fstatat64)          \
+  X(__xstat) X(__lxstat) X(__fxstat) X(__fxstatat) X(__xstat64) X(__lxstat64) X(__fxstat64)  \
+  X(__fxstatat64) X(statx) X(access) X(faccessat) X(eaccess) X(euidaccess)                   \
+  X(unlink) X(unlinkat) X(mkdir) X(mkdirat) X(rmdir) X(rename) X(renameat) X(renameat2)      \
+  X(chmod) X(fchmodat) X(chown) X(lchown) X(fchownat) X(truncate) X(truncate64)              \
+  X(utimensat) X(utimes) X(utime) X(lutimes) X(readlink) X(readlinkat) X(symlink)            \
+  X(symlinkat) X(link) X(linkat) X(statfs) X(statfs64) X(statvfs) X(statvfs64)               \
+  X(getxattr) X(lgetxattr) X(listxattr) X(llistxattr)                                        \
+  X(fchmod) X(fchown) X(ftruncate) X(ftruncate64) X(futimens) X(fgetxattr) X(fstatfs)        \
+  X(fstatfs64) X(fstatvfs) X(fstatvfs64)                                                     \
+  X(chdir) X(fchdir) X(chroot) X(unshare) X(setns) X(fts_read) X(fts64_read)                 \
+  X(fts_children) X(fts64_children) X(fts_close) X(fts64_close) X(nftw) X(nftw64)
+// clang-format on
 
 namespace finesse::shim::real {
 

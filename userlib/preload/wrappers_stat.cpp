@@ -10,65 +10,38 @@
 
 #include "bypass_ops.h"
 #include "fd_table.h"
-#include "kernel_facts.h"
 #include "real_libc.h"
 #include "shim.h"
+#include "statvfs_conv.h"
 
 using finesse::client::b_faccessat;
 using finesse::client::b_fstatat;
 using finesse::client::b_getxattr;
 using finesse::client::b_listxattr;
 using finesse::client::b_readlinkat;
-using finesse::client::b_stat_known;
+using finesse::client::b_fstat_known;
 using finesse::client::b_statfs;
 using finesse::client::b_statx;
+
+using finesse::shim::to_statvfs;
 
 namespace {
 
 // The only struct stat layout the legacy __xstat entry points may ask for on x86-64.
 constexpr int kStatVer = 1;
-// The kernel marks statfs.f_flags as meaningful with this bit; statvfs drops it.
-constexpr unsigned long kStValid = 0x0020;
-
 struct stat *as_stat(struct stat64 *st) {
   return reinterpret_cast<struct stat *>(st);
 }
 static_assert(sizeof(struct stat) == sizeof(struct stat64));
 static_assert(sizeof(struct statfs) == sizeof(struct statfs64));
 
-// What glibc's statvfs makes of a statfs answer (sysdeps/unix/sysv/linux/internal_statvfs.c).
-template <typename Vfs>
-void to_statvfs(const struct statfs &s, Vfs *v) {
-  memset(v, 0, sizeof(*v));
-  v->f_bsize = static_cast<unsigned long>(s.f_bsize);
-  v->f_frsize = static_cast<unsigned long>(s.f_frsize ? s.f_frsize : s.f_bsize);
-  v->f_blocks = s.f_blocks;
-  v->f_bfree = s.f_bfree;
-  v->f_bavail = s.f_bavail;
-  v->f_files = s.f_files;
-  v->f_ffree = s.f_ffree;
-  v->f_favail = s.f_ffree;
-  unsigned long fsid;
-  memcpy(&fsid, &s.f_fsid, sizeof(fsid));
-  v->f_fsid = fsid;
-  v->f_namemax = static_cast<unsigned long>(s.f_namelen);
-  v->f_flag = static_cast<unsigned long>(s.f_flags) ^ kStValid;
-}
-
 // fstat(fd): the fd's path and inode from the fd table (or, for an fd we did not see
 // opened, from the kernel's facts and /proc/self/fd once).
 int64_t b_fstat(int fd, struct stat *st) {
   char path[finesse::wire::kPathMax];
-  uint64_t ino, mnt;
-  if (!finesse::shim::fd_table::known_or_learn(fd, path, sizeof(path), &ino, &mnt))
-    return finesse::wire::kFallback;
-  // The fd number may have been reused behind the shim's back (a raw close and open, another
-  // thread sharing the table through clone): the kernel's fact for this fd must still name
-  // the same file, or the answer could be another file's. One map lookup (~1.3 us).
-  finesse::FdFact f;
-  if (!finesse::fd_fact(fd, &f) || f.ino != ino || f.mnt_id != mnt)
-    return finesse::wire::kFallback;
-  return b_stat_known(path, ino, mnt, st);
+  finesse::client::KnownFile f;
+  if (!finesse::shim::fd_table::file(fd, path, sizeof(path), &f)) return finesse::wire::kFallback;
+  return b_fstat_known(f, st);
 }
 
 // fstatat: AT_EMPTY_PATH with "" on an fd is fstat; everything else by path.

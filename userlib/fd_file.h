@@ -1,0 +1,41 @@
+// The file behind an fd of this process, when it sits on an attached Finesse mount: the
+// kernel's fact for that fd number (finesse_track's map) names the mount and inode, and
+// /proc/self/fd names its path; the server re-checks the path against the inode.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "bypass_ops.h"
+#include "wire.h"
+
+namespace finesse::client {
+
+// The target of /proc/self/fd/<fd> into out, NUL-terminated; its length, or 0 if it is not
+// an absolute path that fits. One readlink, no allocation.
+size_t fd_path(int fd, char *out, size_t cap);
+
+// What an fd-based call needs of the fd itself; the kernel refuses the rest.
+enum class FdUse {
+  kAny,       // any fd, O_PATH too (fstat, fstatfs)
+  kNotPath,   // not an O_PATH fd (fchmod, fchown, futimens, fgetxattr; else EBADF)
+  kWritable,  // open for writing (ftruncate; else EINVAL)
+};
+// Whether fd allows `use` (one fcntl F_GETFL, a raw syscall, unless kAny).
+bool fd_allows(int fd, FdUse use);
+
+// Without any cache (libfinesse): true and *out filled (its path in buf) if fd is on an
+// attached mount according to the kernel's facts.
+bool fd_file(int fd, char *buf, size_t cap, KnownFile *out);
+
+// op(file) for the file behind fd, found by find(fd, buf, cap, &file) (cached or not), when
+// fd allows `use`; else wire::kFallback.
+template <typename Find, typename Op>
+int64_t on_fd_file(int fd, FdUse use, Find find, Op op) {
+  char path[wire::kPathMax];
+  KnownFile f;
+  if (!find(fd, path, sizeof(path), &f) || !fd_allows(fd, use)) return wire::kFallback;
+  return op(f);
+}
+
+}  // namespace finesse::client
