@@ -489,19 +489,28 @@ static long match_mount(void *map, __u64 *key, struct finesse_mount_entry *e, st
   return 0;
 }
 
+/* The registered mount of one of the current process's fds, or 0. */
+static __always_inline __u64 fd_registered_mnt(long fd) {
+  struct fd_table t;
+
+  task_fd_table(current_task(), &t);
+  return file_registered_mnt(table_file(&t, (int)fd));
+}
+
 /* The registered mount a (dirfd, path) argument pair names, or 0. Global (verified once). */
 __noinline __u64 path_mount(long dirfd, __u64 upath) {
   struct task_struct *task = current_task();
   struct match_ctx m = {};
   struct path_buf *b;
-  struct fd_table t;
   __u32 zero = 0;
   long n;
 
   b = bpf_map_lookup_elem(&path_scratch, &zero);
   if (!b || !upath) return 0;
   n = bpf_probe_read_user_str(b->path, FINESSE_MOUNT_PATH_MAX, (const void *)upath);
-  if (n <= 0) return 0;
+  if (n < 0) return 0;
+  /* 6.1 and 6.12 (not 6.18) return 0, not 1, for an empty string (fstat's AT_EMPTY_PATH "") */
+  if (n == 0) b->path[0] = '\0';
   if (b->path[0] == '/') {
     bpf_for_each_map_elem(&mounts, match_mount, &m, 0);
     return m.mnt_id;
@@ -509,15 +518,11 @@ __noinline __u64 path_mount(long dirfd, __u64 upath) {
   /* Relative (or empty with AT_EMPTY_PATH): the base's mount. A "../" that leaves the mount
    * or a mount point crossed below the base is not seen. */
   if ((int)dirfd == AT_FDCWD) return registered(vfsmount_id(BPF_CORE_READ(task, fs, pwd.mnt)));
-  task_fd_table(task, &t);
-  return file_registered_mnt(table_file(&t, (int)dirfd));
+  return fd_registered_mnt((int)dirfd);
 }
 
 __noinline __u64 fd_mount(long fd) {
-  struct fd_table t;
-
-  task_fd_table(current_task(), &t);
-  return file_registered_mnt(table_file(&t, (int)fd));
+  return fd_registered_mnt((int)fd);
 }
 
 static __always_inline void count_missed(__u64 mnt_id, __u32 op) {

@@ -85,6 +85,36 @@ TEST(LoaderCli, AttachAsNonRootIsRefused) {
   EXPECT_EQ(r.status, loader::kNotRoot) << r.err;
 }
 
+// The CLI run in a private mount namespace after `setup` (shell commands) changed what it
+// sees: the kernel really lacks, for that process, what setup hid.
+CommandResult loader_cli_in_namespace(const std::string &setup, const std::string &args) {
+  return run_command({"unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
+                      setup + " && exec \"$L\" " + args},
+                     {{"L", loader_binary()}});
+}
+
+TEST(LoaderCli, AttachWithoutBtfIsRefused) {
+  AttachedFs fs(MountOptions{}, /*attach=*/false);
+  // An empty tmpfs over /sys/kernel/btf: no vmlinux BTF, so no CO-RE program can load.
+  CommandResult r = loader_cli_in_namespace("mount -t tmpfs none /sys/kernel/btf",
+                                            "attach '" + fs.mnt() + "'");
+  EXPECT_EQ(r.status, loader::kNoBpf) << r.out << r.err;
+  EXPECT_TRUE(is_one_line_error(r.err)) << r.err;
+  EXPECT_NE(r.err.find("BTF"), std::string::npos) << r.err;
+  EXPECT_EQ(registry_entries_for(fs.mnt()), 0);
+}
+
+TEST(LoaderCli, AttachWhereBpffsCannotBeMountedIsRefused) {
+  AttachedFs fs(MountOptions{}, /*attach=*/false);
+  // An empty tmpfs over /sys/fs: there is no /sys/fs/bpf to find or mount bpffs on.
+  CommandResult r =
+      loader_cli_in_namespace("mount -t tmpfs none /sys/fs", "attach '" + fs.mnt() + "'");
+  EXPECT_EQ(r.status, loader::kNoBpffs) << r.out << r.err;
+  EXPECT_TRUE(is_one_line_error(r.err)) << r.err;
+  EXPECT_NE(r.err.find("bpffs"), std::string::npos) << r.err;
+  EXPECT_EQ(registry_entries_for(fs.mnt()), 0);
+}
+
 TEST(LoaderCli, AttachPlainDirectoryIsNotAMountPoint) {
   TempDir dir;
   CommandResult r = loader_cli({"attach", dir.path()});
