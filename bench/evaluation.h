@@ -14,6 +14,8 @@ namespace finesse::bench {
 struct ColumnEval {
   Summary us;                // per-call time over the reps
   double server_cpu_us = 0;  // median daemon CPU per call
+  double client_cpu_us = 0;  // median calling-thread CPU per call
+  double cpu_us = 0;         // median of (client + daemon) CPU per call
   uint64_t calls = 0, failures = 0;
   int first_errno = 0;
 };
@@ -41,6 +43,25 @@ inline constexpr double kShareTarget = 0.8;
 inline constexpr double kCachedRatioTarget = 1.5;
 
 RowEval evaluate(const ConfigResult &config, const OpInfo &op);
+
+// The delete workload for one thread count: files/s per column and the ratios to native.
+struct DeleteEval {
+  Summary files_per_s[3];          // indexed by Column
+  double cpu_us_per_file[3] = {};  // median of (client + daemon) CPU per deleted file
+  double ratio_to_native[3] = {};  // throughput / native throughput
+  uint64_t failures = 0, kernel_routed = 0;
+  uint64_t files = 0;  // deleted in the bypass column, all repetitions
+};
+DeleteEval evaluate_delete(const ConfigResult &config, int threads);
+
+// One application: wall time per column and the ratios to native.
+struct AppEval {
+  Summary seconds[3];
+  double cpu_s[3] = {};            // median of (programs + daemon) CPU
+  double ratio_to_native[3] = {};  // time / native time
+  int failed_runs = 0;
+};
+AppEval evaluate_app(const ConfigResult &config, App app);
 
 // Everything that makes a bypass column not a bypass measurement, or any call fail: one line
 // each, empty when all is well.

@@ -64,6 +64,14 @@ void create_dirs(const std::vector<std::string> &paths) {
   }
 }
 
+void drop_caches() {
+  sync();
+  std::FILE *f = std::fopen("/proc/sys/vm/drop_caches", "w");
+  if (f == nullptr || std::fputs("3\n", f) < 0 || std::fclose(f) != 0) {
+    throw std::runtime_error(std::string("cannot drop caches: ") + std::strerror(errno));
+  }
+}
+
 std::string executable_dir() {
   char buf[PATH_MAX];
   const ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);

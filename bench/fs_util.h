@@ -22,4 +22,8 @@ void create_dirs(const std::vector<std::string> &paths);
 // The directory finesse-bench's executable is in.
 std::string executable_dir();
 
+// sync, then drop the page cache, dentries and inodes (as root): a cold-cache phase starts
+// here. Throws std::runtime_error if /proc/sys/vm/drop_caches cannot be written.
+void drop_caches();
+
 }  // namespace finesse::bench

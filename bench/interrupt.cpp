@@ -10,7 +10,7 @@
 namespace finesse::bench {
 namespace {
 
-constexpr int kSlots = 4;
+constexpr int kSlots = 8;
 constexpr size_t kPathMax = 4096;
 
 struct Slot {
@@ -26,7 +26,9 @@ volatile sig_atomic_t g_signals = 0;
 void on_signal(int sig) {
   g_signals = g_signals + 1;
   if (g_signals < 2) return;
-  for (Slot &s : g_slots) {
+  // Newest first: a FUSE mount goes before the ext4 mount its source directory lives on.
+  for (int i = kSlots - 1; i >= 0; --i) {
+    Slot &s = g_slots[i];
     if (!s.used.load()) continue;
     umount2(s.mountpoint, MNT_DETACH);
     if (s.daemon > 0) kill(s.daemon, SIGKILL);  // closing /dev/fuse aborts pending requests

@@ -2,8 +2,12 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include <sys/utsname.h>
+#include <unistd.h>
+
 #include "evaluation.h"
 #include "report.h"
+#include "table_sections.h"
 
 namespace finesse::bench {
 namespace {
@@ -33,7 +37,61 @@ json column_json(const ColumnEval &c, const std::vector<Sample> &samples) {
           {"samples_us", per_rep},
           {"calls", c.calls},
           {"failures", c.failures},
-          {"server_cpu_us_per_call", c.server_cpu_us}};
+          {"server_cpu_us_per_call", c.server_cpu_us},
+          {"client_cpu_us_per_call", c.client_cpu_us},
+          {"cpu_us_per_call", c.cpu_us}};
+}
+
+json deletes_json(const ConfigResult &config) {
+  json out = json::array();
+  for (int threads : kDeleteThreads) {
+    if (!config.deletes.contains({Column::kNative, threads})) continue;
+    const DeleteEval d = evaluate_delete(config, threads);
+    json columns, ratios;
+    for (Column column : kColumns) {
+      const int c = static_cast<int>(column);
+      json samples = json::array();
+      for (const DeleteSample &s : config.deletes.at({column, threads})) {
+        samples.push_back(s.files_per_s);
+      }
+      columns[column_key(column)] = {{"median_files_per_s", d.files_per_s[c].median},
+                                     {"min_files_per_s", d.files_per_s[c].min},
+                                     {"max_files_per_s", d.files_per_s[c].max},
+                                     {"samples_files_per_s", samples},
+                                     {"cpu_us_per_file", d.cpu_us_per_file[c]}};
+      ratios[column_key(column)] = d.ratio_to_native[c];
+    }
+    out.push_back({{"threads", threads},
+                   {"columns", columns},
+                   {"throughput_over_native", ratios},
+                   {"failures", d.failures},
+                   {"bypass_kernel_routed", d.kernel_routed},
+                   {"bypass_files", d.files}});
+  }
+  return out;
+}
+
+json apps_json(const ConfigResult &config) {
+  json out = json::array();
+  for (const AppInfo &app : all_apps()) {
+    if (!config.apps.contains({app.app, Column::kNative})) continue;
+    const AppEval a = evaluate_app(config, app.app);
+    json columns, ratios;
+    for (Column column : kColumns) {
+      const int c = static_cast<int>(column);
+      columns[column_key(column)] = {{"median_s", a.seconds[c].median},
+                                     {"min_s", a.seconds[c].min},
+                                     {"max_s", a.seconds[c].max},
+                                     {"cpu_s", a.cpu_s[c]}};
+      ratios[column_key(column)] = a.ratio_to_native[c];
+    }
+    out.push_back({{"app", app.key},
+                   {"label", app.label},
+                   {"columns", columns},
+                   {"time_over_native", ratios},
+                   {"failed_runs", a.failed_runs}});
+  }
+  return out;
 }
 
 json row_json(const ConfigResult &config, const OpInfo &op) {
@@ -57,6 +115,12 @@ json row_json(const ConfigResult &config, const OpInfo &op) {
           {"target", {{"kind", target_name(r.target)}, {"met", r.target_met}}}};
 }
 
+std::string kernel_release() {
+  utsname u{};
+  uname(&u);
+  return u.release;
+}
+
 }  // namespace
 
 void write_json(const RunResult &run, const std::string &path) {
@@ -66,23 +130,38 @@ void write_json(const RunResult &run, const std::string &path) {
     for (const OpInfo &op : all_ops()) {
       if (measured(config, op.op)) rows.push_back(row_json(config, op));
     }
-    configs.push_back({{"key", config.config.key},
+    configs.push_back({{"storage", config.storage_key},
+                       {"storage_label", config.storage_label},
+                       {"source_fs", config.source_fs},
+                       {"key", config.config.key},
                        {"label", config.config.label},
                        {"mount_options", config.config.mount_options},
                        {"kernel_caching", config.config.kernel_caching},
                        {"probe_bypassed", config.probe_bypassed},
-                       {"results", rows}});
+                       {"results", rows},
+                       {"delete", deletes_json(config)},
+                       {"apps", apps_json(config)}});
   }
   const json doc = {{"fs_binary", run.fs_binary},
                     {"preload", run.preload_lib},
-                    {"source_parent", run.options.source_parent},
-                    {"source_fs", run.source_fs},
+                    {"shim", run.shim_lib},
+                    {"source_dir", run.options.source_parent},
+                    {"cpu_model", cpu_model()},
+                    {"cpus", sysconf(_SC_NPROCESSORS_ONLN)},
+                    {"kernel", kernel_release()},
+                    {"quick", run.options.quick},
+                    {"pinned_cpu", run.options.pin_cpu},
                     {"ops_per_measurement", run.options.ops},
+                    {"delete_files", run.options.files},
+                    {"heavy_reps", heavy_reps(run.options)},
+                    {"app_files", run.options.app_files},
                     {"reps", run.options.reps},
                     {"seconds", run.seconds},
                     {"load_before", run.load_before},
                     {"load_after", run.load_after},
                     {"configs", configs},
+                    {"spin_sweep", run.spin_sweep},
+                    {"taskset", run.taskset},
                     {"problems", problems(run)}};
   std::ofstream out(path);
   out << doc.dump(2) << "\n";

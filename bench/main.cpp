@@ -1,4 +1,5 @@
 // finesse-bench: see options.cpp for what it measures and runner.h for how.
+#include <sched.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -21,10 +22,20 @@ int main(int argc, char **argv) {
     return 3;
   }
   install_interrupt_handlers();
+  if (options.pin_cpu >= 0) {  // the daemons started later inherit the mask
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(options.pin_cpu, &set);
+    if (sched_setaffinity(0, sizeof(set), &set) != 0) {
+      std::perror("finesse-bench: sched_setaffinity");
+      return 1;
+    }
+  }
   try {
     const RunResult run = run_benchmark(options);
     print_table(run, stdout);
     if (!options.json_path.empty()) write_json(run, options.json_path);
+    if (options.pin_cpu < 0) write_plot(run, plot_path(options), stdout);
     const auto issues = problems(run);
     for (const auto &issue : issues) std::fprintf(stderr, "finesse-bench: !!! %s\n", issue.c_str());
     return issues.empty() ? 0 : 4;

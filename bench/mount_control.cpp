@@ -55,8 +55,9 @@ std::string unescape(const std::string &field) {
   return out;
 }
 
-std::string describe_status(int status) { return describe_wait_status(status); }
-
+std::string describe_status(int status) {
+  return describe_wait_status(status);
+}
 
 }  // namespace
 

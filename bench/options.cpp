@@ -2,8 +2,10 @@
 
 #include <getopt.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <string>
 
 namespace finesse::bench {
@@ -11,17 +13,31 @@ namespace {
 
 constexpr const char *kUsage =
     "usage: finesse-bench [options]   (must run as root)\n"
-    "Measures the per-call time of metadata operations on finesse-passthrough: natively on its\n"
-    "source directory, through the kernel FUSE path, and through the Finesse bypass; with the\n"
-    "default kernel caching (entry/attr timeout 1 s) and with none (timeouts 0).\n"
-    "  --source-dir DIR   where the source tree and mountpoint are created (default /dev/shm)\n"
+    "Runs metadata workloads natively on a source directory, through finesse-passthrough by the\n"
+    "kernel FUSE path, and through the Finesse bypass, interleaved; with the default kernel\n"
+    "caching (entry/attr timeout 1 s) and with none (timeouts 0); on each storage. Suites:\n"
+    "ops (per-call times), delete (the paper's: preallocated files deleted by 1 and 4\n"
+    "threads, caches dropped), apps (tar x, find|xargs stat, ls -lR, du -s, rm -rf; bypass\n"
+    "through the LD_PRELOAD shim), spin (spin-budget sweep), taskset (ops pinned to CPU 0).\n"
+    "Delete and apps repeat min(--reps, 3) times. See docs/benchmarks.md.\n"
+    "  --storage S,...    where the source dir and mountpoint live: ext4ram (ext4 on a RAM\n"
+    "                     loop device), tmpfs, rootdisk (default ext4ram,tmpfs)\n"
+    "  --source-dir DIR   use this directory instead of the storages\n"
+    "  --suite S,...      parts to run: ops delete apps spin taskset (default all)\n"
+    "  --files N          delete workload: preallocated 4 KB files (default 20000)\n"
+    "  --app-files N      applications: files in the extracted tree (default 2000)\n"
+    "  --plot FILE        the ratios plot (PNG; default next to --json, else bench-ratios.png\n"
+    "                     in the current directory)\n"
+    "  --pin-cpu N        run this process and its daemons on CPU N only\n"
+    "  --quick            a smoke run: 200 calls, 2 reps, 2000 files, 200 application files\n"
     "  --ops N            calls per measurement (default 2000)\n"
     "  --reps N           measurements per operation and column, interleaved (default 5)\n"
     "  --json FILE        also write the results as JSON to FILE\n"
     "  --fs-binary PATH   the file system daemon (default: finesse-passthrough next to this)\n"
     "  --preload PATH     the server library (default: ../lib/libfinesse_fuse.so from there)\n"
     "  --only OP,...      only these operations: stat_existing stat_missing access create\n"
-    "                     unlink mkdir rmdir rename chmod (for profiling)\n"
+    "                     unlink mkdir rmdir rename chmod utimens open_close readdir_1000\n"
+    "                     fstat (for profiling)\n"
     "  --config CFG,...   only these mount configurations: cached uncached\n"
     "  -h, --help         this text\n";
 
@@ -52,7 +68,23 @@ int usage_error(const std::string &message) {
 }  // namespace
 
 std::optional<int> parse_options(int argc, char **argv, Options *out) {
-  enum { kSourceDir = 1000, kOps, kReps, kJson, kFsBinary, kPreload, kOnly, kConfig };
+  enum {
+    kSourceDir = 1000,
+    kOps,
+    kReps,
+    kJson,
+    kFsBinary,
+    kPreload,
+    kOnly,
+    kConfig,
+    kStorage,
+    kSuite,
+    kFiles,
+    kAppFiles,
+    kPlot,
+    kPinCpu,
+    kQuick
+  };
   static const option kLong[] = {
       {"source-dir", required_argument, nullptr, kSourceDir},
       {"ops", required_argument, nullptr, kOps},
@@ -62,10 +94,19 @@ std::optional<int> parse_options(int argc, char **argv, Options *out) {
       {"preload", required_argument, nullptr, kPreload},
       {"only", required_argument, nullptr, kOnly},
       {"config", required_argument, nullptr, kConfig},
+      {"storage", required_argument, nullptr, kStorage},
+      {"suite", required_argument, nullptr, kSuite},
+      {"files", required_argument, nullptr, kFiles},
+      {"app-files", required_argument, nullptr, kAppFiles},
+      {"plot", required_argument, nullptr, kPlot},
+      {"pin-cpu", required_argument, nullptr, kPinCpu},
+      {"quick", no_argument, nullptr, kQuick},
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0},
   };
   opterr = 0;
+  bool quick = false, explicit_ops = false, explicit_reps = false, explicit_files = false,
+       explicit_app_files = false;
   int c;
   while ((c = getopt_long(argc, argv, "h", kLong, nullptr)) != -1) {
     long value = 0;
@@ -76,10 +117,12 @@ std::optional<int> parse_options(int argc, char **argv, Options *out) {
       case kOps:
         if (!parse_count(optarg, 1, 10'000'000, &value)) return usage_error("bad --ops value");
         out->ops = static_cast<size_t>(value);
+        explicit_ops = true;
         break;
       case kReps:
         if (!parse_count(optarg, 1, 1000, &value)) return usage_error("bad --reps value");
         out->reps = static_cast<int>(value);
+        explicit_reps = true;
         break;
       case kJson:
         out->json_path = optarg;
@@ -96,6 +139,37 @@ std::optional<int> parse_options(int argc, char **argv, Options *out) {
       case kConfig:
         out->only_configs = split_commas(optarg);
         break;
+      case kStorage:
+        out->storages = split_commas(optarg);
+        break;
+      case kSuite:
+        out->suites = split_commas(optarg);
+        for (const auto &name : out->suites) {
+          if (std::find(std::begin(kSuites), std::end(kSuites), name) == std::end(kSuites)) {
+            return usage_error("unknown suite '" + name + "'");
+          }
+        }
+        break;
+      case kFiles:
+        if (!parse_count(optarg, 1, 100'000'000, &value)) return usage_error("bad --files value");
+        out->files = static_cast<size_t>(value);
+        explicit_files = true;
+        break;
+      case kAppFiles:
+        if (!parse_count(optarg, 1, 1'000'000, &value)) return usage_error("bad --app-files");
+        out->app_files = static_cast<size_t>(value);
+        explicit_app_files = true;
+        break;
+      case kPlot:
+        out->plot_path = optarg;
+        break;
+      case kPinCpu:
+        if (!parse_count(optarg, 0, 4095, &value)) return usage_error("bad --pin-cpu value");
+        out->pin_cpu = static_cast<int>(value);
+        break;
+      case kQuick:
+        quick = true;
+        break;
       case 'h':
         std::fputs(kUsage, stdout);
         return 0;
@@ -104,6 +178,13 @@ std::optional<int> parse_options(int argc, char **argv, Options *out) {
     }
   }
   if (optind < argc) return usage_error(std::string("unexpected argument '") + argv[optind] + "'");
+  if (quick) {  // explicit values win
+    out->quick = true;
+    if (!explicit_ops) out->ops = 200;
+    if (!explicit_reps) out->reps = 2;
+    if (!explicit_files) out->files = 2000;
+    if (!explicit_app_files) out->app_files = 200;
+  }
   return std::nullopt;
 }
 

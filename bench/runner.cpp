@@ -17,6 +17,8 @@
 #include "interrupt.h"
 #include "mount_control.h"
 #include "progress.h"
+#include "storage.h"
+#include "sub_runs.h"
 
 namespace finesse::bench {
 namespace {
@@ -83,6 +85,20 @@ bool probe_bypass(const std::string &mnt) {
   return ok;
 }
 
+// With few, long repetitions, each column goes first once: a drift within a repetition (a
+// neighbour starting to compile) then does not always hit the same column.
+std::vector<Column> rotated_columns(int rep) {
+  std::vector<Column> out;
+  for (size_t i = 0; i < std::size(kColumns); ++i) {
+    out.push_back(kColumns[(i + static_cast<size_t>(rep)) % std::size(kColumns)]);
+  }
+  return out;
+}
+
+bool suite_on(const Options &opt, const char *suite) {
+  return std::find(opt.suites.begin(), opt.suites.end(), suite) != opt.suites.end();
+}
+
 template <typename Item>
 bool selected(const std::vector<std::string> &only, const Item &item) {
   return only.empty() || std::find(only.begin(), only.end(), item.key) != only.end();
@@ -99,8 +115,8 @@ void check_names(const std::vector<std::string> &only, const std::vector<Item> &
   }
 }
 
-void run_config(const RunResult &run, const std::string &work, Progress &progress,
-                ConfigResult *out) {
+void run_config(const RunResult &run, const std::string &work, const std::string &tarball,
+                Progress &progress, ConfigResult *out) {
   const Options &opt = run.options;
   const MountConfig &cfg = out->config;
   const std::string src = work + "/src-" + cfg.key, mnt = work + "/mnt-" + cfg.key;
@@ -116,24 +132,59 @@ void run_config(const RunResult &run, const std::string &work, Progress &progres
     std::fprintf(stderr, "finesse-bench: WARNING: the bypass does not answer on %s (%s)\n",
                  mnt.c_str(), cfg.label.c_str());
   }
-  for (int rep = 0; rep < opt.reps; ++rep) {
-    for (const OpInfo &op : all_ops()) {
-      if (!selected(opt.only_ops, op)) continue;
-      for (Column column : kColumns) {
+  const pid_t daemon = mount.pid();
+  const std::string where = out->storage_key + "/" + cfg.key;
+  if (suite_on(opt, "ops")) {
+    for (int rep = 0; rep < opt.reps; ++rep) {
+      for (const OpInfo &op : all_ops()) {
+        if (!selected(opt.only_ops, op)) continue;
+        for (Column column : kColumns) {
+          throw_if_interrupted();
+          progress.step(where + "  rep " + std::to_string(rep + 1) + "/" +
+                        std::to_string(opt.reps) + "  " + op.label + "  " + column_key(column));
+          // A fresh directory per measurement, made the way the column's calls see the tree.
+          const std::string sub =
+              "/r" + std::to_string(rep) + "-" + op.key + "-" + column_key(column);
+          const std::string dir = (column == Column::kNative ? src : mnt) + sub;
+          make_dir(dir);
+          out->samples[{op.op, column}].push_back(measure(op.op, column, dir, opt.ops, daemon));
+          // Through the mount for the mount columns: the kernel then forgets the inodes and
+          // the passthrough closes the O_PATH fd it keeps per inode (its fd limit cannot be
+          // raised here, and a run creates more files than it allows). Then natively.
+          if (column != Column::kNative) remove_tree(dir);
+          remove_tree(src + sub);
+        }
+      }
+    }
+  }
+  if (suite_on(opt, "delete")) {
+    for (int rep = 0; rep < heavy_reps(opt); ++rep) {
+      for (int threads : kDeleteThreads) {
+        for (Column column : rotated_columns(rep)) {
+          throw_if_interrupted();
+          progress.step(where + "  rep " + std::to_string(rep + 1) + "  delete " +
+                        std::to_string(opt.files) + " files, " + std::to_string(threads) +
+                        " thread(s)  " + column_key(column));
+          const std::string name = "del-r" + std::to_string(rep) + "-t" + std::to_string(threads) +
+                                   "-" + column_key(column);
+          out->deletes[{column, threads}].push_back(
+              measure_delete(column, src, column == Column::kNative ? src : mnt, name, opt.files,
+                             threads, daemon));
+        }
+      }
+    }
+  }
+  if (suite_on(opt, "apps")) {
+    for (int rep = 0; rep < heavy_reps(opt); ++rep) {
+      for (Column column : rotated_columns(rep)) {
         throw_if_interrupted();
-        progress.step(cfg.key + "  rep " + std::to_string(rep + 1) + "/" +
-                      std::to_string(opt.reps) + "  " + op.label + "  " + column_key(column));
-        // A fresh directory per measurement, made the way the column's calls see the tree.
-        const std::string sub =
-            "/r" + std::to_string(rep) + "-" + op.key + "-" + column_key(column);
-        const std::string dir = (column == Column::kNative ? src : mnt) + sub;
-        make_dir(dir);
-        out->samples[{op.op, column}].push_back(measure(op.op, column, dir, opt.ops, mount.pid()));
-        // Through the mount for the mount columns: the kernel then forgets the inodes and the
-        // passthrough closes the O_PATH fd it keeps per inode (its fd limit cannot be raised
-        // here, and a run creates more files than it allows). Then natively, for anything left.
-        if (column != Column::kNative) remove_tree(dir);
-        remove_tree(src + sub);
+        progress.step(where + "  rep " + std::to_string(rep + 1) + "  applications  " +
+                      column_key(column));
+        const std::string name = "app-r" + std::to_string(rep) + "-" + column_key(column);
+        auto samples = measure_apps(column, column == Column::kNative ? src : mnt, name, tarball,
+                                    run.shim_lib, daemon);
+        for (const auto &[app, sample] : samples) out->apps[{app, column}].push_back(sample);
+        remove_tree(src + "/" + name);
       }
     }
   }
@@ -151,6 +202,10 @@ const std::vector<MountConfig> &mount_configs() {
   return configs;
 }
 
+int heavy_reps(const Options &options) {
+  return std::min(options.reps, kHeavyReps);
+}
+
 RunResult run_benchmark(const Options &options) {
   const auto start = std::chrono::steady_clock::now();
   RunResult run;
@@ -162,23 +217,54 @@ RunResult run_benchmark(const Options &options) {
   run.preload_lib = canonical_file(
       options.preload_lib.empty() ? here + "/../lib/libfinesse_fuse.so" : options.preload_lib, R_OK,
       "the server library");
-  run.source_fs = fs_type_name(options.source_parent);
+  run.shim_lib = canonical_file(here + "/../lib/libfinesse_preload.so", R_OK, "the shim");
   check_names(options.only_ops, all_ops(), "operation");
   check_names(options.only_configs, mount_configs(), "mount configuration");
   size_t ops = 0, configs = 0;
   for (const OpInfo &op : all_ops()) ops += selected(options.only_ops, op);
   for (const MountConfig &cfg : mount_configs()) configs += selected(options.only_configs, cfg);
 
-  run.load_before = load_average();
-  WorkDir work(options.source_parent);
-  Progress progress(configs * static_cast<size_t>(options.reps) * ops * std::size(kColumns));
-  for (const MountConfig &cfg : mount_configs()) {
-    if (!selected(options.only_configs, cfg)) continue;
-    ConfigResult result;
-    result.config = cfg;
-    run_config(run, work.path(), progress, &result);
-    run.configs.push_back(std::move(result));
+  std::vector<std::string> storages = options.storages;
+  if (!options.source_parent.empty()) storages = {"dir"};
+  for (const auto &key : storages) {
+    if (key != "dir" && std::none_of(storage_kinds().begin(), storage_kinds().end(),
+                                     [&](const StorageKind &k) { return key == k.key; })) {
+      throw std::runtime_error("unknown storage '" + key + "' (ext4ram, tmpfs, rootdisk)");
+    }
   }
+  const size_t reps = static_cast<size_t>(options.reps);
+  const size_t heavy = static_cast<size_t>(heavy_reps(options));
+  const size_t per_config = (suite_on(options, "ops") ? reps * ops * std::size(kColumns) : 0) +
+                            (suite_on(options, "delete") ? heavy * 2 * std::size(kColumns) : 0) +
+                            (suite_on(options, "apps") ? heavy * std::size(kColumns) : 0);
+  const size_t sub_runs = (suite_on(options, "spin") ? spin_settings().size() : 0) +
+                          (suite_on(options, "taskset") ? 1 : 0);
+  run.load_before = load_average();
+  Progress progress(storages.size() * configs * per_config + sub_runs);
+  const bool per_storage_suites =
+      suite_on(options, "ops") || suite_on(options, "delete") || suite_on(options, "apps");
+  for (const std::string &key : per_storage_suites ? storages : std::vector<std::string>{}) {
+    throw_if_interrupted();
+    Storage storage(key, options.files, options.source_parent);
+    WorkDir work(storage.path());
+    std::string tarball;
+    if (suite_on(options, "apps")) {
+      tarball = work.path() + "/tree.tar";
+      make_app_tarball(work.path(), options.app_files, tarball);
+    }
+    for (const MountConfig &cfg : mount_configs()) {
+      if (!selected(options.only_configs, cfg)) continue;
+      ConfigResult result;
+      result.config = cfg;
+      result.storage_key = key;
+      result.storage_label = storage.label();
+      result.source_fs = fs_type_name(work.path());
+      run_config(run, work.path(), tarball, progress, &result);
+      run.configs.push_back(std::move(result));
+    }
+  }
+  if (suite_on(options, "spin")) run.spin_sweep = run_spin_sweep(options, progress);
+  if (suite_on(options, "taskset")) run.taskset = run_taskset(options, progress);
   progress.clear();
   run.load_after = load_average();
   run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -1,6 +1,7 @@
-// The whole run: for each mount configuration a fresh passthrough mount, attached; then
-// reps x operations x columns measurements, the columns interleaved (native, fuse, bypass,
-// native, ...) so that slow drifts of the machine hit all three alike.
+// The whole run: for each storage and mount configuration a fresh passthrough mount,
+// attached; on it the per-call suite (reps x operations x columns, the columns interleaved:
+// native, fuse, bypass, native, ... so that slow drifts of the machine hit all three alike),
+// the delete workload and the applications; then the child runs (spin sweep, pinned CPU).
 #pragma once
 
 #include <map>
@@ -8,6 +9,10 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "apps_workload.h"
+#include "delete_workload.h"
 #include "options.h"
 #include "workloads.h"
 
@@ -23,7 +28,11 @@ const std::vector<MountConfig> &mount_configs();
 
 struct ConfigResult {
   MountConfig config;
-  std::map<std::pair<Op, Column>, std::vector<Sample>> samples;  // one per rep
+  std::string storage_key, storage_label;  // see storage.h
+  std::string source_fs;                   // file system type of the source directory
+  std::map<std::pair<Op, Column>, std::vector<Sample>> samples;         // one per rep
+  std::map<std::pair<Column, int>, std::vector<DeleteSample>> deletes;  // (column, threads)
+  std::map<std::pair<App, Column>, std::vector<AppSample>> apps;
   bool probe_bypassed = false;  // a finesse_stat right after attaching took the bypass
 };
 
@@ -34,12 +43,21 @@ inline bool measured(const ConfigResult &config, Op op) {
 struct RunResult {
   Options options;
   std::string fs_binary, preload_lib;
-  std::string source_fs;  // file system type under --source-dir
-  std::vector<ConfigResult> configs;
+  std::string shim_lib;               // libfinesse_preload.so, for the applications
+  std::vector<ConfigResult> configs;  // storages x mount configurations
+  // Child runs of finesse-bench itself (--suite spin/taskset): their JSON documents, each
+  // under "runs" with the setting it ran with.
+  nlohmann::json spin_sweep = nlohmann::json::array();
+  nlohmann::json taskset = nullptr;
   double seconds = 0;
   // 1-minute load average before and after: other busy processes hurt the spinning bypass most.
   double load_before = 0, load_after = 0;
 };
+
+// The delete and application workloads take seconds per measurement: they repeat
+// min(--reps, kHeavyReps) times.
+inline constexpr int kHeavyReps = 3;
+int heavy_reps(const Options &options);
 
 // Throws std::runtime_error on a setup failure, Interrupted on SIGINT/SIGTERM; every mount is
 // gone and the work directory removed by then.

@@ -1,9 +1,11 @@
 #include "workloads.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <ctime>
@@ -18,6 +20,8 @@ namespace {
 
 constexpr mode_t kDirMode = 0755;
 constexpr mode_t kChmodTo = 0600;  // files are created 0644, so every chmod changes the mode
+constexpr timespec kTimes[2] = {{1'000'000'000, 0}, {1'000'000'000, 0}};
+constexpr size_t kReaddirEntries = 1000;
 
 // The calls of the native and fuse columns.
 struct LibcCalls {
@@ -31,6 +35,11 @@ struct LibcCalls {
   static int rmdir_path(const char *p) { return rmdir(p); }
   static int rename_path(const char *a, const char *b) { return rename(a, b); }
   static int chmod_path(const char *p) { return chmod(p, kChmodTo); }
+  static int utimens_path(const char *p) { return utimensat(AT_FDCWD, p, kTimes, 0); }
+  static int fstat_fd(int fd) {
+    struct stat st;
+    return fstat(fd, &st);
+  }
 };
 
 // The calls of the bypass column.
@@ -45,6 +54,11 @@ struct FinesseCalls {
   static int rmdir_path(const char *p) { return finesse_rmdir(p); }
   static int rename_path(const char *a, const char *b) { return finesse_rename(a, b); }
   static int chmod_path(const char *p) { return finesse_chmod(p, kChmodTo); }
+  static int utimens_path(const char *p) { return finesse_utimensat(AT_FDCWD, p, kTimes, 0); }
+  static int fstat_fd(int fd) {
+    struct stat st;
+    return finesse_fstat(fd, &st);
+  }
 };
 
 // Not bypassed: the same open+close in every column.
@@ -52,6 +66,31 @@ int create_path(const char *p) {
   const int fd = open(p, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
   if (fd < 0) return -1;
   return close(fd);
+}
+
+// Not bypassed either: opening an existing file and closing it.
+int open_close_path(const char *p) {
+  const int fd = open(p, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  return close(fd);
+}
+
+// One whole listing: opendir, readdir to the end, closedir. -1 unless every entry was seen.
+int list_dir(const char *p) {
+  DIR *d = opendir(p);
+  if (d == nullptr) return -1;
+  size_t entries = 0;
+  while (readdir(d) != nullptr) ++entries;
+  closedir(d);
+  if (entries == kReaddirEntries + 2) return 0;  // with . and ..
+  errno = EIO;
+  return -1;
+}
+
+uint64_t thread_cpu_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
 }
 
 double now_us() {
@@ -69,6 +108,7 @@ Sample time_calls(size_t n, int want_errno, bool check_route, pid_t daemon, Call
   finesse_client_stats before{}, after{};
   finesse_get_client_stats(&before);
   const uint64_t cpu_before = process_cpu_ns(daemon);
+  const uint64_t client_before = thread_cpu_ns();
   const double start = now_us();
   for (size_t i = 0; i < n; ++i) {
     errno = 0;
@@ -78,6 +118,7 @@ Sample time_calls(size_t n, int want_errno, bool check_route, pid_t daemon, Call
     if (check_route && finesse_last_route() != FINESSE_ROUTE_BYPASS) ++s.kernel_routed;
   }
   const double end = now_us();
+  s.client_cpu_ns = thread_cpu_ns() - client_before;
   s.server_cpu_ns = process_cpu_ns(daemon) - cpu_before;
   finesse_get_client_stats(&after);
   s.us_per_call = (end - start) / static_cast<double>(n);
@@ -146,6 +187,33 @@ Sample measure_with(Op op, const std::string &dir, size_t n, bool check_route, p
       create_files(p);
       return timed(0, [&](size_t i) { return Calls::chmod_path(p[i].c_str()); });
     }
+    case Op::kOpenClose: {
+      const auto p = numbered_paths(dir, "f", n);
+      create_files(p);
+      auto call = [&](size_t i) { return open_close_path(p[i].c_str()); };
+      warm_up(n, call);
+      return time_calls(n, 0, false, daemon, call);
+    }
+    case Op::kUtimens: {
+      const auto p = numbered_paths(dir, "f", n);
+      create_files(p);
+      return timed(0, [&](size_t i) { return Calls::utimens_path(p[i].c_str()); });
+    }
+    case Op::kReaddir: {
+      create_files(numbered_paths(dir, "f", kReaddirEntries));
+      auto call = [&](size_t) { return list_dir(dir.c_str()); };
+      warm_up(1, call);
+      return time_calls(n, 0, false, daemon, call);
+    }
+    case Op::kFstat: {
+      const std::string file = dir + "/f";
+      create_files({file});
+      const int fd = open(file.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) throw std::runtime_error("cannot open " + file);
+      Sample s = timed(0, [&](size_t) { return Calls::fstat_fd(fd); });
+      close(fd);
+      return s;
+    }
   }
   throw std::logic_error("unknown operation");
 }
@@ -163,6 +231,10 @@ const std::vector<OpInfo> &all_ops() {
       {Op::kRmdir, "rmdir", "rmdir", true},
       {Op::kRename, "rename", "rename", true},
       {Op::kChmod, "chmod", "chmod", true},
+      {Op::kUtimens, "utimens", "utimens", true},
+      {Op::kOpenClose, "open_close", "open+close* (kernel in all)", false},
+      {Op::kReaddir, "readdir_1000", "readdir 1000* (kernel in all)", false, 20},
+      {Op::kFstat, "fstat", "fstat (open fd)", true},
   };
   return ops;
 }
@@ -187,6 +259,7 @@ const char *column_key(Column column) {
 }
 
 Sample measure(Op op, Column column, const std::string &dir, size_t calls, pid_t daemon) {
+  calls = std::max<size_t>(1, calls / op_info(op).divisor);
   if (column == Column::kBypass) {
     return measure_with<FinesseCalls>(op, dir, calls, op_info(op).bypassable, daemon);
   }

@@ -10,7 +10,21 @@
 
 namespace finesse::bench {
 
-enum class Op { kStatHit, kStatMiss, kAccess, kCreate, kUnlink, kMkdir, kRmdir, kRename, kChmod };
+enum class Op {
+  kStatHit,
+  kStatMiss,
+  kAccess,
+  kCreate,
+  kOpenClose,
+  kUnlink,
+  kMkdir,
+  kRmdir,
+  kRename,
+  kChmod,
+  kUtimens,
+  kReaddir,
+  kFstat,
+};
 
 enum class Column {
   kNative,  // libc on the source directory
@@ -24,6 +38,8 @@ struct OpInfo {
   const char *key;    // for JSON
   const char *label;  // for the table
   bool bypassable;    // false: the kernel path in every column (there is no finesse_open)
+  // Calls per measurement = --ops / divisor (a readdir call lists 1000 entries).
+  size_t divisor = 1;
 };
 const std::vector<OpInfo> &all_ops();
 const OpInfo &op_info(Op op);
@@ -39,6 +55,7 @@ struct Sample {
   uint64_t kernel_routed = 0;
   uint64_t client_bypassed = 0, client_kernel = 0;
   uint64_t server_cpu_ns = 0;  // the daemon's CPU time during the timed loop, all threads
+  uint64_t client_cpu_ns = 0;  // the calling thread's CPU time during the timed loop
 };
 
 // One measurement of `op` in `dir`, which exists, is empty, and lies in the source tree for

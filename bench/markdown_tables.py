@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Markdown tables from finesse-bench --json output, for docs/benchmarks.md and the README.
+
+usage: bench/markdown_tables.py build/bench/results.json [--summary]
+--summary: only the per-call tables of the first storage (the README's table).
+"""
+import json
+import sys
+
+
+def num(v):
+    if v is None:
+        return "n/a"
+    return f"{v:.2f}" if v < 10 else f"{v:.1f}" if v < 100 else f"{v:.0f}"
+
+
+def per_call(config):
+    out = [f"**per call: {config['storage']} source ({config['source_fs']}), {config['label']}**", "",
+           "| operation | native µs | kernel FUSE µs | bypass µs | FUSE overhead removed | "
+           "CPU µs/call native / FUSE / bypass | goal |",
+           "|---|---:|---:|---:|---:|---:|---|"]
+    for r in config["results"]:
+        c = r["columns"]
+        kind = r["target"]["kind"]
+        if kind == "none":
+            removed, goal = "not bypassed", "-"
+        elif kind.startswith("bypass<="):
+            removed = f"bypass/fuse {r['bypass_over_fuse']:.2f}×"
+            goal = ("met" if r["target"]["met"] else "**missed**") + " (≤1.5× cached kernel)"
+        else:
+            removed = num(r["overhead_removed"])
+            goal = ("met" if r["target"]["met"] else "**missed**") + " (≥0.8)"
+        cpu = " / ".join(num(c[k]["cpu_us_per_call"]) for k in ("native", "fuse", "bypass"))
+        out.append(f"| {r['label']} | {num(c['native']['median_us'])} | {num(c['fuse']['median_us'])} "
+                   f"| {num(c['bypass']['median_us'])} | {removed} | {cpu} | {goal} |")
+    return out
+
+
+def deletes(doc, config):
+    if not config.get("delete"):
+        return []
+    out = [f"**delete {doc['delete_files']} files: {config['storage']} source, {config['label']}**", "",
+           "| threads | native files/s | kernel FUSE files/s | bypass files/s | FUSE/native | "
+           "bypass/native | CPU µs/file native / FUSE / bypass |",
+           "|---:|---:|---:|---:|---:|---:|---:|"]
+    for d in config["delete"]:
+        c, r = d["columns"], d["throughput_over_native"]
+        cpu = " / ".join(num(c[k]["cpu_us_per_file"]) for k in ("native", "fuse", "bypass"))
+        out.append(f"| {d['threads']} | {c['native']['median_files_per_s']:.0f} | "
+                   f"{c['fuse']['median_files_per_s']:.0f} | {c['bypass']['median_files_per_s']:.0f} | "
+                   f"{r['fuse']:.2f}× | {r['bypass']:.2f}× | {cpu} |")
+    return out
+
+
+def apps(doc, config):
+    if not config.get("apps"):
+        return []
+    out = [f"**applications, {doc['app_files']} files: {config['storage']} source, "
+           f"{config['label']}** (bypass: `LD_PRELOAD=libfinesse_preload.so`)", "",
+           "| program | native ms | kernel FUSE ms | bypass ms | FUSE/native | bypass/native | "
+           "CPU ms native / FUSE / bypass |",
+           "|---|---:|---:|---:|---:|---:|---:|"]
+    for a in config["apps"]:
+        c, r = a["columns"], a["time_over_native"]
+        cpu = " / ".join(num(c[k]["cpu_s"] * 1e3) for k in ("native", "fuse", "bypass"))
+        out.append(f"| `{a['label']}` | {num(c['native']['median_s'] * 1e3)} | "
+                   f"{num(c['fuse']['median_s'] * 1e3)} | {num(c['bypass']['median_s'] * 1e3)} | "
+                   f"{r['fuse']:.2f}× | {r['bypass']:.2f}× | {cpu} |")
+    return out
+
+
+def spin(doc):
+    if not doc.get("spin_sweep"):
+        return []
+    out = ["**spin-budget sweep** (client, client-wake and server spin all set to the value; "
+           "no kernel caching)", "",
+           "| spin µs | operation | kernel FUSE µs | bypass µs | removed | CPU µs/call FUSE / bypass |",
+           "|---:|---|---:|---:|---:|---:|"]
+    for e in doc["spin_sweep"]:
+        if e.get("result") is None:
+            out.append(f"| {e['spin_us']} | child run failed | | | | |")
+            continue
+        for config in e["result"]["configs"]:
+            for r in config["results"]:
+                c = r["columns"]
+                out.append(f"| {e['spin_us']} | {r['label']} | {num(c['fuse']['median_us'])} | "
+                           f"{num(c['bypass']['median_us'])} | {num(r['overhead_removed'])} | "
+                           f"{num(c['fuse']['cpu_us_per_call'])} / {num(c['bypass']['cpu_us_per_call'])} |")
+    return out
+
+
+def pinned(doc):
+    t = doc.get("taskset")
+    if not t or t.get("result") is None:
+        return []
+    out = [f"**client and daemon pinned to CPU {t['cpu']}**", ""]
+    for config in t["result"]["configs"]:
+        out += per_call(config) + [""]
+    return out
+
+
+def main():
+    doc = json.load(open(sys.argv[1]))
+    summary = "--summary" in sys.argv
+    lines = []
+    configs = doc["configs"]
+    if summary:
+        configs = [c for c in configs if c["storage"] == configs[0]["storage"]]
+    for config in configs:
+        lines += per_call(config) + [""]
+    if not summary:
+        for config in configs:
+            lines += deletes(doc, config) + [""]
+        for config in configs:
+            lines += apps(doc, config) + [""]
+        lines += spin(doc) + [""] + pinned(doc)
+        if doc.get("problems"):
+            lines += ["**problems flagged by the run:**", ""] + [f"- {p}" for p in doc["problems"]]
+    print("\n".join(l for i, l in enumerate(lines) if l or (i and lines[i - 1])))
+
+
+if __name__ == "__main__":
+    main()
