@@ -3,11 +3,12 @@ BUILD      ?= build
 BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
 FUZZ_SECONDS ?= 60
+STRESS_SECONDS ?= 120
 JOBS       ?= $(shell nproc)
 # The sanitizer build preloads instrumented libraries into instrumented daemons.
 ASAN_ENV   := ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1
 
-.PHONY: all deps build build-asan test test-native test-asan bench demo fuzz vm-test vm-test-self clean
+.PHONY: all deps build build-asan test test-native test-asan stress bench demo fuzz vm-test vm-test-self clean
 
 all: build
 
@@ -40,9 +41,19 @@ test-asan: build-asan
 	$(ASAN_ENV) ctest --test-dir $(BUILD_ASAN) --output-on-failure -j $(JOBS) --timeout 300 \
 	  -L 'unit|kernel_path|bypass'
 
+# The load test (tests/stress) for STRESS_SECONDS instead of the 10 s `make test` gives it;
+# verbose, for its figures (ops/s, errors, the daemon's memory and fds).
+stress: build
+	@scripts/require-root.sh "make stress"
+	FINESSE_STRESS_SECONDS=$(STRESS_SECONDS) FINESSE_TEST_TIMEOUT=$$(( $(STRESS_SECONDS) + 300 )) \
+	  ctest --test-dir $(BUILD) --verbose -L stress
+
+# BENCH_ARGS: e.g. --quick, or --storage ext4ram,tmpfs,rootdisk --files 4000000 (finesse-bench --help)
 bench: build
 	@scripts/require-root.sh "make bench"
-	$(BUILD)/bin/finesse-bench
+	@mkdir -p $(BUILD)/bench
+	bash -o pipefail -c '$(BUILD)/bin/finesse-bench --json $(BUILD)/bench/results.json \
+	  --plot $(BUILD)/bench/ratios.png $(BENCH_ARGS) | tee $(BUILD)/bench/results.txt'
 
 demo: build
 	@scripts/require-root.sh "make demo"

@@ -91,7 +91,7 @@ void removed(ServeCtx &ctx, fuse_ino_t parent, const std::string &name, fuse_ino
   ctx.cache->drop_entry(parent, name, &ctx.forgets);
   ctx.cache->invalidate_attr(parent);
   ctx.cache->invalidate_attr(victim);
-  ctx.inval.entry(parent, name);
+  ctx.inval.gone(parent, name, victim);
   ctx.inval.inode(parent);
   ctx.inval.inode(victim);
 }

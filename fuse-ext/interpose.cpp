@@ -121,7 +121,7 @@ EXPORT int fuse_reply_entry(fuse_req_t req, const struct fuse_entry_param *e) {
     s->entry = *e;
     return complete(s, ReplyKind::kEntry, 0), 0;
   }
-  if (e != nullptr && e->ino != 0) kernel_view().note_lookup(e->ino);
+  if (e != nullptr) kernel_view().note_entry(*e);
   return REAL(fuse_reply_entry)(req, e);
 }
 
@@ -131,7 +131,7 @@ EXPORT int fuse_reply_create(fuse_req_t req, const struct fuse_entry_param *e,
     s->entry = *e;
     return complete(s, ReplyKind::kEntry, 0), 0;
   }
-  if (e != nullptr && e->ino != 0) kernel_view().note_lookup(e->ino);
+  if (e != nullptr) kernel_view().note_entry(*e);
   return REAL(fuse_reply_create)(req, e, fi);
 }
 
@@ -141,6 +141,7 @@ EXPORT int fuse_reply_attr(fuse_req_t req, const struct stat *attr, double attr_
     s->attr_timeout = attr_timeout;
     return complete(s, ReplyKind::kAttr, 0), 0;
   }
+  kernel_view().note_attr_reply(attr_timeout);
   return REAL(fuse_reply_attr)(req, attr, attr_timeout);
 }
 
@@ -204,8 +205,11 @@ EXPORT int fuse_reply_xattr(fuse_req_t req, size_t count) {
     if (auto *s = as_synthetic(req)) return complete(s, ReplyKind::kErr, EIO), 0; \
     return REAL(fn) args;                                           \
   }
-FINESSE_UNEXPECTED_REPLY(fuse_reply_open, (fuse_req_t req, const struct fuse_file_info *fi),
-                         (req, fi))
+EXPORT int fuse_reply_open(fuse_req_t req, const struct fuse_file_info *fi) {
+  if (auto *s = as_synthetic(req)) return complete(s, ReplyKind::kErr, EIO), 0;
+  if (fi != nullptr && fi->cache_readdir) kernel_view().note_dir_cache();
+  return REAL(fuse_reply_open)(req, fi);
+}
 FINESSE_UNEXPECTED_REPLY(fuse_reply_write, (fuse_req_t req, size_t count), (req, count))
 FINESSE_UNEXPECTED_REPLY(fuse_reply_lock, (fuse_req_t req, const struct flock *lock), (req, lock))
 FINESSE_UNEXPECTED_REPLY(fuse_reply_bmap, (fuse_req_t req, uint64_t idx), (req, idx))
@@ -250,6 +254,6 @@ EXPORT size_t fuse_add_direntry_plus(fuse_req_t req, char *buf, size_t bufsize, 
   size_t n = REAL(fuse_add_direntry_plus)(req, buf, bufsize, name, e, off);
   if (!as_synthetic(req) && buf != nullptr && n <= bufsize && e != nullptr && e->ino != 0 &&
       strcmp(name, ".") != 0 && strcmp(name, "..") != 0)
-    kernel_view().note_lookup(e->ino);
+    kernel_view().note_entry(*e);
   return n;
 }

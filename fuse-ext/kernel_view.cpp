@@ -9,56 +9,124 @@ KernelView &kernel_view() {
   return v;
 }
 
-void KernelView::note_lookup(fuse_ino_t ino) {
-  if (ino == 0 || ino == FUSE_ROOT_ID) return;
+void KernelView::note_entry(const fuse_entry_param &e) {
+  if (e.ino == 0) {
+    if (e.entry_timeout > 0) negative_cached_.store(true, std::memory_order_relaxed);
+    return;
+  }
+  if (e.ino == FUSE_ROOT_ID) return;
   std::lock_guard<std::mutex> g(mu_);
-  nlookup_[ino]++;
+  Held &h = held_[e.ino];
+  h.nlookup++;
+  h.entry_cached |= e.entry_timeout > 0;
+  h.attr_cached |= e.attr_timeout > 0;
+}
+
+void KernelView::note_attr_reply(double attr_timeout) {
+  if (attr_timeout > 0) attr_replies_cached_.store(true, std::memory_order_relaxed);
 }
 
 void KernelView::note_forget(fuse_ino_t ino, uint64_t n) {
   std::lock_guard<std::mutex> g(mu_);
-  auto it = nlookup_.find(ino);
-  if (it == nlookup_.end()) return;
-  if (it->second <= n)
-    nlookup_.erase(it);
+  auto it = held_.find(ino);
+  if (it == held_.end()) return;
+  if (it->second.nlookup <= n)
+    held_.erase(it);  // the kernel dropped the inode, and everything it cached about it
   else
-    it->second -= n;
+    it->second.nlookup -= n;
 }
 
 bool KernelView::known(fuse_ino_t ino) const {
   if (ino == FUSE_ROOT_ID) return true;
   std::lock_guard<std::mutex> g(mu_);
-  return nlookup_.count(ino) != 0;
+  return held_.count(ino) != 0;
+}
+
+bool KernelView::may_cache_entry(fuse_ino_t ino) const {
+  std::lock_guard<std::mutex> g(mu_);
+  auto it = held_.find(ino);
+  return it != held_.end() && it->second.entry_cached;
+}
+
+bool KernelView::may_cache_attr(fuse_ino_t ino) const {
+  // Attribute replies do not name their inode: one with a timeout counts for every inode.
+  if (attr_replies_cached_.load(std::memory_order_relaxed)) return known(ino);
+  if (ino == FUSE_ROOT_ID) return false;  // the root's attributes come from getattr only
+  std::lock_guard<std::mutex> g(mu_);
+  auto it = held_.find(ino);
+  return it != held_.end() && it->second.attr_cached;
 }
 
 void KernelView::clear() {
   std::lock_guard<std::mutex> g(mu_);
-  nlookup_.clear();
+  held_.clear();
 }
 
-int Invalidations::send(fuse_session *se) {
-  if (se == nullptr) return 0;
+namespace {
+
+bool contains(const std::vector<fuse_ino_t> &v, fuse_ino_t ino) {
+  return std::find(v.begin(), v.end(), ino) != v.end();
+}
+
+}  // namespace
+
+int send_deferred(fuse_session *se, DeferredDrops *drops) {
+  int sent = 0;
+  if (se != nullptr) {
+    for (const auto &[parent, name] : *drops) {
+      fuse_lowlevel_notify_inval_entry(se, parent, name.data(), name.size());
+      sent++;
+    }
+  }
+  drops->clear();
+  return sent;
+}
+
+int Invalidations::send(fuse_session *se, DeferredDrops *later) {
   int sent = 0;
   const KernelView &kv = kernel_view();
-  std::vector<fuse_ino_t> dirs_done;
-  for (const auto &[parent, name] : entries_) {
-    if (!kv.known(parent)) continue;
-    fuse_lowlevel_notify_inval_entry(se, parent, name.data(), name.size());
-    dirs_done.push_back(parent);
-    sent++;
+  std::vector<fuse_ino_t> parents;       // directories whose entries changed
+  std::vector<fuse_ino_t> dirs_changed;  // those the kernel already marked changed
+  if (se != nullptr) {
+    for (const Gone &g : gone_) {
+      parents.push_back(g.parent);
+      // A dentry holds its inode: no lookup on the victim, no dentry naming it.
+      if (!kv.known(g.parent) || !kv.known(g.victim)) continue;
+      if (kv.may_cache_entry(g.victim)) {
+        // The kernel may use this dentry without asking: it must go before the answer.
+        if (fuse_lowlevel_notify_inval_entry(se, g.parent, g.name.data(), g.name.size()) == 0)
+          dirs_changed.push_back(g.parent);
+        sent++;
+        continue;
+      }
+      // Revalidated before any use, so only its inode is held: dropped after the answer.
+      later->push_back({g.parent, g.name});
+    }
+    for (const auto &[parent, name] : added_) {
+      parents.push_back(parent);
+      // Only a negative entry with a timeout hides a new name from the kernel; the
+      // negative dentries of ENOENT replies and of its own unlinks are always revalidated.
+      if (!kv.may_cache_negative() || !kv.known(parent)) continue;
+      if (fuse_lowlevel_notify_inval_entry(se, parent, name.data(), name.size()) == 0)
+        dirs_changed.push_back(parent);
+      sent++;
+    }
+    std::sort(inodes_.begin(), inodes_.end());
+    inodes_.erase(std::unique(inodes_.begin(), inodes_.end()), inodes_.end());
+    for (fuse_ino_t ino : inodes_) {
+      // An entry notification that found its dentry already marked the directory changed
+      // (fuse_dir_changed): one write to /dev/fuse less.
+      if (contains(dirs_changed, ino)) continue;
+      bool dir_contents = contains(parents, ino) && kv.may_cache_dirs();
+      if (!kv.known(ino) || !(kv.may_cache_attr(ino) || dir_contents)) continue;
+      // Negative offset: attributes only, keep the page cache (data did not change); a
+      // directory's readdir cache lives in its pages.
+      fuse_lowlevel_notify_inval_inode(se, ino, dir_contents ? 0 : -1, 0);
+      sent++;
+    }
   }
-  std::sort(inodes_.begin(), inodes_.end());
-  inodes_.erase(std::unique(inodes_.begin(), inodes_.end()), inodes_.end());
-  for (fuse_ino_t ino : inodes_) {
-    if (!kv.known(ino)) continue;
-    // An entry invalidation already marks its directory's attributes stale (the kernel's
-    // fuse_reverse_inval_entry calls fuse_dir_changed): one write to /dev/fuse less.
-    if (std::find(dirs_done.begin(), dirs_done.end(), ino) != dirs_done.end()) continue;
-    // Negative offset: attributes only, keep the page cache (data did not change).
-    fuse_lowlevel_notify_inval_inode(se, ino, -1, 0);
-    sent++;
-  }
-  entries_.clear();
+  added_.clear();
+  gone_.clear();
   inodes_.clear();
   return sent;
 }

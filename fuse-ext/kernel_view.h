@@ -1,11 +1,14 @@
 // What the kernel may have cached, learned from the replies libfuse sends it: an inode the
 // kernel holds a lookup on may have dentries and attributes in the kernel's caches, and
-// after a bypassed mutation exactly those are invalidated (fuse_lowlevel_notify_*).
+// after a bypassed mutation those are invalidated (fuse_lowlevel_notify_*). A dentry or
+// attributes the kernel got with timeout 0 are revalidated by the kernel before every use
+// (it stores "expired" for them), so they need no notification before the client's answer.
 #pragma once
 
 #define FUSE_USE_VERSION 34
 #include <fuse_lowlevel.h>
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -16,30 +19,74 @@ namespace finesse::server {
 
 class KernelView {
  public:
-  void note_lookup(fuse_ino_t ino);
+  // A reply giving the kernel an entry (lookup, mknod/mkdir/symlink/link/create, a
+  // readdirplus entry): a lookup on e.ino, or with ino 0 a negative dentry.
+  void note_entry(const fuse_entry_param &e);
+  // A getattr/setattr reply (libfuse does not say for which inode).
+  void note_attr_reply(double attr_timeout);
+  // An opendir reply let the kernel cache the directory's contents (cache_readdir).
+  void note_dir_cache() { dir_cache_.store(true, std::memory_order_relaxed); }
   void note_forget(fuse_ino_t ino, uint64_t n);
   bool known(fuse_ino_t ino) const;
+  // The kernel may use a dentry naming ino without asking the file system.
+  bool may_cache_entry(fuse_ino_t ino) const;
+  // The kernel may use attributes of ino without asking the file system.
+  bool may_cache_attr(fuse_ino_t ino) const;
+  // The kernel may hold a negative dentry it uses without asking.
+  bool may_cache_negative() const { return negative_cached_.load(std::memory_order_relaxed); }
+  // The kernel may cache directory contents (readdir cache), which only an invalidation of
+  // the directory resets.
+  bool may_cache_dirs() const { return dir_cache_.load(std::memory_order_relaxed); }
   void clear();
 
  private:
+  struct Held {
+    uint64_t nlookup = 0;
+    bool entry_cached = false;  // some entry reply for it had entry_timeout > 0
+    bool attr_cached = false;   // some entry reply for it had attr_timeout > 0
+  };
   mutable std::mutex mu_;
-  std::unordered_map<fuse_ino_t, uint64_t> nlookup_;
+  std::unordered_map<fuse_ino_t, Held> held_;
+  // Sticky: the kernel's own timing (jiffies from when the requester resumed) is not ours,
+  // so "cached once" is kept until the kernel forgets the inode (per inode) or for good.
+  std::atomic<bool> attr_replies_cached_{false};
+  std::atomic<bool> negative_cached_{false};
+  std::atomic<bool> dir_cache_{false};
 };
 
 KernelView &kernel_view();
+
+// Dentries of removed names that the kernel revalidates before any use (timeout 0) but that
+// still hold their inode in the kernel: dropped after the client has its answer, so that the
+// kernel releases the inode (and the file system its resources), as its own unlink would.
+using DeferredDrops = std::vector<std::pair<fuse_ino_t, std::string>>;
+// Sends them all; returns how many notifications were written.
+int send_deferred(fuse_session *se, DeferredDrops *drops);
 
 // Invalidations collected while serving a request and sent after every lock is released
 // (the kernel takes directory locks to apply them, and a kernel request holding such a lock
 // may be waiting for the file system).
 class Invalidations {
  public:
-  void entry(fuse_ino_t parent, const std::string &name) { entries_.push_back({parent, name}); }
+  // name now exists in parent (the kernel may hold a negative dentry for it).
+  void entry(fuse_ino_t parent, const std::string &name) { added_.push_back({parent, name}); }
+  // name in parent no longer leads to victim.
+  void gone(fuse_ino_t parent, const std::string &name, fuse_ino_t victim) {
+    gone_.push_back({parent, name, victim});
+  }
   void inode(fuse_ino_t ino) { inodes_.push_back(ino); }
-  // Sends those the kernel can have cached. Returns how many were sent.
-  int send(fuse_session *se);
+  // Sends what the kernel could answer stale, before the client gets its answer; appends the
+  // dentries to drop afterwards to *later. Returns how many notifications were written.
+  int send(fuse_session *se, DeferredDrops *later);
 
  private:
-  std::vector<std::pair<fuse_ino_t, std::string>> entries_;
+  struct Gone {
+    fuse_ino_t parent;
+    std::string name;
+    fuse_ino_t victim;
+  };
+  std::vector<std::pair<fuse_ino_t, std::string>> added_;
+  std::vector<Gone> gone_;
   std::vector<fuse_ino_t> inodes_;
 };
 

@@ -22,6 +22,7 @@
 
 #include "clock.h"
 #include "creds.h"
+#include "fd_discard.h"
 #include "fs_call.h"
 #include "fs_state.h"
 #include "futex.h"
@@ -54,8 +55,14 @@ struct Client {
   void *region = nullptr;
   bool control = false;
   bool hello_done = false;
+  uid_t peer_uid = 0;  // SO_PEERCRED at accept: connections are capped per user
   Creds creds;
 };
+
+// One user may hold at most this many of the 4096 connections (root: any number), so that
+// no user can take them all and leave everyone else to the kernel path.
+constexpr size_t kMaxClients = 4096;
+constexpr int kMaxClientsPerUser = 1024;
 
 class Server {
  public:
@@ -87,9 +94,11 @@ class Server {
   std::unordered_map<int, std::unique_ptr<Client>> clients_;  // by socket fd
   std::unordered_map<int, Client *> by_efd_;
   std::vector<Client *> active_;  // clients with a region
+  std::unordered_map<uid_t, int> per_user_;  // connections held, by peer uid
   MountInfo mount_;
   MountFacts facts_;
   std::vector<uint8_t> req_copy_ = std::vector<uint8_t>(wire::kSlotDataSize);
+  DeferredDrops drops_;  // kernel dentries to drop once the client has its answer
 };
 
 Server g_server;
@@ -160,6 +169,7 @@ void Server::refresh_mount() {
   facts_.read_only = mount_.read_only;
   facts_.posix_acl = (fs_state().conn_want & FUSE_CAP_POSIX_ACL) != 0;
   facts_.dont_mask = (fs_state().conn_want & FUSE_CAP_DONT_MASK) != 0;
+  facts_.writeback_cache = (fs_state().conn_want & FUSE_CAP_WRITEBACK_CACHE) != 0;
   facts_.nested.clear();
   for (const auto &n : mount_.nested) facts_.nested.insert(n);
   int fd = open("/proc/sys/fs/protected_hardlinks", O_RDONLY | O_CLOEXEC);
@@ -235,19 +245,25 @@ void Server::handle_event(int fd, uint32_t events) {
   if (c.control) return on_control(c);
   // A served client has nothing more to say on the socket: drain and ignore.
   char junk[256];
-  if (recv_msg(fd, junk, sizeof(junk), nullptr, 0, nullptr) <= 0) drop_client(fd);
+  bool had_fds;
+  ssize_t n = recv_discarding_fds(fd, junk, sizeof(junk), &had_fds);
+  if ((n <= 0 && n != -EAGAIN) || had_fds) drop_client(fd);
 }
 
 void Server::accept_all() {
   for (;;) {
     int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) return;
-    if (clients_.size() >= 4096) {
-      close(fd);
+    PeerCreds pc;
+    uid_t uid = peer_creds(fd, &pc) == 0 ? pc.euid : static_cast<uid_t>(-1);
+    if (clients_.size() >= kMaxClients || (uid != 0 && per_user_[uid] >= kMaxClientsPerUser)) {
+      close_client_socket(fd);
       continue;
     }
+    per_user_[uid]++;
     auto c = std::make_unique<Client>();
     c->sock = fd;
+    c->peer_uid = uid;
     clients_[fd] = std::move(c);
     epoll_add(epoll_fd_, fd, EPOLLIN | EPOLLRDHUP);
   }
@@ -269,12 +285,13 @@ void Server::drop_client(int fd) {
     by_efd_.erase(c->efd);
     close(c->efd);
   }
-  close(fd);
+  close_client_socket(fd);
   for (size_t i = 0; i < active_.size(); i++)
     if (active_[i] == c) {
       active_.erase(active_.begin() + i);
       break;
     }
+  if (--per_user_[c->peer_uid] == 0) per_user_.erase(c->peer_uid);
   clients_.erase(it);
 }
 
@@ -297,8 +314,10 @@ std::string Server::admit(Client &c) {
 
 void Server::on_hello(Client &c) {
   wire::Hello h{};
-  ssize_t n = recv_msg(c.sock, &h, sizeof(h), nullptr, 0, nullptr);
-  if (n <= 0) return drop_client(c.sock);
+  bool had_fds;
+  ssize_t n = recv_discarding_fds(c.sock, &h, sizeof(h), &had_fds);
+  if (n == -EAGAIN) return;
+  if (n <= 0 || had_fds) return drop_client(c.sock);
   c.hello_done = true;
   wire::Welcome w{wire::kMagic, wire::kVersion, wire::HelloStatus::kServed, wire::kSlotCount,
                   wire::kRegionSize};
@@ -321,7 +340,8 @@ void Server::on_hello(Client &c) {
     return;  // stays connected so the client keeps its answer; it sends nothing more
   }
   int memfd = memfd_create("finesse-region", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (memfd < 0 || ftruncate(memfd, wire::kRegionSize) < 0 ||
+  // 0600: memfds start as 0777, and /proc/<pid>/fd/N reopens by the inode's mode.
+  if (memfd < 0 || fchmod(memfd, 0600) < 0 || ftruncate(memfd, wire::kRegionSize) < 0 ||
       fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
     if (memfd >= 0) close(memfd);
     return drop_client(c.sock);
@@ -358,8 +378,10 @@ void Server::on_hello(Client &c) {
 
 void Server::on_control(Client &c) {
   control::Request req{};
-  ssize_t n = recv_msg(c.sock, &req, sizeof(req), nullptr, 0, nullptr);
-  if (n <= 0) return drop_client(c.sock);
+  bool had_fds;
+  ssize_t n = recv_discarding_fds(c.sock, &req, sizeof(req), &had_fds);
+  if (n == -EAGAIN) return;
+  if (n <= 0 || had_fds) return drop_client(c.sock);
   control::Reply rep{};
   rep.magic = wire::kMagic;
   rep.status = 0;
@@ -454,13 +476,16 @@ void Server::serve_slot(Client &c, wire::Slot *s) {
       counters().served[op]++;
   }
   // The kernel must not answer from stale caches once the client sees our answer.
-  ctx.inval.send(fs_state().session);
+  ctx.inval.send(fs_state().session, &drops_);
   memcpy(s->data, &rep, sizeof(rep));
   s->h.result = result;
   s->h.rep_len = sizeof(rep) + rep.data_len;
   s->h.state.store(wire::kDone, std::memory_order_release);
   if (s->h.client_sleeping.load(std::memory_order_seq_cst)) futex_wake(&s->h.state, INT_MAX);
   for (const Forget &f : ctx.forgets) fs_forget(f.ino, f.nlookup);
+  // What the kernel revalidates anyway is dropped only now (an eviction and a FORGET for
+  // the file system: nothing the client's next kernel call depends on).
+  send_deferred(fs_state().session, &drops_);
 }
 
 }  // namespace

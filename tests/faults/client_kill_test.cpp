@@ -10,9 +10,11 @@
 
 #include <chrono>
 #include <cstring>
+#include <random>
 #include <thread>
 
 #include "attached_fs.h"
+#include "journal.h"
 #include "proc_stats.h"
 
 namespace finesse::testing {
@@ -106,6 +108,64 @@ TEST(ClientKill, DaemonResourcesStayFlat) {
   EXPECT_TRUE(settles([&] { return static_cast<int>(fs.stats().clients_active); }, 1));
   EXPECT_LT(rss_kb(daemon) - rss, 4096) << "RSS grew from " << rss << " kB";
   EXPECT_TRUE(fs.fs().daemon_alive());
+}
+
+// Clients killed at random points of a stream of mutations (their journal is written before
+// and after each call, so the call the kill interrupted is known): the daemon takes their
+// slots and regions back, keeps serving, and each one's directory holds exactly what its
+// journal allows (the interrupted call happened once or not at all).
+TEST(ClientKill, MutatingClientsKilledMidCallLeaveAConsistentTree) {
+  AttachedFs fs(MountOptions{});
+  const pid_t daemon = fs.fs().daemon_pid();
+  TempDir logs;
+  ASSERT_EQ(::mkdir(fs.path("f").c_str(), 0755), 0);
+  struct stat st;
+  ASSERT_EQ(finesse_stat(fs.path("f").c_str(), &st), 0);
+  ASSERT_EQ(finesse_last_route(), FINESSE_ROUTE_BYPASS);
+  ASSERT_TRUE(settles([&] { return static_cast<int>(fs.stats().clients_active); }, 1));
+  std::this_thread::sleep_for(200ms);  // control connections of stats() close asynchronously
+  const int fds = open_fd_count(daemon);
+  const int regions = mapping_count(daemon, kRegionMapping);
+
+  constexpr int kClients = 40;
+  std::mt19937 rng(4242);
+  for (int i = 0; i < kClients; i++) {
+    const std::string dir = fs.path("w" + std::to_string(i));
+    ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);
+    int log_fd = ::open(logs.sub("w" + std::to_string(i)).c_str(),
+                        O_CREAT | O_WRONLY | O_CLOEXEC | O_APPEND, 0644);
+    ASSERT_GE(log_fd, 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+      journal::Recorder r(dir, static_cast<uint32_t>(i), nullptr, log_fd);
+      for (;;) r.random_op();
+    }
+    ::close(log_fd);
+    std::this_thread::sleep_for(std::chrono::microseconds(2000 + rng() % 20000));
+    ::kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+  }
+
+  journal::Verdict v;
+  size_t interrupted = 0;
+  for (int i = 0; i < kClients; i++) {
+    auto entries = journal::parse_log(journal::read_file(logs.sub("w" + std::to_string(i))));
+    if (!entries.empty() && !entries.back().finished) interrupted++;
+    journal::check(entries, fs.path("w" + std::to_string(i)), journal::Policy{}, &v);
+  }
+  EXPECT_TRUE(v.problems.empty()) << v.summary() << ::testing::PrintToString(v.problems);
+  EXPECT_GT(v.bypassed, 0u) << v.summary();
+  EXPECT_GT(interrupted, 0u) << "no client was killed inside a call";
+  RecordProperty("journal", v.summary());
+  RecordProperty("interrupted", static_cast<int>(interrupted));
+
+  ASSERT_EQ(finesse_stat(fs.path("f").c_str(), &st), 0);
+  EXPECT_EQ(finesse_last_route(), FINESSE_ROUTE_BYPASS) << "the daemon stopped serving";
+  EXPECT_TRUE(settles([&] { return open_fd_count(daemon); }, fds))
+      << "daemon fds: " << open_fd_count(daemon) << ", before: " << fds;
+  EXPECT_TRUE(settles([&] { return mapping_count(daemon, kRegionMapping); }, regions))
+      << "regions still mapped: " << mapping_count(daemon, kRegionMapping);
 }
 
 }  // namespace

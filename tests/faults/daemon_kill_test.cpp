@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "attached_fs.h"
+#include "journal_workers.h"
 
 namespace finesse::testing {
 namespace {
@@ -134,6 +135,31 @@ TEST_P(DaemonKill, CallsInFlightEndBoundedAndRight) {
   int status = fs.fs().stop();
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
   EXPECT_FALSE(is_mounted(fs.mnt())) << "the harness left the dead mount behind";
+}
+
+// Mixed mutations under the kill, checked against the source directory (which outlives the
+// daemon): every reported success happened once, every reported failure is what the kernel
+// would say, and the calls the kill cut off happened at most once.
+TEST(DaemonKillJournal, SourceTreeAgreesWithReportedResults) {
+  MountOptions o;
+  o.fs = FsKind::kPassthrough;
+  AttachedFs fs(o);
+  std::atomic<bool> killed{false};
+  journal::Workers workers(fs.mnt(), kThreads, &killed, 7);
+  workers.start();
+  ASSERT_TRUE(workers.each_runs(300, 10s)) << "the load did not get going";
+  killed = true;  // set first: an error seen after this may be the kill's
+  ASSERT_EQ(::kill(fs.fs().daemon_pid(), SIGKILL), 0);
+  ASSERT_TRUE(workers.each_runs(20, 10s)) << "calls did not get past the dead daemon";
+  ASSERT_TRUE(workers.stop_and_wait(10s));
+
+  journal::Verdict v = workers.check(fs.fs().source(), journal::Policy{{ENOTCONN, ECONNABORTED}});
+  EXPECT_TRUE(v.problems.empty()) << v.summary() << ::testing::PrintToString(v.problems);
+  EXPECT_GT(v.bypassed, 0u) << v.summary();
+  EXPECT_GE(v.unknown, static_cast<size_t>(kThreads))
+      << "nobody met the dead daemon: " << v.summary();
+  RecordProperty("journal", v.summary());
+  fs.fs().stop();
 }
 
 INSTANTIATE_TEST_SUITE_P(All, DaemonKill, ::testing::Values(FsKind::kMemfs, FsKind::kPassthrough),

@@ -17,11 +17,22 @@ int open_fd_count(pid_t pid) {
   return n;
 }
 
-long rss_kb(pid_t pid) {
+namespace {
+
+long status_kb(pid_t pid, const std::string &field) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   for (std::string line; std::getline(in, line);)
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    if (line.rfind(field, 0) == 0) return std::stol(line.substr(field.size()));
   return -1;
+}
+
+}  // namespace
+
+long rss_kb(pid_t pid) {
+  return status_kb(pid, "VmRSS:");
+}
+long rss_anon_kb(pid_t pid) {
+  return status_kb(pid, "RssAnon:");
 }
 
 int mapping_count(pid_t pid, const std::string &substring) {

@@ -8,8 +8,9 @@
 
 namespace finesse::testing {
 
-int open_fd_count(pid_t pid);                                // entries of /proc/<pid>/fd
-long rss_kb(pid_t pid);                                      // VmRSS of /proc/<pid>/status
+int open_fd_count(pid_t pid);  // entries of /proc/<pid>/fd
+long rss_kb(pid_t pid);        // VmRSS of /proc/<pid>/status
+long rss_anon_kb(pid_t pid);   // RssAnon: private memory only (no client regions)
 int mapping_count(pid_t pid, const std::string &substring);  // lines of /proc/<pid>/maps
 
 }  // namespace finesse::testing

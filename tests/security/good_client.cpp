@@ -1,0 +1,57 @@
+#include "good_client.h"
+
+#include <dirent.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "finesse/finesse.h"
+
+namespace finesse::testing {
+
+namespace {
+void count(GoodRun *r, bool ok) {
+  r->calls++;
+  if (!ok) r->wrong++;
+  if (finesse_last_route() == FINESSE_ROUTE_BYPASS) r->bypassed++;
+}
+}  // namespace
+
+GoodRun run_good_client(const std::string &dir, int n) {
+  GoodRun r;
+  for (int i = 0; i < n; i++) {
+    std::string p = dir + "/d" + std::to_string(i);
+    count(&r, finesse_mkdir(p.c_str(), 0755) == 0);
+    struct stat st;
+    count(&r, finesse_stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode));
+    if (i % 3 == 0) count(&r, finesse_rmdir(p.c_str()) == 0);
+  }
+  return r;
+}
+
+std::string expected_good_tree(int n) {
+  std::vector<std::string> names;
+  for (int i = 0; i < n; i++)
+    if (i % 3 != 0) names.push_back("d" + std::to_string(i));
+  std::sort(names.begin(), names.end());
+  std::string out;
+  for (const auto &s : names) out += s + "\n";
+  return out;
+}
+
+std::string list_dir(const std::string &dir) {
+  std::vector<std::string> names;
+  if (DIR *d = opendir(dir.c_str())) {
+    while (dirent *e = readdir(d))
+      if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) names.push_back(e->d_name);
+    closedir(d);
+  }
+  std::sort(names.begin(), names.end());
+  std::string out;
+  for (const auto &s : names) out += s + "\n";
+  return out;
+}
+
+}  // namespace finesse::testing

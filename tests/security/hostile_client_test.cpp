@@ -1,0 +1,486 @@
+// Hostile clients: garbage, out-of-range indices and lengths, unterminated strings, torn
+// slots, invalid state words, slots posted and never read, a stopped client, fds pushed at
+// the server. The server must answer garbage with FALLBACK (never crash), and a well-behaved
+// client on the same mount must keep being served, with the tree it built intact.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "attached_fs.h"
+#include "control.h"
+#include "good_client.h"
+#include "loader.h"
+#include "raw_client.h"
+#include "unix_socket.h"
+
+namespace finesse::testing {
+namespace {
+
+using wire::Op;
+
+constexpr int kWaitMs = 10000;  // a stall detector, not a latency bound
+
+MountOptions memfs_opts() {
+  MountOptions o;
+  o.fs = FsKind::kMemfs;
+  o.default_permissions = true;
+  o.allow_other = true;
+  return o;
+}
+
+// Runs one prepared slot-0 request and returns the server's result.
+int32_t run_slot(RawClient &c, uint32_t i = 0) {
+  c.post(i);
+  if (!c.wait_done(i, kWaitMs)) return INT32_MIN;
+  return c.slot(i)->h.result;
+}
+
+// A well-formed stat of path in slot 0, then lets mutate spoil it.
+template <typename F>
+int32_t spoiled_stat(RawClient &c, F mutate, Op op = Op::kStat) {
+  memset(c.slot(0)->data, 0, wire::kSlotDataSize);
+  wire::Request r{};
+  c.put_request(0, op, r, "f", "g", "user.k");
+  auto *req = reinterpret_cast<wire::Request *>(c.slot(0)->data);
+  mutate(c.slot(0), req);
+  return run_slot(c);
+}
+
+class Hostile : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fs_ = std::make_unique<AttachedFs>(memfs_opts());
+    ASSERT_EQ(mknod(fs_->path("f").c_str(), S_IFREG | 0644, 0), 0);
+    sock_ = server_socket_of(fs_->mnt());
+    ASSERT_FALSE(sock_.empty());
+  }
+  std::unique_ptr<AttachedFs> fs_;
+  std::string sock_;
+};
+
+TEST_F(Hostile, MalformedRequestsGetFallbackAndValidOnesStillWork) {
+  RawClient c;
+  ASSERT_EQ(c.connect(sock_), 0);
+  ASSERT_EQ(c.status, wire::HelloStatus::kServed);
+  auto nothing = [](wire::Slot *, wire::Request *) {};
+  EXPECT_EQ(spoiled_stat(c, nothing), 0) << "the well-formed control request";
+  EXPECT_EQ(c.slot(0)->h.result, 0);
+  const int32_t fb = wire::kFallback;
+  struct Case {
+    const char *what;
+    std::function<void(wire::Slot *, wire::Request *)> mutate;
+    Op op = Op::kStat;
+  };
+  std::vector<Case> cases = {
+      {"op 0", [](wire::Slot *s, wire::Request *) { s->h.op = 0; }},
+      {"op kCount", [](wire::Slot *s, wire::Request *) { s->h.op = wire::kOpCount; }},
+      {"op ~0", [](wire::Slot *s, wire::Request *) { s->h.op = 0xffffffff; }},
+      {"req_len > data",
+       [](wire::Slot *s, wire::Request *) { s->h.req_len = wire::kSlotDataSize + 1; }},
+      {"req_len ~0", [](wire::Slot *s, wire::Request *) { s->h.req_len = 0xffffffff; }},
+      {"req_len short",
+       [](wire::Slot *s, wire::Request *) { s->h.req_len = sizeof(wire::Request) - 1; }},
+      {"req_len 0", [](wire::Slot *s, wire::Request *) { s->h.req_len = 0; }},
+      {"req_len cuts the NUL",
+       [](wire::Slot *s, wire::Request *r) { s->h.req_len = r->path[0].path.off + 1; }},
+      {"path inside the header", [](wire::Slot *, wire::Request *r) { r->path[0].path.off = 8; }},
+      {"path off = data size",
+       [](wire::Slot *, wire::Request *r) { r->path[0].path.off = wire::kSlotDataSize; }},
+      {"path off ~0", [](wire::Slot *, wire::Request *r) { r->path[0].path.off = 0xffffffff; }},
+      {"path off+len wraps",
+       [](wire::Slot *, wire::Request *r) {
+         r->path[0].path = {0xfffffff0, 0x20};
+       }},
+      {"path len ~0", [](wire::Slot *, wire::Request *r) { r->path[0].path.len = 0xffffffff; }},
+      {"path len = PATH_MAX",
+       [](wire::Slot *, wire::Request *r) { r->path[0].path.len = wire::kPathMax; }},
+      {"path without NUL",
+       [](wire::Slot *s, wire::Request *r) { s->data[r->path[0].path.off + 1] = 'x'; }},
+      {"path with inner NUL", [](wire::Slot *, wire::Request *r) { r->path[0].path.len = 3; }},
+      {"verify_len > len", [](wire::Slot *, wire::Request *r) { r->path[0].verify_len = 2; }},
+      {"verify_len ~0", [](wire::Slot *, wire::Request *r) { r->path[0].verify_len = 0xffffffff; }},
+      {"rename: second path wraps",
+       [](wire::Slot *, wire::Request *r) {
+         r->path[1].path = {0xffffffff, 1};
+       },
+       Op::kRename},
+      {"link: second path unterminated",
+       [](wire::Slot *s, wire::Request *r) { s->data[r->path[1].path.off + 1] = 'y'; }, Op::kLink},
+      {"symlink: target off ~0", [](wire::Slot *, wire::Request *r) { r->name.off = 0xffffffff; },
+       Op::kSymlink},
+      {"getxattr: name too long",
+       [](wire::Slot *, wire::Request *r) { r->name.len = wire::kNameMax + 1; }, Op::kGetxattr},
+      {"getxattr: name wraps",
+       [](wire::Slot *, wire::Request *r) { r->name = {0x80000000, 0x80000000}; }, Op::kGetxattr},
+  };
+  for (const Case &k : cases) EXPECT_EQ(spoiled_stat(c, k.mutate, k.op), fb) << k.what;
+  // Out-of-range values in fields the decoder passes on: answered (any errno) or declined.
+  std::vector<Case> odd = {
+      {"setattr: every valid bit",
+       [](wire::Slot *, wire::Request *r) {
+         r->valid = 0xffffffff;
+         r->size = ~0ull;
+       },
+       Op::kSetattr},
+      {"access: mask ~0", [](wire::Slot *, wire::Request *r) { r->mode = 0xffffffff; },
+       Op::kAccess},
+      {"readlink: size ~0", [](wire::Slot *, wire::Request *r) { r->size = ~0ull; }, Op::kReadlink},
+      {"getxattr: size ~0", [](wire::Slot *, wire::Request *r) { r->size = ~0ull; }, Op::kGetxattr},
+      {"rename: flags ~0", [](wire::Slot *, wire::Request *r) { r->rename_flags = 0xffffffff; },
+       Op::kRename},
+      {"mkdir: mode ~0",
+       [](wire::Slot *, wire::Request *r) {
+         r->mode = 0xffffffff;
+         r->path[0].path.len = 0;
+       },
+       Op::kMkdir},
+  };
+  for (const Case &k : odd) {
+    int32_t rc = spoiled_stat(c, k.mutate, k.op);
+    EXPECT_NE(rc, INT32_MIN) << k.what << ": no answer";
+    EXPECT_TRUE(rc == fb || (rc <= 0 && rc > -4096) || k.op == Op::kReadlink ||
+                k.op == Op::kGetxattr)
+        << k.what << ": " << rc;
+    EXPECT_LE(c.slot(0)->h.rep_len, wire::kSlotDataSize) << k.what;
+  }
+  EXPECT_EQ(spoiled_stat(c, nothing), 0) << "still serving after all that";
+  EXPECT_TRUE(fs_->fs().daemon_alive());
+}
+
+TEST_F(Hostile, RandomGarbageNeverCrashesTheServer) {
+  RawClient c;
+  ASSERT_EQ(c.connect(sock_), 0);
+  ASSERT_EQ(c.status, wire::HelloStatus::kServed);
+  std::mt19937_64 rng(4242);
+  int answered = 0;
+  for (int i = 0; i < 3000; i++) {
+    uint32_t idx = static_cast<uint32_t>(rng() % wire::kSlotCount);
+    wire::Slot *s = c.slot(idx);
+    auto *words = reinterpret_cast<uint64_t *>(s->data);
+    size_t n = 64 + rng() % 512;  // garbage request header and some strings
+    for (size_t w = 0; w < n / 8; w++) words[w] = rng();
+    // Mostly small offsets and lengths, so that some strings do decode.
+    if (rng() % 2) {
+      auto *r = reinterpret_cast<wire::Request *>(s->data);
+      r->path[0].path = {static_cast<uint32_t>(sizeof(wire::Request) + rng() % 64),
+                         static_cast<uint32_t>(rng() % 8)};
+      s->data[r->path[0].path.off + r->path[0].path.len] = 0;
+    }
+    s->h.op = static_cast<uint32_t>(rng() % (wire::kOpCount + 2));
+    s->h.req_len = rng() % 4 ? static_cast<uint32_t>(n) : static_cast<uint32_t>(rng());
+    if (run_slot(c, idx) != INT32_MIN) answered++;
+    ASSERT_LE(s->h.rep_len, wire::kSlotDataSize);
+  }
+  EXPECT_EQ(answered, 3000);
+  EXPECT_TRUE(fs_->fs().daemon_alive()) << fs_->fs().daemon_stderr();
+}
+
+// Forks a hostile child that tells the parent through a pipe when it has done its harm:
+// fork_hostile returns in both; the child calls say_ready(), the parent wait_ready().
+int g_ready_fd = -1;  // the child's end
+
+pid_t fork_hostile(int *parent_end) {
+  int p[2];
+  if (pipe(p) != 0) return -1;
+  fflush(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(p[0]);
+    g_ready_fd = p[1];
+    return 0;
+  }
+  close(p[1]);
+  *parent_end = p[0];
+  return pid;
+}
+
+void say_ready() {
+  char one = 1;
+  if (write(g_ready_fd, &one, 1) != 1) _exit(9);
+}
+
+// True once the child said it is ready; false if it died first (its setup failed).
+bool wait_ready(int parent_end) {
+  char one;
+  bool ok = read(parent_end, &one, 1) == 1;
+  close(parent_end);
+  return ok;
+}
+
+// What a hostile process does to its own region until it is killed.
+enum class Misbehaviour { kChaos, kPostedNeverRead, kStopped };
+
+[[noreturn]] void misbehave(const std::string &sock, Misbehaviour how) {
+  // As nobody, like any local user (the mount has allow_other).
+  if (syscall(SYS_setgroups, 0, nullptr) != 0 || syscall(SYS_setresgid, 65534, 65534, 65534) != 0 ||
+      syscall(SYS_setresuid, 65534, 65534, 65534) != 0)
+    _exit(2);
+  RawClient c;
+  if (c.connect(sock) != 0 || c.status != wire::HelloStatus::kServed) _exit(3);
+  wire::Request r{};
+  for (uint32_t i = 0; i < wire::kSlotCount; i++) {
+    c.put_request(i, Op::kStat, r, "f");
+    c.post(i);
+  }
+  say_ready();
+  if (how == Misbehaviour::kStopped) raise(SIGSTOP);
+  if (how != Misbehaviour::kChaos) {
+    for (;;) pause();
+  }
+  std::atomic<bool> stop{false};
+  // Torn requests: keep flipping bytes of slots 0..7 while they are posted and served.
+  std::thread flipper([&] {
+    std::mt19937 rng(7);
+    while (!stop) {
+      wire::Slot *s = c.slot(rng() % 8);
+      s->data[rng() % 256] ^= static_cast<uint8_t>(rng());
+      if (rng() % 16 == 0) s->h.req_len = static_cast<uint32_t>(rng());
+      if (rng() % 16 == 0) s->h.op = static_cast<uint32_t>(rng() % 20);
+    }
+  });
+  std::mt19937 rng(8);
+  const uint32_t states[] = {wire::kPosted, wire::kPosted, wire::kClaimed, wire::kDone, 4,
+                             0xffffffff};
+  for (;;) {
+    uint32_t i = rng() % wire::kSlotCount;
+    wire::Slot *s = c.slot(i);
+    if (i >= 8 && rng() % 2) {
+      auto *w = reinterpret_cast<uint32_t *>(s->data);
+      for (int k = 0; k < 64; k++) w[k] = rng();
+    } else if (i >= 8) {
+      c.put_request(i, Op::kStat, r, rng() % 2 ? "f" : "missing/deeper/still");
+    }
+    s->h.state.store(states[rng() % 6]);
+    wire::header_of(c.region)->pending.store(~uint64_t{0});
+    wire::header_of(c.region)->server_idle.store(rng() % 2);
+    uint64_t one = 1;
+    if (write(c.efd, &one, sizeof(one)) < 0) { /* full or closed: go on */
+    }
+  }
+}
+
+// Returns once the child has connected and posted every slot (-1 if it could not).
+pid_t spawn_misbehaving(const std::string &sock, Misbehaviour how) {
+  int ready;
+  pid_t pid = fork_hostile(&ready);
+  if (pid == 0) misbehave(sock, how);
+  return wait_ready(ready) ? pid : -1;
+}
+
+void end_child(pid_t pid) {
+  kill(pid, SIGKILL);
+  kill(pid, SIGCONT);
+  int status;
+  waitpid(pid, &status, 0);
+}
+
+// The good client runs while hostile processes do their worst; every answer must be right,
+// every call must still be served by the server (a stalled server makes them fall back), and
+// the tree must be what the good client made.
+void expect_good_client_unharmed(AttachedFs &fs, const std::vector<pid_t> &hostile) {
+  constexpr int kRounds = 150;
+  std::string dir = fs.path("good");
+  ASSERT_EQ(mkdir(dir.c_str(), 0777), 0);
+  GoodRun g = run_good_client(dir, kRounds);
+  for (pid_t p : hostile) {
+    int status;
+    EXPECT_EQ(waitpid(p, &status, WNOHANG), 0) << "a hostile client failed to set up: " << status;
+  }
+  for (pid_t p : hostile) end_child(p);
+  EXPECT_EQ(g.wrong, 0);
+  EXPECT_EQ(g.bypassed, g.calls) << "calls that fell back: the server was stalled";
+  EXPECT_TRUE(fs.fs().daemon_alive()) << fs.fs().daemon_stderr();
+  EXPECT_EQ(list_dir(dir), expected_good_tree(kRounds));
+}
+
+TEST_F(Hostile, ChaosClientDoesNotHarmOthers) {
+  pid_t h = spawn_misbehaving(sock_, Misbehaviour::kChaos);
+  ASSERT_GT(h, 0);
+  expect_good_client_unharmed(*fs_, {h});
+}
+
+TEST_F(Hostile, ClientThatNeverReadsRepliesDoesNotHarmOthers) {
+  std::vector<pid_t> hs;
+  for (int i = 0; i < 4; i++)
+    hs.push_back(spawn_misbehaving(sock_, Misbehaviour::kPostedNeverRead));
+  for (pid_t h : hs) ASSERT_GT(h, 0);
+  expect_good_client_unharmed(*fs_, hs);
+}
+
+TEST_F(Hostile, StoppedClientDoesNotHarmOthers) {
+  pid_t h = spawn_misbehaving(sock_, Misbehaviour::kStopped);
+  ASSERT_GT(h, 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(h, &status, WUNTRACED), h);
+  ASSERT_TRUE(WIFSTOPPED(status));
+  expect_good_client_unharmed(*fs_, {h});
+}
+
+// A client that only connects (never says hello) and one that hangs up mid-handshake.
+TEST_F(Hostile, SilentAndVanishingConnectionsDoNotHarmOthers) {
+  std::vector<int> silent;
+  for (int i = 0; i < 64; i++) {
+    int s = unix_connect(sock_.c_str());
+    ASSERT_GE(s, 0);
+    silent.push_back(s);
+  }
+  for (int i = 0; i < 64; i++) {
+    int s = unix_connect(sock_.c_str());
+    ASSERT_GE(s, 0);
+    uint32_t half = wire::kMagic;
+    send(s, &half, sizeof(half), 0);  // a torn hello
+    close(s);
+  }
+  expect_good_client_unharmed(*fs_, {});
+  for (int s : silent) close(s);
+}
+
+// File descriptors pushed at the server with a message: the server drops them, and must not
+// block doing so. A TCP socket with SO_LINGER whose peer never reads blocks its last close.
+enum class FdPush { kWithHello, kAfterWelcomeThenHangUp };
+
+// Returns once the child has sent the descriptor (-1 if it could not).
+pid_t spawn_fd_pusher(const std::string &sock, FdPush how) {
+  int ready;
+  pid_t h = fork_hostile(&ready);
+  if (h != 0) return wait_ready(ready) ? h : -1;
+  int l = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t al = sizeof(a);
+  if (bind(l, reinterpret_cast<sockaddr *>(&a), sizeof(a)) != 0 || listen(l, 1) != 0 ||
+      getsockname(l, reinterpret_cast<sockaddr *>(&a), &al) != 0)
+    _exit(2);
+  int t = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  if (connect(t, reinterpret_cast<sockaddr *>(&a), sizeof(a)) != 0 && errno != EINPROGRESS)
+    _exit(3);
+  usleep(100 * 1000);
+  static char junk[65536];
+  while (send(t, junk, sizeof(junk), MSG_NOSIGNAL) > 0) {
+  }
+  linger lg{1, 60};
+  setsockopt(t, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+  int u = unix_connect(sock.c_str());
+  wire::Hello hello{wire::kMagic, wire::kVersion, wire::HelloKind::kClient, 0};
+  if (how == FdPush::kWithHello) {
+    if (u < 0 || send_msg(u, &hello, sizeof(hello), &t, 1) != 0) _exit(4);
+  } else {
+    wire::Welcome w{};
+    int fds[2], nfds = 0;
+    if (u < 0 || send_msg(u, &hello, sizeof(hello), nullptr, 0) != 0 ||
+        recv_msg(u, &w, sizeof(w), fds, 2, &nfds) != sizeof(w))
+      _exit(5);
+    char one = 1;
+    if (send_msg(u, &one, 1, &t, 1) != 0) _exit(6);
+    close(u);
+  }
+  close(t);
+  say_ready();
+  for (;;) pause();  // keeps the listener, so the connection stays half-open
+}
+
+TEST_F(Hostile, FdSentWithTheHelloDoesNotBlockTheServer) {
+  pid_t h = spawn_fd_pusher(sock_, FdPush::kWithHello);
+  ASSERT_GT(h, 0);
+  expect_good_client_unharmed(*fs_, {h});
+}
+
+TEST_F(Hostile, FdSentAfterTheWelcomeDoesNotBlockTheServer) {
+  pid_t h = spawn_fd_pusher(sock_, FdPush::kAfterWelcomeThenHangUp);
+  ASSERT_GT(h, 0);
+  expect_good_client_unharmed(*fs_, {h});
+}
+
+// One user holding every connection the server accepts (4096) would leave every other user
+// to the kernel path: each user may hold at most 1024.
+TEST_F(Hostile, OneUserCannotTakeEveryConnection) {
+  int ready;
+  pid_t h = fork_hostile(&ready);
+  if (h == 0) {
+    rlimit rl{8192, 8192};
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || syscall(SYS_setresgid, 65534, 65534, 65534) != 0 ||
+        syscall(SYS_setresuid, 65534, 65534, 65534) != 0)
+      _exit(2);
+    for (int i = 0; i < 4200; i++)
+      if (unix_connect(sock_.c_str()) < 0) _exit(3);
+    say_ready();
+    for (;;) pause();
+  }
+  ASSERT_TRUE(wait_ready(ready));
+  expect_good_client_unharmed(*fs_, {h});
+}
+
+// The control socket is the same socket: its root-only operations (detach every client,
+// flush the lookup cache) must be refused to anyone else, and change nothing.
+TEST_F(Hostile, ControlOpsOtherThanQueriesNeedRoot) {
+  std::string dir = fs_->path("pre");
+  ASSERT_EQ(finesse_mkdir(dir.c_str(), 0755), 0);
+  ASSERT_EQ(finesse_last_route(), FINESSE_ROUTE_BYPASS);
+  uint64_t active_before = fs_->stats().clients_active;
+  std::string sock = sock_;
+  int rc = run_as([sock] {
+    int fd = loader::control_connect(sock.c_str());
+    if (fd < 0) return 10;
+    control::Reply r{};
+    if (loader::control_call(fd, control::Op::kDetach, nullptr, &r) != -EPERM) return 11;
+    if (loader::control_call(fd, control::Op::kFlush, nullptr, &r) != -EPERM) return 12;
+    if (loader::control_call(fd, static_cast<control::Op>(0xffff), nullptr, &r) != -EPERM)
+      return 13;
+    close(fd);
+    return 0;
+  });
+  EXPECT_EQ(rc, 0);
+  EXPECT_EQ(fs_->stats().clients_active, active_before) << "someone's clients were dropped";
+  struct stat st;
+  EXPECT_EQ(finesse_stat(dir.c_str(), &st), 0);
+  EXPECT_EQ(finesse_last_route(), FINESSE_ROUTE_BYPASS) << "our connection was dropped";
+}
+
+// A user who owns a directory in a passthrough source can mount a FUSE file system of their
+// own there and never answer it. A bypass request that walks into it blocks the server's only
+// thread in the file system's lookup: every bypass client of the mount then waits out
+// FINESSE_SERVER_TIMEOUT_MS per call. The kernel path only blocks callers of that directory.
+// Known limitation (docs/security.md, "A file system call that never returns").
+TEST(HostileSource, DISABLED_StuckFileSystemCallDoesNotStallOthers) {
+  MountOptions o = memfs_opts();
+  o.fs = FsKind::kPassthrough;
+  AttachedFs fs(o);
+  std::string trap = fs.fs().source() + "/trap";
+  ASSERT_EQ(mkdir(trap.c_str(), 0777), 0);
+  MountOptions t;
+  t.fs = FsKind::kMemfs;
+  t.mountpoint = trap;
+  MountedFs stuck(t);
+  ASSERT_EQ(kill(stuck.daemon_pid(), SIGSTOP), 0);
+  fflush(nullptr);
+  pid_t walker = fork();
+  if (walker == 0) {
+    struct stat st;
+    finesse_stat(fs.path("trap/x").c_str(), &st);  // blocks until the daemon runs again
+    _exit(0);
+  }
+  usleep(300 * 1000);
+  std::string dir = fs.path("good");
+  ASSERT_EQ(mkdir(dir.c_str(), 0777), 0);
+  GoodRun g = run_good_client(dir, 3);
+  kill(stuck.daemon_pid(), SIGCONT);
+  int status;
+  waitpid(walker, &status, 0);
+  EXPECT_EQ(g.wrong, 0);
+  EXPECT_EQ(g.bypassed, g.calls) << "the server was stuck in the trap's lookup";
+}
+
+}  // namespace
+}  // namespace finesse::testing
