@@ -28,8 +28,8 @@ build: deps $(BUILD)/CMakeCache.txt
 build-asan: deps $(BUILD_ASAN)/CMakeCache.txt
 	cmake --build $(BUILD_ASAN) -j $(JOBS)
 
-# Everything natively, then the server's units, the sample file systems and the bypass
-# suites again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# Everything natively, then the server's units, the sample file systems, the bypass suites
+# and the hostile-client/security suites again under AddressSanitizer + UndefinedBehaviorSanitizer.
 test: test-native test-asan
 
 test-native: build
@@ -39,7 +39,7 @@ test-native: build
 test-asan: build-asan
 	@scripts/require-root.sh "make test"
 	$(ASAN_ENV) ctest --test-dir $(BUILD_ASAN) --output-on-failure -j $(JOBS) --timeout 300 \
-	  -L 'unit|kernel_path|bypass'
+	  -L 'unit|kernel_path|bypass|security'
 
 # The load test (tests/stress) for STRESS_SECONDS instead of the 10 s `make test` gives it;
 # verbose, for its figures (ops/s, errors, the daemon's memory and fds).

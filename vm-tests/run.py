@@ -477,9 +477,10 @@ class GuestTest:
         self.phase, self.has_timeout_property = phase, has_timeout_property
 
 
-def ctest_tests(build_dir, name_filter, default_timeout):
-    """The tests `ctest --test-dir build -R name_filter` would run, as GuestTests in ctest's
-    order (a filtered run still gets the fixture setup/cleanup tests it requires, as in ctest)."""
+def ctest_tests(build_dir, name_filter, default_timeout, exclude=""):
+    """The tests `ctest --test-dir build -R name_filter -E exclude` would run, as GuestTests in
+    ctest's order (a filtered run still gets the fixture setup/cleanup tests it requires, as in
+    ctest). Disabled tests (gtest's DISABLED_ cases) are left out, as ctest does not run them."""
     r = run(["ctest", "--test-dir", build_dir, "--show-only=json-v1"])
     if r.returncode != 0:
         raise VmTestError(f"ctest --show-only=json-v1 failed in {build_dir}: {r.stderr.strip()}")
@@ -487,8 +488,10 @@ def ctest_tests(build_dir, name_filter, default_timeout):
     for t in json.loads(r.stdout).get("tests", []):
         props = {p["name"]: p["value"] for p in t.get("properties", [])}
         entries.append((t, props))
-    selected = {t["name"] for t, _ in entries
-                if not name_filter or re.search(name_filter, t["name"])}
+    selected = {t["name"] for t, props in entries
+                if (not name_filter or re.search(name_filter, t["name"]))
+                and not (exclude and re.search(exclude, t["name"]))
+                and not cmake_true(props.get("DISABLED"))}
     needed = {f for t, props in entries if t["name"] in selected
               for f in props.get("FIXTURES_REQUIRED", [])}
     tests = []
@@ -1494,7 +1497,7 @@ def select_kernels(cfg, wanted):
     return chosen
 
 
-def collect_tests(args, workdir):
+def collect_tests(args, cfg, workdir):
     """The guest's test list and extra files: ctest's tests, or the self-test checks."""
     extra_files = []
     if args.self_test:
@@ -1503,7 +1506,8 @@ def collect_tests(args, workdir):
         if not os.path.exists(os.path.join(args.build_dir, "CTestTestfile.cmake")):
             raise VmTestError(f"{args.build_dir} is not a configured build tree with tests "
                               "(run cmake -S . -B build && cmake --build build first)")
-        tests = ctest_tests(args.build_dir, args.tests, args.test_timeout)
+        tests = ctest_tests(args.build_dir, args.tests, args.test_timeout,
+                            "|".join(e["regex"] for e in cfg["guest"].get("exclude", [])))
         if not tests:
             log("ctest lists no tests" + (f" matching {args.tests!r}" if args.tests else "")
                 + ": running the built-in self-test checks instead")
@@ -1529,7 +1533,7 @@ def main(argv):
     kernels = select_kernels(cfg, args.kernel)
     results, t_start = [], time.monotonic()
     with tempfile.TemporaryDirectory(prefix="finesse-vm-") as workdir, VmLock():
-        tests, extra_files = collect_tests(args, workdir)
+        tests, extra_files = collect_tests(args, cfg, workdir)
         accel = {}
 
         def accel_choice(root, release, work):  # probe once per run, with the first kernel
