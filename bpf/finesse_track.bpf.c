@@ -9,6 +9,10 @@
  * after it); close_range and exec revalidate every tracked fd against the fd table; fork
  * copies the entries the child really has; exit of the last thread drops everything.
  *
+ * Credential changes: every commit of new credentials (fexit of commit_creds, where the
+ * kernel can trace it; also the exits of the syscalls that change them) bumps the pinned
+ * "cred_gen" counters, so that the server knows when to re-read a client's credentials.
+ *
  * Missed bypasses: metadata syscalls that reach a registered mount through the kernel,
  * counted at entry by (mount, operation). Attribution from the kernel side: an fd argument by
  * the file in the fd table; a relative path by its dirfd's or the cwd's mount; an absolute
@@ -95,6 +99,15 @@ struct {
   __type(key, __u32);
   __type(value, __u64);
 } install_gen SEC(".maps");
+
+/* Credential-change counters (finesse_track.h): per tgid slot, and one for all. */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, FINESSE_CRED_GEN_SLOTS + 1);
+  __uint(map_flags, BPF_F_MMAPABLE);
+  __type(key, __u32);
+  __type(value, __u64);
+} cred_gen SEC(".maps");
 
 /* FINESSE_TRACK_ABI_VERSION, written by the loader: tells it which build is pinned. */
 struct {
@@ -448,6 +461,51 @@ int on_exit(void *ctx) {
   bpf_map_delete_elem(&cwds, &c.tgid);
   return 0;
 }
+
+/* ---- credential changes --------------------------------------------------------------- */
+
+/* After the new credentials are in place (a reader that sees the new count and then reads
+ * /proc sees them). The slot first: a reader checks the global entry first. */
+static __always_inline void bump_cred_gen(void) {
+  __u32 slot = current_tgid() & (FINESSE_CRED_GEN_SLOTS - 1);
+  __u32 all = FINESSE_CRED_GEN_SLOTS;
+  __u64 *g = bpf_map_lookup_elem(&cred_gen, &slot);
+
+  if (g) __sync_fetch_and_add(g, 1);
+  g = bpf_map_lookup_elem(&cred_gen, &all);
+  if (g) __sync_fetch_and_add(g, 1);
+}
+
+/* Every change of a task's own credentials goes through commit_creds: set*id, setgroups,
+ * capset, setfs*id, exec, unshare/setns of a user namespace, also ia32 system calls (which
+ * the syscall tracepoints do not report). Loaded only where the kernel can trace it. */
+SEC("fexit/commit_creds")
+int BPF_PROG(on_commit_creds, void *new_creds, int ret) {
+  bump_cred_gen();
+  return 0;
+}
+
+/* The same from the syscall tracepoints (whatever the result), for kernels where
+ * commit_creds cannot be traced. */
+#define CRED_CHANGE(name)                                 \
+  SEC("tracepoint/syscalls/sys_exit_" #name)              \
+  int exit_##name(struct trace_event_raw_sys_exit *ctx) { \
+    bump_cred_gen();                                      \
+    return 0;                                             \
+  }
+
+CRED_CHANGE(setuid)
+CRED_CHANGE(setgid)
+CRED_CHANGE(setreuid)
+CRED_CHANGE(setregid)
+CRED_CHANGE(setresuid)
+CRED_CHANGE(setresgid)
+CRED_CHANGE(setfsuid)
+CRED_CHANGE(setfsgid)
+CRED_CHANGE(setgroups)
+CRED_CHANGE(capset)
+CRED_CHANGE(unshare)
+CRED_CHANGE(setns)
 
 /* ---- missed bypasses -------------------------------------------------------------------- */
 

@@ -13,13 +13,22 @@
 #define FINESSE_FDS_PIN FINESSE_PIN_DIR "/fds"
 #define FINESSE_CWDS_PIN FINESSE_PIN_DIR "/cwds"
 #define FINESSE_MISSED_PIN FINESSE_PIN_DIR "/missed"
+/* Credential-change counters (array, BPF_F_MMAPABLE: mapped through a read-write fd, i.e. by
+ * root; read-only fds cannot map it and read it with lookups): entry
+ * tgid & (FINESSE_CRED_GEN_SLOTS - 1) counts the credential changes of the processes of that
+ * slot, entry FINESSE_CRED_GEN_SLOTS those of every process. Bumped after the change is
+ * committed; FINESSE_CRED_GEN_DEAD set in the global entry by the loader before it unloads
+ * the programs (from then on nothing counts). tgids are the initial pid namespace's. */
+#define FINESSE_CRED_GEN_PIN FINESSE_PIN_DIR "/cred_gen"
+#define FINESSE_CRED_GEN_SLOTS 65536
+#define FINESSE_CRED_GEN_DEAD (1ULL << 63)
 /* One pinned link per program (mode 0600): they keep the programs attached after the
  * loader exits; unpinning them all detaches and frees the programs and their maps. */
 #define FINESSE_LINKS_DIR FINESSE_PIN_DIR "/links"
 /* Array map (one __u64: FINESSE_TRACK_ABI_VERSION), pinned last by the loader: programs of
  * another layout found pinned are replaced. Bump it whenever a map or program changes. */
 #define FINESSE_TRACK_INFO_PIN FINESSE_PIN_DIR "/track_info"
-#define FINESSE_TRACK_ABI_VERSION 1
+#define FINESSE_TRACK_ABI_VERSION 2
 
 #define FINESSE_MAX_TRACKED_FDS 65536  /* entries of the fds map */
 #define FINESSE_MAX_TRACKED_PROCS 8192 /* entries of the cwds and procs maps */

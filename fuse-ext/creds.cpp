@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -16,6 +17,54 @@ namespace {
 constexpr uint64_t kFsCaps = 0x1f;
 }  // namespace
 
+bool parse_status_ids(const char *text, StatusIds *out) {
+  bool have_uid = false, have_gid = false, have_groups = false, have_eff = false, have_prm = false;
+  out->groups.clear();
+  for (const char *line = text; line != nullptr && *line;) {
+    const char *next = strchr(line, '\n');
+    if (next) next++;
+    unsigned long long *u = out->uid, *g = out->gid;
+    if (sscanf(line, "Uid: %llu %llu %llu %llu", &u[0], &u[1], &u[2], &u[3]) == 4) {
+      have_uid = true;
+    } else if (sscanf(line, "Gid: %llu %llu %llu %llu", &g[0], &g[1], &g[2], &g[3]) == 4) {
+      have_gid = true;
+    } else if (strncmp(line, "Groups:", 7) == 0) {
+      have_groups = true;
+      const char *end = next ? next - 1 : line + strlen(line);
+      for (const char *p = line + 7; p < end;) {
+        char *after;
+        unsigned long v = strtoul(p, &after, 10);
+        if (after == p) break;
+        out->groups.push_back(static_cast<gid_t>(v));
+        p = after;
+      }
+    } else if (sscanf(line, "CapEff: %" SCNx64, &out->cap_eff) == 1) {
+      have_eff = true;
+    } else if (sscanf(line, "CapPrm: %" SCNx64, &out->cap_prm) == 1) {
+      have_prm = true;
+    }
+    line = next;
+  }
+  return have_uid && have_gid && have_groups && have_eff && have_prm;
+}
+
+std::string creds_from_status(const StatusIds &ids, Creds *out) {
+  const unsigned long long *uid = ids.uid, *gid = ids.gid;
+  if (uid[3] != uid[1] || gid[3] != gid[1]) return "client fsuid/fsgid differ from euid/egid";
+  out->ruid = static_cast<uid_t>(uid[0]);
+  out->uid = static_cast<uid_t>(uid[1]);
+  out->suid = static_cast<uid_t>(uid[2]);
+  out->rgid = static_cast<gid_t>(gid[0]);
+  out->gid = static_cast<gid_t>(gid[1]);
+  out->sgid = static_cast<gid_t>(gid[2]);
+  bool all_caps = (ids.cap_eff & kFsCaps) == kFsCaps;
+  bool no_caps = (ids.cap_eff & kFsCaps) == 0;
+  if (out->uid == 0 && !all_caps) return "root client without full capabilities";
+  if (out->uid != 0 && !no_caps) return "non-root client with file capabilities";
+  out->privileged = out->uid == 0;
+  return "";
+}
+
 std::string load_status_creds(pid_t pid, uid_t peer_euid, gid_t peer_egid, Creds *out) {
   char path[64];
   snprintf(path, sizeof(path), "/proc/%d/status", pid);
@@ -26,36 +75,11 @@ std::string load_status_creds(pid_t pid, uid_t peer_euid, gid_t peer_egid, Creds
   close(fd);
   if (n <= 0) return "cannot read client status";
   buf[n] = '\0';
-  unsigned long long uid[4] = {}, gid[4] = {};
-  uint64_t cap_eff = ~uint64_t{0};
-  bool have_uid = false, have_gid = false, have_cap = false;
-  for (char *line = buf; line != nullptr && *line;) {
-    char *next = strchr(line, '\n');
-    if (next) *next++ = '\0';
-    if (sscanf(line, "Uid: %llu %llu %llu %llu", &uid[0], &uid[1], &uid[2], &uid[3]) == 4)
-      have_uid = true;
-    else if (sscanf(line, "Gid: %llu %llu %llu %llu", &gid[0], &gid[1], &gid[2], &gid[3]) == 4)
-      have_gid = true;
-    else if (sscanf(line, "CapEff: %" SCNx64, &cap_eff) == 1)
-      have_cap = true;
-    line = next;
-  }
-  if (!have_uid || !have_gid || !have_cap) return "malformed client status";
-  if (uid[1] != peer_euid || gid[1] != peer_egid) return "client changed identity";
-  if (uid[3] != uid[1] || gid[3] != gid[1]) return "client fsuid/fsgid differ from euid/egid";
+  StatusIds ids;
+  if (!parse_status_ids(buf, &ids)) return "malformed client status";
+  if (ids.uid[1] != peer_euid || ids.gid[1] != peer_egid) return "client changed identity";
   out->pid = pid;
-  out->ruid = static_cast<uid_t>(uid[0]);
-  out->uid = static_cast<uid_t>(uid[1]);
-  out->suid = static_cast<uid_t>(uid[2]);
-  out->rgid = static_cast<gid_t>(gid[0]);
-  out->gid = static_cast<gid_t>(gid[1]);
-  out->sgid = static_cast<gid_t>(gid[2]);
-  bool all_caps = (cap_eff & kFsCaps) == kFsCaps;
-  bool no_caps = (cap_eff & kFsCaps) == 0;
-  if (out->uid == 0 && !all_caps) return "root client without full capabilities";
-  if (out->uid != 0 && !no_caps) return "non-root client with file capabilities";
-  out->privileged = out->uid == 0;
-  return "";
+  return creds_from_status(ids, out);
 }
 
 Creds access_creds(const Creds &c) {

@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <cstdint>
+
 #include <string>
 #include <vector>
 
@@ -21,6 +23,20 @@ struct Creds {
   // capabilities do not fit "root with all" or "non-root with none" are not served.
   bool privileged = false;
 };
+
+// The credential lines of a /proc/<pid>/status or /proc/<pid>/task/<tid>/status file.
+struct StatusIds {
+  unsigned long long uid[4] = {}, gid[4] = {};  // real, effective, saved, fs
+  std::vector<gid_t> groups;
+  uint64_t cap_eff = ~uint64_t{0}, cap_prm = ~uint64_t{0};
+  bool operator==(const StatusIds &) const = default;
+};
+
+// Parses the status text; false if a line is missing (Groups may be empty).
+bool parse_status_ids(const char *text, StatusIds *out);
+// The server's rules over parsed ids (fsuid == euid, capabilities "root with all" or
+// "non-root with none"); fills everything of out but pid and groups. Empty or why not.
+std::string creds_from_status(const StatusIds &ids, Creds *out);
 
 // Reads /proc/<pid>/status and cross-checks it with what SO_PEERCRED said (euid, egid), so
 // that a client that changed identity between connect and now is refused. Returns an empty

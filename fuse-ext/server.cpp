@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "clock.h"
+#include "cred_watch.h"
 #include "creds.h"
 #include "fd_discard.h"
 #include "fs_call.h"
@@ -57,6 +58,7 @@ struct Client {
   bool hello_done = false;
   uid_t peer_uid = 0;  // SO_PEERCRED at accept: connections are capped per user
   Creds creds;
+  CredWatch cred_watch;  // keeps creds current (cred_watch.h)
 };
 
 // One user may hold at most this many of the 4096 connections (root: any number), so that
@@ -78,6 +80,7 @@ class Server {
   void on_hello(Client &c);
   void on_control(Client &c);
   std::string admit(Client &c);
+  MountAccess mount_access() const { return {facts_.allow_other, mount_.user_id, mount_.group_id}; }
   bool scan(bool full = false);
   void serve_slot(Client &c, wire::Slot *s);
   void refresh_mount();
@@ -302,13 +305,7 @@ std::string Server::admit(Client &c) {
   c.creds.groups = pc.groups;
   std::string why = load_status_creds(pc.pid, pc.euid, pc.egid, &c.creds);
   if (!why.empty()) return why;
-  if (!facts_.allow_other) {
-    // The kernel's rule without allow_other: every id of the caller is the mount owner's.
-    const Creds &k = c.creds;
-    if (k.uid != mount_.user_id || k.ruid != mount_.user_id || k.suid != mount_.user_id ||
-        k.gid != mount_.group_id || k.rgid != mount_.group_id || k.sgid != mount_.group_id)
-      return "not the mount owner and no allow_other";
-  }
+  if (!mount_admits(c.creds, mount_access())) return "not the mount owner and no allow_other";
   return "";
 }
 
@@ -459,7 +456,8 @@ void Server::serve_slot(Client &c, wire::Slot *s) {
   int32_t result = wire::kFallback;
   Decoded d{};
   ServeCtx ctx{&c.creds, &facts_, &server_cache()};
-  bool ready = fs_state().initialized.load(std::memory_order_acquire);
+  bool ready = fs_state().initialized.load(std::memory_order_acquire) &&
+               creds_current(&c.creds, &c.cred_watch, mount_access());
   if (ready && len <= wire::kSlotDataSize) {
     memcpy(req_copy_.data(), s->data, len);
     if (decode_request(op, req_copy_.data(), len, &d) == 0) {

@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -35,6 +36,7 @@ const PublicMap kPublicMaps[] = {
     {FINESSE_FDS_PIN, [](finesse_track_bpf *s) { return s->maps.fds; }},
     {FINESSE_CWDS_PIN, [](finesse_track_bpf *s) { return s->maps.cwds; }},
     {FINESSE_MISSED_PIN, [](finesse_track_bpf *s) { return s->maps.missed; }},
+    {FINESSE_CRED_GEN_PIN, [](finesse_track_bpf *s) { return s->maps.cred_gen; }},
 };
 
 bool exists(const std::string &path) {
@@ -46,12 +48,43 @@ std::string link_pin(const char *prog_name) {
   return std::string(FINESSE_LINKS_DIR "/") + prog_name;
 }
 
+// Whether the kernel can trace function `name` (fentry/fexit need it in ftrace's list).
+bool function_traceable(const char *name) {
+  FILE *f = fopen("/sys/kernel/tracing/available_filter_functions", "re");
+  if (!f) return false;
+  char line[512];
+  size_t len = strlen(name);
+  bool found = false;
+  while (!found && fgets(line, sizeof(line), f))
+    found = strncmp(line, name, len) == 0 && (line[len] == '\n' || line[len] == ' ');
+  fclose(f);
+  return found;
+}
+
 // "tracepoint/<category>/<event>" programs need the event in tracefs; newer syscalls
 // (fchmodat2, getxattrat, ...) are missing on older kernels and are simply not loaded.
-bool tracepoint_exists(const char *section) {
-  const char *prefix = "tracepoint/";
-  if (strncmp(section, prefix, strlen(prefix)) != 0) return true;
-  return exists(std::string("/sys/kernel/tracing/events/") + (section + strlen(prefix)));
+// "fexit/<function>" programs need a traceable function (the credential-change syscall
+// tracepoints cover the same when commit_creds is not).
+bool attach_point_exists(const char *section) {
+  const char *tracepoint = "tracepoint/", *fexit = "fexit/";
+  if (strncmp(section, fexit, strlen(fexit)) == 0)
+    return function_traceable(section + strlen(fexit));
+  if (strncmp(section, tracepoint, strlen(tracepoint)) != 0) return true;
+  return exists(std::string("/sys/kernel/tracing/events/") + (section + strlen(tracepoint)));
+}
+
+// Tells readers of cred_gen that it stops counting (before the programs go, so that no
+// change goes unseen): they then re-read credentials themselves.
+void mark_cred_gen_dead() {
+  int fd = bpf_obj_get(FINESSE_CRED_GEN_PIN);
+  if (fd < 0) return;
+  uint32_t key = FINESSE_CRED_GEN_SLOTS;
+  uint64_t value = 0;
+  if (bpf_map_lookup_elem(fd, &key, &value) == 0) {
+    value |= FINESSE_CRED_GEN_DEAD;
+    bpf_map_update_elem(fd, &key, &value, BPF_ANY);
+  }
+  close(fd);
 }
 
 struct LinkDeleter {
@@ -138,17 +171,22 @@ bool programs_loaded() {
   return ours;
 }
 
-Result<void> ensure_programs_loaded(int mounts_fd) {
-  if (programs_loaded()) return {};
-  if (auto fs = bpf::ensure_tracefs(); !fs) return fs;
-  (void)unload_programs();  // leftovers of an interrupted load
+// One attempt; with_fexit false leaves out the fexit programs (the syscall tracepoints then
+// report credential changes alone). *used_fexit: whether a fexit program was in the attempt.
+static Result<void> load_and_pin(int mounts_fd, bool with_fexit, bool *used_fexit) {
+  *used_fexit = false;
   auto skel = bpf::Skeleton<finesse_track_bpf>::open(FINESSE_BPF_SKELETON_OPS(finesse_track_bpf));
   if (!skel) return skel.error();
   if (int rc = bpf_map__reuse_fd(skel->get()->maps.mounts, mounts_fd); rc != 0)
     return errno_error("hand the registry map to the BPF object", rc);
   bpf_program *prog;
   bpf_object__for_each_program(prog, skel->get()->obj) {
-    if (!tracepoint_exists(bpf_program__section_name(prog))) bpf_program__set_autoload(prog, false);
+    const char *section = bpf_program__section_name(prog);
+    bool fexit = strncmp(section, "fexit/", 6) == 0;
+    if ((fexit && !with_fexit) || !attach_point_exists(section))
+      bpf_program__set_autoload(prog, false);
+    else if (fexit)
+      *used_fexit = true;
   }
   if (auto r = skel->load(); !r) return r;
   Result<void> r = attach_and_pin(skel->get());
@@ -158,8 +196,21 @@ Result<void> ensure_programs_loaded(int mounts_fd) {
   return r;
 }
 
+Result<void> ensure_programs_loaded(int mounts_fd) {
+  if (programs_loaded()) return {};
+  if (auto fs = bpf::ensure_tracefs(); !fs) return fs;
+  (void)unload_programs();  // leftovers of an interrupted load
+  // A kernel may list a function as traceable and still refuse tracing programs (lockdown,
+  // no trampolines): then without them.
+  bool used_fexit;
+  Result<void> r = load_and_pin(mounts_fd, true, &used_fexit);
+  if (!r && used_fexit) r = load_and_pin(mounts_fd, false, &used_fexit);
+  return r;
+}
+
 Result<void> unload_programs() {
   // Maps first: programs_loaded() turns false before the programs go.
+  mark_cred_gen_dead();
   if (unlink(FINESSE_TRACK_INFO_PIN) != 0 && errno != ENOENT)
     return errno_error("unpin " FINESSE_TRACK_INFO_PIN, errno);
   for (const PublicMap &m : kPublicMaps)

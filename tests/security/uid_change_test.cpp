@@ -1,17 +1,18 @@
 // A client that changes its credentials after connecting must be served with its new
 // credentials or fall back: never with the old ones. The answers must be the kernel's.
 // Both ways of changing them are tried: through glibc (which libfinesse interposes) and by
-// raw system calls (which it cannot see). The server learns credentials once, at connect
-// (SO_PEERCRED + /proc/<pid>/status), so a change libfinesse does not see is not seen at
-// all: the raw-syscall cases fail today and are disabled until the server can tell
-// (see docs/security.md, "Credentials changed behind libfinesse's back").
+// raw system calls (which it cannot see: the server learns of them from the BPF programs'
+// credential-change counters and re-reads every thread's credentials; docs/security.md).
 #include <grp.h>
 #include <gtest/gtest.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <functional>
+#include <semaphore>
+#include <thread>
 
 #include "attached_fs.h"
 
@@ -126,17 +127,15 @@ INSTANTIATE_TEST_SUITE_P(All, UidChange,
                          ::testing::Combine(::testing::Values(FsKind::kMemfs, FsKind::kPassthrough),
                                             ::testing::Values(Via::kGlibc)),
                          name);
-// Known hole: served with the credentials of connect time. Run with
-// --gtest_also_run_disabled_tests to see it.
-INSTANTIATE_TEST_SUITE_P(DISABLED_RawSyscall, UidChange,
+INSTANTIATE_TEST_SUITE_P(RawSyscall, UidChange,
                          ::testing::Combine(::testing::Values(FsKind::kMemfs, FsKind::kPassthrough),
                                             ::testing::Values(Via::kRawSyscall)),
                          name);
 
 // Capabilities dropped the way libcap's cap_set_proc does it (capset(2), never interposed):
 // root without CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH may not search another user's 0700
-// directory. The same known hole as above.
-TEST(DISABLED_CapabilityDrop, RootWithoutDacCapsAfterConnecting) {
+// directory.
+TEST(CapabilityDrop, RootWithoutDacCapsAfterConnecting) {
   AttachedFs fs(opts(FsKind::kMemfs));
   ASSERT_EQ(mkdir(fs.path("theirs").c_str(), 0700), 0);
   ASSERT_EQ(chown(fs.path("theirs").c_str(), 1000, 1000), 0);
@@ -160,6 +159,83 @@ TEST(DISABLED_CapabilityDrop, RootWithoutDacCapsAfterConnecting) {
     return 0;
   });
   EXPECT_EQ(rc, 0) << "1x: setup, 20: served with the capabilities of connect time";
+}
+
+bool thread_listed(pid_t tid) {
+  struct stat st;
+  return stat(("/proc/self/task/" + std::to_string(tid)).c_str(), &st) == 0;
+}
+
+// One thread drops its effective uid by a raw system call (the others stay root): the
+// process has two sets of credentials and the server cannot tell which thread posted a
+// request, so it serves none until they agree again (the thread comes back, or exits).
+// Every answer must be the kernel's.
+TEST(ThreadCredentials, OneThreadDropsByRawSyscall) {
+  AttachedFs fs(opts(FsKind::kMemfs));
+  ASSERT_EQ(mkdir(fs.path("priv").c_str(), 0700), 0);
+  ASSERT_EQ(mknod(fs.path("priv/f").c_str(), S_IFREG | 0644, 0), 0);
+  int rc = in_child([&] {
+    std::string f = fs.path("priv/f");
+    struct stat st;
+    if (finesse_stat(f.c_str(), &st) != 0) return 10;
+    if (finesse_last_route() != FINESSE_ROUTE_BYPASS) return 11;
+    std::binary_semaphore dropped(0), main_done(0);
+    std::atomic<int> thread_rc{0};
+    auto fail = [&](int code) {
+      thread_rc = code;
+      dropped.release();
+    };
+    std::thread t([&] {
+      // The saved uid stays 0, so that the thread can come back.
+      if (syscall(SYS_setresuid, -1, 65534, -1) != 0) return fail(12);
+      if (errno_of(finesse_stat(f.c_str(), &st)) != EACCES) return fail(20);  // root's answer
+      if (finesse_last_route() != FINESSE_ROUTE_KERNEL) return fail(21);
+      dropped.release();
+      main_done.acquire();
+      if (syscall(SYS_setresuid, -1, 0, -1) != 0)
+        thread_rc = 13;
+      else if (finesse_stat(f.c_str(), &st) != 0)
+        thread_rc = 30;
+      else if (finesse_last_route() != FINESSE_ROUTE_BYPASS)
+        thread_rc = 31;  // alike again
+    });
+    dropped.acquire();
+    int main_rc = 0;
+    if (thread_rc == 0) {
+      if (finesse_stat(f.c_str(), &st) != 0)
+        main_rc = 22;  // root's answer, from the kernel
+      else if (finesse_last_route() != FINESSE_ROUTE_KERNEL)
+        main_rc = 23;
+    }
+    main_done.release();
+    t.join();
+    if (thread_rc != 0) return thread_rc.load();
+    if (main_rc != 0) return main_rc;
+    // A thread that drops and exits: alike again once it is gone (no credential change).
+    pid_t tid = 0;
+    std::binary_semaphore dropped2(0), main_done2(0);
+    std::thread gone([&] {
+      tid = gettid();
+      if (syscall(SYS_setresuid, -1, 65534, -1) != 0) thread_rc = 14;
+      dropped2.release();
+      main_done2.acquire();
+    });
+    dropped2.acquire();
+    if (thread_rc == 0 && finesse_stat(f.c_str(), &st) != 0)
+      main_rc = 40;
+    else if (thread_rc == 0 && finesse_last_route() != FINESSE_ROUTE_KERNEL)
+      main_rc = 43;
+    main_done2.release();
+    gone.join();
+    if (thread_rc != 0) return thread_rc.load();
+    if (main_rc != 0) return main_rc;
+    while (thread_listed(tid)) sched_yield();  // join returns before the kernel reaps it
+    if (finesse_stat(f.c_str(), &st) != 0) return 41;
+    if (finesse_last_route() != FINESSE_ROUTE_BYPASS) return 42;
+    return 0;
+  });
+  EXPECT_EQ(rc, 0) << "1x: setup, 20/21: the dropped thread was served, 22/23: the main thread "
+                      "was served while the threads differed, 3x/4x: not served once alike";
 }
 
 }  // namespace
