@@ -1,5 +1,7 @@
 #include "tuning.h"
 
+#include <sched.h>
+
 #include <cstdlib>
 
 namespace finesse {
@@ -13,11 +15,24 @@ int64_t env_int(const char *name, int64_t fallback) {
   return x;
 }
 
+namespace {
+
+int64_t usable_cpus() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
+  return CPU_COUNT(&set);
+}
+
+}  // namespace
+
 const Tuning &tuning() {
   static const Tuning t = [] {
     Tuning r;
     r.client_spin_ns = env_int("FINESSE_CLIENT_SPIN_US", 50) * 1000;
     r.client_wake_spin_ns = env_int("FINESSE_CLIENT_WAKE_SPIN_US", 250) * 1000;
+    int64_t cpus = usable_cpus();
+    r.client_spinners = env_int("FINESSE_CLIENT_SPINNERS", cpus > 1 ? cpus - 1 : 1);
+    if (r.client_spinners < 1) r.client_spinners = 1;
     r.server_spin_ns = env_int("FINESSE_SERVER_SPIN_US", 200) * 1000;
     r.server_wait_ms = env_int("FINESSE_SERVER_TIMEOUT_MS", 1000);
     r.registry_ttl_ms = env_int("FINESSE_REGISTRY_TTL_MS", 1000);

@@ -11,6 +11,9 @@ struct Tuning {
   int64_t client_spin_ns;    // FINESSE_CLIENT_SPIN_US (default 50)
   int64_t client_wake_spin_ns;  // FINESSE_CLIENT_WAKE_SPIN_US: spin after waking a sleeping
                                 // server (default 250: its wake-up plus the request)
+  int64_t client_spinners;   // FINESSE_CLIENT_SPINNERS: threads of one process that may spin
+                             // at once; the others sleep at once, so that the server keeps
+                             // a CPU (default: the CPUs this process may use, minus one, >= 1)
   int64_t server_spin_ns;    // FINESSE_SERVER_SPIN_US (default 200)
   int64_t server_wait_ms;    // FINESSE_SERVER_TIMEOUT_MS: bound on waiting for an unclaimed
                              // request before falling back (default 1000)
