@@ -33,6 +33,7 @@ const Tuning &tuning() {
     int64_t cpus = usable_cpus();
     r.client_spinners = env_int("FINESSE_CLIENT_SPINNERS", cpus > 1 ? cpus - 1 : 1);
     if (r.client_spinners < 1) r.client_spinners = 1;
+    r.single_cpu = cpus == 1;
     r.server_spin_ns = env_int("FINESSE_SERVER_SPIN_US", 200) * 1000;
     r.server_wait_ms = env_int("FINESSE_SERVER_TIMEOUT_MS", 1000);
     r.registry_ttl_ms = env_int("FINESSE_REGISTRY_TTL_MS", 1000);

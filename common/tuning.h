@@ -14,6 +14,8 @@ struct Tuning {
   int64_t client_spinners;   // FINESSE_CLIENT_SPINNERS: threads of one process that may spin
                              // at once; the others sleep at once, so that the server keeps
                              // a CPU (default: the CPUs this process may use, minus one, >= 1)
+  bool single_cpu;           // this process may run on one CPU only (taskset): a spinner
+                             // yields at every turn, the other side needs that very CPU
   int64_t server_spin_ns;    // FINESSE_SERVER_SPIN_US (default 200)
   int64_t server_wait_ms;    // FINESSE_SERVER_TIMEOUT_MS: bound on waiting for an unclaimed
                              // request before falling back (default 1000)

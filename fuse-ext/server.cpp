@@ -196,11 +196,13 @@ void Server::run() {
     // Spin (reading the clock and yielding only now and then: a client thread waiting for a
     // CPU must get it), then poll the sockets now and then, then sleep.
     ++iterations;
+    // Confined to one CPU, a client waiting for us waits for this very CPU: yield every turn.
+    if (t.single_cpu) sched_yield();
     if ((iterations & 31) != 0) {
       cpu_relax();
       continue;
     }
-    if ((iterations & 127) == 0) sched_yield();
+    if (!t.single_cpu && (iterations & 127) == 0) sched_yield();
     bool spinning = now_ns() - last_work < t.server_spin_ns;
     if (spinning && (iterations & 1023) != 0) continue;
     int timeout = 0;

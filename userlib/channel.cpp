@@ -242,8 +242,8 @@ int64_t wait_done(Conn &c, wire::Slot *s, bool mutation, int64_t spin_ns) {
   while (s->h.state.load(std::memory_order_acquire) != wire::kDone) {
     int64_t waited = now_ns() - start;
     if (waited < spin_ns) {
-      // Yield now and then: with one CPU for both sides, the server must get to run.
-      if ((++spins & 63) == 0) sched_yield();
+      // Yield now and then (at every turn when confined to one CPU): the server must run.
+      if (t.single_cpu || (++spins & 63) == 0) sched_yield();
       cpu_relax();
       continue;
     }
