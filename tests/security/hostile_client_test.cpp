@@ -386,8 +386,10 @@ pid_t spawn_fd_pusher(const std::string &sock, FdPush how) {
     if (send_msg(u, &one, 1, &t, 1) != 0) _exit(6);
     close(u);
   }
-  close(t);
+  // Ready before our own close: if the server has already dropped its copy, ours is the last
+  // one and lingers (up to 60 s, until the test kills us); the server's must never wait.
   say_ready();
+  close(t);
   for (;;) pause();  // keeps the listener, so the connection stays half-open
 }
 
