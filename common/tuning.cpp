@@ -36,6 +36,7 @@ const Tuning &tuning() {
     r.single_cpu = cpus == 1;
     r.server_spin_ns = env_int("FINESSE_SERVER_SPIN_US", 200) * 1000;
     r.server_wait_ms = env_int("FINESSE_SERVER_TIMEOUT_MS", 1000);
+    r.server_stuck_ns = env_int("FINESSE_SERVER_STUCK_MS", 250) * 1000000;
     r.registry_ttl_ms = env_int("FINESSE_REGISTRY_TTL_MS", 1000);
     r.disabled = env_int("FINESSE_DISABLE", 0) != 0;
     return r;

@@ -19,6 +19,9 @@ struct Tuning {
   int64_t server_spin_ns;    // FINESSE_SERVER_SPIN_US (default 200)
   int64_t server_wait_ms;    // FINESSE_SERVER_TIMEOUT_MS: bound on waiting for an unclaimed
                              // request before falling back (default 1000)
+  int64_t server_stuck_ns;   // FINESSE_SERVER_STUCK_MS: an awake server whose beat has not
+                             // moved for this long is inside a file system call that does not
+                             // return; calls use the kernel until it moves (default 250)
   int64_t registry_ttl_ms;   // FINESSE_REGISTRY_TTL_MS (default 1000)
   bool disabled;             // FINESSE_DISABLE=1: every call takes the kernel path
 };

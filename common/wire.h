@@ -15,7 +15,7 @@
 namespace finesse::wire {
 
 constexpr uint32_t kMagic = 0x464e5345;  // "ESNF"
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;
 constexpr uint32_t kSlotCount = 64;
 constexpr uint32_t kSlotSize = 16384;
 constexpr uint32_t kHeaderSize = 4096;
@@ -141,6 +141,10 @@ struct alignas(64) RegionHeader {
   uint32_t slot_count;
   uint32_t slot_size;
   alignas(64) std::atomic<uint32_t> server_idle;  // server threads are asleep: kick the eventfd
+  // Moved by the server at least every millisecond while it is awake and not inside a file
+  // system call (and when it wakes). Awake and still for long: the server is stuck in the
+  // file system (a call that does not return), and clients use the kernel meanwhile.
+  std::atomic<uint32_t> beat;
   alignas(64) std::atomic<uint32_t> closed;       // server stopped serving this connection
   // Bit i set: slot i was posted. Lets the server look at one word per client instead of
   // one cache line per slot. Only a hint: the slot's state decides.

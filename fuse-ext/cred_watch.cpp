@@ -221,7 +221,9 @@ bool creds_current(Creds *creds, CredWatch *w, const MountAccess &m) {
   Creds fresh = *creds;
   bool can_change, mixed;
   std::string why = read_process_creds(creds->pid, &fresh, &can_change, &mixed);
-  w->checked = true;
+  // A status that could not be read is not an answer: look again at the next request (else
+  // one failed read would leave the client to the kernel until its credentials changed).
+  w->checked = why.empty() || mixed;
   w->source = counted ? source : 0;
   w->seen = value;
   w->can_change = can_change;

@@ -1,8 +1,8 @@
 #include "server.h"
 
 #include <fcntl.h>
-#include <sched.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -56,7 +56,9 @@ struct Client {
   void *region = nullptr;
   bool control = false;
   bool hello_done = false;
-  uid_t peer_uid = 0;  // SO_PEERCRED at accept: connections are capped per user
+  uid_t peer_uid = 0;      // SO_PEERCRED at accept: connections are capped per user
+  uint64_t carry = 0;      // posted slots seen but left for this client's next turn
+  uint32_t next_slot = 0;  // where its next turn starts
   Creds creds;
   CredWatch cred_watch;  // keeps creds current (cred_watch.h)
 };
@@ -74,6 +76,7 @@ class Server {
 
  private:
   void run();
+  int poll_events(int timeout, bool was_idle = false);
   void handle_event(int fd, uint32_t events);
   void accept_all();
   void drop_client(int fd);
@@ -85,6 +88,7 @@ class Server {
   void serve_slot(Client &c, wire::Slot *s);
   void refresh_mount();
   void set_idle(uint32_t v);
+  void maybe_beat();
   void close_all();
 
   std::string mountpoint_;
@@ -96,12 +100,13 @@ class Server {
   std::thread thread_;
   std::unordered_map<int, std::unique_ptr<Client>> clients_;  // by socket fd
   std::unordered_map<int, Client *> by_efd_;
-  std::vector<Client *> active_;  // clients with a region
+  std::vector<Client *> active_;             // clients with a region
   std::unordered_map<uid_t, int> per_user_;  // connections held, by peer uid
   MountInfo mount_;
   MountFacts facts_;
   std::vector<uint8_t> req_copy_ = std::vector<uint8_t>(wire::kSlotDataSize);
-  DeferredDrops drops_;  // kernel dentries to drop once the client has its answer
+  DeferredDrops drops_;       // kernel dentries to drop once the client has its answer
+  int64_t next_beat_ns_ = 0;  // when the regions' beat words move next (wire.h)
 };
 
 Server g_server;
@@ -183,14 +188,23 @@ void Server::refresh_mount() {
   }
 }
 
+// Busy for good (a client that floods us), the server still looks at its sockets this often:
+// else a new client's hello, a hang-up or the stop request waits for a quiet moment, which a
+// flood never leaves (seen under a slow emulator: a good client's hello timed out).
+constexpr int64_t kBusyPollNs = 1000 * 1000;
+
 void Server::run() {
   const Tuning &t = tuning();
   int64_t last_work = now_ns();
+  int64_t next_poll = last_work + kBusyPollNs;
   uint32_t iterations = 0;
-  epoll_event events[32];
   for (;;) {
     if (scan()) {
       last_work = now_ns();
+      if (last_work >= next_poll) {
+        next_poll = last_work + kBusyPollNs;
+        if (poll_events(0) < 0) return;
+      }
       continue;
     }
     // Spin (reading the clock and yielding only now and then: a client thread waiting for a
@@ -217,18 +231,45 @@ void Server::run() {
       }
       timeout = -1;
     }
-    int n = epoll_wait(epoll_fd_, events, 32, timeout);
-    if (!spinning) set_idle(0);
-    for (int i = 0; i < n; i++) {
-      if (events[i].data.fd == stop_fd_) return;
-      handle_event(events[i].data.fd, events[i].events);
-    }
+    int n = poll_events(timeout, !spinning);
+    if (n < 0) return;
+    next_poll = now_ns() + kBusyPollNs;
     if (n > 0) last_work = now_ns();
   }
 }
 
+// Handles what the sockets have (waiting up to timeout ms): how many events, -1 once asked
+// to stop.
+int Server::poll_events(int timeout, bool was_idle) {
+  epoll_event events[32];
+  int n = epoll_wait(epoll_fd_, events, 32, timeout);
+  if (was_idle) {
+    set_idle(0);  // beats too
+  } else {
+    maybe_beat();
+  }
+  for (int i = 0; i < n; i++) {
+    if (events[i].data.fd == stop_fd_) return -1;
+    handle_event(events[i].data.fd, events[i].events);
+  }
+  return n;
+}
+
+// Moves every region's beat word, at most once a millisecond.
+void Server::maybe_beat() {
+  int64_t now = now_ns();
+  if (now < next_beat_ns_) return;
+  next_beat_ns_ = now + kBusyPollNs;
+  for (Client *c : active_)
+    wire::header_of(c->region)->beat.fetch_add(1, std::memory_order_relaxed);
+}
+
 void Server::set_idle(uint32_t v) {
-  for (Client *c : active_) wire::header_of(c->region)->server_idle.store(v);
+  for (Client *c : active_) {
+    wire::RegionHeader *h = wire::header_of(c->region);
+    h->server_idle.store(v);
+    h->beat.fetch_add(1, std::memory_order_relaxed);
+  }
   std::atomic_thread_fence(std::memory_order_seq_cst);
 }
 
@@ -281,7 +322,8 @@ void Server::drop_client(int fd) {
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
   if (c->region != nullptr) {
     wire::header_of(c->region)->closed.store(1);
-    for (uint32_t i = 0; i < wire::kSlotCount; i++) futex_wake(&wire::slot_at(c->region, i)->h.state, INT_MAX);
+    for (uint32_t i = 0; i < wire::kSlotCount; i++)
+      futex_wake(&wire::slot_at(c->region, i)->h.state, INT_MAX);
     munmap(c->region, wire::kRegionSize);
     counters().clients_active--;
   }
@@ -328,8 +370,10 @@ void Server::on_hello(Client &c) {
   if (h.kind == wire::HelloKind::kControl) {
     c.control = true;
     PeerCreds pc;
-    if (peer_creds(c.sock, &pc) == 0) c.creds.uid = pc.euid;
-    else c.creds.uid = static_cast<uid_t>(-1);
+    if (peer_creds(c.sock, &pc) == 0)
+      c.creds.uid = pc.euid;
+    else
+      c.creds.uid = static_cast<uid_t>(-1);
     send_msg(c.sock, &w, sizeof(w), nullptr, 0);
     return;
   }
@@ -426,26 +470,41 @@ void Server::on_control(Client &c) {
   send_msg(c.sock, &rep, sizeof(rep), nullptr, 0);
 }
 
+// Requests served for one client before the next client's turn: a client that keeps every
+// slot posted gets no more than its share (a good client waits for at most this many of its
+// requests, not for all 64).
+constexpr int kServedPerTurn = 8;
+static_assert(wire::kSlotCount == 64, "one bit of the pending word per slot");
+
 bool Server::scan(bool full) {
   bool found = false;
   for (size_t i = 0; i < active_.size(); i++) {
     Client *c = active_[i];
     // The pending word names the posted slots; a full scan (before sleeping) also finds
-    // slots whose bit a misbehaving client never set.
-    uint64_t bits = wire::header_of(c->region)->pending.exchange(0, std::memory_order_acq_rel);
+    // slots whose bit a misbehaving client never set. Bits left from the last turn first.
+    uint64_t bits =
+        c->carry | wire::header_of(c->region)->pending.exchange(0, std::memory_order_acq_rel);
     if (full) bits = ~uint64_t{0};
-    while (bits != 0) {
-      uint32_t idx = static_cast<uint32_t>(__builtin_ctzll(bits));
-      bits &= bits - 1;
+    int served = 0;
+    while (bits != 0 && served < kServedPerTurn) {
+      // Round robin from the slot after the last one served: no slot waits behind the others.
+      uint32_t from = c->next_slot % wire::kSlotCount;
+      uint64_t rotated = from ? (bits >> from) | (bits << (64 - from)) : bits;
+      uint32_t idx = (static_cast<uint32_t>(__builtin_ctzll(rotated)) + from) % wire::kSlotCount;
+      bits &= ~(uint64_t{1} << idx);
+      c->next_slot = idx + 1;
       wire::Slot *s = wire::slot_at(c->region, idx);
       uint32_t expected = wire::kPosted;
       if (s->h.state.load(std::memory_order_relaxed) != wire::kPosted) continue;
-      if (!s->h.state.compare_exchange_strong(expected, wire::kClaimed,
-                                              std::memory_order_acquire))
+      if (!s->h.state.compare_exchange_strong(expected, wire::kClaimed, std::memory_order_acquire))
         continue;
       serve_slot(*c, s);
+      served++;
       found = true;
     }
+    c->carry = bits;
+    if (bits != 0) found = true;  // more to do at this client's next turn
+    if (served) maybe_beat();     // many busy clients make a long pass: not a stuck server
   }
   return found;
 }
@@ -496,7 +555,11 @@ void note_challenge(const char *nonce) {
   while (g_challenges.size() > 16) g_challenges.pop_front();
 }
 
-int start_server(const std::string &mountpoint) { return g_server.start(mountpoint); }
-void stop_server() { g_server.stop(); }
+int start_server(const std::string &mountpoint) {
+  return g_server.start(mountpoint);
+}
+void stop_server() {
+  g_server.stop();
+}
 
 }  // namespace finesse::server

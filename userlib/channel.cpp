@@ -32,6 +32,10 @@ struct Conn {
   std::atomic<int> users{0};
   std::atomic<uint64_t> slots{0};  // bitmap of slots in use by this process's threads
   std::atomic<bool> broken{false};  // the server died: reconnect before the next request
+  // The server's beat word as last seen changing, and when (our clock: the server's may be
+  // another time namespace's): see server_stalled().
+  std::atomic<uint32_t> seen_beat{0};
+  std::atomic<int64_t> seen_beat_ns{0};
   int sock = -1;
   int efd = -1;
   void *region = nullptr;
@@ -49,6 +53,9 @@ pthread_once_t g_atfork_once = PTHREAD_ONCE_INIT;
 // waiter sleeps at once: many spinning threads on few CPUs starve the one server thread
 // (measured: 4 deleting threads on 2 CPUs ran at a third of one thread's rate).
 std::atomic<int64_t> g_spinners{0};
+// Calls sent to the kernel because the server was stuck in a file system call: at once, or
+// withdrawn after waiting for it.
+std::atomic<unsigned long long> g_stalled_skips{0}, g_stalled_waits{0};
 
 int read_umask_from_proc() {
   int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
@@ -158,6 +165,8 @@ int connect_conn(Conn &c, const MountMatch &m) {
   c.sock = sock;
   c.efd = fds[1];
   c.region = region;
+  c.seen_beat.store(wire::header_of(region)->beat.load(std::memory_order_relaxed));
+  c.seen_beat_ns.store(now_ns());
   c.facts = facts;
   c.slots.store(0);
   return kConnected;
@@ -220,6 +229,22 @@ bool server_gone(Conn &c) {
   return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLRDHUP | POLLERR));
 }
 
+// Whether the server is awake but has not moved its beat for tuning().server_stuck_ns: it is
+// inside a file system call that does not return (a hung FUSE mount under a passthrough
+// source, say), and every request would wait behind it.
+bool server_stalled(Conn &c) {
+  const wire::RegionHeader *h = wire::header_of(c.region);
+  if (h->server_idle.load(std::memory_order_acquire)) return false;  // asleep: a kick wakes it
+  uint32_t beat = h->beat.load(std::memory_order_acquire);
+  int64_t now = now_ns();
+  if (beat != c.seen_beat.load(std::memory_order_relaxed)) {
+    c.seen_beat.store(beat, std::memory_order_relaxed);
+    c.seen_beat_ns.store(now, std::memory_order_relaxed);
+    return false;
+  }
+  return now - c.seen_beat_ns.load(std::memory_order_relaxed) > tuning().server_stuck_ns;
+}
+
 size_t put_string(uint8_t *data, size_t at, const char *s, size_t len, wire::StrRef *ref) {
   ref->off = static_cast<uint32_t>(at);
   ref->len = static_cast<uint32_t>(len);
@@ -259,10 +284,14 @@ int64_t wait_done(Conn &c, wire::Slot *s, bool mutation, int64_t spin_ns) {
     cur = s->h.state.load(std::memory_order_acquire);
     bool gone = server_gone(c);
     if (gone) c.broken.store(true, std::memory_order_release);
-    bool stuck = cur == wire::kPosted && waited > t.server_wait_ms * 1000000;
+    bool stalled = cur == wire::kPosted && server_stalled(c);
+    bool stuck = cur == wire::kPosted && (stalled || waited > t.server_wait_ms * 1000000);
     if (gone || stuck) {
       uint32_t posted = wire::kPosted;
-      if (s->h.state.compare_exchange_strong(posted, wire::kFree)) return wire::kFallback;
+      if (s->h.state.compare_exchange_strong(posted, wire::kFree)) {
+        if (stalled) g_stalled_waits.fetch_add(1, std::memory_order_relaxed);
+        return wire::kFallback;
+      }
       if (gone && s->h.state.load() != wire::kDone)
         return mutation ? -ENOTCONN : wire::kFallback;  // it may have happened: never repeat
     }
@@ -273,6 +302,11 @@ int64_t wait_done(Conn &c, wire::Slot *s, bool mutation, int64_t spin_ns) {
 }
 
 }  // namespace
+
+void channel_stall_stats(unsigned long long *skipped, unsigned long long *waited) {
+  *skipped = g_stalled_skips.load(std::memory_order_relaxed);
+  *waited = g_stalled_waits.load(std::memory_order_relaxed);
+}
 
 void channel_credentials_changed() { g_cred_gen.fetch_add(1, std::memory_order_acq_rel); }
 
@@ -293,6 +327,11 @@ int64_t channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const
   if (tuning().disabled) return wire::kFallback;
   Conn *c = find_conn(m.mnt_id);
   if (c == nullptr || !acquire(*c, m)) return wire::kFallback;
+  if (server_stalled(*c)) {
+    release(*c);
+    g_stalled_skips.fetch_add(1, std::memory_order_relaxed);
+    return wire::kFallback;
+  }
   int idx = take_slot(*c);
   if (idx < 0) {
     release(*c);

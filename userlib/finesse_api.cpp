@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "bypass_ops.h"
+#include "channel.h"
 #include "fd_file.h"
 #include "registry_cache.h"
 #include "wire.h"
@@ -164,6 +165,7 @@ API enum finesse_route finesse_last_route(void) {
 
 API void finesse_get_client_stats(struct finesse_client_stats *out) {
   client_stats(&out->bypassed, &out->kernel);
+  channel_stall_stats(&out->stalled_skipped, &out->stalled_waited);
 }
 
 API void finesse_refresh_registry(void) { registry_invalidate(); }

@@ -71,6 +71,11 @@ enum finesse_route finesse_last_route(void);
 struct finesse_client_stats {
   unsigned long long bypassed;
   unsigned long long kernel;
+  /* Of the kernel ones: the file system's server was stuck in a call that did not return
+   * (FINESSE_SERVER_STUCK_MS without a beat), so the call went to the kernel without asking
+   * it, or was withdrawn after waiting for it. */
+  unsigned long long stalled_skipped;
+  unsigned long long stalled_waited;
 };
 void finesse_get_client_stats(struct finesse_client_stats *out);
 

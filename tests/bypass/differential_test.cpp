@@ -50,15 +50,9 @@ class Differential : public ::testing::TestWithParam<Param> {};
 
 TEST_P(Differential, SameAnswersBothWays) {
   auto [kind, dp, root] = GetParam();
-  MountOptions o;
-  o.fs = kind;
-  o.default_permissions = dp;
-  o.allow_other = true;
-  AttachedFs fs(o);
-  std::string a = fs.path("a"), b = fs.path("b");
-  build_twin_tree(a);
-  build_twin_tree(b);
-  ASSERT_EQ(describe_tree(a), describe_tree(b));
+  AttachedFs fs(mount_options(kind, dp, true));
+  std::string a, b;
+  ASSERT_TRUE(build_twin_trees(fs.mnt(), &a, &b));
   uint32_t seed = 12345u + (dp ? 1 : 0) + (root ? 2 : 0);
   if (root) {
     int bypassed = 0;

@@ -17,11 +17,8 @@ namespace {
 class FdCalls : public ::testing::TestWithParam<FsKind> {
  protected:
   void SetUp() override {
-    MountOptions o;
-    o.fs = GetParam();
-    o.default_permissions = true;
-    o.allow_other = true;  // RefusalsAreTheKernels acts as another user
-    fs_ = std::make_unique<AttachedFs>(o);
+    // allow_other: RefusalsAreTheKernels acts as another user.
+    fs_ = std::make_unique<AttachedFs>(mount_options(GetParam(), true, true));
     ASSERT_EQ(::mkdir(p("d").c_str(), 0755), 0);
     int fd = ::open(p("d/f").c_str(), O_CREAT | O_WRONLY, 0644);
     ASSERT_GE(fd, 0);

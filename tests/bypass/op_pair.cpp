@@ -333,4 +333,12 @@ RandomOp run_random_op(std::mt19937 &rng, const std::string &a, const std::strin
   return op;
 }
 
+bool build_twin_trees(const std::string &mnt, std::string *a, std::string *b) {
+  *a = mnt + "/a";
+  *b = mnt + "/b";
+  build_twin_tree(*a);
+  build_twin_tree(*b);
+  return describe_tree(*a) == describe_tree(*b);
+}
+
 }  // namespace finesse::testing

@@ -37,4 +37,8 @@ void build_twin_tree(const std::string &root);
 // The whole tree under root, described (names, types, modes, sizes, owners, link targets).
 std::string describe_tree(const std::string &root);
 
+// The same starting tree under mnt/a (for the bypass) and mnt/b (for the kernel); false if
+// they do not come out alike.
+bool build_twin_trees(const std::string &mnt, std::string *a, std::string *b);
+
 }  // namespace finesse::testing

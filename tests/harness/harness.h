@@ -51,6 +51,15 @@ struct MountOptions {
   std::string mountpoint;
 };
 
+// The options the differential and permission suites vary.
+inline MountOptions mount_options(FsKind kind, bool default_permissions, bool allow_other) {
+  MountOptions o;
+  o.fs = kind;
+  o.default_permissions = default_permissions;
+  o.allow_other = allow_other;
+  return o;
+}
+
 // A mounted sample file system, daemon started in the foreground (-f) as a child process.
 // The daemon gets SIGTERM when the thread that started it dies (PR_SET_PDEATHSIG), so even a
 // SIGKILLed test leaves no live mount: create a MountedFs on a thread that outlives it.

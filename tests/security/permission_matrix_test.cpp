@@ -65,11 +65,7 @@ class PermissionMatrix : public ::testing::TestWithParam<Param> {};
 
 TEST_P(PermissionMatrix, BypassAnswersAsTheKernelDoes) {
   auto [kind, dp, allow_other] = GetParam();
-  MountOptions o;
-  o.fs = kind;
-  o.default_permissions = dp;
-  o.allow_other = allow_other;
-  AttachedFs fs(o);
+  AttachedFs fs(mount_options(kind, dp, allow_other));
   std::string a = fs.path("a"), b = fs.path("b");
   ASSERT_EQ(mkdir(a.c_str(), 0755), 0);
   ASSERT_EQ(mkdir(b.c_str(), 0755), 0);

@@ -21,13 +21,7 @@
 namespace finesse::testing {
 namespace {
 
-MountOptions opts() {
-  MountOptions o;
-  o.fs = FsKind::kMemfs;
-  o.default_permissions = true;
-  o.allow_other = true;
-  return o;
-}
+MountOptions opts() { return mount_options(FsKind::kMemfs, true, true); }
 
 bool become(uid_t uid, gid_t gid) {
   return syscall(SYS_setgroups, 0, nullptr) == 0 && syscall(SYS_setresgid, gid, gid, gid) == 0 &&

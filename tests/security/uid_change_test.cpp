@@ -19,13 +19,7 @@
 namespace finesse::testing {
 namespace {
 
-MountOptions opts(FsKind kind) {
-  MountOptions o;
-  o.fs = kind;
-  o.default_permissions = true;
-  o.allow_other = true;
-  return o;
-}
+MountOptions opts(FsKind kind) { return mount_options(kind, true, true); }
 
 // Runs fn in a forked child as root; returns its exit code (0 ok), 128+signal if killed.
 int in_child(const std::function<int()> &fn) {

@@ -24,15 +24,9 @@ class ShimDifferential : public ::testing::TestWithParam<Param> {};
 
 TEST_P(ShimDifferential, SameLinesWithAndWithoutShim) {
   auto [kind, dp, root] = GetParam();
-  MountOptions o;
-  o.fs = kind;
-  o.default_permissions = dp;
-  o.allow_other = true;
-  AttachedFs fs(o);
-  std::string a = fs.path("a"), b = fs.path("b");
-  build_twin_tree(a);
-  build_twin_tree(b);
-  ASSERT_EQ(describe_tree(a), describe_tree(b));
+  AttachedFs fs(mount_options(kind, dp, true));
+  std::string a, b;
+  ASSERT_TRUE(build_twin_trees(fs.mnt(), &a, &b));
   std::string seed = std::to_string(777 + (dp ? 1 : 0) + (root ? 2 : 0));
   std::string who = root ? "root" : "nobody";
   std::string prog = bin_dir() + "/finesse-shim-ops";
