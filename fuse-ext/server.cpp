@@ -24,6 +24,7 @@
 #include "cred_watch.h"
 #include "creds.h"
 #include "fd_discard.h"
+#include "front_door.h"
 #include "fs_call.h"
 #include "fs_state.h"
 #include "futex.h"
@@ -50,24 +51,6 @@ namespace {
 std::mutex g_challenge_mu;
 std::deque<std::string> g_challenges;
 
-struct Client {
-  int sock = -1;
-  int efd = -1;
-  void *region = nullptr;
-  bool control = false;
-  bool hello_done = false;
-  uid_t peer_uid = 0;      // SO_PEERCRED at accept: connections are capped per user
-  uint64_t carry = 0;      // posted slots seen but left for this client's next turn
-  uint32_t next_slot = 0;  // where its next turn starts
-  Creds creds;
-  CredWatch cred_watch;  // keeps creds current (cred_watch.h)
-};
-
-// One user may hold at most this many of the 4096 connections (root: any number), so that
-// no user can take them all and leave everyone else to the kernel path.
-constexpr size_t kMaxClients = 4096;
-constexpr int kMaxClientsPerUser = 1024;
-
 class Server {
  public:
   int start(const std::string &mountpoint);
@@ -78,13 +61,12 @@ class Server {
   void run();
   int poll_events(int timeout, bool was_idle = false);
   void handle_event(int fd, uint32_t events);
-  void accept_all();
+  void adopt_arrivals();
   void drop_client(int fd);
-  void on_hello(Client &c);
   void on_control(Client &c);
-  std::string admit(Client &c);
   MountAccess mount_access() const { return {facts_.allow_other, mount_.user_id, mount_.group_id}; }
-  bool scan(bool full = false);
+  bool scan();
+  bool find_posted();
   void serve_slot(Client &c, wire::Slot *s);
   void refresh_mount();
   void set_idle(uint32_t v);
@@ -97,11 +79,12 @@ class Server {
   int epoll_fd_ = -1;
   int stop_fd_ = -1;
   int mountinfo_fd_ = -1;
+  int arrival_fd_ = -1;  // the front door has handed over connections
+  FrontDoor door_;
   std::thread thread_;
   std::unordered_map<int, std::unique_ptr<Client>> clients_;  // by socket fd
   std::unordered_map<int, Client *> by_efd_;
-  std::vector<Client *> active_;             // clients with a region
-  std::unordered_map<uid_t, int> per_user_;  // connections held, by peer uid
+  std::vector<Client *> active_;  // clients with a region
   MountInfo mount_;
   MountFacts facts_;
   std::vector<uint8_t> req_copy_ = std::vector<uint8_t>(wire::kSlotDataSize);
@@ -137,13 +120,14 @@ int Server::start(const std::string &mountpoint) {
   chmod(socket_path_.c_str(), 0666);  // who may be served is decided at the handshake
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  arrival_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   mountinfo_fd_ = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
-  epoll_add(epoll_fd_, listen_fd_, EPOLLIN);
   epoll_add(epoll_fd_, stop_fd_, EPOLLIN);
+  epoll_add(epoll_fd_, arrival_fd_, EPOLLIN);
   if (mountinfo_fd_ >= 0) epoll_add(epoll_fd_, mountinfo_fd_, EPOLLPRI | EPOLLERR);
   refresh_mount();
   thread_ = std::thread([this] { run(); });
-  return 0;
+  return door_.start(listen_fd_, stop_fd_, arrival_fd_);
 }
 
 void Server::stop() {
@@ -152,13 +136,15 @@ void Server::stop() {
   if (write(stop_fd_, &one, sizeof(one)) < 0) { /* the thread also polls */
   }
   thread_.join();
+  door_.stop();
   close_all();
   close(listen_fd_);
   unlink(socket_path_.c_str());
   close(epoll_fd_);
   close(stop_fd_);
+  close(arrival_fd_);
   if (mountinfo_fd_ >= 0) close(mountinfo_fd_);
-  listen_fd_ = epoll_fd_ = stop_fd_ = mountinfo_fd_ = -1;
+  listen_fd_ = epoll_fd_ = stop_fd_ = arrival_fd_ = mountinfo_fd_ = -1;
   std::vector<Forget> forgets;
   server_cache().flush(&forgets);
   for (const Forget &f : forgets) fs_forget(f.ino, f.nlookup);
@@ -186,6 +172,7 @@ void Server::refresh_mount() {
     if (read(fd, &b, 1) == 1) facts_.protected_hardlinks = b != '0';
     close(fd);
   }
+  door_.set_access(mount_access());
 }
 
 // Busy for good (a client that floods us), the server still looks at its sockets this often:
@@ -224,7 +211,7 @@ void Server::run() {
       // Going to sleep: tell every client to kick us, then look once more (a client may
       // have posted between our scan and its reading of the flag).
       set_idle(1);
-      if (scan(true)) {
+      if (find_posted()) {
         set_idle(0);
         last_work = now_ns();
         continue;
@@ -274,7 +261,7 @@ void Server::set_idle(uint32_t v) {
 }
 
 void Server::handle_event(int fd, uint32_t events) {
-  if (fd == listen_fd_) return accept_all();
+  if (fd == arrival_fd_) return adopt_arrivals();
   if (fd == mountinfo_fd_) return refresh_mount();
   auto e = by_efd_.find(fd);
   if (e != by_efd_.end()) {
@@ -287,7 +274,6 @@ void Server::handle_event(int fd, uint32_t events) {
   if (it == clients_.end()) return;
   Client &c = *it->second;
   if (events & (EPOLLHUP | EPOLLERR | EPOLLRDHUP)) return drop_client(fd);
-  if (!c.hello_done) return on_hello(c);
   if (c.control) return on_control(c);
   // A served client has nothing more to say on the socket: drain and ignore.
   char junk[256];
@@ -296,22 +282,20 @@ void Server::handle_event(int fd, uint32_t events) {
   if ((n <= 0 && n != -EAGAIN) || had_fds) drop_client(fd);
 }
 
-void Server::accept_all() {
-  for (;;) {
-    int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (fd < 0) return;
-    PeerCreds pc;
-    uid_t uid = peer_creds(fd, &pc) == 0 ? pc.euid : static_cast<uid_t>(-1);
-    if (clients_.size() >= kMaxClients || (uid != 0 && per_user_[uid] >= kMaxClientsPerUser)) {
-      close_client_socket(fd);
-      continue;
+// Takes the connections the front door welcomed.
+void Server::adopt_arrivals() {
+  uint64_t v;
+  if (read(arrival_fd_, &v, sizeof(v)) < 0) { /* nothing new */
+  }
+  for (auto &c : door_.take_arrivals()) {
+    Client *p = c.get();
+    epoll_add(epoll_fd_, p->sock, EPOLLIN | EPOLLRDHUP);
+    if (p->region != nullptr) {
+      by_efd_[p->efd] = p;
+      epoll_add(epoll_fd_, p->efd, EPOLLIN);
+      active_.push_back(p);
     }
-    per_user_[uid]++;
-    auto c = std::make_unique<Client>();
-    c->sock = fd;
-    c->peer_uid = uid;
-    clients_[fd] = std::move(c);
-    epoll_add(epoll_fd_, fd, EPOLLIN | EPOLLRDHUP);
+    clients_[p->sock] = std::move(c);
   }
 }
 
@@ -320,103 +304,18 @@ void Server::drop_client(int fd) {
   if (it == clients_.end()) return;
   Client *c = it->second.get();
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
-  if (c->region != nullptr) {
-    wire::header_of(c->region)->closed.store(1);
-    for (uint32_t i = 0; i < wire::kSlotCount; i++)
-      futex_wake(&wire::slot_at(c->region, i)->h.state, INT_MAX);
-    munmap(c->region, wire::kRegionSize);
-    counters().clients_active--;
-  }
   if (c->efd >= 0) {
     epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c->efd, nullptr);
     by_efd_.erase(c->efd);
-    close(c->efd);
   }
-  close_client_socket(fd);
   for (size_t i = 0; i < active_.size(); i++)
     if (active_[i] == c) {
       active_.erase(active_.begin() + i);
       break;
     }
-  if (--per_user_[c->peer_uid] == 0) per_user_.erase(c->peer_uid);
+  close_client(*c);
+  door_.left(c->peer_uid);
   clients_.erase(it);
-}
-
-// Whether this client may be served at all (else it uses the kernel for this mount).
-std::string Server::admit(Client &c) {
-  PeerCreds pc;
-  if (peer_creds(c.sock, &pc) < 0) return "no peer credentials";
-  c.creds.groups = pc.groups;
-  std::string why = load_status_creds(pc.pid, pc.euid, pc.egid, &c.creds);
-  if (!why.empty()) return why;
-  if (!mount_admits(c.creds, mount_access())) return "not the mount owner and no allow_other";
-  return "";
-}
-
-void Server::on_hello(Client &c) {
-  wire::Hello h{};
-  bool had_fds;
-  ssize_t n = recv_discarding_fds(c.sock, &h, sizeof(h), &had_fds);
-  if (n == -EAGAIN) return;
-  if (n <= 0 || had_fds) return drop_client(c.sock);
-  c.hello_done = true;
-  wire::Welcome w{wire::kMagic, wire::kVersion, wire::HelloStatus::kServed, wire::kSlotCount,
-                  wire::kRegionSize};
-  if (n != sizeof(h) || h.magic != wire::kMagic || h.version != wire::kVersion) {
-    w.status = wire::HelloStatus::kBadVersion;
-    send_msg(c.sock, &w, sizeof(w), nullptr, 0);
-    return drop_client(c.sock);
-  }
-  if (h.kind == wire::HelloKind::kControl) {
-    c.control = true;
-    PeerCreds pc;
-    if (peer_creds(c.sock, &pc) == 0)
-      c.creds.uid = pc.euid;
-    else
-      c.creds.uid = static_cast<uid_t>(-1);
-    send_msg(c.sock, &w, sizeof(w), nullptr, 0);
-    return;
-  }
-  if (!admit(c).empty()) {
-    w.status = wire::HelloStatus::kNotServed;
-    send_msg(c.sock, &w, sizeof(w), nullptr, 0);
-    return;  // stays connected so the client keeps its answer; it sends nothing more
-  }
-  int memfd = memfd_create("finesse-region", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  // 0600: memfds start as 0777, and /proc/<pid>/fd/N reopens by the inode's mode.
-  if (memfd < 0 || fchmod(memfd, 0600) < 0 || ftruncate(memfd, wire::kRegionSize) < 0 ||
-      fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
-    if (memfd >= 0) close(memfd);
-    return drop_client(c.sock);
-  }
-  void *region = mmap(nullptr, wire::kRegionSize, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
-  int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (region == MAP_FAILED || efd < 0) {
-    close(memfd);
-    if (region != MAP_FAILED) munmap(region, wire::kRegionSize);
-    if (efd >= 0) close(efd);
-    return drop_client(c.sock);
-  }
-  wire::RegionHeader *hdr = wire::header_of(region);
-  hdr->magic = wire::kMagic;
-  hdr->version = wire::kVersion;
-  hdr->slot_count = wire::kSlotCount;
-  hdr->slot_size = wire::kSlotSize;
-  int fds[2] = {memfd, efd};
-  int rc = send_msg(c.sock, &w, sizeof(w), fds, 2);
-  close(memfd);  // the mapping stays; the client has its own fd
-  if (rc < 0) {
-    munmap(region, wire::kRegionSize);
-    close(efd);
-    return drop_client(c.sock);
-  }
-  c.region = region;
-  c.efd = efd;
-  by_efd_[efd] = &c;
-  epoll_add(epoll_fd_, efd, EPOLLIN);
-  active_.push_back(&c);
-  counters().clients_total++;
-  counters().clients_active++;
 }
 
 void Server::on_control(Client &c) {
@@ -476,15 +375,13 @@ void Server::on_control(Client &c) {
 constexpr int kServedPerTurn = 8;
 static_assert(wire::kSlotCount == 64, "one bit of the pending word per slot");
 
-bool Server::scan(bool full) {
+bool Server::scan() {
   bool found = false;
   for (size_t i = 0; i < active_.size(); i++) {
     Client *c = active_[i];
-    // The pending word names the posted slots; a full scan (before sleeping) also finds
-    // slots whose bit a misbehaving client never set. Bits left from the last turn first.
+    // The pending word names the posted slots (bits left from the last turn first).
     uint64_t bits =
         c->carry | wire::header_of(c->region)->pending.exchange(0, std::memory_order_acq_rel);
-    if (full) bits = ~uint64_t{0};
     int served = 0;
     while (bits != 0 && served < kServedPerTurn) {
       // Round robin from the slot after the last one served: no slot waits behind the others.
@@ -505,6 +402,21 @@ bool Server::scan(bool full) {
     c->carry = bits;
     if (bits != 0) found = true;  // more to do at this client's next turn
     if (served) maybe_beat();     // many busy clients make a long pass: not a stuck server
+  }
+  return found;
+}
+
+// Before sleeping, with every region saying so: whether any slot is posted, also one whose
+// bit a misbehaving client never set (it is served at its client's next turn). Only looks:
+// a request served here, with the regions saying "asleep", would leave every client kicking
+// a server stuck in a file-system call instead of seeing its still beat.
+bool Server::find_posted() {
+  bool found = false;
+  for (Client *c : active_) {
+    for (uint32_t i = 0; i < wire::kSlotCount; i++)
+      if (wire::slot_at(c->region, i)->h.state.load(std::memory_order_acquire) == wire::kPosted)
+        c->carry |= uint64_t{1} << i;
+    found = found || c->carry != 0;
   }
   return found;
 }

@@ -1,6 +1,7 @@
 // The bypass server inside the file system's process: a Unix socket where clients connect
-// and get a private shared-memory region, and one thread that polls the regions' slots,
-// serves requests through the handlers, and sleeps on epoll when idle.
+// and get a private shared-memory region (the front door's thread: front_door.h), and one
+// serving thread that polls the regions' slots, serves requests through the handlers,
+// answers control requests, and sleeps on epoll when idle.
 #pragma once
 
 #include <atomic>

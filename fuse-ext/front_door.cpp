@@ -1,0 +1,244 @@
+#include "front_door.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "fd_discard.h"
+#include "futex.h"
+#include "server.h"
+#include "unix_socket.h"
+#include "wire.h"
+
+namespace finesse::server {
+
+namespace {
+
+// One user may hold at most this many of the 4096 connections (root: any number), so that
+// no user can take them all and leave everyone else to the kernel path.
+constexpr size_t kMaxClients = 4096;
+constexpr int kMaxClientsPerUser = 1024;
+
+void watch(int ep, int fd, uint32_t events) {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.fd = fd;
+  epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
+// A sealed 0600 region and its eventfd, for a client just admitted. False on failure.
+bool make_region(Client &c) {
+  int memfd = memfd_create("finesse-region", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  // 0600: memfds start as 0777, and /proc/<pid>/fd/N reopens by the inode's mode.
+  if (memfd < 0 || fchmod(memfd, 0600) < 0 || ftruncate(memfd, wire::kRegionSize) < 0 ||
+      fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+    if (memfd >= 0) close(memfd);
+    return false;
+  }
+  void *region = mmap(nullptr, wire::kRegionSize, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+  int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  wire::Welcome w{wire::kMagic, wire::kVersion, wire::HelloStatus::kServed, wire::kSlotCount,
+                  wire::kRegionSize};
+  int fds[2] = {memfd, efd};
+  if (region != MAP_FAILED && efd >= 0) {
+    wire::RegionHeader *hdr = wire::header_of(region);
+    hdr->magic = wire::kMagic;
+    hdr->version = wire::kVersion;
+    hdr->slot_count = wire::kSlotCount;
+    hdr->slot_size = wire::kSlotSize;
+  }
+  bool ok = region != MAP_FAILED && efd >= 0 && send_msg(c.sock, &w, sizeof(w), fds, 2) >= 0;
+  close(memfd);  // the mapping stays; the client has its own fd
+  if (!ok) {
+    if (region != MAP_FAILED) munmap(region, wire::kRegionSize);
+    if (efd >= 0) close(efd);
+    return false;
+  }
+  c.region = region;
+  c.efd = efd;
+  return true;
+}
+
+}  // namespace
+
+void close_client(Client &c) {
+  if (c.region != nullptr) {
+    wire::header_of(c.region)->closed.store(1);
+    for (uint32_t i = 0; i < wire::kSlotCount; i++)
+      futex_wake(&wire::slot_at(c.region, i)->h.state, INT_MAX);
+    munmap(c.region, wire::kRegionSize);
+    c.region = nullptr;
+    counters().clients_active--;
+  }
+  if (c.efd >= 0) close(c.efd);
+  c.efd = -1;
+  if (c.sock >= 0) close_client_socket(c.sock);
+  c.sock = -1;
+}
+
+int FrontDoor::start(int listen_fd, int stop_fd, int arrival_fd) {
+  listen_fd_ = listen_fd;
+  stop_fd_ = stop_fd;
+  arrival_fd_ = arrival_fd;
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd_ < 0) return -errno;
+  watch(epoll_fd_, listen_fd_, EPOLLIN);
+  watch(epoll_fd_, stop_fd_, EPOLLIN);
+  thread_ = std::thread([this] { run(); });
+  return 0;
+}
+
+void FrontDoor::stop() {
+  if (thread_.joinable()) thread_.join();
+  std::vector<int> fds;
+  for (auto &[fd, c] : greeting_) fds.push_back(fd);
+  for (int fd : fds) drop(fd);
+  for (auto &c : take_arrivals()) {
+    close_client(*c);
+    left(c->peer_uid);
+  }
+  if (epoll_fd_ >= 0) close(epoll_fd_);
+  epoll_fd_ = -1;
+}
+
+void FrontDoor::run() {
+  epoll_event events[32];
+  for (;;) {
+    int n = epoll_wait(epoll_fd_, events, 32, -1);
+    for (int i = 0; i < n; i++) {
+      int fd = events[i].data.fd;
+      if (fd == stop_fd_) return;
+      if (fd == listen_fd_) {
+        accept_all();
+      } else if (events[i].events & (EPOLLHUP | EPOLLERR | EPOLLRDHUP)) {
+        drop(fd);
+      } else {
+        on_hello(fd);
+      }
+    }
+  }
+}
+
+void FrontDoor::accept_all() {
+  for (;;) {
+    int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) return;
+    PeerCreds pc;
+    uid_t uid = peer_creds(fd, &pc) == 0 ? pc.euid : static_cast<uid_t>(-1);
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      if (open_ >= kMaxClients || (uid != 0 && per_user_[uid] >= kMaxClientsPerUser)) {
+        close_client_socket(fd);
+        continue;
+      }
+      per_user_[uid]++;
+      open_++;
+    }
+    auto c = std::make_unique<Client>();
+    c->sock = fd;
+    c->peer_uid = uid;
+    greeting_[fd] = std::move(c);
+    watch(epoll_fd_, fd, EPOLLIN | EPOLLRDHUP);
+  }
+}
+
+void FrontDoor::drop(int fd) {
+  auto it = greeting_.find(fd);
+  if (it == greeting_.end()) return;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+  close_client(*it->second);
+  left(it->second->peer_uid);
+  greeting_.erase(it);
+}
+
+void FrontDoor::left(uid_t uid) {
+  std::lock_guard<std::mutex> g(mu_);
+  if (--per_user_[uid] <= 0) per_user_.erase(uid);
+  open_--;
+}
+
+size_t FrontDoor::open_connections() {
+  std::lock_guard<std::mutex> g(mu_);
+  return open_;
+}
+
+void FrontDoor::set_access(const MountAccess &a) {
+  std::lock_guard<std::mutex> g(mu_);
+  access_ = a;
+}
+
+std::vector<std::unique_ptr<Client>> FrontDoor::take_arrivals() {
+  std::lock_guard<std::mutex> g(mu_);
+  return std::move(arrivals_);
+}
+
+void FrontDoor::hand_over(int fd) {
+  auto it = greeting_.find(fd);
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    arrivals_.push_back(std::move(it->second));
+  }
+  greeting_.erase(it);
+  uint64_t one = 1;
+  if (write(arrival_fd_, &one, sizeof(one)) < 0) { /* already signalled */
+  }
+}
+
+// Whether this client may be served at all (else it uses the kernel for this mount).
+std::string FrontDoor::admit(Client &c) {
+  PeerCreds pc;
+  if (peer_creds(c.sock, &pc) < 0) return "no peer credentials";
+  c.creds.groups = pc.groups;
+  std::string why = load_status_creds(pc.pid, pc.euid, pc.egid, &c.creds);
+  if (!why.empty()) return why;
+  MountAccess a;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    a = access_;
+  }
+  if (!mount_admits(c.creds, a)) return "not the mount owner and no allow_other";
+  return "";
+}
+
+void FrontDoor::on_hello(int fd) {
+  auto it = greeting_.find(fd);
+  if (it == greeting_.end()) return;
+  Client &c = *it->second;
+  wire::Hello h{};
+  bool had_fds;
+  ssize_t n = recv_discarding_fds(c.sock, &h, sizeof(h), &had_fds);
+  if (n == -EAGAIN) return;
+  if (n <= 0 || had_fds) return drop(fd);
+  wire::Welcome w{wire::kMagic, wire::kVersion, wire::HelloStatus::kServed, wire::kSlotCount,
+                  wire::kRegionSize};
+  if (n != sizeof(h) || h.magic != wire::kMagic || h.version != wire::kVersion) {
+    w.status = wire::HelloStatus::kBadVersion;
+    send_msg(c.sock, &w, sizeof(w), nullptr, 0);
+    return drop(fd);
+  }
+  if (h.kind == wire::HelloKind::kControl) {
+    c.control = true;
+    PeerCreds pc;
+    c.creds.uid = peer_creds(c.sock, &pc) == 0 ? pc.euid : static_cast<uid_t>(-1);
+    send_msg(c.sock, &w, sizeof(w), nullptr, 0);
+    return hand_over(fd);
+  }
+  if (!admit(c).empty()) {
+    w.status = wire::HelloStatus::kNotServed;
+    send_msg(c.sock, &w, sizeof(w), nullptr, 0);
+    return hand_over(fd);  // stays connected so the client keeps its answer
+  }
+  if (!make_region(c)) return drop(fd);
+  counters().clients_total++;
+  counters().clients_active++;
+  hand_over(fd);
+}
+
+}  // namespace finesse::server
