@@ -1526,7 +1526,9 @@ def main(argv):
         repin(cfg, cache, prefer_main=not args.repin_newest)
         return 0
     args.build_dir = os.path.abspath(args.build_dir)
-    args.guest_env = dict(kv.partition("=")[::2] for kv in args.guest_env)
+    # kernels.json's guest env first; --guest-env overrides it.
+    args.guest_env = {**{e["name"]: e["value"] for e in cfg["guest"].get("env", [])},
+                      **dict(kv.partition("=")[::2] for kv in args.guest_env)}
     args.extra_path = [os.path.abspath(p) for p in args.extra_path]
     out_dir = os.path.join(args.build_dir, "vm-tests")
     os.makedirs(out_dir, exist_ok=True)

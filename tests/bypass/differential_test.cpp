@@ -13,7 +13,13 @@
 namespace finesse::testing {
 namespace {
 
-constexpr int kOps = 10000;
+// Random operations per sequence: FINESSE_DIFF_OPS, default 10,000 (the VM suite runs fewer:
+// vm-tests/kernels.json, guest env).
+const int kOps = [] {
+  const char *e = getenv("FINESSE_DIFF_OPS");
+  int n = e ? atoi(e) : 0;
+  return n > 0 ? n : 10000;
+}();
 
 // Runs the sequence; returns the number of mismatches (printing the first ones).
 int run_sequence(const std::string &a, const std::string &b, bool root, uint32_t seed,
