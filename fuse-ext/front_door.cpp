@@ -10,6 +10,7 @@
 
 #include <cerrno>
 
+#include "epoll_watch.h"
 #include "fd_discard.h"
 #include "futex.h"
 #include "server.h"
@@ -25,15 +26,9 @@ namespace {
 constexpr size_t kMaxClients = 4096;
 constexpr int kMaxClientsPerUser = 1024;
 
-void watch(int ep, int fd, uint32_t events) {
-  epoll_event ev{};
-  ev.events = events;
-  ev.data.fd = fd;
-  epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
-}
-
-// A sealed 0600 region and its eventfd, for a client just admitted. False on failure.
-bool make_region(Client &c) {
+// Sends the welcome w with a sealed 0600 region and its eventfd, for a client just
+// admitted. False on failure.
+bool make_region(Client &c, const wire::Welcome &w) {
   int memfd = memfd_create("finesse-region", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   // 0600: memfds start as 0777, and /proc/<pid>/fd/N reopens by the inode's mode.
   if (memfd < 0 || fchmod(memfd, 0600) < 0 || ftruncate(memfd, wire::kRegionSize) < 0 ||
@@ -43,8 +38,6 @@ bool make_region(Client &c) {
   }
   void *region = mmap(nullptr, wire::kRegionSize, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
   int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  wire::Welcome w{wire::kMagic, wire::kVersion, wire::HelloStatus::kServed, wire::kSlotCount,
-                  wire::kRegionSize};
   int fds[2] = {memfd, efd};
   if (region != MAP_FAILED && efd >= 0) {
     wire::RegionHeader *hdr = wire::header_of(region);
@@ -88,8 +81,8 @@ int FrontDoor::start(int listen_fd, int stop_fd, int arrival_fd) {
   arrival_fd_ = arrival_fd;
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd_ < 0) return -errno;
-  watch(epoll_fd_, listen_fd_, EPOLLIN);
-  watch(epoll_fd_, stop_fd_, EPOLLIN);
+  epoll_watch(epoll_fd_, listen_fd_, EPOLLIN);
+  epoll_watch(epoll_fd_, stop_fd_, EPOLLIN);
   thread_ = std::thread([this] { run(); });
   return 0;
 }
@@ -144,7 +137,7 @@ void FrontDoor::accept_all() {
     c->sock = fd;
     c->peer_uid = uid;
     greeting_[fd] = std::move(c);
-    watch(epoll_fd_, fd, EPOLLIN | EPOLLRDHUP);
+    epoll_watch(epoll_fd_, fd, EPOLLIN | EPOLLRDHUP);
   }
 }
 
@@ -161,11 +154,6 @@ void FrontDoor::left(uid_t uid) {
   std::lock_guard<std::mutex> g(mu_);
   if (--per_user_[uid] <= 0) per_user_.erase(uid);
   open_--;
-}
-
-size_t FrontDoor::open_connections() {
-  std::lock_guard<std::mutex> g(mu_);
-  return open_;
 }
 
 void FrontDoor::set_access(const MountAccess &a) {
@@ -235,7 +223,7 @@ void FrontDoor::on_hello(int fd) {
     send_msg(c.sock, &w, sizeof(w), nullptr, 0);
     return hand_over(fd);  // stays connected so the client keeps its answer
   }
-  if (!make_region(c)) return drop(fd);
+  if (!make_region(c, w)) return drop(fd);
   counters().clients_total++;
   counters().clients_active++;
   hand_over(fd);

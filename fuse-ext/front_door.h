@@ -33,8 +33,6 @@ class FrontDoor {
   void left(uid_t uid);
   // Who the mount admits (refreshed by the serving thread when the mount changes).
   void set_access(const MountAccess &a);
-  // Connections open now (greeted or not).
-  size_t open_connections();
 
  private:
   void run();

@@ -23,6 +23,7 @@
 #include "clock.h"
 #include "cred_watch.h"
 #include "creds.h"
+#include "epoll_watch.h"
 #include "fd_discard.h"
 #include "front_door.h"
 #include "fs_call.h"
@@ -101,13 +102,6 @@ std::string run_dir() {
   return "/tmp/finesse-" + std::to_string(geteuid());
 }
 
-void epoll_add(int ep, int fd, uint32_t events) {
-  epoll_event ev{};
-  ev.events = events;
-  ev.data.fd = fd;
-  epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
-}
-
 int Server::start(const std::string &mountpoint) {
   if (running()) return 0;
   mountpoint_ = mountpoint;
@@ -122,9 +116,9 @@ int Server::start(const std::string &mountpoint) {
   stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   arrival_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   mountinfo_fd_ = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
-  epoll_add(epoll_fd_, stop_fd_, EPOLLIN);
-  epoll_add(epoll_fd_, arrival_fd_, EPOLLIN);
-  if (mountinfo_fd_ >= 0) epoll_add(epoll_fd_, mountinfo_fd_, EPOLLPRI | EPOLLERR);
+  epoll_watch(epoll_fd_, stop_fd_, EPOLLIN);
+  epoll_watch(epoll_fd_, arrival_fd_, EPOLLIN);
+  if (mountinfo_fd_ >= 0) epoll_watch(epoll_fd_, mountinfo_fd_, EPOLLPRI | EPOLLERR);
   refresh_mount();
   thread_ = std::thread([this] { run(); });
   return door_.start(listen_fd_, stop_fd_, arrival_fd_);
@@ -179,6 +173,9 @@ void Server::refresh_mount() {
 // else a new client's hello, a hang-up or the stop request waits for a quiet moment, which a
 // flood never leaves (seen under a slow emulator: a good client's hello timed out).
 constexpr int64_t kBusyPollNs = 1000 * 1000;
+// How often the regions' beat words move while the server is awake (wire.h: at least every
+// millisecond; clients judge it against FINESSE_SERVER_STUCK_MS).
+constexpr int64_t kBeatNs = 1000 * 1000;
 
 void Server::run() {
   const Tuning &t = tuning();
@@ -246,7 +243,7 @@ int Server::poll_events(int timeout, bool was_idle) {
 void Server::maybe_beat() {
   int64_t now = now_ns();
   if (now < next_beat_ns_) return;
-  next_beat_ns_ = now + kBusyPollNs;
+  next_beat_ns_ = now + kBeatNs;
   for (Client *c : active_)
     wire::header_of(c->region)->beat.fetch_add(1, std::memory_order_relaxed);
 }
@@ -289,10 +286,10 @@ void Server::adopt_arrivals() {
   }
   for (auto &c : door_.take_arrivals()) {
     Client *p = c.get();
-    epoll_add(epoll_fd_, p->sock, EPOLLIN | EPOLLRDHUP);
+    epoll_watch(epoll_fd_, p->sock, EPOLLIN | EPOLLRDHUP);
     if (p->region != nullptr) {
       by_efd_[p->efd] = p;
-      epoll_add(epoll_fd_, p->efd, EPOLLIN);
+      epoll_watch(epoll_fd_, p->efd, EPOLLIN);
       active_.push_back(p);
     }
     clients_[p->sock] = std::move(c);

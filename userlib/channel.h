@@ -51,6 +51,7 @@ void channel_credentials_changed();
 // Calls this process sent to the kernel because the server was stuck in a file system call:
 // without asking it, and after waiting for it.
 void channel_stall_stats(unsigned long long *skipped, unsigned long long *waited);
+
 // The umask the client reports to the server; kept current by the umask() wrapper.
 mode_t channel_umask();
 void channel_set_umask(mode_t m);

@@ -54,8 +54,8 @@ class AttachedFs {
     for (uint64_t v : s.served) n += v;
     return n;
   }
-  // Sends a control op to the server (root only ops: kFlush, kDetach).
-  int control(control::Op op) const {
+  // Sends a control op to the server (root only ops: kFlush, kDetach); its reply in *rep.
+  int control(control::Op op, control::Reply *rep = nullptr) const {
     std::vector<loader::AttachedMount> all;
     loader::list_attached(&all);
     for (const auto &a : all) {
@@ -63,7 +63,7 @@ class AttachedFs {
       int fd = loader::control_connect(a.entry.socket_path);
       if (fd < 0) return fd;
       control::Reply r{};
-      int rc = loader::control_call(fd, op, nullptr, &r);
+      int rc = loader::control_call(fd, op, nullptr, rep ? rep : &r);
       ::close(fd);
       return rc;
     }

@@ -319,12 +319,9 @@ void end_child(pid_t pid) {
 // the tree must be what the good client made.
 // What the server says it did, summed over the operations (to tell, when the good client
 // was not served, whether the server refused it or never heard from it).
-std::string server_totals(const std::string &sock) {
-  int fd = loader::control_connect(sock.c_str());
+std::string server_totals(const AttachedFs &fs) {
   control::Reply r{};
-  bool ok = fd >= 0 && loader::control_call(fd, control::Op::kStats, nullptr, &r) == 0;
-  if (fd >= 0) close(fd);
-  if (!ok) return "(no server stats)";
+  if (fs.control(control::Op::kStats, &r) != 0) return "(no server stats)";
   uint64_t served = 0, fallback = 0;
   for (uint32_t i = 0; i < wire::kOpCount; i++) {
     served += r.stats.served[i];
@@ -339,12 +336,11 @@ void expect_good_client_unharmed(AttachedFs &fs, const std::vector<pid_t> &hosti
   constexpr int kRounds = 150;
   std::string dir = fs.path("good");
   ASSERT_EQ(mkdir(dir.c_str(), 0777), 0);
-  std::string sock = server_socket_of(fs.mnt());
-  std::string before = server_totals(sock);
+  std::string before = server_totals(fs);
   int64_t start = now_ns();
   GoodRun g = run_good_client(dir, kRounds);
   int64_t took_ms = (now_ns() - start) / 1000000;
-  std::string after = server_totals(sock);
+  std::string after = server_totals(fs);
   for (pid_t p : hostile) {
     int status;
     EXPECT_EQ(waitpid(p, &status, WNOHANG), 0) << "a hostile client failed to set up: " << status;
