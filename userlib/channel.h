@@ -56,4 +56,10 @@ void channel_stall_stats(unsigned long long *skipped, unsigned long long *waited
 mode_t channel_umask();
 void channel_set_umask(mode_t m);
 
+// False in a vfork child: it shares our memory (and its thread's TLS) but not our pid, and
+// must change nothing of ours (umask, connections, caches): its calls take the kernel path.
+// One getpid system call.
+bool channel_in_owner_process();
+void channel_set_owner_process();  // at load and in a fork child
+
 }  // namespace finesse::client

@@ -253,6 +253,55 @@ int case_privdrop() {
   return 0;
 }
 
+// A vfork child shares our memory: nothing it does may change our state (ARG: unused).
+// First its connection: the child makes the first bypassed call, then exits; its fds are
+// closed and our next opens get their numbers, which must stay ours.
+int case_vfork_state() {
+  std::string f = g_dir + "/vf";
+  file(f, "vf");
+  pid_t pid = vfork();
+  if (pid == 0) {
+    struct stat st;
+    _exit(stat(f.c_str(), &st) == 0 && st.st_size == 2 ? 0 : 1);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  printf("vfork stat child exit=%d\n", WEXITSTATUS(status));
+  int own[4];
+  for (int i = 0; i < 4; i++) {
+    own[i] = open((g_dir + "/own" + std::to_string(i)).c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644);
+    if (write(own[i], "own", 3) != 3) perror("write");
+  }
+  long bad = 0;
+  for (int i = 0; i < 200; i++) {
+    struct stat st;
+    if (stat(f.c_str(), &st) != 0 || st.st_size != 2) bad++;
+    std::string d = g_dir + "/vd" + std::to_string(i % 3);
+    if (mkdir(d.c_str(), 0755) != 0 || rmdir(d.c_str()) != 0) bad++;
+  }
+  printf("parent calls bad=%ld\n", bad);
+  for (int i = 0; i < 4; i++) {
+    char buf[64] = {};
+    ssize_t n = pread(own[i], buf, sizeof(buf) - 1, 0);
+    struct stat st;
+    int rc = fstat(own[i], &st);
+    printf("own fd %d: read %zd '%s' fstat rc=%d reg=%d size=%lld\n", i, n, n > 0 ? buf : "", rc,
+           rc == 0 && S_ISREG(st.st_mode), rc == 0 ? static_cast<long long>(st.st_size) : -1);
+  }
+  // Then its umask: the child's, not ours (the kernel keeps one per process).
+  umask(022);
+  pid = vfork();
+  if (pid == 0) {
+    umask(0777);
+    _exit(0);
+  }
+  waitpid(pid, &status, 0);
+  show("mkdir um", mkdir((g_dir + "/um").c_str(), 0777));
+  show_stat("stat um", AT_FDCWD, (g_dir + "/um").c_str());
+  printf("umask now %o\n", umask(022));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -270,5 +319,6 @@ int main(int argc, char **argv) {
   if (c == "children") return case_children(argv[0]);
   if (c == "exec-child") return case_exec_child();
   if (c == "privdrop") return case_privdrop();
+  if (c == "vfork-state") return case_vfork_state();
   return 2;
 }

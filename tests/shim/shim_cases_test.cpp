@@ -154,6 +154,14 @@ TEST_P(ShimCases, ProgramThatDropsPrivileges) {
   EXPECT_EQ(describe_tree(a_), describe_tree(b_));
 }
 
+// Nothing a vfork child does (connect, umask) changes its parent's state.
+TEST_P(ShimCases, VforkChildLeavesTheParentsStateAlone) {
+  Runs r = run_twins(*fs_, "vfork-state", a_, b_);
+  expect_same(r);
+  EXPECT_NE(r.kernel.out.find("stat um rc=0 mode=40755"), std::string::npos) << r.kernel.out;
+  EXPECT_GT(r.served_by_shim, 500u);
+}
+
 // FINESSE_DISABLE=1: a pure pass-through, the bypass never used.
 TEST_P(ShimCases, DisabledShimIsAPassThrough) {
   uint64_t s0 = fs_->served_total();

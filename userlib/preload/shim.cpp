@@ -8,6 +8,7 @@
 #include <atomic>
 
 #include "bypass_ops.h"
+#include "channel.h"
 #include "cwd_cache.h"
 #include "fd_table.h"
 #include "real_libc.h"
@@ -22,11 +23,6 @@ namespace {
 
 // -1: not read yet; 0: on; 1: off.
 std::atomic<int> g_disabled{-1};
-std::atomic<pid_t> g_owner{0};
-
-pid_t sys_getpid() {
-  return static_cast<pid_t>(syscall(SYS_getpid));
-}
 
 bool provide_base(int dirfd, char *out, size_t cap, uint64_t *ino, uint64_t *mnt_id) {
   if (dirfd == AT_FDCWD) return cwd_cache::base(out, cap, ino, mnt_id);
@@ -69,12 +65,11 @@ void disable() {
 }
 
 bool in_owner_process() {
-  pid_t owner = g_owner.load(std::memory_order_relaxed);
-  return owner != 0 && owner == sys_getpid();
+  return client::channel_in_owner_process();
 }
 
 void set_owner_process() {
-  g_owner.store(sys_getpid(), std::memory_order_relaxed);
+  client::channel_set_owner_process();
 }
 
 void count_bypassed() {

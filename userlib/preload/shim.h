@@ -20,7 +20,8 @@ bool disabled();
 void disable();
 
 // False in a vfork child (it shares our memory but not our pid): it must not write facts
-// about its own fds or cwd into the parent's tables. One getpid system call.
+// about its own fds or cwd into the parent's tables. One getpid system call
+// (client::channel_in_owner_process).
 bool in_owner_process();
 void set_owner_process();  // at start-up and in a fork child
 
