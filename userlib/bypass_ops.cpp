@@ -9,6 +9,7 @@
 
 #include "channel.h"
 #include "resolve.h"
+#include "scratch.h"
 #include "wire.h"
 
 namespace finesse::client {
@@ -20,9 +21,6 @@ using wire::Op;
 
 thread_local int t_last_route = 0;
 std::atomic<unsigned long long> g_bypassed{0}, g_kernel{0};
-
-// The reply's data lands here; a thread_local keeps large buffers off small stacks.
-thread_local char t_data[wire::kSlotDataSize];
 
 void fill_stat(const wire::Attr &a, const KernelFacts &f, struct stat *st) {
   memset(st, 0, sizeof(*st));
@@ -60,8 +58,8 @@ void set_path(Call &c, int i, const Target &t) {
   }
 }
 
-int64_t send(const Target &t, Op op, Call &c, bool mutation, char *data = t_data,
-             size_t cap = sizeof(t_data)) {
+// data: where the reply's data goes (the scratch's when the caller has no buffer).
+int64_t send(const Target &t, Op op, Call &c, bool mutation, char *data, size_t cap) {
   // A cached base (cwd, dirfd) goes with its inode number: the server answers FALLBACK for
   // anything that goes wrong before it has checked that the base is still there.
   return channel_call(t.m, op, c.req, c.s, mutation, &c.rep, data, cap, &c.facts);
@@ -69,10 +67,13 @@ int64_t send(const Target &t, Op op, Call &c, bool mutation, char *data = t_data
 
 // Single-path operation on (dirfd, path).
 int64_t one_path(int dirfd, const char *path, Op op, Call &c, bool mutation) {
-  Target t;
+  CallGuard g;
+  Scratch *w = g.scratch();
+  if (w == nullptr) return kFallback;
+  Target &t = w->target[0];
   if (!resolve_target(dirfd, path, &t)) return kFallback;
   set_path(c, 0, t);
-  return send(t, op, c, mutation);
+  return send(t, op, c, mutation, w->data, sizeof(w->data));
 }
 
 }  // namespace
@@ -117,12 +118,17 @@ bool known_target(const KnownFile &f, Target *t) {
 }
 
 // A single-file operation on the file an fd refers to (wire::kByFd).
-int64_t by_fd(const KnownFile &f, Op op, Call &c, bool mutation, char *data = t_data,
-              size_t cap = sizeof(t_data)) {
-  Target t;
+// data == nullptr: the reply's data goes to the scratch.
+int64_t by_fd(const KnownFile &f, Op op, Call &c, bool mutation, char *data = nullptr,
+              size_t cap = 0) {
+  CallGuard g;
+  Scratch *w = g.scratch();
+  if (w == nullptr) return kFallback;
+  Target &t = w->target[0];
   if (!known_target(f, &t)) return kFallback;
   c.req.flags |= wire::kByFd | wire::kNoFollow;  // the fd's own file, even a symlink
   set_path(c, 0, t);
+  if (data == nullptr) data = w->data, cap = sizeof(w->data);
   return send(t, op, c, mutation, data, cap);
 }
 
@@ -192,7 +198,10 @@ int64_t b_mkdirat(int dirfd, const char *path, mode_t mode) {
 
 int64_t b_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
                     unsigned flags) {
-  Target from, to;
+  CallGuard g;
+  Scratch *w = g.scratch();
+  if (w == nullptr) return kFallback;
+  Target &from = w->target[0], &to = w->target[1];
   if (!resolve_target(olddirfd, oldpath, &from) || !resolve_target(newdirfd, newpath, &to))
     return kFallback;
   if (from.m.mnt_id != to.m.mnt_id) return kFallback;  // the kernel says EXDEV
@@ -200,7 +209,7 @@ int64_t b_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char 
   c.req.rename_flags = flags;
   set_path(c, 0, from);
   set_path(c, 1, to);
-  return send(from, Op::kRename, c, true);
+  return send(from, Op::kRename, c, true, w->data, sizeof(w->data));
 }
 
 namespace {
@@ -349,7 +358,10 @@ int64_t b_readlinkat(int dirfd, const char *path, char *buf, size_t size) {
   if (size == 0) return kFallback;  // EINVAL, the kernel's
   Call c;
   c.req.size = size;
-  Target t;
+  CallGuard g;
+  Scratch *w = g.scratch();
+  if (w == nullptr) return kFallback;
+  Target &t = w->target[0];
   if (!resolve_target(dirfd, path, &t)) return kFallback;
   set_path(c, 0, t);
   return send(t, Op::kReadlink, c, false, buf, size);
@@ -367,7 +379,10 @@ int64_t b_symlinkat(const char *target, int dirfd, const char *linkpath) {
 
 int64_t b_linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags) {
   if (flags & ~AT_SYMLINK_FOLLOW) return kFallback;
-  Target from, to;
+  CallGuard g;
+  Scratch *w = g.scratch();
+  if (w == nullptr) return kFallback;
+  Target &from = w->target[0], &to = w->target[1];
   if (!resolve_target(olddirfd, oldpath, &from) || !resolve_target(newdirfd, newpath, &to))
     return kFallback;
   if (from.m.mnt_id != to.m.mnt_id) return kFallback;
@@ -375,7 +390,7 @@ int64_t b_linkat(int olddirfd, const char *oldpath, int newdirfd, const char *ne
   c.req.flags = (flags & AT_SYMLINK_FOLLOW) ? wire::kFollow2 : 0;
   set_path(c, 0, from);
   set_path(c, 1, to);
-  return send(from, Op::kLink, c, true);
+  return send(from, Op::kLink, c, true, w->data, sizeof(w->data));
 }
 
 int64_t b_statfs(const char *path, struct statfs *st) {
@@ -389,7 +404,10 @@ int64_t b_getxattr(const char *path, const char *name, void *value, size_t size,
   Call c;
   if (!xattr_req(c, name, size)) return kFallback;
   c.req.flags = nofollow ? wire::kNoFollow : 0;
-  Target t;
+  CallGuard g;
+  Scratch *w = g.scratch();
+  if (w == nullptr) return kFallback;
+  Target &t = w->target[0];
   if (!resolve_target(AT_FDCWD, path, &t)) return kFallback;
   set_path(c, 0, t);
   return send(t, Op::kGetxattr, c, false, static_cast<char *>(value), size);
@@ -399,7 +417,10 @@ int64_t b_listxattr(const char *path, char *list, size_t size, bool nofollow) {
   Call c;
   c.req.flags = nofollow ? wire::kNoFollow : 0;
   c.req.size = size;
-  Target t;
+  CallGuard g;
+  Scratch *w = g.scratch();
+  if (w == nullptr) return kFallback;
+  Target &t = w->target[0];
   if (!resolve_target(AT_FDCWD, path, &t)) return kFallback;
   set_path(c, 0, t);
   return send(t, Op::kListxattr, c, false, list, size);

@@ -58,12 +58,33 @@ std::atomic<int64_t> g_spinners{0};
 std::atomic<unsigned long long> g_stalled_skips{0}, g_stalled_waits{0};
 std::atomic<pid_t> g_owner{0};  // our pid (see channel_in_owner_process)
 
+// What this thread's call in progress holds, for channel_recover_abandoned().
+struct InFlight {
+  void *conn;     // Conn *: a reference taken (acquire)
+  void *busy;     // Conn *: held kBusy while connecting
+  int slot;       // taken slot, or -1
+  bool spinning;  // counted in g_spinners
+  int cancel_state;
+};
+thread_local InFlight t_call
+    __attribute__((tls_model("initial-exec"))) = {nullptr, nullptr, -1, false, 0};
+
+// System calls without libc's cancellation points: a thread cancelled inside a call would
+// leave what it holds held.
+long sys_write(int fd, const void *p, size_t n) {
+  return syscall(SYS_write, fd, p, n);
+}
+long sys_close(int fd) {
+  return syscall(SYS_close, fd);
+}
+
 int read_umask_from_proc() {
-  int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  int fd =
+      static_cast<int>(syscall(SYS_openat, AT_FDCWD, "/proc/self/status", O_RDONLY | O_CLOEXEC, 0));
   if (fd < 0) return 022;
-  char buf[2048];
-  ssize_t n = read(fd, buf, sizeof(buf) - 1);
-  close(fd);
+  char buf[256];  // "Umask:" is the second line
+  ssize_t n = syscall(SYS_read, fd, buf, sizeof(buf) - 1);
+  sys_close(fd);
   if (n <= 0) return 022;
   buf[n] = '\0';
   const char *p = strstr(buf, "Umask:");
@@ -73,8 +94,8 @@ int read_umask_from_proc() {
 
 void release_resources(Conn &c) {
   if (c.region != nullptr) munmap(c.region, wire::kRegionSize);
-  if (c.sock >= 0) close(c.sock);
-  if (c.efd >= 0) close(c.efd);
+  if (c.sock >= 0) sys_close(c.sock);
+  if (c.efd >= 0) sys_close(c.efd);
   c.region = nullptr;
   c.sock = c.efd = -1;
   c.slots.store(0);
@@ -85,6 +106,7 @@ void release_resources(Conn &c) {
 // the parent): drop them; the child connects anew with its own credentials.
 void atfork_child() {
   channel_set_owner_process();
+  t_call = InFlight{nullptr, nullptr, -1, false, 0};
   g_spinners.store(0);  // the threads that were spinning are not in the child
   for (Conn &c : g_conns) {
     if (c.mnt_id.load() == 0) continue;
@@ -126,6 +148,18 @@ bool load_facts(const MountMatch &m, KernelFacts *f) {
   f->f_flags = sfs.f_flags;
   f->f_type = sfs.f_type;
   f->root_ino = stx.stx_ino;
+  return true;
+}
+
+// Waits (bounded) until no thread uses c, held kBusy by us. False: a reference is still
+// taken, by a call that is slow or by a thread that left one behind (siglongjmp, and then no
+// call of that thread since: see channel_recover_abandoned): never wait for it forever.
+bool drained(Conn &c) {
+  int64_t give_up = now_ns() + int64_t{100} * 1000000;
+  while (c.users.load(std::memory_order_acquire) != 0) {
+    if (now_ns() > give_up) return false;
+    sched_yield();
+  }
   return true;
 }
 
@@ -194,14 +228,23 @@ bool acquire(Conn &c, const MountMatch &m) {
       c.users.fetch_add(1, std::memory_order_acq_rel);
       if (c.state.load(std::memory_order_acquire) == kConnected && c.cred_gen == gen &&
           c.server_pid == m.server_pid && !c.broken.load(std::memory_order_acquire) &&
-          !wire::header_of(c.region)->closed.load(std::memory_order_acquire))
+          !wire::header_of(c.region)->closed.load(std::memory_order_acquire)) {
+        t_call.conn = &c;
         return true;
+      }
       c.users.fetch_sub(1, std::memory_order_acq_rel);
       // Stale: credentials changed or the server closed us. Tear down, then reconnect.
+      // Not before the backoff of an earlier attempt that found users that did not leave.
+      if (c.retry_after_ns > now_ns()) return false;
       int expected = kConnected;
       if (!c.state.compare_exchange_strong(expected, kBusy)) return false;
-      while (c.users.load(std::memory_order_acquire) != 0) sched_yield();
+      if (!drained(c)) {
+        c.retry_after_ns = now_ns() + int64_t{1000} * 1000000;
+        c.state.store(kConnected, std::memory_order_release);
+        return false;
+      }
       release_resources(c);
+      c.retry_after_ns = 0;
       c.state.store(kDisconnected, std::memory_order_release);
       continue;
     }
@@ -211,17 +254,28 @@ bool acquire(Conn &c, const MountMatch &m) {
       return false;
     int expected = s;
     if (!c.state.compare_exchange_strong(expected, kBusy)) return false;
+    // No cancellation point (there are some in the handshake) may end this thread while the
+    // entry is kBusy; a siglongjmp that does is undone by channel_recover_abandoned().
+    t_call.busy = &c;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &t_call.cancel_state);
     int ns = connect_conn(c, m);
     c.cred_gen = gen;
     c.server_pid = m.server_pid;
-    if (ns != kConnected) c.retry_after_ns = now_ns() + int64_t{1000} * 1000000;
+    c.retry_after_ns = ns != kConnected ? now_ns() + int64_t{1000} * 1000000 : 0;
     c.state.store(ns, std::memory_order_release);
+    t_call.busy = nullptr;
+    pthread_setcancelstate(t_call.cancel_state, nullptr);
     if (ns != kConnected) return false;
   }
   return false;
 }
 
-void release(Conn &c) { c.users.fetch_sub(1, std::memory_order_acq_rel); }
+// (t_call is cleared first: a siglongjmp in between leaks a reference, which drained()
+// does not wait for forever, rather than giving it back twice.)
+void release(Conn &c) {
+  t_call.conn = nullptr;
+  c.users.fetch_sub(1, std::memory_order_acq_rel);
+}
 
 int take_slot(Conn &c) {
   uint64_t used = c.slots.load(std::memory_order_relaxed);
@@ -229,16 +283,21 @@ int take_slot(Conn &c) {
     if (~used == 0) return -1;
     int i = __builtin_ctzll(~used);
     if (c.slots.compare_exchange_weak(used, used | (uint64_t{1} << i), std::memory_order_acquire))
-      return i;
+      return t_call.slot = i;
   }
 }
 
-void put_slot(Conn &c, int i) { c.slots.fetch_and(~(uint64_t{1} << i), std::memory_order_release); }
+void put_slot(Conn &c, int i) {
+  t_call.slot = -1;
+  c.slots.fetch_and(~(uint64_t{1} << i), std::memory_order_release);
+}
 
 bool server_gone(Conn &c) {
   if (wire::header_of(c.region)->closed.load(std::memory_order_acquire)) return true;
   pollfd p{c.sock, POLLIN | POLLRDHUP, 0};
-  return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLRDHUP | POLLERR));
+  timespec zero{0, 0};  // ppoll, not poll(): no cancellation point
+  return syscall(SYS_ppoll, &p, 1, &zero, nullptr, 0) > 0 &&
+         (p.revents & (POLLHUP | POLLRDHUP | POLLERR));
 }
 
 // Whether the server is awake but has not moved its beat for tuning().server_stuck_ns: it is
@@ -271,6 +330,7 @@ int64_t wait_done(Conn &c, wire::Slot *s, bool mutation, int64_t spin_ns) {
   const Tuning &t = tuning();
   int64_t start = now_ns();
   bool spinning = g_spinners.fetch_add(1, std::memory_order_relaxed) < t.client_spinners;
+  t_call.spinning = spinning;  // (a siglongjmp: channel_recover_abandoned gives it back)
   if (!spinning) {
     g_spinners.fetch_sub(1, std::memory_order_relaxed);
     spin_ns = 0;
@@ -286,6 +346,7 @@ int64_t wait_done(Conn &c, wire::Slot *s, bool mutation, int64_t spin_ns) {
     }
     if (spinning) {
       spinning = false;
+      t_call.spinning = false;
       g_spinners.fetch_sub(1, std::memory_order_relaxed);
     }
     s->h.client_sleeping.store(1, std::memory_order_seq_cst);
@@ -308,6 +369,7 @@ int64_t wait_done(Conn &c, wire::Slot *s, bool mutation, int64_t spin_ns) {
         return mutation ? -ENOTCONN : wire::kFallback;  // it may have happened: never repeat
     }
   }
+  t_call.spinning = false;
   if (spinning) g_spinners.fetch_sub(1, std::memory_order_relaxed);
   s->h.client_sleeping.store(0, std::memory_order_relaxed);
   return wire::kDone;
@@ -346,6 +408,33 @@ bool channel_in_owner_process() {
 
 void channel_set_owner_process() {
   g_owner.store(static_cast<pid_t>(syscall(SYS_getpid)), std::memory_order_relaxed);
+}
+
+void channel_recover_abandoned() {
+  InFlight f = t_call;
+  t_call = InFlight{nullptr, nullptr, -1, false, 0};
+  if (f.spinning) g_spinners.fetch_sub(1, std::memory_order_relaxed);
+  if (f.busy != nullptr) {  // left while connecting: whatever the handshake made is lost
+    static_cast<Conn *>(f.busy)->retry_after_ns = now_ns() + int64_t{1000} * 1000000;
+    static_cast<Conn *>(f.busy)->state.store(kDisconnected, std::memory_order_release);
+    pthread_setcancelstate(f.cancel_state, nullptr);
+  }
+  if (f.conn == nullptr) return;
+  Conn &c = *static_cast<Conn *>(f.conn);
+  if (f.slot >= 0) {
+    // Posted: withdraw it; answered: drop the answer; claimed: the server is on it, and the
+    // slot stays taken until the connection is re-made.
+    std::atomic<uint32_t> &st = wire::slot_at(c.region, static_cast<uint32_t>(f.slot))->h.state;
+    uint32_t v = st.load(std::memory_order_acquire);
+    if ((v == wire::kPosted && st.compare_exchange_strong(v, wire::kFree)) || v == wire::kDone) {
+      st.store(wire::kFree, std::memory_order_release);
+      v = wire::kFree;
+    }
+    if (v == wire::kFree) put_slot(c, f.slot);
+  }
+  release(c);
+  // A teardown put off because of this very reference (drained) may go ahead at once.
+  if (c.state.load(std::memory_order_acquire) == kConnected) c.retry_after_ns = 0;
 }
 
 int64_t channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const Strings &str,
@@ -388,7 +477,7 @@ int64_t channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const
   int64_t spin_ns = tuning().client_spin_ns;
   if (hdr->server_idle.load(std::memory_order_seq_cst)) {
     uint64_t one = 1;
-    if (write(c->efd, &one, sizeof(one)) < 0) { /* the server also polls */
+    if (sys_write(c->efd, &one, sizeof(one)) < 0) { /* the server also polls */
     }
     spin_ns = std::max<int64_t>(spin_ns, tuning().client_wake_spin_ns);
   }
@@ -408,8 +497,10 @@ int64_t channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const
     put_slot(*c, idx);
   } else if (result == wire::kFallback) {
     put_slot(*c, idx);
+  } else {
+    // The slot stays claimed by a dead server; the connection is torn down on next use.
+    t_call.slot = -1;
   }
-  // else: the slot stays claimed by a dead server; the connection is torn down on next use.
   release(*c);
   return result;
 }

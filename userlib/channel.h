@@ -62,4 +62,8 @@ void channel_set_umask(mode_t m);
 bool channel_in_owner_process();
 void channel_set_owner_process();  // at load and in a fork child
 
+// This thread's call was abandoned (a siglongjmp out of a signal handler, seen by the caller:
+// scratch.h): gives back its connection reference, slot and spinner place.
+void channel_recover_abandoned();
+
 }  // namespace finesse::client

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "bypass_ops.h"
+#include "scratch.h"
 #include "wire.h"
 
 namespace finesse::client {
@@ -32,9 +33,10 @@ bool fd_file(int fd, char *buf, size_t cap, KnownFile *out);
 // fd allows `use`; else wire::kFallback.
 template <typename Find, typename Op>
 int64_t on_fd_file(int fd, FdUse use, Find find, Op op) {
-  char path[wire::kPathMax];
+  Scratch *w = thread_scratch();  // the path: not on a stack that may be small
   KnownFile f;
-  if (!find(fd, path, sizeof(path), &f) || !fd_allows(fd, use)) return wire::kFallback;
+  if (w == nullptr || !find(fd, w->fdpath, sizeof(w->fdpath), &f) || !fd_allows(fd, use))
+    return wire::kFallback;
   return op(f);
 }
 

@@ -1,5 +1,6 @@
 #include "registry_cache.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #include <atomic>
@@ -27,6 +28,9 @@ void refresh_if_stale() {
   if (checked != 0 && now - checked < ttl) return;
   bool expected = false;
   if (!g_refreshing.compare_exchange_strong(expected, true)) return;
+  // Reading the maps has cancellation points (close): none may end us while refreshing.
+  int cancel_state;
+  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
   uint64_t gen = 0;
   bool unchanged = checked != 0 && registry_read_generation(&gen) == 0 && gen == g_snap.generation;
   if (!unchanged) {
@@ -36,6 +40,7 @@ void refresh_if_stale() {
   }
   g_checked_ns.store(now, std::memory_order_release);
   g_refreshing.store(false);
+  pthread_setcancelstate(cancel_state, nullptr);
 }
 
 }  // namespace

@@ -5,10 +5,15 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -302,6 +307,165 @@ int case_vfork_state() {
   return 0;
 }
 
+// Runs fn in a child and waits for it at most 8 s (it needs well under one): a hang is a
+// line of output, not a hung test.
+int watched(const char *name, int (*fn)()) {
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int rc = fn();
+    fflush(stdout);
+    _exit(rc);
+  }
+  int status = 0;
+  for (int i = 0; i < 800; i++) {
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      if (WIFSIGNALED(status))
+        printf("%s killed by signal %d\n", name, WTERMSIG(status));
+      else
+        printf("%s exit=%d\n", name, WEXITSTATUS(status));
+      return 0;
+    }
+    usleep(10000);
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, &status, 0);
+  printf("%s hangs\n", name);
+  return 0;
+}
+
+// After whatever the scenario left behind: a credential change (every connection is torn
+// down before its next call), 1000 access() calls in this thread and 1000 in a new one, one
+// in a fork child (access: the scenarios use other calls, the test counts these).
+int calls_after(const char *what) {
+  if (seteuid(geteuid()) != 0) perror("seteuid");
+  static std::string f;
+  f = g_dir + "/after";
+  auto loop = [](void *) -> void * {
+    long bad = 0;
+    for (int i = 0; i < 1000; i++)
+      if (access(f.c_str(), R_OK) != 0) bad++;
+    return reinterpret_cast<void *>(bad);
+  };
+  // This thread first (it finds what the scenario left in its own state), then a new one.
+  long here = reinterpret_cast<long>(loop(nullptr));
+  pthread_t t;
+  void *in_thread = nullptr;
+  pthread_create(&t, nullptr, loop, nullptr);
+  pthread_join(t, &in_thread);
+  printf("%s: calls after bad=%ld+%ld\n", what, here, reinterpret_cast<long>(in_thread));
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid == 0) _exit(access(f.c_str(), R_OK) == 0 ? 0 : 1);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  printf("%s: fork child exit=%d\n", what, WEXITSTATUS(status));
+  return 0;
+}
+
+// Signal handlers on a small alternate stack (8 KiB, a guard page below it) that stat and
+// open files on the mount.
+volatile sig_atomic_t g_handler_bad = 0;
+// Made before the signals: a handler allocates nothing.
+char g_hfile[4096], g_hdir_d[4096], g_hdir_e[4096];
+
+void on_usr1(int) {
+  struct stat st;
+  if (stat(g_hfile, &st) != 0 || st.st_size != 5) g_handler_bad = g_handler_bad + 1;
+  int fd = open(g_hfile, O_RDONLY);
+  if (fd < 0 || fstat(fd, &st) != 0) g_handler_bad = g_handler_bad + 1;
+  if (fd >= 0) close(fd);
+  if (mkdir(g_hdir_d, 0755) != 0 || rename(g_hdir_d, g_hdir_e) != 0 || rmdir(g_hdir_e) != 0)
+    g_handler_bad = g_handler_bad + 1;
+}
+
+int scenario_altstack() {
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE)), size = 8192;
+  char *m = static_cast<char *>(
+      mmap(nullptr, page + size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  if (m == MAP_FAILED || mprotect(m, page, PROT_NONE) != 0) return 3;
+  stack_t ss{};
+  ss.ss_sp = m + page;
+  ss.ss_size = size;
+  if (sigaltstack(&ss, nullptr) != 0) return 4;
+  struct sigaction sa {};
+  sa.sa_handler = on_usr1;
+  sa.sa_flags = SA_ONSTACK;
+  sigaction(SIGUSR1, &sa, nullptr);
+  snprintf(g_hfile, sizeof(g_hfile), "%s/after", g_dir.c_str());
+  snprintf(g_hdir_d, sizeof(g_hdir_d), "%s/hd", g_dir.c_str());
+  snprintf(g_hdir_e, sizeof(g_hdir_e), "%s/he", g_dir.c_str());
+  for (int i = 0; i < 50; i++) raise(SIGUSR1);
+  printf("altstack handler bad=%d\n", static_cast<int>(g_handler_bad));
+  return 0;
+}
+
+sigjmp_buf g_jmp;
+volatile sig_atomic_t g_jumps = 0;
+
+void on_alarm(int) {
+  g_jumps = g_jumps + 1;
+  siglongjmp(g_jmp, 1);
+}
+
+// siglongjmp out of a SIGALRM handler that interrupted bypassed calls, many times.
+int scenario_longjmp() {
+  struct sigaction sa {};
+  sa.sa_handler = on_alarm;
+  sigaction(SIGALRM, &sa, nullptr);
+  // Only async-signal-safe calls in the loop (no allocation): the handler may cut any of them.
+  const std::string f = g_dir + "/after", lj = g_dir + "/lj";
+  itimerval it{{0, 300}, {0, 300}};
+  setitimer(ITIMER_REAL, &it, nullptr);
+  sigsetjmp(g_jmp, 1);
+  while (g_jumps < 500) {
+    struct stat st;
+    stat(f.c_str(), &st);
+    mkdir(lj.c_str(), 0755);
+    rmdir(lj.c_str());
+  }
+  itimerval off{};
+  setitimer(ITIMER_REAL, &off, nullptr);
+  signal(SIGALRM, SIG_IGN);
+  rmdir(lj.c_str());
+  printf("longjmp jumps done\n");
+  return calls_after("longjmp");
+}
+
+// Threads cancelled while they make bypassed calls (a sleeping server: the call kicks it).
+void *cancel_thread(void *arg) {
+  const std::string &f = *static_cast<std::string *>(arg);
+  for (;;) {
+    struct stat st;
+    stat(f.c_str(), &st);
+    timespec ts{0, 2000000};  // the server goes to sleep meanwhile: not a cancellation point
+    syscall(SYS_nanosleep, &ts, nullptr);
+    pthread_testcancel();
+  }
+  return nullptr;
+}
+
+int scenario_cancel() {
+  std::string f = g_dir + "/after";
+  for (int round = 0; round < 20; round++) {
+    pthread_t t[4];
+    for (auto &x : t) pthread_create(&x, nullptr, cancel_thread, &f);
+    usleep(20000);
+    for (auto &x : t) pthread_cancel(x);
+    for (auto &x : t) pthread_join(x, nullptr);
+  }
+  printf("cancel rounds done\n");
+  return calls_after("cancel");
+}
+
+int case_signals() {
+  file(g_dir + "/after", "after");
+  watched("altstack", scenario_altstack);
+  watched("longjmp", scenario_longjmp);
+  watched("cancel", scenario_cancel);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -320,5 +484,6 @@ int main(int argc, char **argv) {
   if (c == "exec-child") return case_exec_child();
   if (c == "privdrop") return case_privdrop();
   if (c == "vfork-state") return case_vfork_state();
+  if (c == "signals") return case_signals();
   return 2;
 }

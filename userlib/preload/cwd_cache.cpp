@@ -8,6 +8,7 @@
 #include <atomic>
 
 #include "base_record.h"
+#include "scratch.h"
 #include "shim.h"
 #include "wire.h"
 
@@ -26,8 +27,10 @@ void learn() {
   if (!in_owner_process()) return;  // a vfork child must not write into its parent's cache
   uint32_t epoch = g_cwd.epoch.load(std::memory_order_acquire);
   if (g_failed_epoch.load(std::memory_order_relaxed) == epoch) return;
-  char path[wire::kPathMax];
-  long n = syscall(SYS_getcwd, path, sizeof(path));  // length including the NUL
+  client::Scratch *w = client::thread_scratch();  // not on a stack that may be small
+  if (w == nullptr) return;
+  char *path = w->cwd;
+  long n = syscall(SYS_getcwd, path, sizeof(w->cwd));  // length including the NUL
   struct statx stx;
   if (n <= 1 || path[0] != '/' ||
       syscall(SYS_statx, AT_FDCWD, ".", AT_STATX_DONT_SYNC, STATX_TYPE | STATX_INO | STATX_MNT_ID,

@@ -14,6 +14,7 @@
 #include "fd_file.h"
 #include "kernel_facts.h"
 #include "registry_cache.h"
+#include "scratch.h"
 #include "shim.h"
 #include "wire.h"
 
@@ -65,7 +66,9 @@ void note_open(int dirfd, const char *path, int fd) {
   // Whatever we knew about this number is void (also if it was closed behind our back).
   invalidate(fd);
   if (!in_range(fd) || path == nullptr || path[0] == '\0' || disabled()) return;
-  char full[2 * wire::kPathMax];
+  client::Scratch *w = client::thread_scratch();  // not on a stack that may be small
+  if (w == nullptr) return;
+  char *full = w->path;
   size_t n = 0;
   size_t plen = strnlen(path, wire::kPathMax);
   if (plen >= wire::kPathMax) return;

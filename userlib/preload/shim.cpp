@@ -13,11 +13,13 @@
 #include "fd_table.h"
 #include "real_libc.h"
 #include "resolve.h"
+#include "scratch.h"
 #include "tuning.h"
 
 namespace finesse::shim {
 
 thread_local int t_depth __attribute__((tls_model("initial-exec"))) = 0;
+thread_local const void *t_scope_frame __attribute__((tls_model("initial-exec"))) = nullptr;
 
 namespace {
 
@@ -70,6 +72,12 @@ bool in_owner_process() {
 
 void set_owner_process() {
   client::channel_set_owner_process();
+}
+
+void recover_if_abandoned(const void *here) {
+  if (!client::frame_abandoned(t_scope_frame, here)) return;
+  t_depth = 0;
+  client::recover_abandoned_call();
 }
 
 void count_bypassed() {

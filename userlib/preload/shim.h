@@ -26,17 +26,30 @@ bool in_owner_process();
 void set_owner_process();  // at start-up and in a fork child
 
 extern thread_local int t_depth __attribute__((tls_model("initial-exec")));
+// The frame of the outermost Scope of this thread while t_depth > 0.
+extern thread_local const void *t_scope_frame __attribute__((tls_model("initial-exec")));
+
+// t_depth > 0 and we run at `here`: if the Scope that set it was left by a siglongjmp out of
+// a signal handler (its destructor never ran), resets this thread's marks and gives back
+// what its call held (client::frame_abandoned, client::recover_abandoned_call).
+void recover_if_abandoned(const void *here);
 
 // Marks this thread as inside the shim. active(): the bypass may be tried.
 class Scope {
  public:
-  Scope() : active_(t_depth == 0 && !disabled()) { ++t_depth; }
+  Scope() : active_(enter(__builtin_frame_address(0))) {}
   ~Scope() { --t_depth; }
   Scope(const Scope &) = delete;
   Scope &operator=(const Scope &) = delete;
   bool active() const { return active_; }
 
  private:
+  static bool enter(const void *here) {
+    if (t_depth > 0) recover_if_abandoned(here);
+    if (t_depth++ > 0) return false;
+    t_scope_frame = here;
+    return !disabled();
+  }
   bool active_;
 };
 

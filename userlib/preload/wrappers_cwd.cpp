@@ -9,6 +9,7 @@
 
 #include "cwd_cache.h"
 #include "real_libc.h"
+#include "scratch.h"
 #include "shim.h"
 
 using namespace finesse::shim;
@@ -22,10 +23,10 @@ int after_cwd_change(int rc) {
   cwd_cache::invalidate();
   if (rc == 0) {
     Scope scope;
-    if (scope.active()) {
-      char buf[finesse::wire::kPathMax];
+    finesse::client::Scratch *w = finesse::client::thread_scratch();
+    if (scope.active() && w != nullptr) {
       uint64_t ino, mnt;
-      cwd_cache::base(buf, sizeof(buf), &ino, &mnt);
+      cwd_cache::base(w->path, sizeof(w->path), &ino, &mnt);
     }
   }
   errno = saved;

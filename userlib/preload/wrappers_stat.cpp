@@ -11,6 +11,7 @@
 #include "bypass_ops.h"
 #include "fd_table.h"
 #include "real_libc.h"
+#include "scratch.h"
 #include "shim.h"
 #include "statvfs_conv.h"
 
@@ -38,9 +39,10 @@ static_assert(sizeof(struct statfs) == sizeof(struct statfs64));
 // fstat(fd): the fd's path and inode from the fd table (or, for an fd we did not see
 // opened, from the kernel's facts and /proc/self/fd once).
 int64_t b_fstat(int fd, struct stat *st) {
-  char path[finesse::wire::kPathMax];
+  finesse::client::Scratch *w = finesse::client::thread_scratch();
   finesse::client::KnownFile f;
-  if (!finesse::shim::fd_table::file(fd, path, sizeof(path), &f)) return finesse::wire::kFallback;
+  if (w == nullptr || !finesse::shim::fd_table::file(fd, w->fdpath, sizeof(w->fdpath), &f))
+    return finesse::wire::kFallback;
   return b_fstat_known(f, st);
 }
 
