@@ -117,6 +117,24 @@ void atfork_child() {
   }
 }
 
+// Gives c, idle, to mount mnt_id: its old mount is gone or unused (mount ids come and go
+// for the life of the process, the table has FINESSE_MAX_MOUNTS entries). False if c is in
+// use. Its users check the mount id again once they hold it (acquire).
+bool recycle(Conn &c, uint64_t old_id, uint64_t mnt_id) {
+  int s = c.state.load(std::memory_order_acquire);
+  if (s == kBusy || !c.state.compare_exchange_strong(s, kBusy)) return false;
+  if (c.users.load(std::memory_order_seq_cst) != 0 ||
+      !c.mnt_id.compare_exchange_strong(old_id, mnt_id)) {
+    c.state.store(s, std::memory_order_release);
+    return false;
+  }
+  release_resources(c);
+  c.retry_after_ns = 0;
+  c.server_pid = 0;
+  c.state.store(kDisconnected, std::memory_order_release);
+  return true;
+}
+
 Conn *find_conn(uint64_t mnt_id) {
   for (Conn &c : g_conns)
     if (c.mnt_id.load(std::memory_order_acquire) == mnt_id) return &c;
@@ -124,6 +142,16 @@ Conn *find_conn(uint64_t mnt_id) {
     uint64_t zero = 0;
     if (c.mnt_id.compare_exchange_strong(zero, mnt_id)) return &c;
     if (zero == mnt_id) return &c;
+  }
+  // Full: take an entry that is not connected (or whose server died), else any idle one.
+  for (int pass = 0; pass < 2; pass++) {
+    for (Conn &c : g_conns) {
+      uint64_t id = c.mnt_id.load(std::memory_order_acquire);
+      if (id == mnt_id) return &c;
+      int s = c.state.load(std::memory_order_acquire);
+      bool dead = s == kDisconnected || s == kNotServed || c.broken.load();
+      if ((pass == 1 || dead) && recycle(c, id, mnt_id)) return &c;
+    }
   }
   return nullptr;
 }
@@ -226,8 +254,10 @@ bool acquire(Conn &c, const MountMatch &m) {
     int s = c.state.load(std::memory_order_acquire);
     if (s == kConnected) {
       c.users.fetch_add(1, std::memory_order_acq_rel);
+      // (The entry may have been given to another mount meanwhile: find_conn.)
       if (c.state.load(std::memory_order_acquire) == kConnected && c.cred_gen == gen &&
-          c.server_pid == m.server_pid && !c.broken.load(std::memory_order_acquire) &&
+          c.mnt_id.load(std::memory_order_acquire) == m.mnt_id && c.server_pid == m.server_pid &&
+          !c.broken.load(std::memory_order_acquire) &&
           !wire::header_of(c.region)->closed.load(std::memory_order_acquire)) {
         t_call.conn = &c;
         return true;
@@ -254,6 +284,10 @@ bool acquire(Conn &c, const MountMatch &m) {
       return false;
     int expected = s;
     if (!c.state.compare_exchange_strong(expected, kBusy)) return false;
+    if (c.mnt_id.load(std::memory_order_acquire) != m.mnt_id) {  // given to another mount
+      c.state.store(s, std::memory_order_release);
+      return false;
+    }
     // No cancellation point (there are some in the handshake) may end this thread while the
     // entry is kBusy; a siglongjmp that does is undone by channel_recover_abandoned().
     t_call.busy = &c;

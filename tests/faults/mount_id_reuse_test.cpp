@@ -3,10 +3,14 @@
 // worse its connection).
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include <chrono>
+#include <memory>
+#include <set>
 #include <thread>
+#include <vector>
 
 #include "attached_fs.h"
 
@@ -45,6 +49,34 @@ TEST(MountIdReuse, NewMountIsBypassedAtOnce) {
   ASSERT_EQ(finesse_stat(fs.path("d").c_str(), &st), 0);
   EXPECT_EQ(finesse_last_route(), FINESSE_ROUTE_BYPASS)
       << "the new mount (same mount id " << old_id << ") inherited the dead server's state";
+}
+
+// More distinct mount ids in one process lifetime than the client has connection entries
+// (FINESSE_MAX_MOUNTS): every new mount is bypassed all the same.
+TEST(MountIdReuse, MoreMountIdsThanConnectionEntries) {
+  // Each freed id is held by a tmpfs, so that the next mount gets a new one.
+  struct Holders {
+    std::vector<std::unique_ptr<TempDir>> dirs;
+    ~Holders() {
+      for (auto &d : dirs) umount2(d->path().c_str(), MNT_DETACH);
+    }
+  } holders;
+  std::set<uint64_t> ids;
+  for (int i = 0; i < FINESSE_MAX_MOUNTS + 8; i++) {
+    {
+      AttachedFs fs(MountOptions{});
+      ASSERT_EQ(::mkdir(fs.path("d").c_str(), 0755), 0);
+      struct stat st;
+      ASSERT_EQ(finesse_stat(fs.path("d").c_str(), &st), 0);
+      ids.insert(mount_id(fs.mnt()));
+      ASSERT_EQ(finesse_last_route(), FINESSE_ROUTE_BYPASS)
+          << "mount number " << i + 1 << " (" << ids.size() << " distinct mount ids)";
+    }
+    auto d = std::make_unique<TempDir>();
+    if (mount("none", d->path().c_str(), "tmpfs", 0, nullptr) == 0)
+      holders.dirs.push_back(std::move(d));
+  }
+  EXPECT_GT(ids.size(), static_cast<size_t>(FINESSE_MAX_MOUNTS));
 }
 
 }  // namespace

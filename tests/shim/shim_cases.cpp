@@ -1,6 +1,7 @@
 // finesse-shim-cases CASE DIR [ARG]: one scenario of the shim test in plain libc calls,
 // working inside DIR and printing one line per observation. The test runs it with and
 // without the shim (on twin directories when it changes things) and compares the lines.
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -17,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -466,6 +468,37 @@ int case_signals() {
   return 0;
 }
 
+// FINESSE_DISABLE or not: threads that call wrappers the moment they start (before anyone
+// looked up the real functions) get them done, not refused.
+// Nothing before the threads calls a wrapper.
+int case_start_threads() {
+  pthread_barrier_t b;
+  const int n = 16;
+  pthread_barrier_init(&b, nullptr, n);
+  static std::atomic<long> bad{0};
+  std::vector<pthread_t> ts(n);
+  struct Arg {
+    pthread_barrier_t *b;
+  } arg{&b};
+  for (auto &t : ts)
+    pthread_create(
+        &t, nullptr,
+        [](void *p) -> void * {
+          pthread_barrier_wait(static_cast<Arg *>(p)->b);
+          for (int i = 0; i < 20; i++) {
+            FILE *f = fopen(g_dir.c_str(), "r");
+            if (f == nullptr || fclose(f) != 0) bad++;
+            DIR *d = opendir(g_dir.c_str());
+            if (d == nullptr || closedir(d) != 0) bad++;
+          }
+          return nullptr;
+        },
+        &arg);
+  for (auto &t : ts) pthread_join(t, nullptr);
+  printf("start threads bad=%ld\n", bad.load());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -485,5 +518,6 @@ int main(int argc, char **argv) {
   if (c == "privdrop") return case_privdrop();
   if (c == "vfork-state") return case_vfork_state();
   if (c == "signals") return case_signals();
+  if (c == "start-threads") return case_start_threads();
   return 2;
 }

@@ -178,6 +178,19 @@ TEST_P(ShimCases, SignalStacksLongjmpsAndCancellation) {
     EXPECT_NE(r.shim.out.find(line), std::string::npos) << line << " in:\n" << r.shim.out;
 }
 
+// Threads that call wrappers the moment they start, before the real functions are known.
+TEST_P(ShimCases, ThreadsCallingAtStartGetRealFunctions) {
+  for (const char *disable : {"1", "0"}) {
+    auto env = with_shim();
+    env["FINESSE_DISABLE"] = disable;
+    for (int i = 0; i < 10; i++) {
+      CommandResult r = run_command({cases_prog(), "start-threads", a_}, env);
+      EXPECT_EQ(r.status, 0) << r.err;
+      EXPECT_EQ(r.out, "start threads bad=0\n") << "FINESSE_DISABLE=" << disable;
+    }
+  }
+}
+
 // FINESSE_DISABLE=1: a pure pass-through, the bypass never used.
 TEST_P(ShimCases, DisabledShimIsAPassThrough) {
   uint64_t s0 = fs_->served_total();

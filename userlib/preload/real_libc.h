@@ -67,13 +67,19 @@ struct Table {
 
 // The table once every symbol is looked up; nullptr before that and on the thread doing it.
 const Table *table();
+// While the table is being made by another thread: the next definition of `name`, looked up
+// for this call (the raw system call stands in for a function like fclose or fts_read that
+// has none). nullptr on the thread making the table, or inside a lookup of this thread.
+void *lookup(const char *name);
 
 }  // namespace finesse::shim::real
 
 // The next definition of `name`, or its raw system call while that is not known yet.
-#define NEXT(name, ...)                                                                      \
-  ([&] {                                                                                     \
-    const ::finesse::shim::real::Table *t_ = ::finesse::shim::real::table();                 \
-    return (t_ != nullptr && t_->name != nullptr) ? t_->name(__VA_ARGS__)                    \
-                                                  : ::finesse::shim::raw::name(__VA_ARGS__); \
+#define NEXT(name, ...)                                                                        \
+  ([&] {                                                                                       \
+    const ::finesse::shim::real::Table *t_ = ::finesse::shim::real::table();                   \
+    auto f_ = t_ != nullptr                                                                    \
+                  ? t_->name                                                                   \
+                  : reinterpret_cast<decltype(&::name)>(::finesse::shim::real::lookup(#name)); \
+    return f_ != nullptr ? f_(__VA_ARGS__) : ::finesse::shim::raw::name(__VA_ARGS__);          \
   }())

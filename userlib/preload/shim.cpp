@@ -39,8 +39,9 @@ void atfork_child() {
 // constructors — work too: everything here is also done lazily on first use.
 __attribute__((constructor)) void shim_init() {
   int saved = errno;
+  // Even when disabled: threads that call in later must find the real functions known.
+  real::table();
   if (!disabled()) {
-    real::table();
     set_owner_process();
     pthread_atfork(nullptr, nullptr, atfork_child);
   }
