@@ -106,6 +106,20 @@ EXPORT int fuse_session_loop(struct fuse_session *se) {
   return REAL(fuse_session_loop)(se);
 }
 
+// A file system's own loop (fuse_session_receive_buf/_process_buf, as libfuse's examples
+// show; libfuse's loops use internal versions and do not come here) may be single-threaded
+// too: bypass calls are serialised with its requests (a multi-threaded one is serialised as
+// well, slower but correct).
+EXPORT int fuse_session_receive_buf(struct fuse_session *se, struct fuse_buf *buf) {
+  if (se == fs_state().session) fs_state().serialize = true;
+  return REAL(fuse_session_receive_buf)(se, buf);
+}
+
+EXPORT void fuse_session_process_buf(struct fuse_session *se, const struct fuse_buf *buf) {
+  if (se == fs_state().session) fs_state().serialize = true;
+  REAL(fuse_session_process_buf)(se, buf);
+}
+
 EXPORT int fuse_reply_err(fuse_req_t req, int err) {
   if (auto *s = as_synthetic(req)) return complete(s, ReplyKind::kErr, err), 0;
   return REAL(fuse_reply_err)(req, err);
