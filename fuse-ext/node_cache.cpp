@@ -1,5 +1,8 @@
 #include "node_cache.h"
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <cmath>
 
 namespace finesse::server {
@@ -8,6 +11,14 @@ int64_t expiry_after(int64_t now_ns, double timeout_s) {
   if (!(timeout_s > 0)) return 0;
   if (timeout_s > 1e9) timeout_s = 1e9;
   return now_ns + static_cast<int64_t>(timeout_s * 1e9);
+}
+
+size_t default_cache_entries() {
+  size_t n = static_cast<size_t>(tuning().server_cache_entries);
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+    n = std::min<size_t>(n, std::max<rlim_t>(rl.rlim_cur / 2, 64));
+  return n;
 }
 
 // The root is always present (the kernel holds it; the server never looks it up), so that

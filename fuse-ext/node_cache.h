@@ -40,9 +40,14 @@ struct CacheHit {
   bool attr_fresh = false;
 };
 
+// FINESSE_SERVER_CACHE_ENTRIES, but at most half the fds this process may open: a
+// passthrough file system holds an fd per inode looked up, and the kernel's lookups need fds
+// too (a bound above the limit makes lookups fail with EMFILE instead of evicting).
+size_t default_cache_entries();
+
 class NodeCache {
  public:
-  explicit NodeCache(size_t max_entries = static_cast<size_t>(tuning().server_cache_entries));
+  explicit NodeCache(size_t max_entries = default_cache_entries());
 
   // A snapshot of the invalidation generation: results of file-system calls started before
   // an invalidation must not be cached.
