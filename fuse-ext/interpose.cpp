@@ -5,6 +5,7 @@
 #include <dlfcn.h>
 #include <fuse_lowlevel.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,6 +68,14 @@ EXPORT int fuse_session_mount(struct fuse_session *se, const char *mountpoint) {
   if (rc == 0 && ok && se == st.session) {
     st.mountpoint = canonical;
     finesse::server::start_server(st.mountpoint);
+  } else if (rc == 0 && se != st.session && !finesse::tuning().disabled) {
+    // libfuse >= 3.17 makes sessions in fuse_session_new_versioned (its fuse_session_new is
+    // an inline wrapper): we never saw the file system's ops, so there is nothing to serve.
+    fprintf(stderr,
+            "libfinesse_fuse: the session mounted on %s was not made by fuse_session_new "
+            "(libfuse >= 3.17 makes it with fuse_session_new_versioned): no bypass, the kernel "
+            "path serves it\n",
+            mountpoint != nullptr ? mountpoint : "?");
   }
   return rc;
 }
@@ -122,6 +131,7 @@ EXPORT void fuse_session_process_buf(struct fuse_session *se, const struct fuse_
 
 EXPORT int fuse_reply_err(fuse_req_t req, int err) {
   if (auto *s = as_synthetic(req)) return complete(s, ReplyKind::kErr, err), 0;
+  finesse::server::note_kernel_reply(req);
   return REAL(fuse_reply_err)(req, err);
 }
 
@@ -136,6 +146,7 @@ EXPORT int fuse_reply_entry(fuse_req_t req, const struct fuse_entry_param *e) {
     return complete(s, ReplyKind::kEntry, 0), 0;
   }
   if (e != nullptr) kernel_view().note_entry(*e);
+  finesse::server::note_kernel_reply(req);
   return REAL(fuse_reply_entry)(req, e);
 }
 

@@ -65,7 +65,7 @@ void t_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
   counters().kernel_ops++;
   size_t plen = strlen(control::kChallengePrefix);
   if (parent == FUSE_ROOT_ID && strncmp(name, control::kChallengePrefix, plen) == 0)
-    note_challenge(name + plen);
+    note_challenge(req, name + plen);
   LookupInFlight in_flight;
   OpGuard g;
   st().ops.lookup(req, parent, name);

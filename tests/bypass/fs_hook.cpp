@@ -26,6 +26,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <string>
 
 namespace {
@@ -104,9 +105,35 @@ void h_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t ne
 
 #define EXPORT extern "C" __attribute__((visibility("default")))
 
+// libfuse's own definition of a symbol, whatever is interposed in front of it.
+template <typename Fn>
+Fn in_libfuse(const char *name) {
+  static void *libfuse = dlopen("libfuse3.so.3", RTLD_NOLOAD | RTLD_LAZY);
+  return libfuse != nullptr ? reinterpret_cast<Fn>(dlsym(libfuse, name)) : nullptr;
+}
+
+struct libfuse_version {  // libfuse 3.17's
+  uint32_t major, minor, hotfix, padding;
+};
+using NewVersioned = fuse_session *(*)(fuse_args *, const fuse_lowlevel_ops *, size_t,
+                                       libfuse_version *, void *);
+
+// libfuse 3.17's fuse_session_new_versioned for a libfuse without it: made inside libfuse.
+fuse_session *emulated_new_versioned(fuse_args *args, const fuse_lowlevel_ops *op, size_t op_size,
+                                     libfuse_version *, void *userdata) {
+  auto inside = in_libfuse<decltype(&fuse_session_new)>("fuse_session_new");
+  return inside != nullptr ? inside(args, op, op_size, userdata) : nullptr;
+}
+
 EXPORT fuse_session *fuse_session_new(fuse_args *args, const fuse_lowlevel_ops *op, size_t op_size,
                                       void *userdata) {
   static auto real = next<decltype(&fuse_session_new)>("fuse_session_new");
+  if (env_on("FINESSE_HOOK_VERSIONED")) {
+    auto versioned = next<NewVersioned>("fuse_session_new_versioned");
+    if (versioned == nullptr) versioned = emulated_new_versioned;
+    libfuse_version v{3, 17, 0, 0};
+    return versioned(args, op, op_size, &v, userdata);
+  }
   memset(&g_ops, 0, sizeof g_ops);
   memcpy(&g_ops, op, std::min(op_size, sizeof g_ops));
   g_wrapped = g_ops;
@@ -118,7 +145,9 @@ EXPORT fuse_session *fuse_session_new(fuse_args *args, const fuse_lowlevel_ops *
 
 // The file system's reply, after its lookup found the name.
 EXPORT int fuse_reply_entry(fuse_req_t req, const fuse_entry_param *e) {
-  static auto real = next<decltype(&fuse_reply_entry)>("fuse_reply_entry");
+  static auto real = env_on("FINESSE_HOOK_DIRECT_REPLIES")
+                         ? in_libfuse<decltype(&fuse_reply_entry)>("fuse_reply_entry")
+                         : next<decltype(&fuse_reply_entry)>("fuse_reply_entry");
   if (t_slow) {
     t_slow = false;
     wait_release();
@@ -127,7 +156,9 @@ EXPORT int fuse_reply_entry(fuse_req_t req, const fuse_entry_param *e) {
 }
 
 EXPORT int fuse_reply_err(fuse_req_t req, int err) {
-  static auto real = next<decltype(&fuse_reply_err)>("fuse_reply_err");
+  static auto real = env_on("FINESSE_HOOK_DIRECT_REPLIES")
+                         ? in_libfuse<decltype(&fuse_reply_err)>("fuse_reply_err")
+                         : next<decltype(&fuse_reply_err)>("fuse_reply_err");
   if (t_rename && err == EINVAL)
     report("fs_hook: a checked rename would move a directory below itself\n");
   return real(req, err);
