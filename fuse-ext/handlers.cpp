@@ -184,6 +184,12 @@ int32_t do_rename(ServeCtx &ctx, const Decoded &d, ReplyBuf &) {
   bool exchange = flags & RENAME_EXCHANGE;
   if (exchange && !to.exists) return -ENOENT;
   if ((flags & RENAME_NOREPLACE) && to.exists) return -EEXIST;
+  // A directory moving to another directory: the kernel checks under s_vfs_rename_mutex that
+  // it does not go below itself, a lock the bypass cannot take, so a kernel-path rename
+  // racing with ours could make a cycle cut off from the root. The kernel does those.
+  if (from.parent != to.parent &&
+      (S_ISDIR(from.attr.st_mode) || (exchange && S_ISDIR(to.attr.st_mode))))
+    return kFallback;
   // lock_rename()'s traps: the source may not be an ancestor of the target's directory, nor
   // the target an ancestor of the source's.
   if (in_chain(to.chain, from.ino)) return -EINVAL;

@@ -5,6 +5,7 @@
 #include <dlfcn.h>
 #include <fuse_lowlevel.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,6 +68,14 @@ EXPORT int fuse_session_mount(struct fuse_session *se, const char *mountpoint) {
   if (rc == 0 && ok && se == st.session) {
     st.mountpoint = canonical;
     finesse::server::start_server(st.mountpoint);
+  } else if (rc == 0 && se != st.session && !finesse::tuning().disabled) {
+    // libfuse >= 3.17 makes sessions in fuse_session_new_versioned (its fuse_session_new is
+    // an inline wrapper): we never saw the file system's ops, so there is nothing to serve.
+    fprintf(stderr,
+            "libfinesse_fuse: the session mounted on %s was not made by fuse_session_new "
+            "(libfuse >= 3.17 makes it with fuse_session_new_versioned): no bypass, the kernel "
+            "path serves it\n",
+            mountpoint != nullptr ? mountpoint : "?");
   }
   return rc;
 }
@@ -106,8 +115,23 @@ EXPORT int fuse_session_loop(struct fuse_session *se) {
   return REAL(fuse_session_loop)(se);
 }
 
+// A file system's own loop (fuse_session_receive_buf/_process_buf, as libfuse's examples
+// show; libfuse's loops use internal versions and do not come here) may be single-threaded
+// too: bypass calls are serialised with its requests (a multi-threaded one is serialised as
+// well, slower but correct).
+EXPORT int fuse_session_receive_buf(struct fuse_session *se, struct fuse_buf *buf) {
+  if (se == fs_state().session) fs_state().serialize = true;
+  return REAL(fuse_session_receive_buf)(se, buf);
+}
+
+EXPORT void fuse_session_process_buf(struct fuse_session *se, const struct fuse_buf *buf) {
+  if (se == fs_state().session) fs_state().serialize = true;
+  REAL(fuse_session_process_buf)(se, buf);
+}
+
 EXPORT int fuse_reply_err(fuse_req_t req, int err) {
   if (auto *s = as_synthetic(req)) return complete(s, ReplyKind::kErr, err), 0;
+  finesse::server::note_kernel_reply(req);
   return REAL(fuse_reply_err)(req, err);
 }
 
@@ -122,6 +146,7 @@ EXPORT int fuse_reply_entry(fuse_req_t req, const struct fuse_entry_param *e) {
     return complete(s, ReplyKind::kEntry, 0), 0;
   }
   if (e != nullptr) kernel_view().note_entry(*e);
+  finesse::server::note_kernel_reply(req);
   return REAL(fuse_reply_entry)(req, e);
 }
 

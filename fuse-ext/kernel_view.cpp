@@ -87,11 +87,22 @@ int Invalidations::send(fuse_session *se, DeferredDrops *later) {
   const KernelView &kv = kernel_view();
   std::vector<fuse_ino_t> parents;       // directories whose entries changed
   std::vector<fuse_ino_t> dirs_changed;  // those the kernel already marked changed
+  // Read after the file system's change: a lookup that starts later cannot find the name.
+  const bool lookups_in_flight = kv.lookups_in_flight();
   if (se != nullptr) {
     for (const Gone &g : gone_) {
       parents.push_back(g.parent);
-      // A dentry holds its inode: no lookup on the victim, no dentry naming it.
-      if (!kv.known(g.parent) || !kv.known(g.victim)) continue;
+      // A dentry holds its inode: no lookup on the victim, no dentry naming it; unless a
+      // kernel lookup found the name before it went and its reply, not seen yet, brings the
+      // kernel a dentry. The kernel applies this under the directory's lock, which its lookup
+      // holds: the notification waits for the dentry and then drops it.
+      if (!kv.known(g.parent) || !kv.known(g.victim)) {
+        if (!lookups_in_flight) continue;
+        if (fuse_lowlevel_notify_inval_entry(se, g.parent, g.name.data(), g.name.size()) == 0)
+          dirs_changed.push_back(g.parent);
+        sent++;
+        continue;
+      }
       if (kv.may_cache_entry(g.victim)) {
         // The kernel may use this dentry without asking: it must go before the answer.
         if (fuse_lowlevel_notify_inval_entry(se, g.parent, g.name.data(), g.name.size()) == 0)

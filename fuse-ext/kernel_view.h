@@ -38,6 +38,11 @@ class KernelView {
   // the directory resets.
   bool may_cache_dirs() const { return dir_cache_.load(std::memory_order_relaxed); }
   void clear();
+  // Kernel lookups (and readdirplus) inside the file system: their replies may give the kernel
+  // entries for names a bypassed call removes before note_entry sees them.
+  void lookup_started() { in_flight_.fetch_add(1); }
+  void lookup_done() { in_flight_.fetch_sub(1); }
+  bool lookups_in_flight() const { return in_flight_.load() != 0; }
 
  private:
   struct Held {
@@ -52,6 +57,7 @@ class KernelView {
   std::atomic<bool> attr_replies_cached_{false};
   std::atomic<bool> negative_cached_{false};
   std::atomic<bool> dir_cache_{false};
+  std::atomic<int> in_flight_{0};
 };
 
 KernelView &kernel_view();

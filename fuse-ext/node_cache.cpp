@@ -1,5 +1,8 @@
 #include "node_cache.h"
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <cmath>
 
 namespace finesse::server {
@@ -8,6 +11,14 @@ int64_t expiry_after(int64_t now_ns, double timeout_s) {
   if (!(timeout_s > 0)) return 0;
   if (timeout_s > 1e9) timeout_s = 1e9;
   return now_ns + static_cast<int64_t>(timeout_s * 1e9);
+}
+
+size_t default_cache_entries() {
+  size_t n = static_cast<size_t>(tuning().server_cache_entries);
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+    n = std::min<size_t>(n, std::max<rlim_t>(rl.rlim_cur / 2, 64));
+  return n;
 }
 
 // The root is always present (the kernel holds it; the server never looks it up), so that
@@ -26,6 +37,7 @@ CacheHit NodeCache::find(fuse_ino_t parent, std::string_view name, int64_t now_n
   std::lock_guard<std::mutex> g(mu_);
   auto it = dentries_.find(Key{parent, std::string(name)});
   if (it == dentries_.end() || it->second.expiry <= now_ns) return hit;
+  lru_.splice(lru_.end(), lru_, it->second.lru);
   if (it->second.ino == 0) {
     hit.kind = CacheHit::kNegative;
     return hit;
@@ -51,8 +63,7 @@ bool NodeCache::node_attr(fuse_ino_t ino, int64_t now_ns, struct stat *attr, boo
 void NodeCache::insert(fuse_ino_t parent, std::string_view name, const fuse_entry_param &e,
                        uint64_t gen_at_start, int64_t now_ns, std::vector<Forget> *forgets) {
   std::lock_guard<std::mutex> g(mu_);
-  bool can_cache = gen_at_start == gen_ && dentries_.size() < max_entries_ &&
-                   nodes_.count(parent) != 0;
+  bool can_cache = gen_at_start == gen_ && nodes_.count(parent) != 0;
   if (!can_cache) {
     if (e.ino != 0) forgets->push_back({e.ino, 1});
     return;
@@ -66,8 +77,13 @@ void NodeCache::insert(fuse_ino_t parent, std::string_view name, const fuse_entr
   int64_t expiry = expiry_after(now_ns, e.entry_timeout);
   if (e.ino == 0) {
     if (expiry == 0) return;  // a negative entry that may not be cached
-    dentries_[key] = Dentry{0, expiry};
-    nodes_[parent].children.insert(key.name);
+    if (it == dentries_.end()) {
+      add_dentry_locked(key, 0, expiry);
+      evict_locked(forgets);
+    } else {
+      it->second.expiry = expiry;
+      lru_.splice(lru_.end(), lru_, it->second.lru);
+    }
     return;
   }
   Node &n = nodes_[e.ino];
@@ -77,10 +93,28 @@ void NodeCache::insert(fuse_ino_t parent, std::string_view name, const fuse_entr
   if (n.attr_expiry == 0) n.attr_expiry = 1;  // known but stale: usable for `..`, not fresh
   if (it == dentries_.end()) {
     n.refs++;
-    dentries_[key] = Dentry{e.ino, expiry};
-    nodes_[parent].children.insert(key.name);
+    add_dentry_locked(key, e.ino, expiry);
+    evict_locked(forgets);
   } else {
     it->second.expiry = expiry;
+    lru_.splice(lru_.end(), lru_, it->second.lru);
+  }
+}
+
+void NodeCache::add_dentry_locked(const Key &key, fuse_ino_t ino, int64_t expiry) {
+  auto [it, added] = dentries_.emplace(key, Dentry{ino, expiry, {}});
+  (void)added;
+  it->second.lru = lru_.insert(lru_.end(), &it->first);
+  nodes_[key.parent].children.insert(key.name);
+}
+
+// Least recently used first. The dentry just added goes last; the walk that added it used
+// its ancestors' just before, so they go before it only when the bound is below the depth
+// (then it goes with them, its lookup returned like theirs).
+void NodeCache::evict_locked(std::vector<Forget> *forgets) {
+  while (dentries_.size() > max_entries_ && !lru_.empty()) {
+    Key victim = *lru_.front();  // a copy: removing the dentry frees its key
+    remove_dentry_locked(victim.parent, victim.name, forgets);
   }
 }
 
@@ -99,6 +133,7 @@ void NodeCache::remove_dentry_locked(fuse_ino_t parent, const std::string &name,
   auto it = dentries_.find(Key{parent, name});
   if (it == dentries_.end()) return;
   fuse_ino_t ino = it->second.ino;
+  lru_.erase(it->second.lru);
   dentries_.erase(it);
   auto p = nodes_.find(parent);
   if (p != nodes_.end()) p->second.children.erase(name);
@@ -151,6 +186,7 @@ void NodeCache::flush(std::vector<Forget> *forgets) {
   for (auto &[ino, n] : nodes_)
     if (n.nlookup > 0) forgets->push_back({ino, n.nlookup});
   nodes_.clear();
+  lru_.clear();
   dentries_.clear();
   nodes_[FUSE_ROOT_ID].refs = 1;
 }

@@ -5,6 +5,10 @@
 // file system's inode. A node remembers how many it holds (nlookup) and they are returned
 // with a single forget when the last dentry naming the node goes away. A directory node is
 // never dropped while dentries below it are cached (its number could otherwise be reused).
+//
+// Bounded: beyond max_entries dentries the least recently used ones are dropped (a
+// directory's with its cached subtree, whose entries were used no later than it through a
+// path walk), and their lookups are returned like any other drop's.
 #pragma once
 
 #define FUSE_USE_VERSION 34
@@ -12,12 +16,15 @@
 #include <sys/stat.h>
 
 #include <cstdint>
+#include <list>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
+
+#include "tuning.h"
 
 namespace finesse::server {
 
@@ -33,9 +40,14 @@ struct CacheHit {
   bool attr_fresh = false;
 };
 
+// FINESSE_SERVER_CACHE_ENTRIES, but at most half the fds this process may open: a
+// passthrough file system holds an fd per inode looked up, and the kernel's lookups need fds
+// too (a bound above the limit makes lookups fail with EMFILE instead of evicting).
+size_t default_cache_entries();
+
 class NodeCache {
  public:
-  explicit NodeCache(size_t max_entries = 200000);
+  explicit NodeCache(size_t max_entries = default_cache_entries());
 
   // A snapshot of the invalidation generation: results of file-system calls started before
   // an invalidation must not be cached.
@@ -69,9 +81,12 @@ class NodeCache {
     uint32_t refs = 0;  // dentries naming this node
     std::unordered_set<std::string> children;
   };
+  struct Key;
+  using LruList = std::list<const Key *>;  // least recently used first
   struct Dentry {
     fuse_ino_t ino = 0;  // 0: negative
     int64_t expiry = 0;
+    LruList::iterator lru;
   };
   struct Key {
     fuse_ino_t parent;
@@ -88,12 +103,16 @@ class NodeCache {
                             std::vector<Forget> *forgets);
   void unref_locked(fuse_ino_t ino, std::vector<Forget> *forgets);
   void bump_locked() { gen_++; }
+  // A new dentry for key (which must not be cached), most recently used.
+  void add_dentry_locked(const Key &key, fuse_ino_t ino, int64_t expiry);
+  void evict_locked(std::vector<Forget> *forgets);
 
   mutable std::mutex mu_;
   uint64_t gen_ = 1;
   size_t max_entries_;
   std::unordered_map<fuse_ino_t, Node> nodes_;
   std::unordered_map<Key, Dentry, KeyHash> dentries_;
+  LruList lru_;  // points at the keys in dentries_ (stable: node-based map)
 };
 
 int64_t expiry_after(int64_t now_ns, double timeout_s);

@@ -50,13 +50,32 @@ void t_destroy(void *userdata) {
   if (st().ops.destroy) st().ops.destroy(userdata);
 }
 
+// A kernel request that gives the kernel entries, from before the file system looks at the
+// names until its reply went out (file systems that reply later, from another thread, are
+// not covered).
+class LookupInFlight {
+ public:
+  LookupInFlight() { kernel_view().lookup_started(); }
+  ~LookupInFlight() { kernel_view().lookup_done(); }
+  LookupInFlight(const LookupInFlight &) = delete;
+  LookupInFlight &operator=(const LookupInFlight &) = delete;
+};
+
 void t_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
   counters().kernel_ops++;
   size_t plen = strlen(control::kChallengePrefix);
   if (parent == FUSE_ROOT_ID && strncmp(name, control::kChallengePrefix, plen) == 0)
-    note_challenge(name + plen);
+    note_challenge(req, name + plen);
+  LookupInFlight in_flight;
   OpGuard g;
   st().ops.lookup(req, parent, name);
+}
+
+void t_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info *fi) {
+  counters().kernel_ops++;
+  LookupInFlight in_flight;
+  OpGuard g;
+  st().ops.readdirplus(req, ino, size, off, fi);
 }
 
 void t_forget(fuse_req_t req, fuse_ino_t ino, uint64_t n) {
@@ -211,7 +230,7 @@ void build_trampolines() {
   FINESSE_PLAIN(poll);
   FINESSE_PLAIN(retrieve_reply);
   FINESSE_PLAIN(flock);
-  FINESSE_PLAIN(readdirplus);
+  FINESSE_WRAP(readdirplus, t_readdirplus);
   FINESSE_PLAIN(copy_file_range);
   FINESSE_PLAIN(lseek);
 }

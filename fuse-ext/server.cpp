@@ -51,6 +51,11 @@ namespace {
 
 std::mutex g_challenge_mu;
 std::deque<std::string> g_challenges;
+// Challenges whose lookup the trampoline saw and whose reply has not passed through us.
+std::deque<std::pair<fuse_req_t, std::string>> g_challenges_unreplied;
+std::atomic<bool> g_any_unreplied{false};
+// A kernel reply went around our fuse_reply_*: the bypass must never run.
+std::atomic<bool> g_replies_missed{false};
 
 class Server {
  public:
@@ -341,6 +346,15 @@ void Server::on_control(Client &c) {
     rep.status = -ENOENT;
     for (const auto &s : g_challenges)
       if (s == req.arg) rep.status = 0;
+    // The lookup came and the kernel has its answer, but not from our fuse_reply_*.
+    for (const auto &[r, s] : g_challenges_unreplied)
+      if (s == req.arg) rep.status = -ENOTSUP;
+    if (rep.status == -ENOTSUP && !g_replies_missed.exchange(true))
+      fprintf(stderr,
+              "libfinesse_fuse: replies to kernel requests do not pass through "
+              "libfinesse_fuse.so (libfuse linked with -Bsymbolic-functions?): no bypass for "
+              "%s, the kernel path serves it\n",
+              mountpoint_.c_str());
   } else if (req.op == control::Op::kStats) {
     Counters &k = counters();
     for (uint32_t i = 0; i < wire::kOpCount; i++) {
@@ -427,6 +441,7 @@ void Server::serve_slot(Client &c, wire::Slot *s) {
   Decoded d{};
   ServeCtx ctx{&c.creds, &facts_, &server_cache()};
   bool ready = fs_state().initialized.load(std::memory_order_acquire) &&
+               !g_replies_missed.load(std::memory_order_relaxed) &&
                creds_current(&c.creds, &c.cred_watch, mount_access());
   if (ready && len <= wire::kSlotDataSize) {
     memcpy(req_copy_.data(), s->data, len);
@@ -458,10 +473,24 @@ void Server::serve_slot(Client &c, wire::Slot *s) {
 
 }  // namespace
 
-void note_challenge(const char *nonce) {
+void note_challenge(fuse_req_t req, const char *nonce) {
   std::lock_guard<std::mutex> g(g_challenge_mu);
-  g_challenges.emplace_back(nonce);
-  while (g_challenges.size() > 16) g_challenges.pop_front();
+  g_challenges_unreplied.emplace_back(req, nonce);
+  while (g_challenges_unreplied.size() > 16) g_challenges_unreplied.pop_front();
+  g_any_unreplied.store(true);
+}
+
+void note_kernel_reply(fuse_req_t req) {
+  if (!g_any_unreplied.load(std::memory_order_relaxed)) return;
+  std::lock_guard<std::mutex> g(g_challenge_mu);
+  for (auto it = g_challenges_unreplied.begin(); it != g_challenges_unreplied.end(); ++it) {
+    if (it->first != req) continue;
+    g_challenges.push_back(std::move(it->second));
+    while (g_challenges.size() > 16) g_challenges.pop_front();
+    g_challenges_unreplied.erase(it);
+    break;
+  }
+  g_any_unreplied.store(!g_challenges_unreplied.empty());
 }
 
 int start_server(const std::string &mountpoint) {

@@ -26,7 +26,11 @@ Counters &counters();
 NodeCache &server_cache();
 
 // Kernel lookups of control::kChallengePrefix + nonce in the root, seen by the trampolines.
-void note_challenge(const char *nonce);
+// A challenge is proven once its reply passed through our fuse_reply_* as well
+// (note_kernel_reply, called by them for every kernel request): a libfuse that calls its
+// replies directly (-Bsymbolic-functions) would get the bypass's synthetic requests.
+void note_challenge(fuse_req_t req, const char *nonce);
+void note_kernel_reply(fuse_req_t req);
 
 // Starts the server for the mount (idempotent). Returns 0 or -errno; failures leave the file
 // system working without a bypass.

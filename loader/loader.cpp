@@ -183,9 +183,14 @@ Outcome attach(const std::string &mountpoint) {
     std::string probe = m.path + "/" + control::kChallengePrefix + nonce;
     (void)stat(probe.c_str(), &st);
     control::Reply ch{};
-    bool proven = control_call(fd, control::Op::kChallenge, nonce.c_str(), &ch) == 0 &&
-                  peer_creds(fd, &pc) == 0 && static_cast<uint32_t>(pc.pid) == info.info.pid;
+    int seen = control_call(fd, control::Op::kChallenge, nonce.c_str(), &ch);
+    bool proven =
+        seen == 0 && peer_creds(fd, &pc) == 0 && static_cast<uint32_t>(pc.pid) == info.info.pid;
     close(fd);
+    if (seen == -ENOTSUP)
+      return fail(kNoServer, "the server of '" + m.path +
+                                 "' cannot serve it: libfuse's replies do not pass through "
+                                 "libfinesse_fuse.so; the file system stays on the kernel path");
     if (!proven) continue;
     if (sock.size() >= FINESSE_SOCKET_PATH_MAX) return fail(kFailure, "socket path too long");
     finesse_mount_entry e{};

@@ -15,10 +15,15 @@
 
 namespace finesse::testing {
 
+// A test hook already in LD_PRELOAD stays in front of libfinesse_fuse.so.
 inline MountOptions with_bypass(MountOptions o) {
-  o.env["LD_PRELOAD"] = lib_dir() + "/libfinesse_fuse.so";
+  std::string &preload = o.env["LD_PRELOAD"];
+  preload = (preload.empty() ? "" : preload + " ") + lib_dir() + "/libfinesse_fuse.so";
   return o;
 }
+
+// The test hook (tests/bypass/fs_hook.cpp), preloaded in front of libfinesse_fuse.so.
+inline std::string fs_hook_lib() { return lib_dir() + "/libfinesse_test_fshook.so"; }
 
 class AttachedFs {
  public:

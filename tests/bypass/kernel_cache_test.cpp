@@ -7,6 +7,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
+#include <thread>
+
 #include "attached_fs.h"
 
 namespace finesse::testing {
@@ -101,6 +105,39 @@ TEST_P(KernelCache, NamesTheKernelKnows) {
     EXPECT_FALSE(kernel_sees(y)) << "bypassed rmdir";
     if (HasFailure()) return;
   }
+}
+
+// A kernel lookup has found the name and its reply is on its way (the hook holds it) when a
+// bypassed unlink removes the name: the server cannot know yet that the kernel will hold the
+// entry, and must still make the kernel drop it.
+TEST_P(KernelCache, LookupInFlightDuringBypassedUnlink) {
+  using namespace std::chrono_literals;
+  TempDir hook;
+  MountOptions o = options();
+  o.env["LD_PRELOAD"] = fs_hook_lib();
+  o.env["FINESSE_HOOK_SLOW_DIR"] = hook.path();
+  AttachedFs fs(o);
+  const std::string s = fs.path("slow");
+  ASSERT_EQ(finesse_symlink("target", s.c_str()), 0);  // the kernel never saw the name
+  std::thread lookup([&] { kernel_sees(s); });
+  for (int i = 0; i < 10000 && ::access(hook.sub("in-lookup").c_str(), F_OK) != 0; i++)
+    std::this_thread::sleep_for(1ms);
+  std::atomic<bool> done{false};
+  int rc = -1;
+  enum finesse_route route = FINESSE_ROUTE_KERNEL;
+  std::thread unlink([&] {
+    rc = finesse_unlink(s.c_str());
+    route = finesse_last_route();
+    done = true;
+  });
+  // The unlink ends, or waits for the lookup to end: then let the lookup reply.
+  for (int i = 0; i < 1000 && !done; i++) std::this_thread::sleep_for(1ms);
+  ::close(::open(hook.sub("release").c_str(), O_CREAT | O_WRONLY, 0644));
+  unlink.join();
+  lookup.join();
+  ASSERT_EQ(rc, 0);
+  EXPECT_EQ(route, FINESSE_ROUTE_BYPASS);
+  EXPECT_FALSE(kernel_sees(s)) << "the kernel kept the entry its lookup brought back";
 }
 
 INSTANTIATE_TEST_SUITE_P(All, KernelCache,

@@ -125,6 +125,42 @@ TEST_P(Routing, DetachedMountGoesToTheKernel) {
   EXPECT_EQ(finesse_last_route(), FINESSE_ROUTE_KERNEL);
 }
 
+// libfinesse_fuse.so in a file system it cannot serve (the test hook makes it one): one line
+// on the daemon's stderr, the kernel path serves the mount, attach is refused clearly.
+void expect_kernel_only(MountOptions o, const std::string &line, const std::string &refusal) {
+  AttachedFs fs(o, /*attach=*/false);
+  const std::string d = fs.path("d");
+  ASSERT_EQ(::mkdir(d.c_str(), 0755), 0);
+  struct stat st;
+  ASSERT_EQ(::stat(d.c_str(), &st), 0);
+  loader::Outcome out = loader::attach(fs.mnt());
+  if (out.code == loader::kOk) loader::detach(fs.mnt());
+  EXPECT_NE(out.code, loader::kOk) << out.message;
+  EXPECT_NE(out.message.find(refusal), std::string::npos) << out.message;
+  const std::string err = fs.fs().daemon_stderr();
+  EXPECT_NE(err.find(line), std::string::npos) << err;
+  EXPECT_EQ(err.find("libfinesse_fuse:"), err.rfind("libfinesse_fuse:")) << "one line: " << err;
+  EXPECT_EQ(::rmdir(d.c_str()), 0);
+  EXPECT_TRUE(fs.fs().daemon_alive());
+}
+
+// libfuse >= 3.17: fuse_session_new is an inline wrapper around fuse_session_new_versioned.
+TEST(Unservable, SessionMadeByFuseSessionNewVersioned) {
+  MountOptions o;
+  o.env["LD_PRELOAD"] = fs_hook_lib();
+  o.env["FINESSE_HOOK_VERSIONED"] = "1";
+  expect_kernel_only(o, "libfinesse_fuse: the session mounted on", "no Finesse server");
+}
+
+// Replies that do not pass through the PLT (libfuse linked with -Bsymbolic-functions).
+TEST(Unservable, RepliesAroundTheInterposition) {
+  MountOptions o;
+  o.env["LD_PRELOAD"] = fs_hook_lib();
+  o.env["FINESSE_HOOK_DIRECT_REPLIES"] = "1";
+  expect_kernel_only(o, "libfinesse_fuse: replies to kernel requests do not pass",
+                     "replies do not pass through");
+}
+
 INSTANTIATE_TEST_SUITE_P(All, Routing,
                          ::testing::Values(FsKind::kMemfs, FsKind::kPassthrough, FsKind::kHighLevel),
                          [](const auto &i) { return fs_name(i.param); });

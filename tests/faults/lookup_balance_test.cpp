@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "attached_fs.h"
+#include "proc_stats.h"
 
 namespace finesse::testing {
 namespace {
@@ -104,6 +105,90 @@ TEST_F(LookupBalance, FlushGivesBackEveryServerLookup) {
       ok(finesse_rmdir(p(s).c_str()), "rmdir " + s);
     }
   for (int i = 0; i < 4; i++) ok(finesse_rmdir(p("d" + std::to_string(i)).c_str()), "rmdir d");
+  ASSERT_EQ(fs_->control(control::Op::kFlush), 0);
+  EXPECT_TRUE(settles_at(0)) << nlookup();
+}
+
+// The server's cache is bounded (FINESSE_SERVER_CACHE_ENTRIES): a walk over many more names
+// than the bound returns the lookups of what it evicts, so a passthrough daemon keeps a
+// bounded number of fds, and the cache goes on caching.
+constexpr int kBound = 64;
+constexpr int kFiles = 1500;
+
+MountOptions bounded(FsKind fs) {
+  MountOptions o;
+  o.fs = fs;
+  o.env["FINESSE_SERVER_CACHE_ENTRIES"] = std::to_string(kBound);
+  return o;
+}
+
+uint64_t stats_served(const AttachedFs &fs) {
+  return fs.stats().served[static_cast<int>(wire::Op::kStat)];
+}
+
+class BoundedCache : public LookupBalance {
+ protected:
+  void SetUp() override {}
+};
+
+TEST_F(BoundedCache, PassthroughFdsStayBoundedOverALongWalk) {
+  fs_ = std::make_unique<AttachedFs>(bounded(FsKind::kPassthrough));
+  const std::string src = fs_->fs().source();
+  for (int i = 0; i < kFiles; i++) std::ofstream(src + "/f" + std::to_string(i)) << "x";
+  const pid_t daemon = fs_->fs().daemon_pid();
+  struct stat st;
+  ok(finesse_stat(fs_->mnt().c_str(), &st), "stat /");  // connected: the server has our fds
+  const int fds_before = open_fd_count(daemon);
+  for (int i = 0; i < kFiles; i++) {
+    std::string f = "f" + std::to_string(i);
+    ok(finesse_stat(p(f).c_str(), &st), "stat " + f);
+    if (HasFatalFailure()) return;
+  }
+  const int fds_after = open_fd_count(daemon);
+  EXPECT_LE(fds_after, fds_before + kBound + 8)
+      << "the daemon holds an fd per inode the server keeps a lookup on";
+  EXPECT_LE(fs_->stats().lookups_held, static_cast<uint64_t>(kBound));
+  // The cache still caches: the names walked last are answered without new lookups.
+  for (int round = 0; round < 2; round++) {
+    const uint64_t held = fs_->stats().lookups_held, served = stats_served(*fs_);
+    for (int i = kFiles - 8; i < kFiles; i++) {
+      std::string f = "f" + std::to_string(i);
+      ok(finesse_stat(p(f).c_str(), &st), "stat " + f);
+    }
+    EXPECT_EQ(stats_served(*fs_), served + 8);
+    EXPECT_EQ(fs_->stats().lookups_held, held) << "round " << round << ": looked up again";
+  }
+  // Everything held is given back: the daemon's fds return to where they were.
+  ASSERT_EQ(fs_->control(control::Op::kFlush), 0);
+  EXPECT_EQ(fs_->stats().lookups_held, 0u);
+  // (The control connections of the calls above close asynchronously in the server.)
+  int fds = open_fd_count(daemon);
+  for (auto deadline = Clock::now() + 3s; fds > fds_before && Clock::now() < deadline;) {
+    std::this_thread::sleep_for(10ms);
+    fds = open_fd_count(daemon);
+  }
+  EXPECT_LE(fds, fds_before);
+}
+
+TEST_F(BoundedCache, MemfsLookupsBalanceOverALongWalk) {
+  fs_ = std::make_unique<AttachedFs>(bounded(FsKind::kMemfs));
+  ASSERT_TRUE(settles_at(0)) << nlookup();
+  ok(finesse_mkdir(p("d").c_str(), 0755), "mkdir d");
+  struct stat st;
+  for (int i = 0; i < kFiles; i++) {
+    std::string l = "d/l" + std::to_string(i);
+    ok(finesse_symlink("target", p(l).c_str()), "symlink " + l);
+    if (HasFatalFailure()) return;
+  }
+  for (int i = 0; i < kFiles; i += 3) {
+    std::string l = "d/l" + std::to_string(i);
+    ok(finesse_lstat(p(l).c_str(), &st), "lstat " + l);
+    if (HasFatalFailure()) return;
+  }
+  const uint64_t held = fs_->stats().lookups_held;
+  EXPECT_LE(held, static_cast<uint64_t>(kBound));
+  EXPECT_TRUE(settles_at(static_cast<long>(held)))
+      << "the file system counts " << nlookup() << ", the server says it holds " << held;
   ASSERT_EQ(fs_->control(control::Op::kFlush), 0);
   EXPECT_TRUE(settles_at(0)) << nlookup();
 }

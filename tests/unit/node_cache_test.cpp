@@ -82,5 +82,41 @@ TEST(NodeCache, NegativeEntriesNeedATimeout) {
   EXPECT_TRUE(forgets.empty());
 }
 
+// A bounded cache drops its least recently used dentries and returns their lookups at once:
+// a walk over more names than the bound keeps at most the bound, and keeps caching.
+TEST(NodeCache, LeastRecentlyUsedEntriesAreForgotten) {
+  NodeCache c(8);
+  std::vector<Forget> forgets;
+  c.insert(FUSE_ROOT_ID, "d", entry(10, S_IFDIR | 0755), c.generation(), 0, &forgets);
+  for (fuse_ino_t i = 0; i < 100; i++) {
+    EXPECT_EQ(c.find(FUSE_ROOT_ID, "d", 1).kind, CacheHit::kPositive);  // the walk uses d
+    c.insert(10, "f" + std::to_string(i), entry(100 + i, S_IFREG), c.generation(), 1, &forgets);
+    EXPECT_EQ(c.find(10, "f" + std::to_string(i), 1).kind, CacheHit::kPositive) << i;
+    EXPECT_LE(c.size(), 8u);
+  }
+  EXPECT_EQ(c.find(FUSE_ROOT_ID, "d", 1).kind, CacheHit::kPositive) << "used at every step";
+  EXPECT_EQ(c.find(10, "f99", 1).kind, CacheHit::kPositive);
+  EXPECT_EQ(c.find(10, "f0", 1).kind, CacheHit::kMiss);
+  // Every lookup taken is either still held or was returned, exactly once.
+  auto t = total(forgets);
+  EXPECT_EQ(t.size(), 93u);
+  for (const auto &[ino, n] : t) EXPECT_EQ(n, 1u) << ino;
+  EXPECT_EQ(c.lookups_held(), 8u);
+  // A directory evicted goes with its children (their keys use its number).
+  c.insert(FUSE_ROOT_ID, "e", entry(11, S_IFDIR | 0755), c.generation(), 2, &forgets);
+  for (int i = 0; i < 7; i++)
+    c.insert(FUSE_ROOT_ID, "g" + std::to_string(i), entry(200 + i, S_IFREG), c.generation(), 2,
+             &forgets);
+  EXPECT_EQ(c.find(FUSE_ROOT_ID, "d", 3).kind, CacheHit::kMiss);
+  EXPECT_EQ(c.find(10, "f99", 3).kind, CacheHit::kMiss);
+  t = total(forgets);
+  EXPECT_EQ(t[10], 1u);
+  EXPECT_EQ(t[199], 1u);
+  c.flush(&forgets);
+  t = total(forgets);
+  EXPECT_EQ(t.size(), 101u + 1u + 7u);
+  for (const auto &[ino, n] : t) EXPECT_EQ(n, 1u) << ino;
+}
+
 }  // namespace
 }  // namespace finesse::server
