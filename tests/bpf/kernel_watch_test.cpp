@@ -19,6 +19,7 @@
 
 #include "attached_fs.h"
 #include "kernel_watch.h"
+#include "track_programs.h"
 #include "track_util.h"
 
 namespace finesse::testing {
@@ -158,6 +159,29 @@ TEST_F(KernelWatchBpf, WatchesCountUntilTheWatcherExits) {
       },
       [&] { return watchers(); }, &after);
   EXPECT_EQ(during, before);
+}
+
+// Where tracing programs are allowed, fentry/security_path_notify sees the mount a watch is
+// really put on: also through a symlink from outside, which the path-matching tracepoint
+// programs cannot follow.
+TEST_F(KernelWatchBpf, WatchThroughASymlinkIsSeenByTheLsmHook) {
+  bool hooked = false;
+  for (const auto &p : loader::pinned_programs()) hooked = hooked || p.name == "on_path_notify";
+  if (!hooked)
+    GTEST_SKIP() << "fentry/security_path_notify not attached (tracing programs refused here)";
+  ASSERT_EQ(mkdir(fs_->path("s").c_str(), 0755), 0);
+  TempDir out;
+  std::string link = out.path() + "/to-mount";
+  ASSERT_EQ(symlink(fs_->path("s").c_str(), link.c_str()), 0);
+  uint64_t before = watchers(), after = 0;
+  uint64_t during = count_while(
+      [&] {
+        int in = inotify_init1(0);
+        return in >= 0 && inotify_add_watch(in, link.c_str(), IN_CREATE) >= 0;
+      },
+      [&] { return watchers(); }, &after);
+  EXPECT_EQ(during, before + 1);
+  EXPECT_EQ(after, before);
 }
 
 // The server's check: the real cwd of a process against an inode of the mount.
