@@ -33,6 +33,7 @@ char LICENSE[] SEC("license") = "GPL"; /* bpf_probe_read_kernel, bpf_loop */
 #define AT_REMOVEDIR 0x200
 #define F_DUPFD 0
 #define F_DUPFD_CLOEXEC 1030
+#define F_NOTIFY 1026
 #define FD_BLOCK 64 /* fds per bit of finesse_proc.blocks */
 #define FD_BLOCKS (FINESSE_FD_TRACK_LIMIT / FD_BLOCK)
 
@@ -109,6 +110,41 @@ struct {
   __type(value, __u64);
 } cred_gen SEC(".maps");
 
+/* Cwd-change counters and the mount-change counter (finesse_track.h). */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, FINESSE_MOUNT_GEN_INDEX + 1);
+  __uint(map_flags, BPF_F_MMAPABLE);
+  __type(key, __u32);
+  __type(value, __u64);
+} cwd_gen SEC(".maps");
+
+/* Watched mounts (finesse_track.h): counts per mount-id slot, and who made them. */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, FINESSE_WATCHED_SLOTS + 1);
+  __uint(map_flags, BPF_F_MMAPABLE);
+  __type(key, __u32);
+  __type(value, __u64);
+} watched SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, FINESSE_MAX_WATCHERS);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, struct finesse_watcher_key);
+  __type(value, __u8);
+} watchers SEC(".maps");
+
+/* Internal: processes with entries in watchers (so that exit looks there only for them). */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, FINESSE_MAX_TRACKED_PROCS);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, __u32);
+  __type(value, __u8);
+} watching SEC(".maps");
+
 /* FINESSE_TRACK_ABI_VERSION, written by the loader: tells it which build is pinned. */
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
@@ -128,6 +164,10 @@ struct {
   __type(key, __u32);
   __type(value, struct path_buf);
 } path_scratch SEC(".maps");
+
+__noinline int drop_watchers(__u32 tgid);
+__noinline int note_watch(__u64 mnt_id);
+__noinline __u64 fd_mount(long fd);
 
 /* ---- kernel structures ----------------------------------------------------------------- */
 
@@ -309,6 +349,17 @@ static __always_inline void refresh_cwd(void) {
   bpf_map_delete_elem(&cwds, &tgid);
 }
 
+/* After the cwd changed: the caller's slot, then the global entry. */
+static __always_inline void bump_cwd_gen(void) {
+  __u32 slot = current_tgid() & (FINESSE_CWD_GEN_SLOTS - 1);
+  __u32 all = FINESSE_CWD_GEN_SLOTS;
+  __u64 *g = bpf_map_lookup_elem(&cwd_gen, &slot);
+
+  if (g) __sync_fetch_and_add(g, 1);
+  g = bpf_map_lookup_elem(&cwd_gen, &all);
+  if (g) __sync_fetch_and_add(g, 1);
+}
+
 /* ---- fd and cwd syscalls ---------------------------------------------------------------- */
 
 SEC("tracepoint/syscalls/sys_exit_open")
@@ -362,6 +413,8 @@ int enter_fcntl(struct trace_event_raw_sys_enter *ctx) {
 
   if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
     bpf_map_update_elem(&dupfd_calls, &id, &one, BPF_ANY);
+  else if (cmd == F_NOTIFY) /* dnotify on a directory fd */
+    note_watch(fd_mount((long)ctx->args[0]));
   return 0;
 }
 
@@ -399,13 +452,17 @@ int exit_close_range(struct trace_event_raw_sys_exit *ctx) {
 
 SEC("tracepoint/syscalls/sys_exit_chdir")
 int exit_chdir(struct trace_event_raw_sys_exit *ctx) {
-  if (ctx->ret == 0) refresh_cwd();
+  if (ctx->ret != 0) return 0;
+  refresh_cwd();
+  bump_cwd_gen(); /* after the fact: a server that then reads the cwd sees the new one */
   return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_fchdir")
 int exit_fchdir(struct trace_event_raw_sys_exit *ctx) {
-  if (ctx->ret == 0) refresh_cwd();
+  if (ctx->ret != 0) return 0;
+  refresh_cwd();
+  bump_cwd_gen();
   return 0;
 }
 
@@ -459,6 +516,7 @@ int on_exit(void *ctx) {
   scan_tracked(&c);
   bpf_map_delete_elem(&procs, &c.tgid);
   bpf_map_delete_elem(&cwds, &c.tgid);
+  drop_watchers(c.tgid);
   return 0;
 }
 
@@ -504,8 +562,40 @@ CRED_CHANGE(setfsuid)
 CRED_CHANGE(setfsgid)
 CRED_CHANGE(setgroups)
 CRED_CHANGE(capset)
-CRED_CHANGE(unshare)
-CRED_CHANGE(setns)
+
+/* unshare and setns may also move the cwd (to the copy of its mount in a new mount
+ * namespace, to the root of another one). */
+#define CRED_AND_CWD_CHANGE(name)                         \
+  SEC("tracepoint/syscalls/sys_exit_" #name)              \
+  int exit_##name(struct trace_event_raw_sys_exit *ctx) { \
+    bump_cred_gen();                                      \
+    bump_cwd_gen();                                       \
+    return 0;                                             \
+  }
+
+CRED_AND_CWD_CHANGE(unshare)
+CRED_AND_CWD_CHANGE(setns)
+
+/* ---- mount tables ----------------------------------------------------------------------- */
+
+/* Any call that may have changed a mount table (whatever the result, at exit): the server
+ * then checks that its mount still lies at its mount point (fuse-ext/kernel_watch.cpp). */
+#define MOUNT_CHANGE(name)                                \
+  SEC("tracepoint/syscalls/sys_exit_" #name)              \
+  int exit_##name(struct trace_event_raw_sys_exit *ctx) { \
+    __u32 key = FINESSE_MOUNT_GEN_INDEX;                  \
+    __u64 *g = bpf_map_lookup_elem(&cwd_gen, &key);       \
+                                                          \
+    if (g) __sync_fetch_and_add(g, 1);                    \
+    return 0;                                             \
+  }
+
+MOUNT_CHANGE(mount)
+MOUNT_CHANGE(umount)
+MOUNT_CHANGE(oldumount)
+MOUNT_CHANGE(move_mount)
+MOUNT_CHANGE(mount_setattr)
+MOUNT_CHANGE(pivot_root)
 
 /* ---- missed bypasses -------------------------------------------------------------------- */
 
@@ -684,3 +774,79 @@ MISSED_PATH(listxattr, LISTXATTR, CWD, ARG(0))
 MISSED_PATH(llistxattr, LISTXATTR, CWD, ARG(0))
 MISSED_FD(flistxattr, LISTXATTR, ARG(0))
 MISSED_PATH(listxattrat, LISTXATTR, ARG(0), ARG(1))
+
+/* ---- watches ---------------------------------------------------------------------------- */
+
+/* The current process asked for change events on registered mount mnt_id (or is about to):
+ * count the pair once in the mount's slot of "watched". If the pair cannot be recorded (map
+ * full), the slot is moved for good: watched until the programs are reloaded. */
+__noinline int note_watch(__u64 mnt_id) {
+  struct finesse_watcher_key key = {.mnt_id = mnt_id, .tgid = current_tgid()};
+  __u32 slot = (__u32)mnt_id & (FINESSE_WATCHED_SLOTS - 1);
+  __u8 one = 1;
+  __u64 *n;
+
+  if (!mnt_id) return 0;
+  if (bpf_map_lookup_elem(&watchers, &key)) return 0;
+  n = bpf_map_lookup_elem(&watched, &slot);
+  if (!n) return 0;
+  /* The count first: a server must never see the pair before the slot moved. */
+  __sync_fetch_and_add(n, 1);
+  if (bpf_map_update_elem(&watchers, &key, &one, BPF_NOEXIST) != 0) {
+    if (bpf_map_lookup_elem(&watchers, &key)) __sync_fetch_and_sub(n, 1); /* another thread */
+    return 0;
+  }
+  bpf_map_update_elem(&watching, &key.tgid, &one, BPF_ANY);
+  return 0;
+}
+
+/* inotify_add_watch and fanotify_mark ask the LSM layer about the path they mark, on every
+ * kernel since 5.3: the exact mount. Loaded where tracing programs are allowed; the syscall
+ * tracepoints below see the same calls by their path arguments elsewhere. */
+SEC("fentry/security_path_notify")
+int BPF_PROG(on_path_notify, const struct path *path, __u64 mask, unsigned int obj_type) {
+  note_watch(registered(vfsmount_id(BPF_CORE_READ(path, mnt))));
+  return 0;
+}
+
+/* At entry (a failed call counts too): the mount named by the path argument, with the limits
+ * of path_mount (no symlink followed, no ".." seen). */
+SEC("tracepoint/syscalls/sys_enter_inotify_add_watch")
+int enter_inotify_add_watch(struct trace_event_raw_sys_enter *ctx) {
+  note_watch(path_mount(AT_FDCWD, ARG(1)));
+  return 0;
+}
+
+/* fanotify_mark(fd, flags, mask, dirfd, pathname): a NULL pathname marks dirfd itself. */
+SEC("tracepoint/syscalls/sys_enter_fanotify_mark")
+int enter_fanotify_mark(struct trace_event_raw_sys_enter *ctx) {
+  note_watch(ARG(4) ? path_mount(ARG(3), ARG(4)) : fd_mount(ARG(3)));
+  return 0;
+}
+
+struct drop_ctx {
+  __u32 tgid;
+};
+
+static long drop_watcher(void *map, struct finesse_watcher_key *key, __u8 *v, struct drop_ctx *d) {
+  __u32 slot;
+  __u64 *n;
+
+  if (key->tgid != d->tgid) return 0;
+  slot = (__u32)key->mnt_id & (FINESSE_WATCHED_SLOTS - 1);
+  n = bpf_map_lookup_elem(&watched, &slot);
+  /* The pair first, then the count: the slot is never 0 while a pair says watched. */
+  if (bpf_map_delete_elem(&watchers, key) == 0 && n) __sync_fetch_and_sub(n, 1);
+  return 0;
+}
+
+/* Called by on_exit for the last thread of a process: its watches are gone with its fds
+ * (unless it handed the inotify or fanotify fd to another process: docs/security.md). */
+__noinline int drop_watchers(__u32 tgid) {
+  struct drop_ctx d = {.tgid = tgid};
+
+  if (!bpf_map_lookup_elem(&watching, &tgid)) return 0;
+  bpf_for_each_map_elem(&watchers, drop_watcher, &d, 0);
+  bpf_map_delete_elem(&watching, &tgid);
+  return 0;
+}

@@ -22,13 +22,32 @@
 #define FINESSE_CRED_GEN_PIN FINESSE_PIN_DIR "/cred_gen"
 #define FINESSE_CRED_GEN_SLOTS 65536
 #define FINESSE_CRED_GEN_DEAD (1ULL << 63)
+/* Cwd-change counters, laid out like cred_gen (same slots, global entry at
+ * FINESSE_CWD_GEN_SLOTS, FINESSE_CRED_GEN_DEAD set there by the loader before it unloads):
+ * moved after every successful chdir/fchdir and after every unshare/setns (a new mount
+ * namespace moves the cwd to a copy of its mount). The server compares a client's slot with
+ * the value at which it last checked the client's real cwd (fuse-ext/kernel_watch.cpp).
+ * Entry FINESSE_CWD_GEN_SLOTS + 1 counts the calls that may have changed a mount table
+ * (mount, umount, move_mount, mount_setattr, pivot_root, fsmount, open_tree), at exit. */
+#define FINESSE_CWD_GEN_PIN FINESSE_PIN_DIR "/cwd_gen"
+#define FINESSE_CWD_GEN_SLOTS FINESSE_CRED_GEN_SLOTS
+#define FINESSE_MOUNT_GEN_INDEX (FINESSE_CWD_GEN_SLOTS + 1)
+/* Watched mounts (array, BPF_F_MMAPABLE like cred_gen): entry mnt_id & (FINESSE_WATCHED_SLOTS
+ * - 1) counts the (process, mount) pairs for which an inotify watch, a fanotify mark or a
+ * dnotify (F_NOTIFY) request was made on that registered mount; a process's pairs are dropped
+ * when it exits. Entry FINESSE_WATCHED_SLOTS holds FINESSE_CRED_GEN_DEAD while unloading.
+ * Mutations through the bypass raise no fsnotify event: the server sends them to the kernel
+ * while the mount's entry is not 0. */
+#define FINESSE_WATCHED_PIN FINESSE_PIN_DIR "/watched"
+#define FINESSE_WATCHED_SLOTS 4096
+#define FINESSE_MAX_WATCHERS 4096 /* entries of the internal watchers map */
 /* One pinned link per program (mode 0600): they keep the programs attached after the
  * loader exits; unpinning them all detaches and frees the programs and their maps. */
 #define FINESSE_LINKS_DIR FINESSE_PIN_DIR "/links"
 /* Array map (one __u64: FINESSE_TRACK_ABI_VERSION), pinned last by the loader: programs of
  * another layout found pinned are replaced. Bump it whenever a map or program changes. */
 #define FINESSE_TRACK_INFO_PIN FINESSE_PIN_DIR "/track_info"
-#define FINESSE_TRACK_ABI_VERSION 2
+#define FINESSE_TRACK_ABI_VERSION 3
 
 #define FINESSE_MAX_TRACKED_FDS 65536  /* entries of the fds map */
 #define FINESSE_MAX_TRACKED_PROCS 8192 /* entries of the cwds and procs maps */
@@ -56,6 +75,13 @@ struct finesse_cwd_fact {
   __u64 nodeid;
   __u64 ino;
   __u64 generation;
+};
+
+/* Key of the internal "watchers" hash map: a process that asked for events on a mount. */
+struct finesse_watcher_key {
+  __u64 mnt_id;
+  __u32 tgid;
+  __u32 pad;
 };
 
 /* Operations of the missed-bypass counters. Same numbers as finesse::wire::Op (the loader

@@ -56,6 +56,13 @@ constexpr uint32_t kFollow2 = 1u << 2;   // link: follow a final symlink of path
 // fd itself, so it answers only successes (and ENODATA/ERANGE of getxattr); any other
 // outcome, a permission refusal in particular, is FALLBACK and the kernel decides with the fd.
 constexpr uint32_t kByFd = 1u << 3;
+// path[0] (kCwdBase0) / path[1] (kCwdBase1) is relative to the client's cwd as the client
+// cached it (the shim): verify_ino is that directory's inode number, also when verify_len is
+// 0 (the cwd is the mount root). The cwd may have changed where the shim could not see it
+// (inside libc, a raw system call): the server checks the client's real cwd, and answers
+// FALLBACK if it is not that directory.
+constexpr uint32_t kCwdBase0 = 1u << 4;
+constexpr uint32_t kCwdBase1 = 1u << 5;
 
 // Setattr valid bits (subset of FUSE_SET_ATTR_*; the server maps them).
 constexpr uint32_t kSetMode = 1u << 0;

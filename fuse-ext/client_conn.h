@@ -8,6 +8,7 @@
 
 #include "cred_watch.h"
 #include "creds.h"
+#include "kernel_watch.h"
 
 namespace finesse::server {
 
@@ -21,6 +22,7 @@ struct Client {
   uint32_t next_slot = 0;  // where its next turn starts
   Creds creds;
   CredWatch cred_watch;  // keeps creds current (cred_watch.h)
+  CwdCheck cwd_check;    // the client's real cwd, last checked (kernel_watch.h)
 };
 
 // Unmaps a client's region (waking its waiters: the region says closed) and closes its fds.

@@ -43,6 +43,7 @@ MountInfo parse_mountinfo(const std::string &text, const std::string &mountpoint
   std::stringstream lines(text);
   std::string line;
   std::vector<std::string> all_points;
+  size_t ours = 0;
   while (std::getline(lines, line)) {
     std::stringstream ls(line);
     std::vector<std::string> f;
@@ -62,6 +63,7 @@ MountInfo parse_mountinfo(const std::string &text, const std::string &mountpoint
     // The newest mount at that point wins (mountinfo lists in mount order).
     mi = MountInfo{};
     mi.found = true;
+    ours = all_points.size() - 1;
     mi.mnt_id = std::stoull(f[0]);
     unsigned maj = 0, min = 0;
     sscanf(f[2].c_str(), "%u:%u", &maj, &min);
@@ -77,6 +79,11 @@ MountInfo parse_mountinfo(const std::string &text, const std::string &mountpoint
   }
   if (!mi.found) return mi;
   std::string prefix = mountpoint == "/" ? "/" : mountpoint + "/";
+  for (size_t i = ours + 1; i < all_points.size(); i++) {
+    const std::string &p = all_points[i];
+    if (p == mountpoint || p == "/" || prefix.compare(0, p.size() + 1, p + "/") == 0)
+      mi.covered = true;
+  }
   for (const auto &p : all_points)
     if (p.size() > prefix.size() && p.compare(0, prefix.size(), prefix) == 0)
       mi.nested.push_back(p.substr(prefix.size()));

@@ -20,6 +20,9 @@ struct MountInfo {
   uid_t user_id = 0;
   gid_t group_id = 0;
   std::vector<std::string> nested;  // mount points below ours, relative to our root
+  // A mount made after ours on our mount point or on one of its ancestors hides ours: the
+  // path no longer leads to it.
+  bool covered = false;
 };
 
 // Parses mountinfo text (exposed for tests) for the newest FUSE mount at mountpoint.

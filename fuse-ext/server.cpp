@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,6 +31,7 @@
 #include "fs_state.h"
 #include "futex.h"
 #include "handlers.h"
+#include "kernel_watch.h"
 #include "mount_info.h"
 #include "request_decode.h"
 #include "tuning.h"
@@ -75,6 +77,8 @@ class Server {
   bool find_posted();
   void serve_slot(Client &c, wire::Slot *s);
   void refresh_mount();
+  bool mount_current();
+  bool kernel_allows(Client &c, const Decoded &d);
   void set_idle(uint32_t v);
   void maybe_beat();
   void close_all();
@@ -93,6 +97,11 @@ class Server {
   std::vector<Client *> active_;  // clients with a region
   MountInfo mount_;
   MountFacts facts_;
+  KernelWatch kernel_;       // cwd, watch and mount-change counters (kernel_watch.h)
+  uint64_t own_mnt_id_ = 0;  // the mount we serve, as first found in mountinfo
+  bool mount_ok_ = false;    // it is there and not hidden by another mount
+  uint64_t mount_gen_ = 0;   // mount-change counter at the last look at mountinfo
+  uint32_t mount_gen_source_ = 0;
   std::vector<uint8_t> req_copy_ = std::vector<uint8_t>(wire::kSlotDataSize);
   DeferredDrops drops_;       // kernel dentries to drop once the client has its answer
   int64_t next_beat_ns_ = 0;  // when the regions' beat words move next (wire.h)
@@ -110,6 +119,7 @@ std::string run_dir() {
 int Server::start(const std::string &mountpoint) {
   if (running()) return 0;
   mountpoint_ = mountpoint;
+  own_mnt_id_ = 0;
   std::string dir = run_dir();
   mkdir(dir.c_str(), 0755);
   chmod(dir.c_str(), 0755);
@@ -172,6 +182,59 @@ void Server::refresh_mount() {
     close(fd);
   }
   door_.set_access(mount_access());
+  // After a lazy unmount, a mount over ours or over an ancestor of its mount point, the path
+  // leads elsewhere: serving it would answer for a file system the kernel no longer shows
+  // there. Everything goes to the kernel from then on.
+  if (own_mnt_id_ == 0 && mount_.found) own_mnt_id_ = mount_.mnt_id;
+  mount_ok_ = mount_.found && mount_.mnt_id == own_mnt_id_ && !mount_.covered;
+}
+
+// Whether our mount still lies at its mount point, looking at mountinfo again only when a
+// mount table may have changed: the BPF mount-change counter (one load, root servers), else
+// the mountinfo file's own change notification (one poll).
+bool Server::mount_current() {
+  uint64_t gen = 0;
+  uint32_t source = 0;
+  if (kernel_.mount_generation(&gen, &source)) {
+    if (gen != mount_gen_ || source != mount_gen_source_) {
+      mount_gen_ = gen;  // first: a change while we read mountinfo moves it again
+      mount_gen_source_ = source;
+      refresh_mount();
+    }
+    return mount_ok_;
+  }
+  pollfd p{mountinfo_fd_, POLLPRI, 0};
+  if (mountinfo_fd_ >= 0 && poll(&p, 1, 0) > 0) refresh_mount();
+  return mount_ok_;
+}
+
+bool is_mutation(wire::Op op) {
+  switch (op) {
+    case wire::Op::kUnlink:
+    case wire::Op::kRmdir:
+    case wire::Op::kMkdir:
+    case wire::Op::kRename:
+    case wire::Op::kSetattr:
+    case wire::Op::kSymlink:
+    case wire::Op::kLink:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// What the kernel path would do differently (kernel_watch.h): our mount no longer at its
+// path, a relative path whose cwd the client no longer has, a mutation someone may be
+// watching for. Any of them: FALLBACK.
+bool Server::kernel_allows(Client &c, const Decoded &d) {
+  if (!mount_current()) return false;
+  for (int i = 0; i < 2; i++) {
+    uint32_t flag = i == 0 ? wire::kCwdBase0 : wire::kCwdBase1;
+    if ((d.req.flags & flag) &&
+        !kernel_.cwd_is(c.creds.pid, mount_.kernel_dev, d.req.path[i].verify_ino, &c.cwd_check))
+      return false;
+  }
+  return !is_mutation(d.op) || !kernel_.mount_watched(own_mnt_id_);
 }
 
 // Busy for good (a client that floods us), the server still looks at its sockets this often:
@@ -445,7 +508,7 @@ void Server::serve_slot(Client &c, wire::Slot *s) {
                creds_current(&c.creds, &c.cred_watch, mount_access());
   if (ready && len <= wire::kSlotDataSize) {
     memcpy(req_copy_.data(), s->data, len);
-    if (decode_request(op, req_copy_.data(), len, &d) == 0) {
+    if (decode_request(op, req_copy_.data(), len, &d) == 0 && kernel_allows(c, d)) {
       ctx.umask = d.req.umask & 0777;
       ReplyBuf out{&rep, reinterpret_cast<char *>(s->data) + sizeof(wire::Reply),
                    wire::kSlotDataSize - sizeof(wire::Reply)};

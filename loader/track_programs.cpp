@@ -37,6 +37,8 @@ const PublicMap kPublicMaps[] = {
     {FINESSE_CWDS_PIN, [](finesse_track_bpf *s) { return s->maps.cwds; }},
     {FINESSE_MISSED_PIN, [](finesse_track_bpf *s) { return s->maps.missed; }},
     {FINESSE_CRED_GEN_PIN, [](finesse_track_bpf *s) { return s->maps.cred_gen; }},
+    {FINESSE_CWD_GEN_PIN, [](finesse_track_bpf *s) { return s->maps.cwd_gen; }},
+    {FINESSE_WATCHED_PIN, [](finesse_track_bpf *s) { return s->maps.watched; }},
 };
 
 bool exists(const std::string &path) {
@@ -63,22 +65,23 @@ bool function_traceable(const char *name) {
 
 // "tracepoint/<category>/<event>" programs need the event in tracefs; newer syscalls
 // (fchmodat2, getxattrat, ...) are missing on older kernels and are simply not loaded.
-// "fexit/<function>" programs need a traceable function (the credential-change syscall
-// tracepoints cover the same when commit_creds is not).
+// "fexit/<function>" and "fentry/<function>" programs need a traceable function (syscall
+// tracepoints cover the same, less exactly, when it is not).
 bool attach_point_exists(const char *section) {
-  const char *tracepoint = "tracepoint/", *fexit = "fexit/";
+  const char *tracepoint = "tracepoint/", *fexit = "fexit/", *fentry = "fentry/";
   if (strncmp(section, fexit, strlen(fexit)) == 0)
     return function_traceable(section + strlen(fexit));
+  if (strncmp(section, fentry, strlen(fentry)) == 0)
+    return function_traceable(section + strlen(fentry));
   if (strncmp(section, tracepoint, strlen(tracepoint)) != 0) return true;
   return exists(std::string("/sys/kernel/tracing/events/") + (section + strlen(tracepoint)));
 }
 
-// Tells readers of cred_gen that it stops counting (before the programs go, so that no
-// change goes unseen): they then re-read credentials themselves.
-void mark_cred_gen_dead() {
-  int fd = bpf_obj_get(FINESSE_CRED_GEN_PIN);
+// Tells readers of cred_gen (cwd_gen, watched) that it stops counting (before the programs
+// go, so that no change goes unseen): they then check for themselves.
+void mark_dead(const char *pin, uint32_t key) {
+  int fd = bpf_obj_get(pin);
   if (fd < 0) return;
-  uint32_t key = FINESSE_CRED_GEN_SLOTS;
   uint64_t value = 0;
   if (bpf_map_lookup_elem(fd, &key, &value) == 0) {
     value |= FINESSE_CRED_GEN_DEAD;
@@ -171,8 +174,9 @@ bool programs_loaded() {
   return ours;
 }
 
-// One attempt; with_fexit false leaves out the fexit programs (the syscall tracepoints then
-// report credential changes alone). *used_fexit: whether a fexit program was in the attempt.
+// One attempt; with_fexit false leaves out the fexit and fentry programs (the syscall
+// tracepoints then report credential changes and watches alone). *used_fexit: whether such a
+// program was in the attempt.
 static Result<void> load_and_pin(int mounts_fd, bool with_fexit, bool *used_fexit) {
   *used_fexit = false;
   auto skel = bpf::Skeleton<finesse_track_bpf>::open(FINESSE_BPF_SKELETON_OPS(finesse_track_bpf));
@@ -182,7 +186,7 @@ static Result<void> load_and_pin(int mounts_fd, bool with_fexit, bool *used_fexi
   bpf_program *prog;
   bpf_object__for_each_program(prog, skel->get()->obj) {
     const char *section = bpf_program__section_name(prog);
-    bool fexit = strncmp(section, "fexit/", 6) == 0;
+    bool fexit = strncmp(section, "fexit/", 6) == 0 || strncmp(section, "fentry/", 7) == 0;
     if ((fexit && !with_fexit) || !attach_point_exists(section))
       bpf_program__set_autoload(prog, false);
     else if (fexit)
@@ -210,7 +214,9 @@ Result<void> ensure_programs_loaded(int mounts_fd) {
 
 Result<void> unload_programs() {
   // Maps first: programs_loaded() turns false before the programs go.
-  mark_cred_gen_dead();
+  mark_dead(FINESSE_CRED_GEN_PIN, FINESSE_CRED_GEN_SLOTS);
+  mark_dead(FINESSE_CWD_GEN_PIN, FINESSE_CWD_GEN_SLOTS);
+  mark_dead(FINESSE_WATCHED_PIN, FINESSE_WATCHED_SLOTS);
   if (unlink(FINESSE_TRACK_INFO_PIN) != 0 && errno != ENOENT)
     return errno_error("unpin " FINESSE_TRACK_INFO_PIN, errno);
   for (const PublicMap &m : kPublicMaps)

@@ -49,6 +49,7 @@ struct Call {
 void set_path(Call &c, int i, const Target &t) {
   c.req.path[i].verify_len = t.verify_len;
   c.req.path[i].verify_ino = t.verify_ino;
+  if (t.cwd_base) c.req.flags |= i == 0 ? wire::kCwdBase0 : wire::kCwdBase1;
   if (i == 0) {
     c.s.path0 = t.rel;
     c.s.len0 = t.rel_len;
@@ -62,7 +63,10 @@ void set_path(Call &c, int i, const Target &t) {
 int64_t send(const Target &t, Op op, Call &c, bool mutation, char *data, size_t cap) {
   // A cached base (cwd, dirfd) goes with its inode number: the server answers FALLBACK for
   // anything that goes wrong before it has checked that the base is still there.
-  return channel_call(t.m, op, c.req, c.s, mutation, &c.rep, data, cap, &c.facts);
+  int64_t r = channel_call(t.m, op, c.req, c.s, mutation, &c.rep, data, cap, &c.facts);
+  // Refused with a cached cwd: it may be stale (a chdir the shim did not see). Learn it again.
+  if (r == kFallback && (c.req.flags & (wire::kCwdBase0 | wire::kCwdBase1))) cwd_base_refused();
+  return r;
 }
 
 // Single-path operation on (dirfd, path).

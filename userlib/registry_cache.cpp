@@ -1,7 +1,11 @@
 #include "registry_cache.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <atomic>
 
@@ -20,6 +24,19 @@ std::atomic<bool> g_refreshing{false};
 // ~40 KiB, static: no allocation inside applications. constinit: the shim may use it from
 // other libraries' constructors, before any dynamic initialiser of ours would run.
 constinit RegistrySnapshot g_snap{};
+// Entry i of g_snap no longer lies at its mount path (lazily unmounted, a mount over it or
+// over an ancestor of it): its paths lead elsewhere and go to the kernel. Looked at with
+// every revalidation; the server refuses such requests anyway (fuse-ext/kernel_watch.h).
+constinit std::atomic<bool> g_hidden[FINESSE_MAX_MOUNTS]{};
+
+// Whether the mount at e's path is another than e's (cached attributes only: no FUSE
+// daemon is asked).
+bool hidden(const finesse_mount_entry &e) {
+  struct statx stx;
+  return syscall(SYS_statx, AT_FDCWD, e.mount_path, AT_STATX_DONT_SYNC | AT_NO_AUTOMOUNT,
+                 STATX_MNT_ID, &stx) != 0 ||
+         !(stx.stx_mask & STATX_MNT_ID) || stx.stx_mnt_id != e.mnt_id;
+}
 
 void refresh_if_stale() {
   int64_t now = now_ns();
@@ -36,7 +53,12 @@ void refresh_if_stale() {
   if (!unchanged) {
     g_seq.fetch_add(1, std::memory_order_acq_rel);
     if (registry_read(&g_snap) < 0) g_snap.count = 0;
+    for (int i = 0; i < g_snap.count && i < FINESSE_MAX_MOUNTS; i++)
+      g_hidden[i].store(hidden(g_snap.entries[i]), std::memory_order_relaxed);
     g_seq.fetch_add(1, std::memory_order_acq_rel);
+  } else {
+    for (int i = 0; i < g_snap.count && i < FINESSE_MAX_MOUNTS; i++)
+      g_hidden[i].store(hidden(g_snap.entries[i]), std::memory_order_relaxed);
   }
   g_checked_ns.store(now, std::memory_order_release);
   g_refreshing.store(false);
@@ -63,7 +85,8 @@ bool classify_absolute(const char *path, MountMatch *m) {
     if (path[n] != '\0' && path[n] != '/' && !(n == 1 && mp[0] == '/')) continue;
     if (n > best_len) best = i, best_len = n;
   }
-  if (best < 0) return false;
+  // A hidden mount's paths are not the shorter registered prefix's either: the kernel's.
+  if (best < 0 || g_hidden[best].load(std::memory_order_relaxed)) return false;
   const finesse_mount_entry &e = g_snap.entries[best];
   m->mnt_id = e.mnt_id;
   m->prefix_len = best_len;

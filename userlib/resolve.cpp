@@ -11,6 +11,7 @@ namespace finesse::client {
 namespace {
 
 BaseProvider g_provider = nullptr;
+CwdStaleHook g_cwd_stale = nullptr;
 
 // The current absolute path of dirfd (or the cwd) into out; false if unknown.
 bool base_path(int dirfd, char *out, size_t cap) {
@@ -33,6 +34,14 @@ void set_base_provider(BaseProvider p) {
   g_provider = p;
 }
 
+void set_cwd_stale_hook(CwdStaleHook h) {
+  g_cwd_stale = h;
+}
+
+void cwd_base_refused() {
+  if (g_cwd_stale != nullptr) g_cwd_stale();
+}
+
 bool resolve_target(int dirfd, const char *path, Target *t) {
   if (path == nullptr || path[0] == '\0') return false;
   size_t plen = strnlen(path, wire::kPathMax);
@@ -43,10 +52,12 @@ bool resolve_target(int dirfd, const char *path, Target *t) {
   t->verify_len = 0;
   t->verify_ino = 0;
   t->cached_base = false;
+  t->cwd_base = false;
   if (path[0] != '/') {
     if (g_provider != nullptr) {
       if (!g_provider(dirfd, t->buf, wire::kPathMax, &base_ino, &base_mnt)) return false;
       t->cached_base = true;
+      t->cwd_base = dirfd == AT_FDCWD;
     } else if (!base_path(dirfd, t->buf, wire::kPathMax)) {
       return false;
     }
@@ -67,10 +78,9 @@ bool resolve_target(int dirfd, const char *path, Target *t) {
     // and the server checks that its path still leads to the same directory.
     if (base_mnt != t->m.mnt_id || blen < t->m.prefix_len) return false;
     size_t rel_off = static_cast<size_t>(rel - full);
-    if (blen > rel_off) {
-      t->verify_len = static_cast<uint32_t>(blen - rel_off);
-      t->verify_ino = base_ino;
-    }
+    if (blen > rel_off) t->verify_len = static_cast<uint32_t>(blen - rel_off);
+    // The cwd is checked by the server even at the mount root (verify_len 0).
+    if (t->verify_len != 0 || t->cwd_base) t->verify_ino = base_ino;
   }
   // A path that is too long as a whole is the kernel's to refuse.
   return t->rel_len < wire::kPathMax;

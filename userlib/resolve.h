@@ -20,6 +20,7 @@ struct Target {
   uint32_t verify_len = 0;   // leading bytes of rel naming a cached base directory...
   uint64_t verify_ino = 0;   // ...which must still have this inode number
   bool cached_base = false;  // the base came from a BaseProvider
+  bool cwd_base = false;     // ...and is the cwd: verify_ino is set, the server checks it
   char buf[2 * wire::kPathMax];
 };
 
@@ -28,6 +29,12 @@ struct Target {
 using BaseProvider = bool (*)(int dirfd, char *out, size_t cap, uint64_t *ino, uint64_t *mnt_id);
 // Installed once by the shim before any call; the explicit API never installs one.
 void set_base_provider(BaseProvider p);
+
+// Called after the server refused (FALLBACK) a request with a cached cwd base: the cwd may
+// have changed where the provider could not see it. Installed by the shim.
+using CwdStaleHook = void (*)();
+void set_cwd_stale_hook(CwdStaleHook h);
+void cwd_base_refused();
 
 bool resolve_target(int dirfd, const char *path, Target *t);
 

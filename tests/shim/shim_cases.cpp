@@ -75,6 +75,32 @@ int case_cwd() {
   return 0;
 }
 
+// The cwd changed where the shim cannot see it: a raw chdir system call, then glibc's
+// daemon(), whose chdir("/") is internal to libc. A relative path must then mean the new cwd
+// ("/", where there is no "f"), never the directory the shim knew.
+int case_hidden_chdir() {
+  mkdir((g_dir + "/c").c_str(), 0755);
+  file(g_dir + "/c/f", "12345");
+  file(g_dir + "/c/g", "12345");
+  show("chdir", chdir((g_dir + "/c").c_str()));
+  show_stat("stat f", AT_FDCWD, "f");
+  show("raw chdir /", syscall(SYS_chdir, "/"));
+  show("unlink f after raw chdir", unlink("f"));
+  show_stat("stat f after raw chdir", AT_FDCWD, "f");
+  show("chdir back", chdir((g_dir + "/c").c_str()));
+  show_stat("stat g", AT_FDCWD, "g");
+  fflush(stdout);
+  // daemon(0, 1): the parent exits at once; the child (still writing to our stdout) goes on.
+  if (daemon(0, 1) != 0) {
+    show("daemon", -1);
+    return 1;
+  }
+  show("unlink g after daemon", unlink("g"));
+  show_stat("stat abs g", AT_FDCWD, (g_dir + "/c/g").c_str());
+  show_stat("stat abs f", AT_FDCWD, (g_dir + "/c/f").c_str());
+  return 0;
+}
+
 // *at calls with dirfds: opened, dup'ed, closed and reused, dup2'ed over, after rename.
 int case_at() {
   mkdir((g_dir + "/p").c_str(), 0755);
@@ -509,6 +535,7 @@ int main(int argc, char **argv) {
   const char *arg = argc > 3 ? argv[3] : "";
   if (c == "cwd") return case_cwd();
   if (c == "at") return case_at();
+  if (c == "hidden-chdir") return case_hidden_chdir();
   if (c == "symlinks") return case_symlinks(arg);
   if (c == "dotdot") return case_dotdot(arg);
   if (c == "elsewhere") return case_elsewhere(arg);

@@ -73,6 +73,22 @@ TEST_P(ShimCases, CwdOnTheMountWithRelativePaths) {
   EXPECT_EQ(describe_tree(a_), describe_tree(b_));
 }
 
+// Item 13.3: a cwd changed behind the shim (raw chdir, glibc's daemon()): the relative
+// unlinks must fail as the kernel's do (ENOENT in "/"), and remove nothing.
+TEST_P(ShimCases, CwdChangedBehindTheShim) {
+  Runs r = run_twins(*fs_, "hidden-chdir", a_, b_);
+  expect_same(r);
+  EXPECT_NE(r.kernel.out.find("unlink f after raw chdir rc=-1 errno=2"), std::string::npos)
+      << r.kernel.out;
+  EXPECT_NE(r.kernel.out.find("unlink g after daemon rc=-1 errno=2"), std::string::npos)
+      << r.kernel.out;
+  struct stat st;
+  EXPECT_EQ(stat((a_ + "/c/f").c_str(), &st), 0) << "the bypass removed a/c/f";
+  EXPECT_EQ(stat((a_ + "/c/g").c_str(), &st), 0) << "the bypass removed a/c/g";
+  EXPECT_GT(r.served_by_shim, 1u);
+  EXPECT_EQ(describe_tree(a_), describe_tree(b_));
+}
+
 TEST_P(ShimCases, AtCallsWithDirfds) {
   Runs r = run_twins(*fs_, "at", a_, b_);
   expect_same(r);

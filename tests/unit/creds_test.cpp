@@ -78,6 +78,21 @@ TEST(MountInfo, ParsesOptionsAndNestedMounts) {
   ASSERT_EQ(mi.nested.size(), 1u);
   EXPECT_EQ(mi.nested[0], "sub");
   EXPECT_FALSE(parse_mountinfo(text, "/mnt").found);
+  EXPECT_FALSE(mi.covered);  // neither the nested mount nor the sibling with a shared prefix
+}
+
+// A mount made later on our mount point or on an ancestor of it hides ours (issue 13.5).
+TEST(MountInfo, CoveredByALaterMountOnThePointOrAnAncestor) {
+  std::string base =
+      "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/vda rw\n"
+      "30 22 0:30 / /mnt rw - tmpfs tmpfs rw\n"
+      "45 30 0:40 / /mnt/fs rw - fuse.memfs memfs rw,user_id=0,group_id=0\n";
+  EXPECT_FALSE(parse_mountinfo(base, "/mnt/fs").covered);
+  EXPECT_TRUE(parse_mountinfo(base + "50 45 0:50 / /mnt/fs rw - tmpfs t rw\n", "/mnt/fs").covered);
+  EXPECT_TRUE(parse_mountinfo(base + "50 30 0:50 / /mnt rw - tmpfs t rw\n", "/mnt/fs").covered);
+  EXPECT_FALSE(parse_mountinfo(base + "50 22 0:50 / /mn rw - tmpfs t rw\n", "/mnt/fs").covered);
+  EXPECT_FALSE(
+      parse_mountinfo(base + "50 45 0:50 / /mnt/fs/x rw - tmpfs t rw\n", "/mnt/fs").covered);
 }
 
 }  // namespace

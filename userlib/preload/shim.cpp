@@ -56,7 +56,10 @@ bool disabled() {
     d = env_int("FINESSE_DISABLE", 0) != 0 ? 1 : 0;
     // The provider goes in before anyone can see "on": the shim never asks the kernel
     // for a base (the explicit API's behaviour).
-    if (d == 0) client::set_base_provider(provide_base);
+    if (d == 0) {
+      client::set_base_provider(provide_base);
+      client::set_cwd_stale_hook(cwd_cache::invalidate);
+    }
     int expected = -1;
     if (!g_disabled.compare_exchange_strong(expected, d)) d = expected;
   }
