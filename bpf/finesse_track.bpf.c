@@ -166,6 +166,7 @@ struct {
 } path_scratch SEC(".maps");
 
 __noinline int drop_watchers(__u32 tgid);
+__noinline int copy_watchers(__u32 from, __u32 to);
 __noinline int note_watch(__u64 mnt_id);
 __noinline __u64 fd_mount(long fd);
 
@@ -485,6 +486,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child) {
 
     bpf_map_update_elem(&cwds, &c.dest, &copy, BPF_ANY);
   }
+  copy_watchers(c.tgid, c.dest);
   p = bpf_map_lookup_elem(&procs, &c.tgid);
   if (!p) return 0;
   c.proc = *p;
@@ -837,6 +839,39 @@ static long drop_watcher(void *map, struct finesse_watcher_key *key, __u8 *v, st
   n = bpf_map_lookup_elem(&watched, &slot);
   /* The pair first, then the count: the slot is never 0 while a pair says watched. */
   if (bpf_map_delete_elem(&watchers, key) == 0 && n) __sync_fetch_and_sub(n, 1);
+  return 0;
+}
+
+struct copy_ctx {
+  __u32 from;
+  __u32 to;
+};
+
+static long copy_watcher(void *map, struct finesse_watcher_key *key, __u8 *v, struct copy_ctx *c) {
+  struct finesse_watcher_key k = {.mnt_id = key->mnt_id, .tgid = c->to};
+  __u32 slot = (__u32)k.mnt_id & (FINESSE_WATCHED_SLOTS - 1);
+  __u8 one = 1;
+  __u64 *n;
+
+  if (key->tgid != c->from) return 0;
+  n = bpf_map_lookup_elem(&watched, &slot);
+  if (!n) return 0;
+  __sync_fetch_and_add(n, 1); /* as note_watch: the count first, kept if the map is full */
+  if (bpf_map_update_elem(&watchers, &k, &one, BPF_NOEXIST) != 0 &&
+      bpf_map_lookup_elem(&watchers, &k))
+    __sync_fetch_and_sub(n, 1);
+  return 0;
+}
+
+/* Called by on_fork: a child may inherit the watcher's inotify/fanotify fd and outlive it
+ * (inotifywait --daemon), so it counts as a watcher of the same mounts until it exits. */
+__noinline int copy_watchers(__u32 from, __u32 to) {
+  struct copy_ctx c = {.from = from, .to = to};
+  __u8 one = 1;
+
+  if (!bpf_map_lookup_elem(&watching, &from)) return 0;
+  bpf_map_update_elem(&watching, &to, &one, BPF_ANY); /* first: its exit finds the pairs */
+  bpf_for_each_map_elem(&watchers, copy_watcher, &c, 0);
   return 0;
 }
 

@@ -47,7 +47,7 @@
 /* Array map (one __u64: FINESSE_TRACK_ABI_VERSION), pinned last by the loader: programs of
  * another layout found pinned are replaced. Bump it whenever a map or program changes. */
 #define FINESSE_TRACK_INFO_PIN FINESSE_PIN_DIR "/track_info"
-#define FINESSE_TRACK_ABI_VERSION 3
+#define FINESSE_TRACK_ABI_VERSION 4
 
 #define FINESSE_MAX_TRACKED_FDS 65536  /* entries of the fds map */
 #define FINESSE_MAX_TRACKED_PROCS 8192 /* entries of the cwds and procs maps */

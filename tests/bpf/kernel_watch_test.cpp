@@ -163,6 +163,43 @@ TEST_F(KernelWatchBpf, WatchesCountUntilTheWatcherExits) {
   EXPECT_EQ(during, before);
 }
 
+// A watcher's child may inherit the inotify fd and outlive it (inotifywait --daemon): the
+// mount stays watched until the child exits too.
+TEST_F(KernelWatchBpf, ChildOfAWatcherKeepsTheMountWatched) {
+  ASSERT_EQ(mkdir(fs_->path("k").c_str(), 0755), 0);
+  std::string dir = fs_->path("k");
+  uint64_t before = watchers();
+  int go[2], ready[2];
+  ASSERT_EQ(pipe(go), 0);
+  ASSERT_EQ(pipe(ready), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(go[1]);
+    close(ready[0]);
+    int in = inotify_init1(0);
+    if (in < 0 || inotify_add_watch(in, dir.c_str(), IN_CREATE) < 0) _exit(1);
+    if (fork() == 0) {  // the grandchild keeps the inotify fd, its parent exits at once
+      char c = 'r';
+      if (write(ready[1], &c, 1) != 1 || read(go[0], &c, 1) < 0) _exit(1);
+      _exit(0);
+    }
+    _exit(0);
+  }
+  close(go[0]);
+  close(ready[1]);
+  int status;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  char c = 0;
+  ASSERT_EQ(read(ready[0], &c, 1), 1);  // the grandchild runs; its parent is gone
+  EXPECT_EQ(watchers(), before + 1) << "the watcher's exit dropped a watch its child holds";
+  close(go[1]);  // the grandchild exits; it is not our child: wait for its pipe end to close
+  EXPECT_EQ(read(ready[0], &c, 1), 0);
+  close(ready[0]);
+  // Its exit handler ran before its fds were closed (sched_process_exit precedes exit_files).
+  EXPECT_EQ(watchers(), before) << "not dropped when the last holder exited";
+}
+
 // Where tracing programs are allowed, fentry/security_path_notify sees the mount a watch is
 // really put on: also through a symlink from outside, which the path-matching tracepoint
 // programs cannot follow.
