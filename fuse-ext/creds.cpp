@@ -57,6 +57,7 @@ std::string creds_from_status(const StatusIds &ids, Creds *out) {
   out->rgid = static_cast<gid_t>(gid[0]);
   out->gid = static_cast<gid_t>(gid[1]);
   out->sgid = static_cast<gid_t>(gid[2]);
+  out->cap_prm = ids.cap_prm;
   bool all_caps = (ids.cap_eff & kFsCaps) == kFsCaps;
   bool no_caps = (ids.cap_eff & kFsCaps) == 0;
   if (out->uid == 0 && !all_caps) return "root client without full capabilities";

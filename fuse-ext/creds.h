@@ -22,6 +22,7 @@ struct Creds {
   // uid 0 with the full set of DAC/FOWNER/CHOWN/FSETID capabilities. Clients whose
   // capabilities do not fit "root with all" or "non-root with none" are not served.
   bool privileged = false;
+  uint64_t cap_prm = 0;  // permitted capabilities (a re-read may not add any: cred_watch.h)
 };
 
 // The credential lines of a /proc/<pid>/status or /proc/<pid>/task/<tid>/status file.

@@ -85,6 +85,7 @@ class Server {
   std::thread thread_;
   std::unordered_map<int, std::unique_ptr<Client>> clients_;  // by socket fd
   std::unordered_map<int, Client *> by_efd_;
+  std::unordered_map<int, Client *> by_pidfd_;  // the connecting process: dropped when it exits
   std::vector<Client *> active_;  // clients with a region
   MountInfo mount_;
   MountFacts facts_;
@@ -267,6 +268,8 @@ void Server::handle_event(int fd, uint32_t events) {
     }
     return;
   }
+  auto pe = by_pidfd_.find(fd);
+  if (pe != by_pidfd_.end()) return drop_client(pe->second->sock);
   auto it = clients_.find(fd);
   if (it == clients_.end()) return;
   Client &c = *it->second;
@@ -292,6 +295,10 @@ void Server::adopt_arrivals() {
       epoll_watch(epoll_fd_, p->efd, EPOLLIN);
       active_.push_back(p);
     }
+    if (p->cred_watch.pidfd >= 0) {
+      by_pidfd_[p->cred_watch.pidfd] = p;
+      epoll_watch(epoll_fd_, p->cred_watch.pidfd, EPOLLIN);
+    }
     clients_[p->sock] = std::move(c);
   }
 }
@@ -304,6 +311,10 @@ void Server::drop_client(int fd) {
   if (c->efd >= 0) {
     epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c->efd, nullptr);
     by_efd_.erase(c->efd);
+  }
+  if (c->cred_watch.pidfd >= 0) {
+    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c->cred_watch.pidfd, nullptr);
+    by_pidfd_.erase(c->cred_watch.pidfd);
   }
   for (size_t i = 0; i < active_.size(); i++)
     if (active_[i] == c) {
