@@ -3,6 +3,7 @@
 #include <linux/fs.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -101,6 +102,9 @@ int32_t do_stat(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
   int rc = walk_path(ctx, spec_of(d, 0, !(d.req.flags & wire::kNoFollow)), &w);
   if (rc != 0) return rc;
   if (!w.exists) return -ENOENT;
+  // With the writeback cache the kernel keeps a regular file's size and times over what the
+  // file system says (it may hold dirty pages the file system has not seen): ask it.
+  if (ctx.mount->writeback_cache && S_ISREG(w.attr.st_mode)) return kFallback;
   struct stat st;
   rc = fresh_attr(ctx, w.ino, &st);
   if (rc != 0) return rc;
@@ -328,6 +332,11 @@ int32_t do_readlink(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
   size_t len = 0;
   rc = fs_readlink(ctx.call(), w.ino, target, sizeof(target), &len);
   if (rc != 0) return rc;
+  // len is the whole reply, of which target holds what fits. The kernel takes at most
+  // PAGE_SIZE - 1 bytes (fuse_readlink_page: a longer reply fails the request with EIO).
+  static const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  if (len >= page) return -EIO;
+  if (len >= sizeof(target)) return kFallback;  // pages larger than our buffer
   size_t n = std::min<size_t>({len, d.req.size, out.cap});
   memcpy(out.data, target, n);
   out.rep->data_len = static_cast<uint32_t>(n);

@@ -437,8 +437,16 @@ void Server::serve_slot(Client &c, wire::Slot *s) {
   int32_t result = wire::kFallback;
   Decoded d{};
   ServeCtx ctx{&c.creds, &facts_, &server_cache()};
-  bool ready = fs_state().initialized.load(std::memory_order_acquire) &&
-               creds_current(&c.creds, &c.cred_watch, mount_access());
+  bool ready = fs_state().initialized.load(std::memory_order_acquire);
+  if (ready) {
+    // What the file system chose at INIT, which comes after the server started (the facts
+    // refresh_mount took then had none of it).
+    unsigned want = fs_state().conn_want;
+    facts_.posix_acl = (want & FUSE_CAP_POSIX_ACL) != 0;
+    facts_.dont_mask = (want & FUSE_CAP_DONT_MASK) != 0;
+    facts_.writeback_cache = (want & FUSE_CAP_WRITEBACK_CACHE) != 0;
+  }
+  ready = ready && creds_current(&c.creds, &c.cred_watch, mount_access());
   if (ready && len <= wire::kSlotDataSize) {
     memcpy(req_copy_.data(), s->data, len);
     if (decode_request(op, req_copy_.data(), len, &d) == 0) {
