@@ -56,6 +56,8 @@ constexpr uint32_t kFollow2 = 1u << 2;   // link: follow a final symlink of path
 // fd itself, so it answers only successes (and ENODATA/ERANGE of getxattr); any other
 // outcome, a permission refusal in particular, is FALLBACK and the kernel decides with the fd.
 constexpr uint32_t kByFd = 1u << 3;
+// stat: statx(AT_STATX_FORCE_SYNC): the final attributes from the file system, not a cache.
+constexpr uint32_t kForceSync = 1u << 4;
 
 // Setattr valid bits (subset of FUSE_SET_ATTR_*; the server maps them).
 constexpr uint32_t kSetMode = 1u << 0;

@@ -92,6 +92,11 @@ Creds access_creds(const Creds &c) {
   return a;
 }
 
+bool access_creds_known(const Creds &c) {
+  if (c.ruid == 0) return c.privileged || (c.cap_prm & kFsCaps) == 0;
+  return !c.privileged;
+}
+
 bool in_group(const Creds &c, gid_t gid) {
   return c.gid == gid || std::find(c.groups.begin(), c.groups.end(), gid) != c.groups.end();
 }

@@ -156,6 +156,7 @@ void Server::refresh_mount() {
   facts_.default_permissions = mount_.default_permissions;
   facts_.allow_other = mount_.allow_other;
   facts_.read_only = mount_.read_only;
+  facts_.noexec = mount_.noexec;
   facts_.posix_acl = (fs_state().conn_want & FUSE_CAP_POSIX_ACL) != 0;
   facts_.dont_mask = (fs_state().conn_want & FUSE_CAP_DONT_MASK) != 0;
   facts_.writeback_cache = (fs_state().conn_want & FUSE_CAP_WRITEBACK_CACHE) != 0;
@@ -437,6 +438,7 @@ void Server::serve_slot(Client &c, wire::Slot *s) {
   int32_t result = wire::kFallback;
   Decoded d{};
   ServeCtx ctx{&c.creds, &facts_, &server_cache()};
+  ctx.pidfd = c.cred_watch.pidfd;
   bool ready = fs_state().initialized.load(std::memory_order_acquire);
   if (ready) {
     // What the file system chose at INIT, which comes after the server started (the facts

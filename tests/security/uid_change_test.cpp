@@ -237,6 +237,32 @@ TEST(ThreadCredentials, OneThreadDropsByRawSyscall) {
                       "was served while the threads differed, 3x/4x: not served once alike";
 }
 
+// access(2) checks with the real ids; with a real uid of 0 the kernel gives the check the
+// permitted capabilities (do_faccessat, without SECBIT_NO_SETUID_FIXUP): a root daemon that
+// set its effective uid to a user's gets root's answer, as the kernel gives it.
+TEST(AccessRealIds, RealRootWithUserEffectiveUid) {
+  AttachedFs fs(opts(FsKind::kMemfs));
+  ASSERT_EQ(mkdir(fs.path("d").c_str(), 0755), 0);
+  ASSERT_EQ(mknod(fs.path("d/f").c_str(), S_IFREG | 0600, 0), 0);
+  ASSERT_EQ(chmod(fs.path("d/f").c_str(), 0), 0);
+  ASSERT_EQ(chown(fs.path("d/f").c_str(), 1000, 1000), 0);
+  int rc = in_child([&] {
+    if (setresgid(65534, 65534, 65534) != 0 || setresuid(0, 65534, 0) != 0) return 10;
+    std::string f = fs.path("d/f");
+    for (int mode : {R_OK, W_OK, R_OK | W_OK, F_OK}) {
+      errno = 0;
+      int k = access(f.c_str(), mode);
+      int kerr = k != 0 ? errno : 0;
+      errno = 0;
+      int b = finesse_access(f.c_str(), mode);
+      int berr = b != 0 ? errno : 0;
+      if (b != k || berr != kerr) return 20 + mode;
+    }
+    return 0;
+  });
+  EXPECT_EQ(rc, 0) << "1x: setup, 2x: access(mode x) answered otherwise than the kernel";
+}
+
 // The process that connected is what the server serves, not its pid. Drives a raw client:
 // it connects as nobody and forks; the child keeps the inherited region (no atfork handler).
 int drop_to_nobody() {
