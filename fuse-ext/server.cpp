@@ -432,8 +432,10 @@ bool Server::find_posted() {
 
 void Server::serve_slot(Client &c, wire::Slot *s) {
   // Copy first: the client may keep writing its slot while we look at it.
-  uint32_t op = s->h.op;
-  uint32_t len = s->h.req_len;
+  // Each shared field read exactly once: plain reads of memory the client writes meanwhile
+  // are a data race the compiler may resolve by reading again after the bounds check.
+  uint32_t op = __atomic_load_n(&s->h.op, __ATOMIC_RELAXED);
+  uint32_t len = __atomic_load_n(&s->h.req_len, __ATOMIC_RELAXED);
   wire::Reply rep{};
   int32_t result = wire::kFallback;
   Decoded d{};
@@ -470,6 +472,10 @@ void Server::serve_slot(Client &c, wire::Slot *s) {
   s->h.result = result;
   s->h.rep_len = sizeof(rep) + rep.data_len;
   s->h.state.store(wire::kDone, std::memory_order_release);
+  // Store-load (a release store and a later load may be reordered, on x86 too): the client
+  // sets client_sleeping, then re-reads the state; each side needs a full fence in between,
+  // or both miss the other and the client sleeps out its 50 ms futex timeout.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
   if (s->h.client_sleeping.load(std::memory_order_seq_cst)) futex_wake(&s->h.state, INT_MAX);
   for (const Forget &f : ctx.forgets) fs_forget(f.ino, f.nlookup);
   // What the kernel revalidates anyway is dropped only now (an eviction and a FORGET for
