@@ -63,6 +63,8 @@ constexpr uint32_t kByFd = 1u << 3;
 // FALLBACK if it is not that directory.
 constexpr uint32_t kCwdBase0 = 1u << 4;
 constexpr uint32_t kCwdBase1 = 1u << 5;
+// stat: statx(AT_STATX_FORCE_SYNC): the final attributes from the file system, not a cache.
+constexpr uint32_t kForceSync = 1u << 6;
 
 // Setattr valid bits (subset of FUSE_SET_ATTR_*; the server maps them).
 constexpr uint32_t kSetMode = 1u << 0;

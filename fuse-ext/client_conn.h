@@ -18,6 +18,7 @@ struct Client {
   void *region = nullptr;
   bool control = false;
   uid_t peer_uid = 0;      // SO_PEERCRED at accept: connections are capped per user
+  int64_t accepted_boot_ns = 0;  // CLOCK_BOOTTIME at accept (front_door.cpp: pidfd_open)
   uint64_t carry = 0;      // posted slots seen but left for this client's next turn
   uint32_t next_slot = 0;  // where its next turn starts
   Creds creds;
@@ -25,7 +26,8 @@ struct Client {
   CwdCheck cwd_check;    // the client's real cwd, last checked (kernel_watch.h)
 };
 
-// Unmaps a client's region (waking its waiters: the region says closed) and closes its fds.
+// Unmaps a client's region (waking its waiters: the region says closed) and closes its fds
+// (also cred_watch.pidfd).
 void close_client(Client &c);
 
 }  // namespace finesse::server

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -11,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "finesse_track.h"
@@ -208,7 +210,26 @@ std::string read_process_creds(pid_t pid, Creds *out, bool *can_change, bool *mi
   return creds_from_status(first, out);
 }
 
+bool process_gone(int pidfd) {
+  pollfd p{pidfd, POLLIN, 0};
+  int n = poll(&p, 1, 0);
+  return n != 0;  // readable (exited), or the pidfd cannot be polled: gone either way
+}
+
+bool within_admitted(const Creds &f, const Creds &a) {
+  if (a.privileged) return true;
+  if (f.privileged || (f.cap_prm & ~a.cap_prm) != 0) return false;
+  auto uid_in = [&](uid_t u) { return u == a.uid || u == a.ruid || u == a.suid; };
+  auto gid_in = [&](gid_t g) { return g == a.gid || g == a.rgid || g == a.sgid; };
+  if (!uid_in(f.uid) || !uid_in(f.ruid) || !uid_in(f.suid)) return false;
+  if (!gid_in(f.gid) || !gid_in(f.rgid) || !gid_in(f.sgid)) return false;
+  for (gid_t g : f.groups)
+    if (std::find(a.groups.begin(), a.groups.end(), g) == a.groups.end()) return false;
+  return true;
+}
+
 bool creds_current(Creds *creds, CredWatch *w, const MountAccess &m) {
+  if (w->gone) return false;
   // A process with one uid, one gid and no permitted capabilities cannot change them (a
   // new user namespace only adds capabilities over its own files: stricter answers).
   if (w->checked && !w->mixed && !w->can_change) return w->servable;
@@ -221,6 +242,18 @@ bool creds_current(Creds *creds, CredWatch *w, const MountAccess &m) {
   Creds fresh = *creds;
   bool can_change, mixed;
   std::string why = read_process_creds(creds->pid, &fresh, &can_change, &mixed);
+  // After the read: if the connecting process is still alive, the pid was its own all along
+  // (else another process may hold it now, and /proc told us about that one).
+  if (w->pidfd >= 0 && process_gone(w->pidfd)) {
+    w->gone = true;
+    w->servable = false;
+    return false;
+  }
+  if (why.empty() && !w->have_admitted) {
+    w->admitted = fresh;
+    w->have_admitted = true;
+  }
+  if (why.empty() && !within_admitted(fresh, w->admitted)) why = "credentials above admission";
   // A status that could not be read is not an answer: look again at the next request (else
   // one failed read would leave the client to the kernel until its credentials changed).
   w->checked = why.empty() || mixed;

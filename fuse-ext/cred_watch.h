@@ -33,13 +33,32 @@ struct CredWatch {
   bool mixed = false;      // at that check: threads differed (alike again when one exits)
   uint32_t source = 0;     // counter mapping the check was made under (0: none)
   uint64_t seen = 0;       // the client's counter, read before that check
+  // The process that connected (SO_PEERPIDFD, else pidfd_open; front_door.cpp), owned:
+  // closed by close_client. Credentials are re-read from /proc/<pid>, and a pid outlives its
+  // process (reused by another one): a re-read counts only if this process is still alive
+  // after it. -1: no such check (tests that drive creds_current by hand).
+  int pidfd = -1;
+  bool gone = false;  // that process exited: never served again
+  // The credentials the client was admitted with. A re-read may lower them, never raise
+  // them: a process can gain rights only by exec'ing a set-user-ID program, and a forked
+  // child that kept the region must not be served with them.
+  Creds admitted;
+  bool have_admitted = false;  // else the first re-read sets admitted
 };
 
+// Whether the process behind pidfd has exited (its pidfd polls readable).
+bool process_gone(int pidfd);
+
+// Whether fresh grants nothing that admitted did not: every uid, gid, group and permitted
+// capability of fresh was admitted's, or admitted was root with all capabilities.
+bool within_admitted(const Creds &fresh, const Creds &admitted);
+
 // Whether the client may be served now, with *creds brought up to date if they changed.
-// Re-reads /proc when the client's counter moved, when there is no counter (BPF programs
-// not loaded: then for clients that can change credentials, on every request), and on the
-// first request after admission. Clients whose threads disagree are not served (and re-read
-// on every request, since a thread's exit changes no counter).
+// Never adopts credentials above the admitted ones (within_admitted), and serves no client
+// whose process exited (w->pidfd). Re-reads /proc when the client's counter moved, when
+// there is no counter (BPF programs not loaded: then for clients that can change
+// credentials, on every request), and on the first request after admission. Clients whose threads
+// disagree are not served (and re-read on every request, since a thread's exit changes no counter).
 bool creds_current(Creds *creds, CredWatch *w, const MountAccess &m);
 
 // Every thread's credentials of process pid, if they are alike and servable (else why not).

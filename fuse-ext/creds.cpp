@@ -57,6 +57,7 @@ std::string creds_from_status(const StatusIds &ids, Creds *out) {
   out->rgid = static_cast<gid_t>(gid[0]);
   out->gid = static_cast<gid_t>(gid[1]);
   out->sgid = static_cast<gid_t>(gid[2]);
+  out->cap_prm = ids.cap_prm;
   bool all_caps = (ids.cap_eff & kFsCaps) == kFsCaps;
   bool no_caps = (ids.cap_eff & kFsCaps) == 0;
   if (out->uid == 0 && !all_caps) return "root client without full capabilities";
@@ -89,6 +90,11 @@ Creds access_creds(const Creds &c) {
   // A non-root real uid with euid 0: the kernel clears the effective capabilities.
   a.privileged = c.ruid == 0 && c.privileged;
   return a;
+}
+
+bool access_creds_known(const Creds &c) {
+  if (c.ruid == 0) return c.privileged || (c.cap_prm & kFsCaps) == 0;
+  return !c.privileged;
 }
 
 bool in_group(const Creds &c, gid_t gid) {

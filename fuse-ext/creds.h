@@ -22,6 +22,8 @@ struct Creds {
   // uid 0 with the full set of DAC/FOWNER/CHOWN/FSETID capabilities. Clients whose
   // capabilities do not fit "root with all" or "non-root with none" are not served.
   bool privileged = false;
+  uint64_t cap_prm = 0;  // permitted capabilities (no re-read may add any; access() with a
+                         // real uid of 0 uses them)
 };
 
 // The credential lines of a /proc/<pid>/status or /proc/<pid>/task/<tid>/status file.
@@ -46,6 +48,12 @@ std::string load_status_creds(pid_t pid, uid_t peer_euid, gid_t peer_egid, Creds
 // access(2) without AT_EACCESS checks with the real ids, and drops capabilities unless the
 // real uid is 0 (as the kernel's do_faccessat does).
 Creds access_creds(const Creds &c);
+// Whether access_creds knows the capabilities access(2) uses: with a real uid of 0 they are
+// the permitted ones, else none, unless the client set SECBIT_NO_SETUID_FIXUP (then its
+// effective ones), which /proc does not show. Not known (the kernel decides) when the two
+// rules differ: a real root with permitted file capabilities but not effective ones, or a
+// non-root real uid with effective capabilities.
+bool access_creds_known(const Creds &c);
 
 bool in_group(const Creds &c, gid_t gid);
 // generic_permission(): mask of R_OK/W_OK/X_OK (4/2/1). 0 or -EACCES.

@@ -6,9 +6,13 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstring>
 
 #include "epoll_watch.h"
 #include "fd_discard.h"
@@ -58,6 +62,57 @@ bool make_region(Client &c, const wire::Welcome &w) {
   return true;
 }
 
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+
+int64_t boot_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
+}
+
+// When the process of pid started (/proc/<pid>/stat field 22), in ns since boot; -1 if unknown.
+int64_t start_boot_ns(pid_t pid) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n <= 0) return -1;
+  buf[n] = '\0';
+  const char *p = strrchr(buf, ')');  // the command name may hold anything but ends there
+  if (p == nullptr) return -1;
+  unsigned long long ticks = 0;
+  // After the name: state (field 3) ... starttime (field 22).
+  if (sscanf(p + 1,
+             " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+             &ticks) != 1)
+    return -1;
+  long hz = sysconf(_SC_CLK_TCK);
+  return hz > 0 ? static_cast<int64_t>(ticks) * (1'000'000'000LL / hz) : -1;
+}
+
+// A pidfd of the process that connected, or -1. SO_PEERPIDFD (Linux 6.5) names it exactly.
+// Older kernels: pidfd_open of SO_PEERCRED's pid, which another process may hold by now if
+// the connecting one exited; one that started after the accept surely is not it (what is
+// left: a pid reused between connect and accept).
+int peer_pidfd(int sock, pid_t pid, int64_t accepted_boot_ns) {
+  int fd = -1;
+  socklen_t len = sizeof(fd);
+  if (getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &fd, &len) == 0) return fd;
+  if (errno != ENOPROTOOPT) return -1;  // e.g. the peer is gone
+  fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) return -1;
+  int64_t started = start_boot_ns(pid);
+  if (started < 0 || started > accepted_boot_ns || process_gone(fd)) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 }  // namespace
 
 void close_client(Client &c) {
@@ -73,6 +128,8 @@ void close_client(Client &c) {
   c.efd = -1;
   if (c.sock >= 0) close_client_socket(c.sock);
   c.sock = -1;
+  if (c.cred_watch.pidfd >= 0) close(c.cred_watch.pidfd);
+  c.cred_watch.pidfd = -1;
 }
 
 int FrontDoor::start(int listen_fd, int stop_fd, int arrival_fd) {
@@ -134,6 +191,7 @@ void FrontDoor::accept_all() {
       open_++;
     }
     auto c = std::make_unique<Client>();
+    c->accepted_boot_ns = boot_ns();
     c->sock = fd;
     c->peer_uid = uid;
     greeting_[fd] = std::move(c);
@@ -184,8 +242,14 @@ std::string FrontDoor::admit(Client &c) {
   PeerCreds pc;
   if (peer_creds(c.sock, &pc) < 0) return "no peer credentials";
   c.creds.groups = pc.groups;
+  c.cred_watch.pidfd = peer_pidfd(c.sock, pc.pid, c.accepted_boot_ns);
+  if (c.cred_watch.pidfd < 0) return "connecting process unknown or gone";
   std::string why = load_status_creds(pc.pid, pc.euid, pc.egid, &c.creds);
   if (!why.empty()) return why;
+  // After the read, as for every re-read (cred_watch.cpp): /proc/<pid> was its process.
+  if (process_gone(c.cred_watch.pidfd)) return "connecting process gone";
+  c.cred_watch.admitted = c.creds;
+  c.cred_watch.have_admitted = true;
   MountAccess a;
   {
     std::lock_guard<std::mutex> g(mu_);
@@ -219,6 +283,8 @@ void FrontDoor::on_hello(int fd) {
     return hand_over(fd);
   }
   if (!admit(c).empty()) {
+    if (c.cred_watch.pidfd >= 0) close(c.cred_watch.pidfd);
+    c.cred_watch.pidfd = -1;
     w.status = wire::HelloStatus::kNotServed;
     send_msg(c.sock, &w, sizeof(w), nullptr, 0);
     return hand_over(fd);  // stays connected so the client keeps its answer

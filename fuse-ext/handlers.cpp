@@ -2,12 +2,15 @@
 
 #include <linux/fs.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 
 #include "clock.h"
+#include "cred_watch.h"
 #include "fs_state.h"
 #include "path_walk.h"
 
@@ -16,6 +19,14 @@ namespace finesse::server {
 namespace {
 
 using wire::kFallback;
+
+// st_blksize as the kernel reports it (fs/fuse/inode.c): fuse_attr.blksize is 32 bits, a
+// power of two below it, or the super block's block size (a page) when it is 0.
+uint32_t kernel_blksize(blksize_t b) {
+  uint32_t v = static_cast<uint32_t>(b);
+  if (v == 0) return static_cast<uint32_t>(sysconf(_SC_PAGESIZE));
+  return 1u << (31 - __builtin_clz(v));
+}
 
 void to_wire(const struct stat &st, wire::Attr *a) {
   a->ino = st.st_ino;
@@ -26,7 +37,7 @@ void to_wire(const struct stat &st, wire::Attr *a) {
   a->uid = st.st_uid;
   a->gid = st.st_gid;
   a->rdev = st.st_rdev;
-  a->blksize = st.st_blksize;
+  a->blksize = kernel_blksize(st.st_blksize);
   a->atime_sec = st.st_atim.tv_sec;
   a->atime_nsec = st.st_atim.tv_nsec;
   a->mtime_sec = st.st_mtim.tv_sec;
@@ -101,14 +112,26 @@ int32_t do_stat(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
   int rc = walk_path(ctx, spec_of(d, 0, !(d.req.flags & wire::kNoFollow)), &w);
   if (rc != 0) return rc;
   if (!w.exists) return -ENOENT;
+  // With the writeback cache the kernel keeps a regular file's size and times over what the
+  // file system says (it may hold dirty pages the file system has not seen): ask it.
+  if (ctx.mount->writeback_cache && S_ISREG(w.attr.st_mode)) return kFallback;
   struct stat st;
-  rc = fresh_attr(ctx, w.ino, &st);
+  if (d.req.flags & wire::kForceSync) {
+    // statx(AT_STATX_FORCE_SYNC): the kernel asks the file system (fuse_update_get_attr).
+    uint64_t gen = ctx.cache->generation();
+    double timeout = 0;
+    rc = fs_getattr(ctx.call(), w.ino, &st, &timeout);
+    if (rc == 0) ctx.cache->set_attr(w.ino, st, timeout, gen, now_ns());
+  } else {
+    rc = fresh_attr(ctx, w.ino, &st);
+  }
   if (rc != 0) return rc;
   to_wire(st, &out.rep->attr);
   return 0;
 }
 
 int32_t do_access(ServeCtx &ctx, const Decoded &d, ReplyBuf &) {
+  if (!(d.req.flags & wire::kEaccess) && !access_creds_known(*ctx.creds)) return kFallback;
   Creds eff = (d.req.flags & wire::kEaccess) ? *ctx.creds : access_creds(*ctx.creds);
   ServeCtx actx{&eff, ctx.mount, ctx.cache, ctx.umask, {}, {}};
   WalkResult w;
@@ -117,6 +140,8 @@ int32_t do_access(ServeCtx &ctx, const Decoded &d, ReplyBuf &) {
   if (rc != 0) return rc;
   if (!w.exists) return -ENOENT;
   int mask = static_cast<int>(d.req.mode & 7);
+  // do_faccessat(): executing a regular file of a noexec mount is refused before anything.
+  if ((mask & 1) && ctx.mount->noexec && S_ISREG(w.attr.st_mode)) return -EACCES;
   if ((mask & 2) && ctx.mount->read_only) return kFallback;
   if (dp(ctx)) {
     if (mask == 0) return 0;
@@ -224,6 +249,15 @@ int32_t do_rename(ServeCtx &ctx, const Decoded &d, ReplyBuf &) {
   return 0;
 }
 
+// inode_newsize_ok(): growing a file to more than the caller's RLIMIT_FSIZE. Unknown (prlimit
+// needs the client's ids or CAP_SYS_RESOURCE; its process gone): not below.
+bool below_fsize_limit(const ServeCtx &ctx, uint64_t size) {
+  struct rlimit rl;
+  if (prlimit(ctx.creds->pid, RLIMIT_FSIZE, nullptr, &rl) != 0) return false;
+  if (ctx.pidfd >= 0 && process_gone(ctx.pidfd)) return false;  // the pid's, not the client's
+  return rl.rlim_cur == RLIM_INFINITY || size <= rl.rlim_cur;
+}
+
 bool kills_privs(const struct stat &st) {
   return !S_ISDIR(st.st_mode) &&
          ((st.st_mode & S_ISUID) || (st.st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP));
@@ -275,6 +309,11 @@ int32_t do_setattr(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
     if (!S_ISREG(cur.st_mode)) return -EINVAL;
     if (kills_privs(cur)) return kFallback;
     if (dp(ctx) && (rc = check_permission(c, cur, 2)) != 0) return rc;
+    // truncate(2) of a file being executed is ETXTBSY, which only the kernel knows: a file
+    // nobody may execute is not being executed (an fd open for writing excludes it anyway).
+    if (!by_fd && (cur.st_mode & 0111)) return kFallback;
+    if (static_cast<off_t>(r.size) > cur.st_size && !below_fsize_limit(ctx, r.size))
+      return kFallback;  // EFBIG, and SIGXFSZ to the calling thread: the kernel's to send
     in.st_size = static_cast<off_t>(r.size);
     to_set |= FUSE_SET_ATTR_SIZE;
   } else if (r.valid & (wire::kSetAtime | wire::kSetMtime)) {
@@ -334,6 +373,11 @@ int32_t do_readlink(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
   size_t len = 0;
   rc = fs_readlink(ctx.call(), w.ino, target, sizeof(target), &len);
   if (rc != 0) return rc;
+  // len is the whole reply, of which target holds what fits. The kernel takes at most
+  // PAGE_SIZE - 1 bytes (fuse_readlink_page: a longer reply fails the request with EIO).
+  static const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  if (len >= page) return -EIO;
+  if (len >= sizeof(target)) return kFallback;  // pages larger than our buffer
   size_t n = std::min<size_t>({len, d.req.size, out.cap});
   memcpy(out.data, target, n);
   out.rep->data_len = static_cast<uint32_t>(n);

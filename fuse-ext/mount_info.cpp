@@ -71,6 +71,7 @@ MountInfo parse_mountinfo(const std::string &text, const std::string &mountpoint
     const std::string &mount_opts = f[5];
     const std::string super_opts = f.size() > dash + 3 ? f[dash + 3] : "";
     mi.read_only = has_option(mount_opts, "ro", nullptr) || has_option(super_opts, "ro", nullptr);
+    mi.noexec = has_option(mount_opts, "noexec", nullptr);
     mi.default_permissions = has_option(super_opts, "default_permissions", nullptr);
     mi.allow_other = has_option(super_opts, "allow_other", nullptr);
     std::string v;

@@ -17,6 +17,7 @@ struct MountInfo {
   bool default_permissions = false;
   bool allow_other = false;
   bool read_only = false;
+  bool noexec = false;  // the mount point's noexec (access(X_OK) of a regular file: EACCES)
   uid_t user_id = 0;
   gid_t group_id = 0;
   std::vector<std::string> nested;  // mount points below ours, relative to our root

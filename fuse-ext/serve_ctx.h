@@ -25,6 +25,7 @@ struct MountFacts {
   bool writeback_cache = false;
   bool protected_hardlinks = true;
   std::unordered_set<std::string> nested;  // mount points below ours, relative paths
+  bool noexec = false;                     // the mount point's noexec
 };
 
 struct ServeCtx {
@@ -34,6 +35,7 @@ struct ServeCtx {
   mode_t umask = 022;
   Invalidations inval;
   std::vector<Forget> forgets;  // lookups to return once the request is answered
+  int pidfd = -1;               // the client's process (cred_watch.h), -1: unknown
 
   CallCtx call() const { return CallCtx{creds, umask}; }
 };

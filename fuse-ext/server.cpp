@@ -94,6 +94,7 @@ class Server {
   std::thread thread_;
   std::unordered_map<int, std::unique_ptr<Client>> clients_;  // by socket fd
   std::unordered_map<int, Client *> by_efd_;
+  std::unordered_map<int, Client *> by_pidfd_;  // the connecting process: dropped when it exits
   std::vector<Client *> active_;  // clients with a region
   MountInfo mount_;
   MountFacts facts_;
@@ -170,6 +171,7 @@ void Server::refresh_mount() {
   facts_.default_permissions = mount_.default_permissions;
   facts_.allow_other = mount_.allow_other;
   facts_.read_only = mount_.read_only;
+  facts_.noexec = mount_.noexec;
   facts_.posix_acl = (fs_state().conn_want & FUSE_CAP_POSIX_ACL) != 0;
   facts_.dont_mask = (fs_state().conn_want & FUSE_CAP_DONT_MASK) != 0;
   facts_.writeback_cache = (fs_state().conn_want & FUSE_CAP_WRITEBACK_CACHE) != 0;
@@ -335,6 +337,8 @@ void Server::handle_event(int fd, uint32_t events) {
     }
     return;
   }
+  auto pe = by_pidfd_.find(fd);
+  if (pe != by_pidfd_.end()) return drop_client(pe->second->sock);
   auto it = clients_.find(fd);
   if (it == clients_.end()) return;
   Client &c = *it->second;
@@ -360,6 +364,10 @@ void Server::adopt_arrivals() {
       epoll_watch(epoll_fd_, p->efd, EPOLLIN);
       active_.push_back(p);
     }
+    if (p->cred_watch.pidfd >= 0) {
+      by_pidfd_[p->cred_watch.pidfd] = p;
+      epoll_watch(epoll_fd_, p->cred_watch.pidfd, EPOLLIN);
+    }
     clients_[p->sock] = std::move(c);
   }
 }
@@ -372,6 +380,10 @@ void Server::drop_client(int fd) {
   if (c->efd >= 0) {
     epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c->efd, nullptr);
     by_efd_.erase(c->efd);
+  }
+  if (c->cred_watch.pidfd >= 0) {
+    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c->cred_watch.pidfd, nullptr);
+    by_pidfd_.erase(c->cred_watch.pidfd);
   }
   for (size_t i = 0; i < active_.size(); i++)
     if (active_[i] == c) {
@@ -497,15 +509,26 @@ bool Server::find_posted() {
 
 void Server::serve_slot(Client &c, wire::Slot *s) {
   // Copy first: the client may keep writing its slot while we look at it.
-  uint32_t op = s->h.op;
-  uint32_t len = s->h.req_len;
+  // Each shared field read exactly once: plain reads of memory the client writes meanwhile
+  // are a data race the compiler may resolve by reading again after the bounds check.
+  uint32_t op = __atomic_load_n(&s->h.op, __ATOMIC_RELAXED);
+  uint32_t len = __atomic_load_n(&s->h.req_len, __ATOMIC_RELAXED);
   wire::Reply rep{};
   int32_t result = wire::kFallback;
   Decoded d{};
   ServeCtx ctx{&c.creds, &facts_, &server_cache()};
+  ctx.pidfd = c.cred_watch.pidfd;
   bool ready = fs_state().initialized.load(std::memory_order_acquire) &&
-               !g_replies_missed.load(std::memory_order_relaxed) &&
-               creds_current(&c.creds, &c.cred_watch, mount_access());
+               !g_replies_missed.load(std::memory_order_relaxed);
+  if (ready) {
+    // What the file system chose at INIT, which comes after the server started (the facts
+    // refresh_mount took then had none of it).
+    unsigned want = fs_state().conn_want;
+    facts_.posix_acl = (want & FUSE_CAP_POSIX_ACL) != 0;
+    facts_.dont_mask = (want & FUSE_CAP_DONT_MASK) != 0;
+    facts_.writeback_cache = (want & FUSE_CAP_WRITEBACK_CACHE) != 0;
+  }
+  ready = ready && creds_current(&c.creds, &c.cred_watch, mount_access());
   if (ready && len <= wire::kSlotDataSize) {
     memcpy(req_copy_.data(), s->data, len);
     if (decode_request(op, req_copy_.data(), len, &d) == 0 && kernel_allows(c, d)) {
@@ -527,6 +550,10 @@ void Server::serve_slot(Client &c, wire::Slot *s) {
   s->h.result = result;
   s->h.rep_len = sizeof(rep) + rep.data_len;
   s->h.state.store(wire::kDone, std::memory_order_release);
+  // Store-load (a release store and a later load may be reordered, on x86 too): the client
+  // sets client_sleeping, then re-reads the state; each side needs a full fence in between,
+  // or both miss the other and the client sleeps out its 50 ms futex timeout.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
   if (s->h.client_sleeping.load(std::memory_order_seq_cst)) futex_wake(&s->h.state, INT_MAX);
   for (const Forget &f : ctx.forgets) fs_forget(f.ino, f.nlookup);
   // What the kernel revalidates anyway is dropped only now (an eviction and a FORGET for

@@ -151,6 +151,7 @@ int64_t b_statx(int dirfd, const char *path, int flags, unsigned mask, struct st
   if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE)) return kFallback;
   Call c;
   c.req.flags = (flags & AT_SYMLINK_NOFOLLOW) ? wire::kNoFollow : 0;
+  if ((flags & AT_STATX_SYNC_TYPE) == AT_STATX_FORCE_SYNC) c.req.flags |= wire::kForceSync;
   int64_t rc = one_path(dirfd, path, Op::kStat, c, false);
   if (rc != 0) return rc;
   const wire::Attr &a = c.rep.attr;

@@ -384,6 +384,9 @@ int64_t wait_done(Conn &c, wire::Slot *s, bool mutation, int64_t spin_ns) {
       g_spinners.fetch_sub(1, std::memory_order_relaxed);
     }
     s->h.client_sleeping.store(1, std::memory_order_seq_cst);
+    // Store-load: the server publishes kDone, then reads client_sleeping (a full fence there
+    // too); without one on either side both may miss the other and the wake-up is lost.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
     uint32_t cur = s->h.state.load(std::memory_order_seq_cst);
     if (cur == wire::kDone) break;
     bool woken = futex_wait(&s->h.state, cur, 50 * 1000000);

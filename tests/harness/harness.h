@@ -47,6 +47,8 @@ struct MountOptions {
   std::vector<std::string> extra_args;     // appended to the command line
   std::map<std::string, std::string> env;  // e.g. {"LD_PRELOAD", ".../libfinesse_fuse.so"}
   std::chrono::milliseconds mount_timeout{10000};
+  // A test's own file system instead of the sample fs (run as BINARY MNT -f [-o ...]).
+  std::string binary;
   // Harness self-tests only: mount here instead of <tmp>/mnt (not created by the harness).
   std::string mountpoint;
 };

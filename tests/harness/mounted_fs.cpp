@@ -70,7 +70,7 @@ MountedFs::~MountedFs() {
 }
 
 std::vector<std::string> MountedFs::command_line() const {
-  std::vector<std::string> args{binary_for(opts_.fs)};
+  std::vector<std::string> args{opts_.binary.empty() ? binary_for(opts_.fs) : opts_.binary};
   if (!src_.empty()) args.push_back(src_);
   args.push_back(mnt_);
   args.push_back("-f");

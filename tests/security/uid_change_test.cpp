@@ -3,9 +3,13 @@
 // Both ways of changing them are tried: through glibc (which libfinesse interposes) and by
 // raw system calls (which it cannot see: the server learns of them from the BPF programs'
 // credential-change counters and re-reads every thread's credentials; docs/security.md).
+#include <fcntl.h>
 #include <grp.h>
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -15,6 +19,7 @@
 #include <thread>
 
 #include "attached_fs.h"
+#include "raw_client.h"
 
 namespace finesse::testing {
 namespace {
@@ -230,6 +235,151 @@ TEST(ThreadCredentials, OneThreadDropsByRawSyscall) {
   });
   EXPECT_EQ(rc, 0) << "1x: setup, 20/21: the dropped thread was served, 22/23: the main thread "
                       "was served while the threads differed, 3x/4x: not served once alike";
+}
+
+// access(2) checks with the real ids; with a real uid of 0 the kernel gives the check the
+// permitted capabilities (do_faccessat, without SECBIT_NO_SETUID_FIXUP): a root daemon that
+// set its effective uid to a user's gets root's answer, as the kernel gives it.
+TEST(AccessRealIds, RealRootWithUserEffectiveUid) {
+  AttachedFs fs(opts(FsKind::kMemfs));
+  ASSERT_EQ(mkdir(fs.path("d").c_str(), 0755), 0);
+  ASSERT_EQ(mknod(fs.path("d/f").c_str(), S_IFREG | 0600, 0), 0);
+  ASSERT_EQ(chmod(fs.path("d/f").c_str(), 0), 0);
+  ASSERT_EQ(chown(fs.path("d/f").c_str(), 1000, 1000), 0);
+  int rc = in_child([&] {
+    if (setresgid(65534, 65534, 65534) != 0 || setresuid(0, 65534, 0) != 0) return 10;
+    std::string f = fs.path("d/f");
+    for (int mode : {R_OK, W_OK, R_OK | W_OK, F_OK}) {
+      errno = 0;
+      int k = access(f.c_str(), mode);
+      int kerr = k != 0 ? errno : 0;
+      errno = 0;
+      int b = finesse_access(f.c_str(), mode);
+      int berr = b != 0 ? errno : 0;
+      if (b != k || berr != kerr) return 20 + mode;
+    }
+    return 0;
+  });
+  EXPECT_EQ(rc, 0) << "1x: setup, 2x: access(mode x) answered otherwise than the kernel";
+}
+
+// The process that connected is what the server serves, not its pid. Drives a raw client:
+// it connects as nobody and forks; the child keeps the inherited region (no atfork handler).
+int drop_to_nobody() {
+  return setgroups(0, nullptr) || setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534);
+}
+
+// Posts a stat of path in slot 0 and returns the server's result (INT32_MIN: no answer).
+int32_t raw_stat(RawClient &c, const std::string &path) {
+  memset(c.slot(0)->data, 0, wire::kSlotDataSize);
+  c.put_request(0, wire::Op::kStat, wire::Request{}, path);
+  c.post(0);
+  if (!c.wait_done(0, 10000)) return INT32_MIN;
+  return c.slot(0)->h.result;
+}
+
+// The connecting process exits; its forked child goes on using the region and socket: the
+// server must drop the connection (it must not serve the child with the parent's
+// credentials, nor, after a re-read, with those of whatever process gets the pid next).
+TEST(ProcessIdentity, ChildOfAnExitedClientIsDropped) {
+  AttachedFs fs(opts(FsKind::kMemfs));
+  ASSERT_EQ(mknod(fs.path("f").c_str(), S_IFREG | 0644, 0), 0);
+  std::string sock = server_socket_of(fs.mnt());
+  ASSERT_FALSE(sock.empty());
+  int result[2];
+  ASSERT_EQ(pipe2(result, O_CLOEXEC), 0);
+  int rc = in_child([&] {
+    if (drop_to_nobody() != 0) return 10;
+    RawClient c;
+    if (c.connect(sock) != 0 || c.status != wire::HelloStatus::kServed) return 11;
+    if (raw_stat(c, "f") != 0) return 12;  // served while its process lives
+    int self = static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0));
+    if (self < 0) return 13;
+    pid_t child = fork();
+    if (child < 0) return 14;
+    if (child > 0) return 0;  // the connecting process exits at once
+    // The child: waits until its parent has exited, then for the server to close.
+    pollfd p{self, POLLIN, 0};
+    char code = 0;
+    if (poll(&p, 1, 10000) != 1) code = 20;
+    auto *hdr = wire::header_of(c.region);
+    for (int i = 0; code == 0 && i < 10000 && hdr->closed.load() == 0; i++) usleep(1000);
+    if (code == 0 && hdr->closed.load() == 0) code = 21;  // still served after 10 s
+    if (write(result[1], &code, 1) != 1) _exit(2);
+    _exit(0);
+  });
+  close(result[1]);
+  ASSERT_EQ(rc, 0) << "1x: setup";
+  char code = 99;
+  ASSERT_EQ(read(result[0], &code, 1), 1);
+  close(result[0]);
+  EXPECT_EQ(code, 0) << "20: parent did not exit, 21: the child of an exited client is still "
+                        "served";
+}
+
+// The connecting process (nobody) gains root by exec'ing a set-user-ID program while a child
+// it forked posts on the inherited region: a re-read of /proc/<pid> must not raise the
+// connection's credentials (FALLBACK; the kernel then judges the child, which is nobody).
+TEST(ProcessIdentity, ReReadNeverRaisesCredentials) {
+  AttachedFs fs(opts(FsKind::kMemfs));
+  ASSERT_EQ(mkdir(fs.path("priv").c_str(), 0700), 0);
+  ASSERT_EQ(mknod(fs.path("priv/f").c_str(), S_IFREG | 0644, 0), 0);
+  std::string sock = server_socket_of(fs.mnt());
+  ASSERT_FALSE(sock.empty());
+  // A set-user-ID root copy of sleep.
+  TempDir tmp;
+  ASSERT_EQ(chmod(tmp.path().c_str(), 0755), 0);
+  std::string suid_sleep = tmp.sub("sleep");
+  ASSERT_EQ(run_command({"cp", "/bin/sleep", suid_sleep}).status, 0);
+  ASSERT_EQ(chown(suid_sleep.c_str(), 0, 0), 0);
+  ASSERT_EQ(chmod(suid_sleep.c_str(), 04755), 0);
+  int result[2];
+  ASSERT_EQ(pipe2(result, O_CLOEXEC), 0);
+  fflush(nullptr);
+  pid_t connector = fork();
+  if (connector == 0) {
+    if (drop_to_nobody() != 0) _exit(10);
+    RawClient c;
+    if (c.connect(sock) != 0 || c.status != wire::HelloStatus::kServed) _exit(11);
+    pid_t parent = getpid();
+    pid_t child = fork();
+    if (child < 0) _exit(12);
+    if (child > 0) {
+      execl(suid_sleep.c_str(), "sleep", "60", nullptr);
+      _exit(13);
+    }
+    // The child: waits until its parent runs as root, then asks for a root-only answer.
+    char code = 0;
+    std::string status = "/proc/" + std::to_string(parent) + "/status";
+    bool root = false;
+    for (int i = 0; i < 10000 && !root; i++) {
+      char buf[4096] = {};
+      int fd = open(status.c_str(), O_RDONLY | O_CLOEXEC);
+      ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+      if (fd >= 0) close(fd);
+      unsigned r = 1, e = 1;
+      const char *u = n > 0 ? strstr(buf, "Uid:") : nullptr;
+      root = u != nullptr && sscanf(u, "Uid: %u %u", &r, &e) == 2 && e == 0;
+      if (!root) usleep(1000);
+    }
+    if (!root) code = 20;
+    int32_t res = code == 0 ? raw_stat(c, "priv/f") : 0;
+    if (code == 0 && res != wire::kFallback && res != -EACCES) code = 21;
+    if (write(result[1], &code, 1) != 1) _exit(2);
+    _exit(0);
+  }
+  ASSERT_GT(connector, 0);
+  close(result[1]);
+  char code = 99;
+  ssize_t n = read(result[0], &code, 1);  // EOF if the connector failed before forking
+  close(result[0]);
+  kill(connector, SIGKILL);
+  int status = 0;
+  ASSERT_EQ(waitpid(connector, &status, 0), connector);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "1x: setup, exit " << WEXITSTATUS(status);
+  EXPECT_EQ(n, 1);
+  EXPECT_EQ(code, 0) << "20: the set-user-ID exec did not make the parent root, 21: the child "
+                        "was served with the credentials its parent gained";
 }
 
 }  // namespace
