@@ -269,14 +269,16 @@ bool acquire(Conn &c, const MountMatch &m) {
       if (c.retry_after_ns > now_ns()) return false;
       int expected = kConnected;
       if (!c.state.compare_exchange_strong(expected, kBusy)) return false;
-      if (!drained(c)) {
-        c.retry_after_ns = now_ns() + int64_t{1000} * 1000000;
-        c.state.store(kConnected, std::memory_order_release);
-        return false;
-      }
-      release_resources(c);
-      c.retry_after_ns = 0;
-      c.state.store(kDisconnected, std::memory_order_release);
+      // Signals blocked: a siglongjmp out of the wait would leave the entry busy for good.
+      sigset_t all, old_mask;
+      sigfillset(&all);
+      pthread_sigmask(SIG_BLOCK, &all, &old_mask);
+      bool ok = drained(c);
+      if (ok) release_resources(c);
+      c.retry_after_ns = ok ? 0 : now_ns() + int64_t{1000} * 1000000;
+      c.state.store(ok ? kDisconnected : kConnected, std::memory_order_release);
+      pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+      if (!ok) return false;
       continue;
     }
     if (s == kBusy) return false;  // another thread is (re)connecting: kernel path meanwhile
