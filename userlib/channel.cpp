@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -268,14 +269,16 @@ bool acquire(Conn &c, const MountMatch &m) {
       if (c.retry_after_ns > now_ns()) return false;
       int expected = kConnected;
       if (!c.state.compare_exchange_strong(expected, kBusy)) return false;
-      if (!drained(c)) {
-        c.retry_after_ns = now_ns() + int64_t{1000} * 1000000;
-        c.state.store(kConnected, std::memory_order_release);
-        return false;
-      }
-      release_resources(c);
-      c.retry_after_ns = 0;
-      c.state.store(kDisconnected, std::memory_order_release);
+      // Signals blocked: a siglongjmp out of the wait would leave the entry busy for good.
+      sigset_t all, old_mask;
+      sigfillset(&all);
+      pthread_sigmask(SIG_BLOCK, &all, &old_mask);
+      bool ok = drained(c);
+      if (ok) release_resources(c);
+      c.retry_after_ns = ok ? 0 : now_ns() + int64_t{1000} * 1000000;
+      c.state.store(ok ? kDisconnected : kConnected, std::memory_order_release);
+      pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+      if (!ok) return false;
       continue;
     }
     if (s == kBusy) return false;  // another thread is (re)connecting: kernel path meanwhile
@@ -289,15 +292,22 @@ bool acquire(Conn &c, const MountMatch &m) {
       return false;
     }
     // No cancellation point (there are some in the handshake) may end this thread while the
-    // entry is kBusy; a siglongjmp that does is undone by channel_recover_abandoned().
+    // entry is kBusy, and no signal handler may siglongjmp out of it: what the handshake
+    // opened would leak, and hold a client place in the server. (Blocked at most for the
+    // handshake's 1 s timeout; pthread_sigmask leaves glibc's own signals alone.) Should a
+    // siglongjmp still happen, channel_recover_abandoned() frees the entry.
     t_call.busy = &c;
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &t_call.cancel_state);
+    sigset_t all, old_mask;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old_mask);
     int ns = connect_conn(c, m);
     c.cred_gen = gen;
     c.server_pid = m.server_pid;
     c.retry_after_ns = ns != kConnected ? now_ns() + int64_t{1000} * 1000000 : 0;
     c.state.store(ns, std::memory_order_release);
     t_call.busy = nullptr;
+    pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
     pthread_setcancelstate(t_call.cancel_state, nullptr);
     if (ns != kConnected) return false;
   }
@@ -447,7 +457,10 @@ void channel_set_owner_process() {
   g_owner.store(static_cast<pid_t>(syscall(SYS_getpid)), std::memory_order_relaxed);
 }
 
-void channel_recover_abandoned() {
+// Not instrumented by ASan: at the exit of a cancelled thread ASan's stack poisoning of the
+// frames the cancellation unwound is stale, and it reports our own locals.
+__attribute__((no_sanitize_address)) void channel_recover_abandoned() {
+  if (t_call.conn == nullptr && t_call.busy == nullptr && !t_call.spinning) return;
   InFlight f = t_call;
   t_call = InFlight{nullptr, nullptr, -1, false, 0};
   if (f.spinning) g_spinners.fetch_sub(1, std::memory_order_relaxed);

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -45,9 +46,13 @@ void refresh_if_stale() {
   if (checked != 0 && now - checked < ttl) return;
   bool expected = false;
   if (!g_refreshing.compare_exchange_strong(expected, true)) return;
-  // Reading the maps has cancellation points (close): none may end us while refreshing.
+  // Reading the maps has cancellation points (close): none may end us while refreshing,
+  // and no signal handler may siglongjmp out (g_refreshing would stay set for good).
   int cancel_state;
   pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
+  sigset_t all, old_mask;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old_mask);
   uint64_t gen = 0;
   bool unchanged = checked != 0 && registry_read_generation(&gen) == 0 && gen == g_snap.generation;
   if (!unchanged) {
@@ -62,6 +67,7 @@ void refresh_if_stale() {
   }
   g_checked_ns.store(now, std::memory_order_release);
   g_refreshing.store(false);
+  pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
   pthread_setcancelstate(cancel_state, nullptr);
 }
 

@@ -61,7 +61,7 @@ bool frame_abandoned(const void *held, const void *here) {
 }
 
 CallGuard::CallGuard() {
-  const void *here = __builtin_frame_address(0);
+  const void *here = FINESSE_FRAME();
   if (t_held != nullptr) {
     if (!frame_abandoned(t_held, here)) return;  // nested in a live call of this thread
     recover_abandoned_call();

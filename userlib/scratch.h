@@ -52,4 +52,13 @@ void recover_abandoned_call();
 // signal stack left for a frame below it stays "live": that thread takes the kernel path.
 bool frame_abandoned(const void *held, const void *here);
 
+// The calling function's frame, as frame_abandoned wants it: the canonical frame address (the
+// caller's stack pointer at the call), which ASan's fake stacks (use-after-return detection)
+// do not move, unlike the frame pointer.
+#if defined(__clang__)
+#define FINESSE_FRAME() __builtin_frame_address(0)
+#else
+#define FINESSE_FRAME() __builtin_dwarf_cfa()
+#endif
+
 }  // namespace finesse::client

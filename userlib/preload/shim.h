@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdint>
 
+#include "scratch.h"
 #include "wire.h"
 
 #define FINESSE_EXPORT extern "C" __attribute__((visibility("default")))
@@ -37,7 +38,7 @@ void recover_if_abandoned(const void *here);
 // Marks this thread as inside the shim. active(): the bypass may be tried.
 class Scope {
  public:
-  Scope() : active_(enter(__builtin_frame_address(0))) {}
+  Scope() : active_(enter(FINESSE_FRAME())) {}
   ~Scope() { --t_depth; }
   Scope(const Scope &) = delete;
   Scope &operator=(const Scope &) = delete;
