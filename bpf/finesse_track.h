@@ -28,7 +28,7 @@
  * namespace moves the cwd to a copy of its mount). The server compares a client's slot with
  * the value at which it last checked the client's real cwd (fuse-ext/kernel_watch.cpp).
  * Entry FINESSE_CWD_GEN_SLOTS + 1 counts the calls that may have changed a mount table
- * (mount, umount, move_mount, mount_setattr, pivot_root, fsmount, open_tree), at exit. */
+ * (mount, umount, move_mount, mount_setattr, pivot_root), at exit. */
 #define FINESSE_CWD_GEN_PIN FINESSE_PIN_DIR "/cwd_gen"
 #define FINESSE_CWD_GEN_SLOTS FINESSE_CRED_GEN_SLOTS
 #define FINESSE_MOUNT_GEN_INDEX (FINESSE_CWD_GEN_SLOTS + 1)

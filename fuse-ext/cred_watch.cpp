@@ -2,143 +2,40 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/bpf.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 
 #include "finesse_track.h"
+#include "pinned_counters.h"
 #include "registry.h"
 
 namespace finesse::server {
 
 namespace {
 
-constexpr int64_t kRecheckNs = 1'000'000'000;  // how often the pins are looked at again
-// PROC_PID_INIT_INO: the initial pid namespace, whose tgids the BPF programs see.
-constexpr const char *kInitPidNs = "pid:[4026531836]";
-
-int64_t coarse_now_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
-}
-
-uint64_t pin_inode(const char *pin) {
-  struct stat st;
-  return stat(pin, &st) == 0 ? st.st_ino : 0;
-}
-
-bool in_init_pid_ns() {
-  char link[64] = {};
-  ssize_t n = readlink("/proc/self/ns/pid", link, sizeof(link) - 1);
-  return n > 0 && strcmp(link, kInitPidNs) == 0;
-}
-
-int bpf_obj_get_rw(const char *pin) {
-  union bpf_attr attr;
-  memset(&attr, 0, sizeof(attr));
-  attr.pathname = reinterpret_cast<uint64_t>(pin);
-  return static_cast<int>(syscall(SYS_bpf, BPF_OBJ_GET, &attr, sizeof(attr)));
-}
-
-// The pinned cred_gen array. Found lazily (the loader pins it at the first attach, after the
-// server started) and looked at again once a second: programs unloaded or replaced by another
-// load (track_info is re-pinned by every load) make it reopen. A server that may open the pin
-// read-write (root) maps it and reads a counter with one load; others cannot map it (the
-// kernel maps BPF arrays only through writable fds, and the pin is 0644) and read it with
-// one bpf() lookup.
+// The pinned cred_gen array (pinned_counters.h: found lazily, since the loader pins it at
+// the first attach, after the server started; mapped by a root server, else one bpf()
+// lookup a read).
 class CredCounter {
  public:
-  ~CredCounter() { close_map(); }
-
   // The client's counter and the opening it was read from (never 0), or false.
   bool read(pid_t pid, uint64_t *value, uint32_t *source) {
-    int64_t now = coarse_now_ns();
-    if (now >= next_check_ns_) revalidate(now);
-    uint32_t slot = per_process_ ? static_cast<uint32_t>(pid) & (FINESSE_CRED_GEN_SLOTS - 1)
-                                 : FINESSE_CRED_GEN_SLOTS;
-    if (slots_ != nullptr) {
-      uint64_t all = __atomic_load_n(&slots_[FINESSE_CRED_GEN_SLOTS], __ATOMIC_ACQUIRE);
-      if (all & FINESSE_CRED_GEN_DEAD) {  // the loader is unloading the programs
-        close_map();
-        return false;
-      }
-      *value = __atomic_load_n(&slots_[slot], __ATOMIC_ACQUIRE);
-    } else if (fd_ >= 0) {
-      // No dead-mark check here (a second lookup): an unload is seen at the next revalidation.
-      if (bpf_lookup(fd_, &slot, value) != 0) return false;
-    } else {
-      return false;
-    }
-    *source = source_;
-    return true;
+    uint32_t slot = counters_.per_process()  // else our pids are not the programs' tgids
+                        ? static_cast<uint32_t>(pid) & (FINESSE_CRED_GEN_SLOTS - 1)
+                        : FINESSE_CRED_GEN_SLOTS;
+    return counters_.read(slot, value, source);
   }
 
  private:
-  void revalidate(int64_t now) {
-    next_check_ns_ = now + kRecheckNs;
-    uint64_t ino = pin_inode(FINESSE_TRACK_INFO_PIN);
-    if ((slots_ != nullptr || fd_ >= 0) && ino == info_ino_) return;
-    close_map();
-    if (ino == 0 || !our_layout()) return;
-    if (!checked_ns_) {
-      per_process_ = in_init_pid_ns();  // else our pids are not the programs' tgids
-      checked_ns_ = true;
-    }
-    int fd = bpf_obj_get_rw(FINESSE_CRED_GEN_PIN);
-    if (fd >= 0) {
-      size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-      size_t len = ((FINESSE_CRED_GEN_SLOTS + 1) * sizeof(uint64_t) + page - 1) / page * page;
-      void *p = mmap(nullptr, len, PROT_READ, MAP_SHARED, fd, 0);
-      close(fd);
-      if (p != MAP_FAILED) {
-        slots_ = static_cast<const uint64_t *>(p);
-        map_len_ = len;
-      }
-    }
-    if (slots_ == nullptr) {
-      fd_ = bpf_obj_get_ro(FINESSE_CRED_GEN_PIN);
-      if (fd_ < 0) return;
-    }
-    info_ino_ = ino;
-    if (++source_ == 0) source_ = 1;
-  }
-
-  static bool our_layout() {
-    int fd = bpf_obj_get_ro(FINESSE_TRACK_INFO_PIN);
-    if (fd < 0) return false;
-    uint32_t key = 0;
-    uint64_t version = 0;
-    bool ours = bpf_lookup(fd, &key, &version) == 0 && version == FINESSE_TRACK_ABI_VERSION;
-    close(fd);
-    return ours;
-  }
-
-  void close_map() {
-    if (slots_ != nullptr) munmap(const_cast<uint64_t *>(slots_), map_len_);
-    if (fd_ >= 0) close(fd_);
-    slots_ = nullptr;
-    fd_ = -1;
-    info_ino_ = 0;
-  }
-
-  const uint64_t *slots_ = nullptr;  // mapped (root)
-  size_t map_len_ = 0;
-  int fd_ = -1;  // else a read-only fd
-  uint64_t info_ino_ = 0;
-  uint32_t source_ = 0;
-  int64_t next_check_ns_ = 0;
-  bool per_process_ = false;
-  bool checked_ns_ = false;
+  PinnedCounters counters_{FINESSE_CRED_GEN_PIN, FINESSE_CRED_GEN_SLOTS + 1,
+                           FINESSE_CRED_GEN_SLOTS};
 };
 
 CredCounter g_counter;
