@@ -29,7 +29,6 @@ struct CwdCheck {
   uint64_t ino = 0;
 };
 
-
 class KernelWatch {
  public:
   // Whether the client's real cwd (that of process pid) is the directory with inode number
