@@ -23,7 +23,9 @@ inline MountOptions with_bypass(MountOptions o) {
 }
 
 // The test hook (tests/bypass/fs_hook.cpp), preloaded in front of libfinesse_fuse.so.
-inline std::string fs_hook_lib() { return lib_dir() + "/libfinesse_test_fshook.so"; }
+inline std::string fs_hook_lib() {
+  return lib_dir() + "/libfinesse_test_fshook.so";
+}
 
 class AttachedFs {
  public:
