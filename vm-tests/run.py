@@ -1446,8 +1446,8 @@ def parse_args(argv):
                    help="run only this kernel (name from kernels.json, e.g. 6.1-cloud; "
                         "or a package name); repeatable")
     p.add_argument("--tests", default="", help="only ctest tests whose name matches this regex")
-    p.add_argument("--timeout", type=int, default=600,
-                   help="seconds one guest may run, boot included (default 600)")
+    p.add_argument("--timeout", type=int, default=1200,
+                   help="seconds one guest may run, boot included (default 1200)")
     p.add_argument("--test-timeout", type=int, default=300,
                    help="seconds per test without a TIMEOUT property (default 300, as make test)")
     p.add_argument("--keep-going", action="store_true",
