@@ -116,15 +116,9 @@ int32_t do_stat(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
   // file system says (it may hold dirty pages the file system has not seen): ask it.
   if (ctx.mount->writeback_cache && S_ISREG(w.attr.st_mode)) return kFallback;
   struct stat st;
-  if (d.req.flags & wire::kForceSync) {
-    // statx(AT_STATX_FORCE_SYNC): the kernel asks the file system (fuse_update_get_attr).
-    uint64_t gen = ctx.cache->generation();
-    double timeout = 0;
-    rc = fs_getattr(ctx.call(), w.ino, &st, &timeout);
-    if (rc == 0) ctx.cache->set_attr(w.ino, st, timeout, gen, now_ns());
-  } else {
-    rc = fresh_attr(ctx, w.ino, &st);
-  }
+  // statx(AT_STATX_FORCE_SYNC): the kernel asks the file system (fuse_update_get_attr).
+  rc = (d.req.flags & wire::kForceSync) ? synced_attr(ctx, w.ino, &st)
+                                         : fresh_attr(ctx, w.ino, &st);
   if (rc != 0) return rc;
   to_wire(st, &out.rep->attr);
   return 0;

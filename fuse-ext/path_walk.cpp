@@ -16,11 +16,7 @@ int node_attr(ServeCtx &ctx, fuse_ino_t ino, bool refresh, struct stat *attr) {
   bool fresh = false;
   if (!refresh && ctx.cache->node_attr(ino, now_ns(), attr, &fresh)) return 0;
   if (refresh && ctx.cache->node_attr(ino, now_ns(), attr, &fresh) && fresh) return 0;
-  uint64_t gen = ctx.cache->generation();
-  double timeout = 0;
-  int rc = fs_getattr(ctx.call(), ino, attr, &timeout);
-  if (rc == 0) ctx.cache->set_attr(ino, *attr, timeout, gen, now_ns());
-  return rc;
+  return synced_attr(ctx, ino, attr);
 }
 
 // The search permission check of the kernel's may_lookup(), with its refresh-and-retry.
@@ -65,6 +61,14 @@ int lookup(ServeCtx &ctx, fuse_ino_t dir, std::string_view name, fuse_ino_t *ino
 }
 
 }  // namespace
+
+int synced_attr(ServeCtx &ctx, fuse_ino_t ino, struct stat *attr) {
+  uint64_t gen = ctx.cache->generation();
+  double timeout = 0;
+  int rc = fs_getattr(ctx.call(), ino, attr, &timeout);
+  if (rc == 0) ctx.cache->set_attr(ino, *attr, timeout, gen, now_ns());
+  return rc;
+}
 
 int fresh_attr(ServeCtx &ctx, fuse_ino_t ino, struct stat *attr) {
   return node_attr(ctx, ino, true, attr);

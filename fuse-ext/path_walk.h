@@ -38,4 +38,8 @@ int walk_path(ServeCtx &ctx, const WalkSpec &spec, WalkResult *out);
 // kernel's getattr does). 0 or -errno.
 int fresh_attr(ServeCtx &ctx, fuse_ino_t ino, struct stat *attr);
 
+// Attributes of a node from the file system, whatever is cached (statx with
+// AT_STATX_FORCE_SYNC), and cached in turn. 0 or -errno.
+int synced_attr(ServeCtx &ctx, fuse_ino_t ino, struct stat *attr);
+
 }  // namespace finesse::server

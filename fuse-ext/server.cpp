@@ -172,10 +172,7 @@ void Server::refresh_mount() {
   facts_.allow_other = mount_.allow_other;
   facts_.read_only = mount_.read_only;
   facts_.noexec = mount_.noexec;
-  facts_.posix_acl = (fs_state().conn_want & FUSE_CAP_POSIX_ACL) != 0;
-  facts_.dont_mask = (fs_state().conn_want & FUSE_CAP_DONT_MASK) != 0;
-  facts_.writeback_cache = (fs_state().conn_want & FUSE_CAP_WRITEBACK_CACHE) != 0;
-  facts_.nested.clear();
+  facts_.nested.clear();  // (the file system's INIT choices are taken in serve_slot)
   for (const auto &n : mount_.nested) facts_.nested.insert(n);
   int fd = open("/proc/sys/fs/protected_hardlinks", O_RDONLY | O_CLOEXEC);
   if (fd >= 0) {
