@@ -117,8 +117,8 @@ int32_t do_stat(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
   if (ctx.mount->writeback_cache && S_ISREG(w.attr.st_mode)) return kFallback;
   struct stat st;
   // statx(AT_STATX_FORCE_SYNC): the kernel asks the file system (fuse_update_get_attr).
-  rc = (d.req.flags & wire::kForceSync) ? synced_attr(ctx, w.ino, &st)
-                                         : fresh_attr(ctx, w.ino, &st);
+  rc =
+      (d.req.flags & wire::kForceSync) ? synced_attr(ctx, w.ino, &st) : fresh_attr(ctx, w.ino, &st);
   if (rc != 0) return rc;
   to_wire(st, &out.rep->attr);
   return 0;
