@@ -119,6 +119,10 @@ MountOptions bounded(FsKind fs) {
   MountOptions o;
   o.fs = fs;
   o.env["FINESSE_SERVER_CACHE_ENTRIES"] = std::to_string(kBound);
+  // No entry expires during a walk: a re-lookup of an expired name adds a second lookup to
+  // the same cached node (rightly: each is forgotten), and on a slow machine the walks then
+  // held more lookups than the bound has entries.
+  o.entry_timeout = o.attr_timeout = 3600;
   return o;
 }
 
