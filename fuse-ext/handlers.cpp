@@ -109,13 +109,16 @@ void removed(ServeCtx &ctx, fuse_ino_t parent, const std::string &name, fuse_ino
 
 int32_t do_stat(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
   WalkResult w;
-  int rc = walk_path(ctx, spec_of(d, 0, !(d.req.flags & wire::kNoFollow)), &w);
+  WalkSpec spec = spec_of(d, 0, !(d.req.flags & wire::kNoFollow));
+  spec.attr_only = !(d.req.flags & wire::kForceSync);
+  int rc = walk_path(ctx, spec, &w);
   if (rc != 0) return rc;
   if (!w.exists) return -ENOENT;
   // With the writeback cache the kernel keeps a regular file's size and times over what the
   // file system says (it may hold dirty pages the file system has not seen): ask it.
   if (ctx.mount->writeback_cache && S_ISREG(w.attr.st_mode)) return kFallback;
-  struct stat st;
+  struct stat st = w.attr;
+  if (w.from_kernel_entry) return to_wire(st, &out.rep->attr), 0;
   // statx(AT_STATX_FORCE_SYNC): the kernel asks the file system (fuse_update_get_attr).
   rc =
       (d.req.flags & wire::kForceSync) ? synced_attr(ctx, w.ino, &st) : fresh_attr(ctx, w.ino, &st);
@@ -129,7 +132,9 @@ int32_t do_access(ServeCtx &ctx, const Decoded &d, ReplyBuf &) {
   Creds eff = (d.req.flags & wire::kEaccess) ? *ctx.creds : access_creds(*ctx.creds);
   ServeCtx actx{&eff, ctx.mount, ctx.cache, ctx.umask, {}, {}};
   WalkResult w;
-  int rc = walk_path(actx, spec_of(d, 0, !(d.req.flags & wire::kNoFollow)), &w);
+  WalkSpec spec = spec_of(d, 0, !(d.req.flags & wire::kNoFollow));
+  spec.attr_only = dp(ctx);  // without default_permissions the file system's access op decides
+  int rc = walk_path(actx, spec, &w);
   ctx.forgets.insert(ctx.forgets.end(), actx.forgets.begin(), actx.forgets.end());
   if (rc != 0) return rc;
   if (!w.exists) return -ENOENT;
@@ -139,8 +144,8 @@ int32_t do_access(ServeCtx &ctx, const Decoded &d, ReplyBuf &) {
   if ((mask & 2) && ctx.mount->read_only) return kFallback;
   if (dp(ctx)) {
     if (mask == 0) return 0;
-    struct stat st;
-    rc = fresh_attr(actx, w.ino, &st);
+    struct stat st = w.attr;
+    rc = w.from_kernel_entry ? 0 : fresh_attr(actx, w.ino, &st);
     if (rc != 0) return rc;
     return check_permission(eff, st, mask);
   }

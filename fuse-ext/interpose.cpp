@@ -11,6 +11,7 @@
 
 #include <algorithm>
 
+#include "clock.h"
 #include "fs_state.h"
 #include "kernel_view.h"
 #include "op_trampolines.h"
@@ -145,7 +146,13 @@ EXPORT int fuse_reply_entry(fuse_req_t req, const struct fuse_entry_param *e) {
     s->entry = *e;
     return complete(s, ReplyKind::kEntry, 0), 0;
   }
-  if (e != nullptr) kernel_view().note_entry(*e);
+  if (e != nullptr) {
+    kernel_view().note_entry(*e);
+    const auto &er = finesse::server::entry_request();
+    if (er.req == req && er.name != nullptr)
+      finesse::server::server_cache().note_kernel_entry(er.parent, er.name, *e, er.gen,
+                                                        finesse::now_ns());
+  }
   finesse::server::note_kernel_reply(req);
   return REAL(fuse_reply_entry)(req, e);
 }
@@ -278,7 +285,12 @@ EXPORT size_t fuse_add_direntry_plus(fuse_req_t req, char *buf, size_t bufsize, 
                                      const struct fuse_entry_param *e, off_t off) {
   size_t n = REAL(fuse_add_direntry_plus)(req, buf, bufsize, name, e, off);
   if (!as_synthetic(req) && buf != nullptr && n <= bufsize && e != nullptr && e->ino != 0 &&
-      strcmp(name, ".") != 0 && strcmp(name, "..") != 0)
+      strcmp(name, ".") != 0 && strcmp(name, "..") != 0) {
     kernel_view().note_entry(*e);
+    const auto &er = finesse::server::entry_request();
+    if (er.req == req && er.name == nullptr)
+      finesse::server::server_cache().note_kernel_entry(er.parent, name, *e, er.gen,
+                                                        finesse::now_ns());
+  }
   return n;
 }

@@ -142,4 +142,9 @@ int Invalidations::send(fuse_session *se, DeferredDrops *later) {
   return sent;
 }
 
+EntryRequest &entry_request() {
+  static thread_local EntryRequest r;
+  return r;
+}
+
 }  // namespace finesse::server

@@ -62,6 +62,17 @@ class KernelView {
 
 KernelView &kernel_view();
 
+// The kernel lookup or readdirplus this thread is handing to the file system, while bypass
+// clients are connected: the entries its replies give the kernel are recorded for them
+// (NodeCache::note_kernel_entry). Replies sent later from another thread are not.
+struct EntryRequest {
+  fuse_req_t req = nullptr;
+  fuse_ino_t parent = 0;
+  const char *name = nullptr;  // a lookup's name; nullptr for a readdirplus
+  uint64_t gen = 0;            // the server cache's generation when the request began
+};
+EntryRequest &entry_request();  // this thread's
+
 // Dentries of removed names that the kernel revalidates before any use (timeout 0) but that
 // still hold their inode in the kernel: dropped after the client has its answer, so that the
 // kernel releases the inode (and the file system its resources), as its own unlink would.

@@ -163,7 +163,9 @@ void NodeCache::drop_entry(fuse_ino_t parent, std::string_view name,
                            std::vector<Forget> *forgets) {
   std::lock_guard<std::mutex> g(mu_);
   bump_locked();
-  remove_dentry_locked(parent, std::string(name), forgets);
+  std::string n(name);
+  remove_dentry_locked(parent, n, forgets);
+  erase_kernel_entry_locked(parent, n);
 }
 
 void NodeCache::invalidate_attr(fuse_ino_t ino) {
@@ -171,6 +173,7 @@ void NodeCache::invalidate_attr(fuse_ino_t ino) {
   bump_locked();
   auto n = nodes_.find(ino);
   if (n != nodes_.end() && n->second.attr_expiry != 0) n->second.attr_expiry = 1;
+  erase_kernel_entries_of_locked(ino);
 }
 
 void NodeCache::invalidate_all_attrs() {
@@ -178,6 +181,9 @@ void NodeCache::invalidate_all_attrs() {
   bump_locked();
   for (auto &[ino, n] : nodes_)
     if (n.attr_expiry != 0) n.attr_expiry = 1;
+  kernel_entries_by_ino_.clear();
+  kernel_entries_.clear();
+  kernel_entry_count_.store(0, std::memory_order_relaxed);
 }
 
 void NodeCache::flush(std::vector<Forget> *forgets) {
@@ -189,6 +195,78 @@ void NodeCache::flush(std::vector<Forget> *forgets) {
   lru_.clear();
   dentries_.clear();
   nodes_[FUSE_ROOT_ID].refs = 1;
+  kernel_entries_by_ino_.clear();
+  kernel_entries_.clear();
+  kernel_entry_count_.store(0, std::memory_order_relaxed);
+}
+
+void NodeCache::note_kernel_entry(fuse_ino_t parent, std::string_view name,
+                                  const fuse_entry_param &e, uint64_t gen_at_start,
+                                  int64_t now_ns) {
+  int64_t expiry = std::min(expiry_after(now_ns, e.entry_timeout),
+                            expiry_after(now_ns, e.attr_timeout));
+  if (e.ino == 0 || expiry == 0) return;  // nothing the kernel may use without asking
+  std::lock_guard<std::mutex> g(mu_);
+  if (gen_at_start != gen_) return;  // something changed while the file system answered
+  Key key{parent, std::string(name)};
+  erase_kernel_entry_locked(parent, key.name);
+  // Bounded like the dentries; a full table starts over (listings fill it in order).
+  if (kernel_entries_.size() >= max_entries_) {
+    kernel_entries_by_ino_.clear();
+    kernel_entries_.clear();
+  }
+  auto [it, added] = kernel_entries_.emplace(std::move(key), KernelEntry{e.ino, e.attr, expiry});
+  (void)added;
+  kernel_entries_by_ino_.emplace(parent, &it->first);
+  kernel_entries_by_ino_.emplace(e.ino, &it->first);
+  kernel_entry_count_.store(kernel_entries_.size(), std::memory_order_relaxed);
+}
+
+bool NodeCache::find_kernel_entry(fuse_ino_t parent, std::string_view name, int64_t now_ns,
+                                  fuse_ino_t *ino, struct stat *attr) {
+  if (kernel_entry_count_.load(std::memory_order_relaxed) == 0) return false;
+  std::lock_guard<std::mutex> g(mu_);
+  auto it = kernel_entries_.find(Key{parent, std::string(name)});
+  if (it == kernel_entries_.end() || it->second.expiry <= now_ns) return false;
+  *ino = it->second.ino;
+  *attr = it->second.attr;
+  return true;
+}
+
+void NodeCache::forgotten(fuse_ino_t ino) {
+  if (kernel_entry_count_.load(std::memory_order_relaxed) == 0) return;
+  std::lock_guard<std::mutex> g(mu_);
+  erase_kernel_entries_of_locked(ino);
+}
+
+size_t NodeCache::kernel_entries() const {
+  std::lock_guard<std::mutex> g(mu_);
+  return kernel_entries_.size();
+}
+
+void NodeCache::erase_kernel_entry_locked(fuse_ino_t parent, const std::string &name) {
+  auto it = kernel_entries_.find(Key{parent, name});
+  if (it == kernel_entries_.end()) return;
+  const Key *k = &it->first;
+  for (fuse_ino_t i : {parent, it->second.ino}) {
+    auto [b, e] = kernel_entries_by_ino_.equal_range(i);
+    for (auto j = b; j != e; ++j)
+      if (j->second == k) {
+        kernel_entries_by_ino_.erase(j);
+        break;
+      }
+  }
+  kernel_entries_.erase(it);
+  kernel_entry_count_.store(kernel_entries_.size(), std::memory_order_relaxed);
+}
+
+// Every kernel entry naming ino or lying in it (its number may be reused once forgotten).
+void NodeCache::erase_kernel_entries_of_locked(fuse_ino_t ino) {
+  if (kernel_entries_.empty()) return;
+  std::vector<Key> keys;
+  auto [b, e] = kernel_entries_by_ino_.equal_range(ino);
+  for (auto j = b; j != e; ++j) keys.push_back(*j->second);
+  for (const Key &k : keys) erase_kernel_entry_locked(k.parent, k.name);
 }
 
 uint64_t NodeCache::lookups_held() const {

@@ -15,6 +15,7 @@
 #include <fuse_lowlevel.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cstdint>
 #include <list>
 #include <mutex>
@@ -70,6 +71,19 @@ class NodeCache {
   void invalidate_all_attrs();
   void flush(std::vector<Forget> *forgets);
 
+  // Names the kernel was just given with their attributes (a readdirplus entry or a kernel
+  // lookup reply, both holding the kernel's lookup, not the server's): enough to answer a
+  // stat of the name as the kernel would answer it from its own cache until the entry's and
+  // the attributes' timeouts, never a node number to call the file system with. Invalidated
+  // with the dentry (drop_entry), the node's attributes (invalidate_attr) and the kernel's
+  // forget of either inode (forgotten). Kept only while the generation is gen_at_start.
+  void note_kernel_entry(fuse_ino_t parent, std::string_view name, const fuse_entry_param &e,
+                         uint64_t gen_at_start, int64_t now_ns);
+  bool find_kernel_entry(fuse_ino_t parent, std::string_view name, int64_t now_ns,
+                         fuse_ino_t *ino, struct stat *attr);
+  void forgotten(fuse_ino_t ino);
+  size_t kernel_entries() const;
+
   uint64_t lookups_held() const;
   size_t size() const;
 
@@ -106,6 +120,8 @@ class NodeCache {
   // A new dentry for key (which must not be cached), most recently used.
   void add_dentry_locked(const Key &key, fuse_ino_t ino, int64_t expiry);
   void evict_locked(std::vector<Forget> *forgets);
+  void erase_kernel_entry_locked(fuse_ino_t parent, const std::string &name);
+  void erase_kernel_entries_of_locked(fuse_ino_t ino);
 
   mutable std::mutex mu_;
   uint64_t gen_ = 1;
@@ -113,6 +129,16 @@ class NodeCache {
   std::unordered_map<fuse_ino_t, Node> nodes_;
   std::unordered_map<Key, Dentry, KeyHash> dentries_;
   LruList lru_;  // points at the keys in dentries_ (stable: node-based map)
+
+  struct KernelEntry {
+    fuse_ino_t ino;
+    struct stat attr;
+    int64_t expiry;  // the earlier of the entry's and the attributes' expiry
+  };
+  std::unordered_map<Key, KernelEntry, KeyHash> kernel_entries_;
+  // Both inodes of each kernel entry (parent and node) -> the entries' keys.
+  std::unordered_multimap<fuse_ino_t, const Key *> kernel_entries_by_ino_;
+  std::atomic<size_t> kernel_entry_count_{0};  // read without the lock
 };
 
 int64_t expiry_after(int64_t now_ns, double timeout_s);

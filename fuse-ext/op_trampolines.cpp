@@ -55,8 +55,15 @@ void t_destroy(void *userdata) {
 // not covered).
 class LookupInFlight {
  public:
-  LookupInFlight() { kernel_view().lookup_started(); }
-  ~LookupInFlight() { kernel_view().lookup_done(); }
+  LookupInFlight(fuse_req_t req, fuse_ino_t parent, const char *name) {
+    kernel_view().lookup_started();
+    if (counters().clients_active.load(std::memory_order_relaxed) != 0)
+      entry_request() = {req, parent, name, server_cache().generation()};
+  }
+  ~LookupInFlight() {
+    entry_request() = {};
+    kernel_view().lookup_done();
+  }
   LookupInFlight(const LookupInFlight &) = delete;
   LookupInFlight &operator=(const LookupInFlight &) = delete;
 };
@@ -66,26 +73,30 @@ void t_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
   size_t plen = strlen(control::kChallengePrefix);
   if (parent == FUSE_ROOT_ID && strncmp(name, control::kChallengePrefix, plen) == 0)
     note_challenge(req, name + plen);
-  LookupInFlight in_flight;
+  LookupInFlight in_flight(req, parent, name);
   OpGuard g;
   st().ops.lookup(req, parent, name);
 }
 
 void t_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info *fi) {
   counters().kernel_ops++;
-  LookupInFlight in_flight;
+  LookupInFlight in_flight(req, ino, nullptr);
   OpGuard g;
   st().ops.readdirplus(req, ino, size, off, fi);
 }
 
 void t_forget(fuse_req_t req, fuse_ino_t ino, uint64_t n) {
   kernel_view().note_forget(ino, n);
+  server_cache().forgotten(ino);
   OpGuard g;
   st().ops.forget(req, ino, n);
 }
 
 void t_forget_multi(fuse_req_t req, size_t count, fuse_forget_data *f) {
-  for (size_t i = 0; i < count; i++) kernel_view().note_forget(f[i].ino, f[i].nlookup);
+  for (size_t i = 0; i < count; i++) {
+    kernel_view().note_forget(f[i].ino, f[i].nlookup);
+    server_cache().forgotten(f[i].ino);
+  }
   OpGuard g;
   st().ops.forget_multi(req, count, f);
 }

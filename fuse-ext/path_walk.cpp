@@ -36,18 +36,28 @@ int may_search(ServeCtx &ctx, fuse_ino_t dir, struct stat *attr) {
 // Looks name up in dir: 0 with *e filled, -ENOENT, or another error.
 // *fresh: the attributes are current (just looked up, or cached and not expired); stale ones
 // must not decide anything (the kernel refreshes them first).
+// *kernel_entry (when not null): the answer may come from a kernel entry, and did.
 int lookup(ServeCtx &ctx, fuse_ino_t dir, std::string_view name, fuse_ino_t *ino,
-           struct stat *attr, bool *fresh) {
+           struct stat *attr, bool *fresh, bool *kernel_entry) {
   int64_t now = now_ns();
   CacheHit hit = ctx.cache->find(dir, name, now);
   if (hit.kind == CacheHit::kNegative) return -ENOENT;
-  if (hit.kind == CacheHit::kPositive) {
+  if (hit.kind == CacheHit::kPositive && (hit.attr_fresh || kernel_entry == nullptr ||
+                                          !ctx.cache->find_kernel_entry(dir, name, now, ino, attr))) {
     *ino = hit.ino;
     *attr = hit.attr;
     *fresh = hit.attr_fresh;
     return 0;
   }
   *fresh = true;
+  if (hit.kind == CacheHit::kPositive) {  // stale attributes, fresh ones the kernel was given
+    *kernel_entry = true;
+    return 0;
+  }
+  if (kernel_entry != nullptr && ctx.cache->find_kernel_entry(dir, name, now, ino, attr)) {
+    *kernel_entry = true;
+    return 0;
+  }
   std::string n(name);
   uint64_t gen = ctx.cache->generation();
   fuse_entry_param e{};
@@ -134,8 +144,9 @@ int walk_path(ServeCtx &ctx, const WalkSpec &spec, WalkResult *out) {
 
     fuse_ino_t child = 0;
     struct stat child_attr {};
-    bool child_fresh = false;
-    rc = lookup(ctx, cur, comp, &child, &child_attr, &child_fresh);
+    bool child_fresh = false, kernel_entry = false;
+    rc = lookup(ctx, cur, comp, &child, &child_attr, &child_fresh,
+                last && spec.attr_only ? &kernel_entry : nullptr);
     if (rc == 0 && last && !child_fresh) rc = node_attr(ctx, child, true, &child_attr);
     if (rc == -ENOENT && last) {
       if (!verified) return wire::kFallback;
@@ -165,6 +176,7 @@ int walk_path(ServeCtx &ctx, const WalkSpec &spec, WalkResult *out) {
       out->exists = true;
       out->ino = child;
       out->attr = child_attr;
+      out->from_kernel_entry = kernel_entry;
       return 0;
     }
     out->chain.push_back(child);

@@ -1,0 +1,109 @@
+// Names the kernel has just been given with their attributes (a READDIRPLUS listing, a kernel
+// lookup) while bypass clients are connected: a bypassed stat of such a name is answered from
+// what the kernel got, as the kernel would answer it from its cache, instead of with a lookup
+// of the server's own (which would make the bypass lose to the kernel's cache). On libfuse's
+// passthrough_ll, the file system with readdirplus.
+#include <dirent.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "attached_fs.h"
+
+namespace finesse::testing {
+namespace {
+
+constexpr int kFiles = 40;
+
+class KernelEntries : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string ll = bin_dir() + "/passthrough_ll";
+    if (access(ll.c_str(), X_OK) != 0) GTEST_SKIP() << "passthrough_ll not built (libfuse3-dev)";
+    ASSERT_EQ(mkdir(src_.sub("d").c_str(), 0755), 0);
+    for (int i = 0; i < kFiles; i++) {
+      int fd = open(src_.sub("d/f" + std::to_string(i)).c_str(), O_CREAT | O_WRONLY, 0644);
+      ASSERT_GE(fd, 0);
+      ASSERT_EQ(write(fd, "hello", 1 + i % 5), 1 + i % 5);
+      close(fd);
+    }
+    MountOptions o;
+    o.binary = ll;
+    o.extra_args = {"-o", "source=" + src_.path() + ",timeout=3600"};
+    fs_ = std::make_unique<AttachedFs>(o);
+    // Connected first: the server records kernel entries only while clients are.
+    struct stat st;
+    ASSERT_EQ(finesse_lstat(fs_->mnt().c_str(), &st), 0);
+    ASSERT_EQ(finesse_last_route(), FINESSE_ROUTE_BYPASS);
+  }
+  std::string file(int i) const { return fs_->path("d/f" + std::to_string(i)); }
+  void list_through_kernel() {
+    DIR *d = opendir(fs_->path("d").c_str());
+    ASSERT_NE(d, nullptr);
+    int n = 0;
+    while (readdir(d) != nullptr) n++;
+    closedir(d);
+    EXPECT_EQ(n, kFiles + 2);
+  }
+
+  TempDir src_;
+  std::unique_ptr<AttachedFs> fs_;
+};
+
+void expect_same(const struct stat &a, const struct stat &b, const std::string &what) {
+  EXPECT_EQ(a.st_ino, b.st_ino) << what;
+  EXPECT_EQ(a.st_mode, b.st_mode) << what;
+  EXPECT_EQ(a.st_size, b.st_size) << what;
+  EXPECT_EQ(a.st_nlink, b.st_nlink) << what;
+  EXPECT_EQ(a.st_mtim.tv_sec, b.st_mtim.tv_sec) << what;
+  EXPECT_EQ(a.st_mtim.tv_nsec, b.st_mtim.tv_nsec) << what;
+}
+
+TEST_F(KernelEntries, ListedNamesAreAnsweredWithoutALookupOfTheServer) {
+  list_through_kernel();
+  const uint64_t held = fs_->stats().lookups_held;
+  for (int i = 0; i < kFiles; i++) {
+    struct stat b {}, k {};
+    ASSERT_EQ(finesse_lstat(file(i).c_str(), &b), 0);
+    EXPECT_EQ(finesse_last_route(), FINESSE_ROUTE_BYPASS);
+    ASSERT_EQ(::lstat(file(i).c_str(), &k), 0);
+    expect_same(b, k, file(i));
+  }
+  // The server looked up "d" itself (a directory it walks through), none of the files.
+  EXPECT_LE(fs_->stats().lookups_held - held, 1u);
+}
+
+// Changes through either path are seen at once: the recorded entries go with the dentry and
+// the attributes they describe.
+TEST_F(KernelEntries, ChangesInvalidateWhatTheKernelWasGiven) {
+  list_through_kernel();
+  struct stat st {};
+  ASSERT_EQ(finesse_lstat(file(0).c_str(), &st), 0);  // answered from the listing
+  ASSERT_EQ(::chmod(file(0).c_str(), 0600), 0);        // kernel path
+  ASSERT_EQ(finesse_lstat(file(0).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  ASSERT_EQ(::truncate(file(1).c_str(), 100), 0);
+  ASSERT_EQ(finesse_lstat(file(1).c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 100);
+  ASSERT_EQ(::unlink(file(2).c_str()), 0);
+  EXPECT_EQ(finesse_lstat(file(2).c_str(), &st), -1);
+  EXPECT_EQ(errno, ENOENT);
+  ASSERT_EQ(::rename(file(3).c_str(), file(2).c_str()), 0);
+  EXPECT_EQ(finesse_lstat(file(3).c_str(), &st), -1);
+  EXPECT_EQ(errno, ENOENT);
+  ASSERT_EQ(finesse_lstat(file(2).c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 4);  // f3's content: 1 + 3 % 5 bytes
+  // Bypassed changes too.
+  ASSERT_EQ(finesse_chmod(file(4).c_str(), 0640), 0);
+  ASSERT_EQ(finesse_lstat(file(4).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+  struct stat k {};
+  ASSERT_EQ(::lstat(file(4).c_str(), &k), 0);
+  expect_same(st, k, file(4));
+}
+
+}  // namespace
+}  // namespace finesse::testing
