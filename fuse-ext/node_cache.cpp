@@ -203,8 +203,8 @@ void NodeCache::flush(std::vector<Forget> *forgets) {
 void NodeCache::note_kernel_entry(fuse_ino_t parent, std::string_view name,
                                   const fuse_entry_param &e, uint64_t gen_at_start,
                                   int64_t now_ns) {
-  int64_t expiry = std::min(expiry_after(now_ns, e.entry_timeout),
-                            expiry_after(now_ns, e.attr_timeout));
+  int64_t expiry =
+      std::min(expiry_after(now_ns, e.entry_timeout), expiry_after(now_ns, e.attr_timeout));
   if (e.ino == 0 || expiry == 0) return;  // nothing the kernel may use without asking
   std::lock_guard<std::mutex> g(mu_);
   if (gen_at_start != gen_) return;  // something changed while the file system answered

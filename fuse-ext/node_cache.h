@@ -79,8 +79,8 @@ class NodeCache {
   // forget of either inode (forgotten). Kept only while the generation is gen_at_start.
   void note_kernel_entry(fuse_ino_t parent, std::string_view name, const fuse_entry_param &e,
                          uint64_t gen_at_start, int64_t now_ns);
-  bool find_kernel_entry(fuse_ino_t parent, std::string_view name, int64_t now_ns,
-                         fuse_ino_t *ino, struct stat *attr);
+  bool find_kernel_entry(fuse_ino_t parent, std::string_view name, int64_t now_ns, fuse_ino_t *ino,
+                         struct stat *attr);
   void forgotten(fuse_ino_t ino);
   size_t kernel_entries() const;
 

@@ -37,13 +37,14 @@ int may_search(ServeCtx &ctx, fuse_ino_t dir, struct stat *attr) {
 // *fresh: the attributes are current (just looked up, or cached and not expired); stale ones
 // must not decide anything (the kernel refreshes them first).
 // *kernel_entry (when not null): the answer may come from a kernel entry, and did.
-int lookup(ServeCtx &ctx, fuse_ino_t dir, std::string_view name, fuse_ino_t *ino,
-           struct stat *attr, bool *fresh, bool *kernel_entry) {
+int lookup(ServeCtx &ctx, fuse_ino_t dir, std::string_view name, fuse_ino_t *ino, struct stat *attr,
+           bool *fresh, bool *kernel_entry) {
   int64_t now = now_ns();
   CacheHit hit = ctx.cache->find(dir, name, now);
   if (hit.kind == CacheHit::kNegative) return -ENOENT;
-  if (hit.kind == CacheHit::kPositive && (hit.attr_fresh || kernel_entry == nullptr ||
-                                          !ctx.cache->find_kernel_entry(dir, name, now, ino, attr))) {
+  if (hit.kind == CacheHit::kPositive &&
+      (hit.attr_fresh || kernel_entry == nullptr ||
+       !ctx.cache->find_kernel_entry(dir, name, now, ino, attr))) {
     *ino = hit.ino;
     *attr = hit.attr;
     *fresh = hit.attr_fresh;

@@ -66,7 +66,8 @@ TEST_F(KernelEntries, ListedNamesAreAnsweredWithoutALookupOfTheServer) {
   list_through_kernel();
   const uint64_t held = fs_->stats().lookups_held;
   for (int i = 0; i < kFiles; i++) {
-    struct stat b {}, k {};
+    struct stat b {
+    }, k{};
     ASSERT_EQ(finesse_lstat(file(i).c_str(), &b), 0);
     EXPECT_EQ(finesse_last_route(), FINESSE_ROUTE_BYPASS);
     ASSERT_EQ(::lstat(file(i).c_str(), &k), 0);
@@ -82,7 +83,7 @@ TEST_F(KernelEntries, ChangesInvalidateWhatTheKernelWasGiven) {
   list_through_kernel();
   struct stat st {};
   ASSERT_EQ(finesse_lstat(file(0).c_str(), &st), 0);  // answered from the listing
-  ASSERT_EQ(::chmod(file(0).c_str(), 0600), 0);        // kernel path
+  ASSERT_EQ(::chmod(file(0).c_str(), 0600), 0);       // kernel path
   ASSERT_EQ(finesse_lstat(file(0).c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0600u);
   ASSERT_EQ(::truncate(file(1).c_str(), 100), 0);
