@@ -121,6 +121,7 @@ AppEval evaluate_app(const ConfigResult &config, App app) {
   for (int c = 0; c < 3; ++c) {
     if (e.seconds[0].median > 0) e.ratio_to_native[c] = e.seconds[c].median / e.seconds[0].median;
   }
+  if (e.seconds[1].median > 0) e.bypass_over_fuse = e.seconds[2].median / e.seconds[1].median;
   return e;
 }
 

@@ -89,6 +89,7 @@ json apps_json(const ConfigResult &config) {
                    {"label", app.label},
                    {"columns", columns},
                    {"time_over_native", ratios},
+                   {"bypass_over_fuse", a.bypass_over_fuse},
                    {"failed_runs", a.failed_runs}});
   }
   return out;

@@ -58,14 +58,16 @@ def apps(doc, config):
     out = [f"**applications, {doc['app_files']} files: {config['storage']} source, "
            f"{config['label']}** (bypass: `LD_PRELOAD=libfinesse_preload.so`)", "",
            "| program | native ms | kernel FUSE ms | bypass ms | FUSE/native | bypass/native | "
-           "CPU ms native / FUSE / bypass |",
-           "|---|---:|---:|---:|---:|---:|---:|"]
+           "bypass/FUSE | CPU ms native / FUSE / bypass |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for a in config["apps"]:
         c, r = a["columns"], a["time_over_native"]
         cpu = " / ".join(num(c[k]["cpu_s"] * 1e3) for k in ("native", "fuse", "bypass"))
+        shim = a.get("bypass_over_fuse")
+        shim = "n/a" if shim is None else f"{shim:.2f}×" + ("" if shim <= 1.0 else " **(> 1)**")
         out.append(f"| `{a['label']}` | {num(c['native']['median_s'] * 1e3)} | "
                    f"{num(c['fuse']['median_s'] * 1e3)} | {num(c['bypass']['median_s'] * 1e3)} | "
-                   f"{r['fuse']:.2f}× | {r['bypass']:.2f}× | {cpu} |")
+                   f"{r['fuse']:.2f}× | {r['bypass']:.2f}× | {shim} | {cpu} |")
     return out
 
 
@@ -104,7 +106,7 @@ def main():
     summary = "--summary" in sys.argv
     lines = []
     configs = doc["configs"]
-    if summary:
+    if summary and configs:
         configs = [c for c in configs if c["storage"] == configs[0]["storage"]]
     for config in configs:
         lines += per_call(config) + [""]
