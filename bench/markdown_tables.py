@@ -71,6 +71,26 @@ def apps(doc, config):
     return out
 
 
+def harm(doc):
+    h = doc.get("harm")
+    if not h:
+        return []
+    out = [f"**do no harm: whole-process times, {h['storage']} storage, trees of {h['files']} files, "
+           f"{h['rounds']} interleaved rounds** (ratio: median over rounds of variant / baseline)", "",
+           "| part | case | config | variant / baseline | variant ms | baseline ms | ratio [q1–q3] | "
+           "bypassed | goal |",
+           "|---|---|---|---|---:|---:|---:|---:|---|"]
+    for c in h["cases"]:
+        goal = ("met" if c["met"] else "**missed**") + f" (≤{c['target']:.2f}×)"
+        bypassed = "-" if c["bypassed"] is None else str(c["bypassed"])
+        label = c["label"].replace("|", "\\|")  # a pipe would end the cell
+        out.append(f"| ({c['part']}) | {label} | {c['config'] or '-'} | "
+                   f"{c['variant']} / {c['baseline']} | {num(c['variant_median_s'] * 1e3)} | "
+                   f"{num(c['baseline_median_s'] * 1e3)} | {c['ratio_median']:.3f}× "
+                   f"[{c['ratio_q1']:.3f}–{c['ratio_q3']:.3f}] | {bypassed} | {goal} |")
+    return out
+
+
 def spin(doc):
     if not doc.get("spin_sweep"):
         return []
@@ -115,7 +135,7 @@ def main():
             lines += deletes(doc, config) + [""]
         for config in configs:
             lines += apps(doc, config) + [""]
-        lines += spin(doc) + [""] + pinned(doc)
+        lines += spin(doc) + [""] + pinned(doc) + [""] + harm(doc)
         if doc.get("problems"):
             lines += ["**problems flagged by the run:**", ""] + [f"- {p}" for p in doc["problems"]]
     print("\n".join(l for i, l in enumerate(lines) if l or (i and lines[i - 1])))
