@@ -23,7 +23,6 @@
 namespace finesse::bench {
 namespace {
 
-constexpr int kOneShotFactor = 3;  // (b)'s programs that take a millisecond get 3x the rounds
 constexpr const char *kGrepPattern = "xxxx";  // every file of the tree is 100 'x'
 
 // A work directory on the storage, removed last (after the mounts in it are gone).
@@ -207,7 +206,7 @@ void part_b(const Mounts &m, const MountConfig &cfg, const HarmBinaries &bin, in
     HarmCase c = make_case("true", 'b', "true (a process that makes no file-system call)", "",
                            "shim", "no shim", 1.05);
     interleave(
-        &c, rounds * kOneShotFactor, [&] { return timed(with, &c); },
+        &c, rounds * kHarmOneShotFactor, [&] { return timed(with, &c); },
         [&] { return timed(without, &c); });
     out->push_back(std::move(c));
   }
@@ -218,7 +217,7 @@ void part_b(const Mounts &m, const MountConfig &cfg, const HarmBinaries &bin, in
                            cfg.key, "shim", "kernel FUSE", 1.0);
     const long long before = served_total(mnt);
     interleave(
-        &c, rounds * kOneShotFactor, [&] { return timed(with, &c); },
+        &c, rounds * kHarmOneShotFactor, [&] { return timed(with, &c); },
         [&] { return timed(without, &c); });
     c.bypassed = before < 0 ? -1 : served_total(mnt) - before;
     out->push_back(std::move(c));

@@ -25,6 +25,8 @@ namespace finesse::bench {
 inline constexpr size_t kHarmFiles = 3000;      // the trees' files (100 bytes, 50 per directory)
 inline constexpr size_t kHarmLoopCalls = 5000;  // (a): open/fstat/close per process
 inline constexpr int kHarmMvPairs = 150;        // (b): 2 x 150 = 300 mv processes
+// (b)'s processes that take a millisecond (true, one stat) get this many times the rounds.
+inline constexpr int kHarmOneShotFactor = 10;
 
 struct HarmCase {
   std::string key;                            // for JSON, e.g. "walk_find"
@@ -50,7 +52,7 @@ HarmEval evaluate_harm(const HarmCase &c);
 struct HarmResult {
   std::string storage_key;
   size_t files = 0;
-  int rounds = 0, block = 0;  // pairs per case ((b)'s one-shot programs: 3x); (a)'s block size
+  int rounds = 0, block = 0;  // pairs per case (true, one stat: kHarmOneShotFactor x); (a)'s block
   std::vector<HarmCase> cases;
   std::vector<std::string> notes;
 };

@@ -140,8 +140,10 @@ json harm_json(const HarmResult &h) {
                      {"failed_runs", c.failed_runs},
                      {"bypassed", c.bypassed < 0 ? json(nullptr) : json(c.bypassed)}});
   }
-  return {{"storage", h.storage_key}, {"files", h.files}, {"rounds", h.rounds},
-          {"block", h.block},         {"cases", cases},   {"notes", h.notes}};
+  return {{"storage", h.storage_key}, {"files", h.files},
+          {"rounds", h.rounds},       {"one_shot_rounds", kHarmOneShotFactor * h.rounds},
+          {"block", h.block},         {"cases", cases},
+          {"notes", h.notes}};
 }
 
 std::string kernel_release() {

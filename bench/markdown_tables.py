@@ -76,7 +76,9 @@ def harm(doc):
     if not h:
         return []
     out = [f"**do no harm: whole-process times, {h['storage']} storage, trees of {h['files']} files, "
-           f"{h['rounds']} interleaved rounds** (ratio: median over rounds of variant / baseline)", "",
+           f"{h['rounds']} interleaved rounds ({h.get('one_shot_rounds', h['rounds'])} for `true` and one "
+           f"stat; (a): blocks of {h['block']} runs per state)** (ratio: median over rounds of "
+           f"variant / baseline)", "",
            "| part | case | config | variant / baseline | variant ms | baseline ms | ratio [q1–q3] | "
            "bypassed | goal |",
            "|---|---|---|---|---:|---:|---:|---:|---|"]

@@ -28,7 +28,7 @@ void print_harm(const RunResult &run, std::FILE *out) {
                "\n== do no harm (issue 14): whole-process wall times, interleaved; ratio = median "
                "over rounds of variant / baseline\n   %s storage, trees of %zu files; %d rounds "
                "((b)'s single-call processes: %d; (a): blocks of %d runs per state)\n",
-               h.storage_key.c_str(), h.files, h.rounds, 3 * h.rounds, h.block);
+               h.storage_key.c_str(), h.files, h.rounds, kHarmOneShotFactor * h.rounds, h.block);
   const char *row = "%-3s %-62s %-8s %-24s %11s %11s %-26s %9s  %s\n";
   std::fprintf(out, row, "", "case", "config", "variant / baseline", "variant ms", "baseline ms",
                "ratio median [q1-q3]", "bypassed", "target");
