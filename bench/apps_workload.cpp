@@ -25,6 +25,10 @@ std::vector<std::string> app_argv(App app, const std::string &dir, const std::st
       return {"ls", "-lR", dir};
     case App::kDuS:
       return {"du", "-s", dir};
+    case App::kGrepR:  // every file matches: grep reads them all and exits 0
+      return {"grep", "-r", "xxxx", dir};
+    case App::kLsLaR:
+      return {"ls", "-laR", dir};
     case App::kRmRf:
       return {"rm", "-rf", dir};
   }
@@ -39,6 +43,8 @@ const std::vector<AppInfo> &all_apps() {
       {App::kFindStat, "find_xargs_stat", "find -type f | xargs stat"},
       {App::kLsR, "ls_lR", "ls -lR"},
       {App::kDuS, "du_s", "du -s"},
+      {App::kGrepR, "grep_r", "grep -r"},
+      {App::kLsLaR, "ls_laR", "ls -laR"},
       {App::kRmRf, "rm_rf", "rm -rf"},
   };
   return apps;

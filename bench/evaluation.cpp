@@ -121,6 +121,7 @@ AppEval evaluate_app(const ConfigResult &config, App app) {
   for (int c = 0; c < 3; ++c) {
     if (e.seconds[0].median > 0) e.ratio_to_native[c] = e.seconds[c].median / e.seconds[0].median;
   }
+  if (e.seconds[1].median > 0) e.bypass_over_fuse = e.seconds[2].median / e.seconds[1].median;
   return e;
 }
 
@@ -197,6 +198,11 @@ std::vector<std::string> problems(const RunResult &run) {
     child(entry, "spin sweep " + std::to_string(entry.value("spin_us", -1)) + " us");
   }
   if (!run.taskset.is_null()) child(run.taskset, "pinned to CPU 0");
+  for (const HarmCase &c : run.harm.cases) {
+    if (c.failed_runs == 0) continue;
+    out.push_back("do no harm, " + c.key + (c.config.empty() ? "" : "/" + c.config) + ": " +
+                  std::to_string(c.failed_runs) + " runs exited with a nonzero status");
+  }
   return out;
 }
 

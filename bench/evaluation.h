@@ -59,8 +59,10 @@ struct AppEval {
   Summary seconds[3];
   double cpu_s[3] = {};            // median of (programs + daemon) CPU
   double ratio_to_native[3] = {};  // time / native time
+  double bypass_over_fuse = 0;     // the shim's time / kernel FUSE's (target: <= 1.0)
   int failed_runs = 0;
 };
+inline constexpr double kAppShimTarget = 1.0;
 AppEval evaluate_app(const ConfigResult &config, App app);
 
 // Everything that makes a bypass column not a bypass measurement, or any call fail: one line

@@ -89,6 +89,7 @@ json apps_json(const ConfigResult &config) {
                    {"label", app.label},
                    {"columns", columns},
                    {"time_over_native", ratios},
+                   {"bypass_over_fuse", a.bypass_over_fuse},
                    {"failed_runs", a.failed_runs}});
   }
   return out;
@@ -113,6 +114,36 @@ json row_json(const ConfigResult &config, const OpInfo &op) {
           {"bypass_kernel_routed", r.kernel_routed},
           {"bypass_client_kernel_count", r.client_kernel},
           {"target", {{"kind", target_name(r.target)}, {"met", r.target_met}}}};
+}
+
+json harm_json(const HarmResult &h) {
+  if (h.cases.empty()) return nullptr;
+  json cases = json::array();
+  for (const HarmCase &c : h.cases) {
+    const HarmEval e = evaluate_harm(c);
+    cases.push_back({{"key", c.key},
+                     {"part", std::string(1, c.group)},
+                     {"label", c.label},
+                     {"config", c.config},
+                     {"variant", c.variant},
+                     {"baseline", c.baseline},
+                     {"variant_median_s", e.variant_s.median},
+                     {"baseline_median_s", e.baseline_s.median},
+                     {"ratio_median", e.ratio.median},
+                     {"ratio_q1", e.ratio.q1},
+                     {"ratio_q3", e.ratio.q3},
+                     {"target", c.target},
+                     {"met", e.met},
+                     {"variant_samples_s", c.variant_s},
+                     {"baseline_samples_s", c.baseline_s},
+                     {"ratios", c.ratios},
+                     {"failed_runs", c.failed_runs},
+                     {"bypassed", c.bypassed < 0 ? json(nullptr) : json(c.bypassed)}});
+  }
+  return {{"storage", h.storage_key}, {"files", h.files},
+          {"rounds", h.rounds},       {"one_shot_rounds", kHarmOneShotFactor * h.rounds},
+          {"block", h.block},         {"cases", cases},
+          {"notes", h.notes}};
 }
 
 std::string kernel_release() {
@@ -162,6 +193,7 @@ void write_json(const RunResult &run, const std::string &path) {
                     {"configs", configs},
                     {"spin_sweep", run.spin_sweep},
                     {"taskset", run.taskset},
+                    {"harm", harm_json(run.harm)},
                     {"problems", problems(run)}};
   std::ofstream out(path);
   out << doc.dump(2) << "\n";

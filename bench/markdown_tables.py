@@ -58,14 +58,38 @@ def apps(doc, config):
     out = [f"**applications, {doc['app_files']} files: {config['storage']} source, "
            f"{config['label']}** (bypass: `LD_PRELOAD=libfinesse_preload.so`)", "",
            "| program | native ms | kernel FUSE ms | bypass ms | FUSE/native | bypass/native | "
-           "CPU ms native / FUSE / bypass |",
-           "|---|---:|---:|---:|---:|---:|---:|"]
+           "bypass/FUSE | CPU ms native / FUSE / bypass |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for a in config["apps"]:
         c, r = a["columns"], a["time_over_native"]
         cpu = " / ".join(num(c[k]["cpu_s"] * 1e3) for k in ("native", "fuse", "bypass"))
+        shim = a.get("bypass_over_fuse")
+        shim = "n/a" if shim is None else f"{shim:.2f}×" + ("" if shim <= 1.0 else " **(> 1)**")
         out.append(f"| `{a['label']}` | {num(c['native']['median_s'] * 1e3)} | "
                    f"{num(c['fuse']['median_s'] * 1e3)} | {num(c['bypass']['median_s'] * 1e3)} | "
-                   f"{r['fuse']:.2f}× | {r['bypass']:.2f}× | {cpu} |")
+                   f"{r['fuse']:.2f}× | {r['bypass']:.2f}× | {shim} | {cpu} |")
+    return out
+
+
+def harm(doc):
+    h = doc.get("harm")
+    if not h:
+        return []
+    out = [f"**do no harm: whole-process times, {h['storage']} storage, trees of {h['files']} files, "
+           f"{h['rounds']} interleaved rounds ({h.get('one_shot_rounds', h['rounds'])} for `true` and one "
+           f"stat; (a): blocks of {h['block']} runs per state)** (ratio: median over rounds of "
+           f"variant / baseline)", "",
+           "| part | case | config | variant / baseline | variant ms | baseline ms | ratio [q1–q3] | "
+           "bypassed | goal |",
+           "|---|---|---|---|---:|---:|---:|---:|---|"]
+    for c in h["cases"]:
+        goal = ("met" if c["met"] else "**missed**") + f" (≤{c['target']:.2f}×)"
+        bypassed = "-" if c["bypassed"] is None else str(c["bypassed"])
+        label = c["label"].replace("|", "\\|")  # a pipe would end the cell
+        out.append(f"| ({c['part']}) | {label} | {c['config'] or '-'} | "
+                   f"{c['variant']} / {c['baseline']} | {num(c['variant_median_s'] * 1e3)} | "
+                   f"{num(c['baseline_median_s'] * 1e3)} | {c['ratio_median']:.3f}× "
+                   f"[{c['ratio_q1']:.3f}–{c['ratio_q3']:.3f}] | {bypassed} | {goal} |")
     return out
 
 
@@ -104,7 +128,7 @@ def main():
     summary = "--summary" in sys.argv
     lines = []
     configs = doc["configs"]
-    if summary:
+    if summary and configs:
         configs = [c for c in configs if c["storage"] == configs[0]["storage"]]
     for config in configs:
         lines += per_call(config) + [""]
@@ -113,7 +137,7 @@ def main():
             lines += deletes(doc, config) + [""]
         for config in configs:
             lines += apps(doc, config) + [""]
-        lines += spin(doc) + [""] + pinned(doc)
+        lines += spin(doc) + [""] + pinned(doc) + [""] + harm(doc)
         if doc.get("problems"):
             lines += ["**problems flagged by the run:**", ""] + [f"- {p}" for p in doc["problems"]]
     print("\n".join(l for i, l in enumerate(lines) if l or (i and lines[i - 1])))

@@ -9,12 +9,12 @@
 namespace finesse::bench {
 
 // The parts of a run (--suite).
-inline constexpr const char *kSuites[] = {"ops", "delete", "apps", "spin", "taskset"};
+inline constexpr const char *kSuites[] = {"ops", "delete", "apps", "spin", "taskset", "harm"};
 
 struct Options {
   std::string source_parent;  // --source-dir: replaces the storages with this directory
   std::vector<std::string> storages = {"ext4ram", "tmpfs"};
-  std::vector<std::string> suites = {"ops", "delete", "apps", "spin", "taskset"};
+  std::vector<std::string> suites = {"ops", "delete", "apps", "spin", "taskset", "harm"};
   size_t files = 20'000;    // delete workload: preallocated files per run
   size_t app_files = 2000;  // applications: files in the tarball's tree
   int pin_cpu = -1;         // >= 0: this process and its daemons run on that CPU only

@@ -218,6 +218,10 @@ RunResult run_benchmark(const Options &options) {
       options.preload_lib.empty() ? here + "/../lib/libfinesse_fuse.so" : options.preload_lib, R_OK,
       "the server library");
   run.shim_lib = canonical_file(here + "/../lib/libfinesse_preload.so", R_OK, "the shim");
+  const std::string probe =
+      suite_on(options, "harm")
+          ? canonical_file(here + "/finesse-bench-probe", X_OK, "finesse-bench-probe")
+          : "";
   check_names(options.only_ops, all_ops(), "operation");
   check_names(options.only_configs, mount_configs(), "mount configuration");
   size_t ops = 0, configs = 0;
@@ -238,7 +242,8 @@ RunResult run_benchmark(const Options &options) {
                             (suite_on(options, "delete") ? heavy * 2 * std::size(kColumns) : 0) +
                             (suite_on(options, "apps") ? heavy * std::size(kColumns) : 0);
   const size_t sub_runs = (suite_on(options, "spin") ? spin_settings().size() : 0) +
-                          (suite_on(options, "taskset") ? 1 : 0);
+                          (suite_on(options, "taskset") ? 1 : 0) +
+                          (suite_on(options, "harm") ? harm_steps(options) : 0);
   run.load_before = load_average();
   Progress progress(storages.size() * configs * per_config + sub_runs);
   const bool per_storage_suites =
@@ -265,6 +270,9 @@ RunResult run_benchmark(const Options &options) {
   }
   if (suite_on(options, "spin")) run.spin_sweep = run_spin_sweep(options, progress);
   if (suite_on(options, "taskset")) run.taskset = run_taskset(options, progress);
+  if (suite_on(options, "harm")) {
+    run.harm = run_harm(options, {run.fs_binary, run.preload_lib, run.shim_lib, probe}, progress);
+  }
   progress.clear();
   run.load_after = load_average();
   run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

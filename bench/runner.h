@@ -1,7 +1,8 @@
 // The whole run: for each storage and mount configuration a fresh passthrough mount,
 // attached; on it the per-call suite (reps x operations x columns, the columns interleaved:
 // native, fuse, bypass, native, ... so that slow drifts of the machine hit all three alike),
-// the delete workload and the applications; then the child runs (spin sweep, pinned CPU).
+// the delete workload and the applications; then the child runs (spin sweep, pinned CPU);
+// then the do-no-harm suite on the first storage (harm_workload.h).
 #pragma once
 
 #include <map>
@@ -13,6 +14,7 @@
 
 #include "apps_workload.h"
 #include "delete_workload.h"
+#include "harm_workload.h"
 #include "options.h"
 #include "workloads.h"
 
@@ -49,6 +51,7 @@ struct RunResult {
   // under "runs" with the setting it ran with.
   nlohmann::json spin_sweep = nlohmann::json::array();
   nlohmann::json taskset = nullptr;
+  HarmResult harm;  // --suite harm; no cases otherwise
   double seconds = 0;
   // 1-minute load average before and after: other busy processes hurt the spinning bypass most.
   double load_before = 0, load_after = 0;

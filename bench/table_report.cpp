@@ -67,20 +67,23 @@ void print_table(const RunResult &run, std::FILE *out) {
   print_apps(run, out);
   print_spin_sweep(run, out);
   print_taskset(run, out);
-  std::fprintf(
-      out,
-      "\nnative: libc on the source dir; fuse: libc on the mount (kernel FUSE path); "
-      "bypass: finesse_* on the same mount, attached.\n"
-      "removed = (fuse - bypass) / (fuse - native), from the medians. srv CPU: the "
-      "daemon's CPU time per call, all threads.\n"
-      "kernel-routed: bypass-column calls whose finesse_last_route() was not BYPASS "
-      "(must be 0).\n"
-      "CPU us/call: the calling thread's CPU time plus the daemon's, per call.\n"
-      "* not bypassed, the kernel path in all three columns (bypass = fuse): create is "
-      "open(O_CREAT|O_EXCL)+close, open+close\n  opens an existing file, readdir lists "
-      "1000 entries per call.\n"
-      "Targets: removed >= 0.8 for mutations, missing names and uncached stat/access/fstat; "
-      "cached stat/access/fstat: bypass <= 1.5x fuse.\n");
+  print_harm(run, out);
+  if (!run.configs.empty()) {
+    std::fprintf(
+        out,
+        "\nnative: libc on the source dir; fuse: libc on the mount (kernel FUSE path); "
+        "bypass: finesse_* on the same mount, attached.\n"
+        "removed = (fuse - bypass) / (fuse - native), from the medians. srv CPU: the "
+        "daemon's CPU time per call, all threads.\n"
+        "kernel-routed: bypass-column calls whose finesse_last_route() was not BYPASS "
+        "(must be 0).\n"
+        "CPU us/call: the calling thread's CPU time plus the daemon's, per call.\n"
+        "* not bypassed, the kernel path in all three columns (bypass = fuse): create is "
+        "open(O_CREAT|O_EXCL)+close, open+close\n  opens an existing file, readdir lists "
+        "1000 entries per call.\n"
+        "Targets: removed >= 0.8 for mutations, missing names and uncached stat/access/fstat; "
+        "cached stat/access/fstat: bypass <= 1.5x fuse.\n");
+  }
   const auto issues = problems(run);
   if (!issues.empty()) {
     std::fprintf(out, "\n!!!!!!!! THE RESULTS ABOVE ARE NOT VALID AS THEY STAND !!!!!!!!\n");

@@ -55,9 +55,9 @@ void print_apps(const RunResult &run, std::FILE *out) {
                  "%s source (%s)\n",
                  run.options.app_files, config.config.label.c_str(), config.storage_key.c_str(),
                  config.source_fs.c_str());
-    const char *row = "%-26s %-22s %-22s %-22s %8s %8s %24s\n";
+    const char *row = "%-26s %-22s %-22s %-22s %8s %8s %8s %24s  %s\n";
     std::fprintf(out, row, "program", "native ms", "fuse ms", "bypass ms", "fuse/nat", "byp/nat",
-                 "CPU ms nat/fuse/byp");
+                 "byp/fuse", "CPU ms nat/fuse/byp", "target");
     for (const AppInfo &app : all_apps()) {
       if (!config.apps.contains({app.app, Column::kNative})) continue;
       const AppEval a = evaluate_app(config, app.app);
@@ -66,9 +66,13 @@ void print_apps(const RunResult &run, std::FILE *out) {
       };
       const std::string cpu =
           us(a.cpu_s[0] * 1e3) + " / " + us(a.cpu_s[1] * 1e3) + " / " + us(a.cpu_s[2] * 1e3);
+      const bool met = a.bypass_over_fuse <= kAppShimTarget;
+      const std::string target = std::string(met ? "ok   " : "MISS ") + "byp/fuse " +
+                                 ratio(a.bypass_over_fuse) + (met ? " <= 1.0" : " > 1.0");
       std::fprintf(out, row, app.label, ms(a.seconds[0]).c_str(), ms(a.seconds[1]).c_str(),
                    ms(a.seconds[2]).c_str(), ratio(a.ratio_to_native[1]).c_str(),
-                   ratio(a.ratio_to_native[2]).c_str(), cpu.c_str());
+                   ratio(a.ratio_to_native[2]).c_str(), ratio(a.bypass_over_fuse).c_str(),
+                   cpu.c_str(), target.c_str());
     }
   }
 }

@@ -1,5 +1,5 @@
 // The text tables besides the per-call one: delete throughput, applications, the spin-budget
-// sweep and the pinned-CPU run.
+// sweep, the pinned-CPU run and the do-no-harm suite.
 #pragma once
 
 #include <cstdio>
@@ -14,5 +14,6 @@ void print_deletes(const RunResult &run, std::FILE *out);
 void print_apps(const RunResult &run, std::FILE *out);
 void print_spin_sweep(const RunResult &run, std::FILE *out);
 void print_taskset(const RunResult &run, std::FILE *out);
+void print_harm(const RunResult &run, std::FILE *out);  // table_harm.cpp
 
 }  // namespace finesse::bench
