@@ -143,7 +143,7 @@ Mounts start_mounts(const std::string &work, const MountConfig &cfg, const HarmB
     const bool server = std::string(which) == "srv";
     if (server) env["LD_PRELOAD"] = bin.preload_lib;
     auto mount = std::make_unique<DaemonMount>(
-        DaemonSpec{{bin.fs_binary, src, mnt, "-f", "-o", cfg.mount_options},
+        DaemonSpec{daemon_argv(bin.fs_binary, src, mnt, cfg.mount_options),
                    env,
                    mnt,
                    work + "/daemon-" + which + "-" + cfg.key + ".log"});

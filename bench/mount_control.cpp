@@ -166,4 +166,21 @@ void DaemonMount::stop() {
   pid_ = -1;
 }
 
+std::vector<std::string> daemon_argv(const std::string &binary, const std::string &src,
+                                     const std::string &mnt, const std::string &options) {
+  const std::string base = binary.substr(binary.rfind('/') + 1);
+  if (base != "passthrough_ll") return {binary, src, mnt, "-f", "-o", options};
+  std::string ll = "source=" + src;
+  size_t pos = 0;
+  while (pos <= options.size()) {
+    size_t end = options.find(',', pos);
+    if (end == std::string::npos) end = options.size();
+    const std::string opt = options.substr(pos, end - pos);
+    pos = end + 1;
+    if (opt.rfind("attr_timeout=", 0) == 0 || opt.empty()) continue;
+    ll += "," + (opt.rfind("entry_timeout=", 0) == 0 ? "timeout=" + opt.substr(14) : opt);
+  }
+  return {binary, mnt, "-f", "-o", ll};
+}
+
 }  // namespace finesse::bench

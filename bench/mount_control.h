@@ -44,6 +44,12 @@ class DaemonMount {
   bool reap_within(int milliseconds);
 };
 
+// The command line of a passthrough daemon of src on mnt with the configuration's -o options
+// ("entry_timeout=..,attr_timeout=.."): finesse-passthrough takes SRC MNT; libfuse's
+// passthrough_ll takes MNT and -o source=SRC, timeout=T.
+std::vector<std::string> daemon_argv(const std::string &binary, const std::string &src,
+                                     const std::string &mnt, const std::string &options);
+
 // True if `path` is a mount point whose file system type starts with `fstype_prefix`.
 bool is_mounted(const std::string &path, const std::string &fstype_prefix = "");
 

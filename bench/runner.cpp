@@ -122,7 +122,7 @@ void run_config(const RunResult &run, const std::string &work, const std::string
   const std::string src = work + "/src-" + cfg.key, mnt = work + "/mnt-" + cfg.key;
   make_dir(src);
   make_dir(mnt);
-  DaemonMount mount({{run.fs_binary, src, mnt, "-f", "-o", cfg.mount_options},
+  DaemonMount mount({daemon_argv(run.fs_binary, src, mnt, cfg.mount_options),
                      {{"LD_PRELOAD", run.preload_lib}},
                      mnt,
                      work + "/daemon-" + cfg.key + ".log"});
