@@ -215,6 +215,29 @@ TEST_P(ShimCases, DisabledShimIsAPassThrough) {
   EXPECT_EQ(fs_->served_total(), s0);
 }
 
+// What every process under the shim pays before its first call: loading the shim and what
+// it needs. Its own libraries, the shim and libfinesse.so, need libc only (no C++ runtime,
+// libm or libgcc_s: loading those made /bin/true 1.39x slower).
+TEST(ShimLoad, NeedsLibcOnly) {
+  for (const std::string &lib : {preload_lib(), lib_dir() + "/libfinesse.so"}) {
+    CommandResult r = run_command({"readelf", "-d", lib});
+    ASSERT_EQ(r.status, 0) << r.err;
+    int needed = 0;
+    for (const std::string &l : lines_of(r.out)) {
+      if (l.find("(NEEDED)") == std::string::npos) continue;
+      needed++;
+      bool ok =
+          l.find("[libc.so.6]") != std::string::npos || l.find("[ld-linux") != std::string::npos;
+#if defined(__SANITIZE_ADDRESS__)
+      ok = ok || l.find("[libasan.so") != std::string::npos ||
+           l.find("[libubsan.so") != std::string::npos;
+#endif
+      EXPECT_TRUE(ok) << lib << ": " << l;
+    }
+    EXPECT_GT(needed, 0) << r.out;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(All, ShimCases, ::testing::Values(FsKind::kMemfs, FsKind::kPassthrough),
                          [](const auto &i) { return fs_name(i.param); });
 
