@@ -6,6 +6,8 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 
+#include <set>
+
 #include "attached_fs.h"
 #include "op_pair.h"
 #include "shim_util.h"
@@ -236,6 +238,39 @@ TEST(ShimLoad, NeedsLibcOnly) {
     }
     EXPECT_GT(needed, 0) << r.out;
   }
+}
+
+// A process that never calls an interposed function has the shim look nothing up: no
+// dlsym(RTLD_NEXT) of the next definitions at load (LD_DEBUG=bindings shows each lookup as a
+// binding of the shim to libc of a name the shim itself defines).
+TEST(ShimLoad, UntouchedProcessLooksNothingUp) {
+  CommandResult defs = run_command({"nm", "-D", "--defined-only", preload_lib()});
+  ASSERT_EQ(defs.status, 0) << defs.err;
+  std::set<std::string> own;
+  for (const std::string &l : lines_of(defs.out)) {
+    size_t sp = l.rfind(' ');
+    if (sp != std::string::npos && sp + 1 < l.size()) own.insert(l.substr(sp + 1));
+  }
+  ASSERT_TRUE(own.count("stat") && own.count("fts_read")) << defs.out;
+  auto env = with_shim();
+  env["LD_DEBUG"] = "bindings";
+  CommandResult r = run_command({"/bin/true"}, env);
+  ASSERT_EQ(r.status, 0) << r.err;
+  int looked_up = 0, bindings = 0;
+  for (const std::string &l : lines_of(r.err)) {
+    if (l.find("binding file") == std::string::npos) continue;
+    bindings++;
+    size_t from = l.find("libfinesse_preload.so"), to = l.find(" to ");
+    if (from == std::string::npos || to == std::string::npos || from > to ||
+        l.find("libfinesse_preload.so", to) != std::string::npos)
+      continue;
+    size_t q0 = l.find('`'), q1 = l.rfind('\'');
+    if (q0 == std::string::npos || q1 == std::string::npos || q1 <= q0) continue;
+    std::string name = l.substr(q0 + 1, q1 - q0 - 1);
+    if (own.count(name) && ++looked_up <= 5) ADD_FAILURE() << "looked up at load: " << l;
+  }
+  EXPECT_GT(bindings, 0) << "LD_DEBUG=bindings printed nothing";
+  EXPECT_EQ(looked_up, 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(All, ShimCases, ::testing::Values(FsKind::kMemfs, FsKind::kPassthrough),
