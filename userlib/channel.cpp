@@ -44,6 +44,8 @@ struct Conn {
   uint32_t server_pid = 0;     // whose server this state is about (mount ids are reused)
   int64_t retry_after_ns = 0;  // after "not served" or a failed connect
   KernelFacts facts{};
+  // 0: facts' statfs part not fetched yet, 1: being written, 2: known (statfs_facts).
+  std::atomic<int> statfs_known{0};
 };
 
 Conn g_conns[FINESSE_MAX_MOUNTS];
@@ -161,22 +163,45 @@ long raw_statx(const char *path, int flags, unsigned mask, struct statx *stx) {
   return syscall(SYS_statx, AT_FDCWD, path, flags, mask, stx);
 }
 
+// The facts a stat answer needs. AT_STATX_DONT_SYNC: the mount root's device, inode and
+// mount id are the kernel's own; without it an expired root attribute costs a FUSE round
+// trip to the daemon in every handshake.
 bool load_facts(const MountMatch &m, KernelFacts *f) {
   struct statx stx;
-  if (raw_statx(m.mount_path, 0, STATX_BASIC_STATS | STATX_MNT_ID, &stx) != 0) return false;
+  if (raw_statx(m.mount_path, AT_STATX_DONT_SYNC, STATX_BASIC_STATS | STATX_MNT_ID, &stx) != 0)
+    return false;
   if (!(stx.stx_mask & STATX_MNT_ID) || stx.stx_mnt_id != m.mnt_id) return false;
-  struct statfs sfs;
-  if (syscall(SYS_statfs, m.mount_path, &sfs) != 0) return false;
   f->st_dev = makedev(stx.stx_dev_major, stx.stx_dev_minor);
   f->stx_dev_major = stx.stx_dev_major;
   f->stx_dev_minor = stx.stx_dev_minor;
   f->stx_mnt_id = stx.stx_mnt_id;
   f->stx_attributes_mask = stx.stx_attributes_mask;
   f->stx_mask = stx.stx_mask;
+  f->root_ino = stx.stx_ino;
+  return true;
+}
+
+// The facts a statfs answer needs, fetched on the first statfs of a connection only: a statfs
+// of a FUSE mount always asks the daemon (a round trip no other call should pay).
+bool statfs_facts(Conn &c, const MountMatch &m, KernelFacts *f) {
+  if (c.statfs_known.load(std::memory_order_acquire) == 2) {
+    f->f_fsid = c.facts.f_fsid;
+    f->f_flags = c.facts.f_flags;
+    f->f_type = c.facts.f_type;
+    return true;
+  }
+  struct statfs sfs;
+  if (syscall(SYS_statfs, m.mount_path, &sfs) != 0) return false;
   f->f_fsid = sfs.f_fsid;
   f->f_flags = sfs.f_flags;
   f->f_type = sfs.f_type;
-  f->root_ino = stx.stx_ino;
+  int expected = 0;
+  if (c.statfs_known.compare_exchange_strong(expected, 1, std::memory_order_acquire)) {
+    c.facts.f_fsid = sfs.f_fsid;
+    c.facts.f_flags = sfs.f_flags;
+    c.facts.f_type = sfs.f_type;
+    c.statfs_known.store(2, std::memory_order_release);
+  }
   return true;
 }
 
@@ -243,6 +268,7 @@ int connect_conn(Conn &c, const MountMatch &m) {
   c.seen_beat.store(wire::header_of(region)->beat.load(std::memory_order_relaxed));
   c.seen_beat_ns.store(now_ns());
   c.facts = facts;
+  c.statfs_known.store(0, std::memory_order_relaxed);
   c.slots.store(0);
   return kConnected;
 }
@@ -498,6 +524,12 @@ int64_t channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const
     g_stalled_skips.fetch_add(1, std::memory_order_relaxed);
     return wire::kFallback;
   }
+  // (Before the request: without them the answer could not be given.)
+  KernelFacts sfacts{};
+  if (facts != nullptr && op == wire::Op::kStatfs && !statfs_facts(*c, m, &sfacts)) {
+    release(*c);
+    return wire::kFallback;
+  }
   int idx = take_slot(*c);
   if (idx < 0) {
     release(*c);
@@ -541,7 +573,14 @@ int64_t channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const
       if (n > wire::kSlotDataSize - sizeof(wire::Reply)) n = wire::kSlotDataSize - sizeof(wire::Reply);
       if (n) memcpy(data, s->data + sizeof(wire::Reply), n);
       rep->data_len = static_cast<uint32_t>(n);
-      if (facts) *facts = c->facts;
+      if (facts) {
+        *facts = c->facts;
+        if (op == wire::Op::kStatfs) {
+          facts->f_fsid = sfacts.f_fsid;
+          facts->f_flags = sfacts.f_flags;
+          facts->f_type = sfacts.f_type;
+        }
+      }
     }
     s->h.state.store(wire::kFree, std::memory_order_release);
     put_slot(*c, idx);

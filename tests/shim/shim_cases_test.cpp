@@ -273,6 +273,28 @@ TEST(ShimLoad, UntouchedProcessLooksNothingUp) {
   EXPECT_EQ(looked_up, 0);
 }
 
+// The handshake asks the file system nothing: the mount's facts come from the kernel's
+// cache (statx AT_STATX_DONT_SYNC) and statfs's facts only with a first statfs. (It was a
+// statfs, always a request to the daemon, and a getattr of the root once its attributes
+// expired.) Long timeouts: the kernel path's own calls are answered from its cache.
+TEST(ShimHandshake, AsksTheFileSystemNothing) {
+  MountOptions o;
+  o.entry_timeout = 3600;
+  o.attr_timeout = 3600;
+  AttachedFs fs(o);
+  std::string d = fs.path("d");
+  ASSERT_EQ(mkdir(d.c_str(), 0755), 0);
+  CommandResult prime = run_command({cases_prog(), "stats", d, "3"});
+  ASSERT_EQ(prime.out, "stats 3 bad=0\n") << prime.err;
+  for (int i = 0; i < 3; i++) {
+    uint64_t k0 = fs.stats().kernel_ops, s0 = fs.served_total();
+    CommandResult r = run_command({cases_prog(), "stats", d, "3"}, with_shim());
+    EXPECT_EQ(r.out, "stats 3 bad=0\n") << r.err;
+    EXPECT_GE(fs.served_total() - s0, 1u);
+    EXPECT_EQ(fs.stats().kernel_ops - k0, 0u) << "requests through /dev/fuse";
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(All, ShimCases, ::testing::Values(FsKind::kMemfs, FsKind::kPassthrough),
                          [](const auto &i) { return fs_name(i.param); });
 
