@@ -25,7 +25,14 @@ namespace finesse::client {
 
 namespace {
 
-enum ConnState : int { kDisconnected = 0, kBusy = 1, kConnected = 2, kNotServed = 3 };
+// kGreeting: hello sent, the server's welcome not read yet (start_handshake).
+enum ConnState : int {
+  kDisconnected = 0,
+  kBusy = 1,
+  kConnected = 2,
+  kNotServed = 3,
+  kGreeting = 4
+};
 
 struct Conn {
   std::atomic<uint64_t> mnt_id{0};  // 0: free table entry
@@ -60,6 +67,8 @@ std::atomic<int64_t> g_spinners{0};
 // withdrawn after waiting for it.
 std::atomic<unsigned long long> g_stalled_skips{0}, g_stalled_waits{0};
 std::atomic<pid_t> g_owner{0};  // our pid (see channel_in_owner_process)
+// channel_defer_first_handshake(): the first call on a mount does not wait for the server.
+std::atomic<bool> g_defer_first{false};
 
 // What this thread's call in progress holds, for channel_recover_abandoned().
 struct InFlight {
@@ -227,8 +236,10 @@ __attribute__((constructor)) void channel_init() {
   register_atfork();
 }
 
-// Connects c (state kBusy, held by this thread). Returns the new state.
-int connect_conn(Conn &c, const MountMatch &m) {
+// The first half of a handshake with c's server (c held kBusy by this thread): connects and
+// says hello; the server answers in its own time. Returns kGreeting (c.sock set) or
+// kDisconnected.
+int start_handshake(Conn &c, const MountMatch &m) {
   register_atfork();
   int sock = unix_connect(m.socket_path);
   if (sock < 0) return kDisconnected;
@@ -236,12 +247,24 @@ int connect_conn(Conn &c, const MountMatch &m) {
   timeval tv{1, 0};  // never wait long for a server that does not answer
   setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   wire::Hello h{wire::kMagic, wire::kVersion, wire::HelloKind::kClient, 0};
+  if (peer_pid(sock, &peer) < 0 || static_cast<uint32_t>(peer) != m.server_pid ||
+      send_msg(sock, &h, sizeof(h), nullptr, 0) < 0) {
+    close(sock);
+    return kDisconnected;
+  }
+  c.sock = sock;
+  return kGreeting;
+}
+
+// The second half (c in kGreeting, held kBusy by this thread): waits for the welcome, maps
+// the region. Returns the new state.
+int finish_handshake(Conn &c, const MountMatch &m) {
+  int sock = c.sock;
+  c.sock = -1;
   wire::Welcome w{};
   int fds[2] = {-1, -1};
   int nfds = 0;
-  if (peer_pid(sock, &peer) < 0 || static_cast<uint32_t>(peer) != m.server_pid ||
-      send_msg(sock, &h, sizeof(h), nullptr, 0) < 0 ||
-      recv_msg(sock, &w, sizeof(w), fds, 2, &nfds) != static_cast<ssize_t>(sizeof(w)) ||
+  if (recv_msg(sock, &w, sizeof(w), fds, 2, &nfds) != static_cast<ssize_t>(sizeof(w)) ||
       w.magic != wire::kMagic || w.version != wire::kVersion) {
     for (int i = 0; i < nfds; i++) close(fds[i]);
     close(sock);
@@ -327,10 +350,21 @@ bool acquire(Conn &c, const MountMatch &m) {
     sigset_t all, old_mask;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old_mask);
-    int ns = connect_conn(c, m);
+    int ns;
+    if (s == kGreeting && c.cred_gen == gen && c.server_pid == m.server_pid) {
+      ns = finish_handshake(c, m);
+    } else {
+      if (s == kGreeting) release_resources(c);  // hello said with other credentials
+      // The first call of this process on the mount (c.server_pid not set since the start,
+      // a fork or a recycle): the server answers while the kernel serves this call.
+      bool defer =
+          s == kDisconnected && c.server_pid == 0 && g_defer_first.load(std::memory_order_relaxed);
+      ns = start_handshake(c, m);
+      if (ns == kGreeting && !defer) ns = finish_handshake(c, m);
+    }
     c.cred_gen = gen;
     c.server_pid = m.server_pid;
-    c.retry_after_ns = ns != kConnected ? now_ns() + int64_t{1000} * 1000000 : 0;
+    c.retry_after_ns = ns != kConnected && ns != kGreeting ? now_ns() + int64_t{1000} * 1000000 : 0;
     c.state.store(ns, std::memory_order_release);
     t_call.busy = nullptr;
     pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
@@ -477,6 +511,10 @@ void channel_set_umask(mode_t m) {
 bool channel_in_owner_process() {
   pid_t owner = g_owner.load(std::memory_order_relaxed);
   return owner != 0 && owner == static_cast<pid_t>(syscall(SYS_getpid));
+}
+
+void channel_defer_first_handshake() {
+  g_defer_first.store(true, std::memory_order_relaxed);
 }
 
 void channel_set_owner_process() {

@@ -46,6 +46,7 @@ bool disabled() {
     if (d == 0) {
       client::set_base_provider(provide_base);
       client::set_cwd_stale_hook(cwd_cache::invalidate);
+      client::channel_defer_first_handshake();
     }
     int expected = -1;
     if (!g_disabled.compare_exchange_strong(expected, d)) d = expected;
