@@ -102,17 +102,11 @@ ssize_t recv_msg(int sock, void *buf, size_t len, int *fds, int max_fds, int *nf
   return n;
 }
 
-int peer_creds(int sock, PeerCreds *out) {
+int peer_pid(int sock, pid_t *out) {
   ucred uc;
   socklen_t len = sizeof(uc);
   if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0) return -errno;
-  out->pid = uc.pid;
-  out->euid = uc.uid;
-  out->egid = uc.gid;
-  gid_t groups[256];
-  len = sizeof(groups);
-  if (getsockopt(sock, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) return -errno;
-  out->groups.assign(groups, groups + len / sizeof(gid_t));
+  *out = uc.pid;
   return 0;
 }
 

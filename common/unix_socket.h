@@ -28,5 +28,7 @@ struct PeerCreds {
 };
 // SO_PEERCRED and SO_PEERGROUPS: what the peer had at connect() time. Returns 0 or -errno.
 int peer_creds(int sock, PeerCreds *out);
+// SO_PEERCRED's pid alone (no allocation). Returns 0 or -errno.
+int peer_pid(int sock, pid_t *out);
 
 }  // namespace finesse

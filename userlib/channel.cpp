@@ -25,7 +25,14 @@ namespace finesse::client {
 
 namespace {
 
-enum ConnState : int { kDisconnected = 0, kBusy = 1, kConnected = 2, kNotServed = 3 };
+// kGreeting: hello sent, the server's welcome not read yet (start_handshake).
+enum ConnState : int {
+  kDisconnected = 0,
+  kBusy = 1,
+  kConnected = 2,
+  kNotServed = 3,
+  kGreeting = 4
+};
 
 struct Conn {
   std::atomic<uint64_t> mnt_id{0};  // 0: free table entry
@@ -44,6 +51,8 @@ struct Conn {
   uint32_t server_pid = 0;     // whose server this state is about (mount ids are reused)
   int64_t retry_after_ns = 0;  // after "not served" or a failed connect
   KernelFacts facts{};
+  // 0: facts' statfs part not fetched yet, 1: being written, 2: known (statfs_facts).
+  std::atomic<int> statfs_known{0};
 };
 
 Conn g_conns[FINESSE_MAX_MOUNTS];
@@ -58,6 +67,8 @@ std::atomic<int64_t> g_spinners{0};
 // withdrawn after waiting for it.
 std::atomic<unsigned long long> g_stalled_skips{0}, g_stalled_waits{0};
 std::atomic<pid_t> g_owner{0};  // our pid (see channel_in_owner_process)
+// channel_defer_first_handshake(): the first call on a mount does not wait for the server.
+std::atomic<bool> g_defer_first{false};
 
 // What this thread's call in progress holds, for channel_recover_abandoned().
 struct InFlight {
@@ -161,22 +172,45 @@ long raw_statx(const char *path, int flags, unsigned mask, struct statx *stx) {
   return syscall(SYS_statx, AT_FDCWD, path, flags, mask, stx);
 }
 
+// The facts a stat answer needs. AT_STATX_DONT_SYNC: the mount root's device, inode and
+// mount id are the kernel's own; without it an expired root attribute costs a FUSE round
+// trip to the daemon in every handshake.
 bool load_facts(const MountMatch &m, KernelFacts *f) {
   struct statx stx;
-  if (raw_statx(m.mount_path, 0, STATX_BASIC_STATS | STATX_MNT_ID, &stx) != 0) return false;
+  if (raw_statx(m.mount_path, AT_STATX_DONT_SYNC, STATX_BASIC_STATS | STATX_MNT_ID, &stx) != 0)
+    return false;
   if (!(stx.stx_mask & STATX_MNT_ID) || stx.stx_mnt_id != m.mnt_id) return false;
-  struct statfs sfs;
-  if (syscall(SYS_statfs, m.mount_path, &sfs) != 0) return false;
   f->st_dev = makedev(stx.stx_dev_major, stx.stx_dev_minor);
   f->stx_dev_major = stx.stx_dev_major;
   f->stx_dev_minor = stx.stx_dev_minor;
   f->stx_mnt_id = stx.stx_mnt_id;
   f->stx_attributes_mask = stx.stx_attributes_mask;
   f->stx_mask = stx.stx_mask;
+  f->root_ino = stx.stx_ino;
+  return true;
+}
+
+// The facts a statfs answer needs, fetched on the first statfs of a connection only: a statfs
+// of a FUSE mount always asks the daemon (a round trip no other call should pay).
+bool statfs_facts(Conn &c, const MountMatch &m, KernelFacts *f) {
+  if (c.statfs_known.load(std::memory_order_acquire) == 2) {
+    f->f_fsid = c.facts.f_fsid;
+    f->f_flags = c.facts.f_flags;
+    f->f_type = c.facts.f_type;
+    return true;
+  }
+  struct statfs sfs;
+  if (syscall(SYS_statfs, m.mount_path, &sfs) != 0) return false;
   f->f_fsid = sfs.f_fsid;
   f->f_flags = sfs.f_flags;
   f->f_type = sfs.f_type;
-  f->root_ino = stx.stx_ino;
+  int expected = 0;
+  if (c.statfs_known.compare_exchange_strong(expected, 1, std::memory_order_acquire)) {
+    c.facts.f_fsid = sfs.f_fsid;
+    c.facts.f_flags = sfs.f_flags;
+    c.facts.f_type = sfs.f_type;
+    c.statfs_known.store(2, std::memory_order_release);
+  }
   return true;
 }
 
@@ -202,21 +236,35 @@ __attribute__((constructor)) void channel_init() {
   register_atfork();
 }
 
-// Connects c (state kBusy, held by this thread). Returns the new state.
-int connect_conn(Conn &c, const MountMatch &m) {
+// The first half of a handshake with c's server (c held kBusy by this thread): connects and
+// says hello; the server answers in its own time. Returns kGreeting (c.sock set) or
+// kDisconnected.
+int start_handshake(Conn &c, const MountMatch &m) {
   register_atfork();
   int sock = unix_connect(m.socket_path);
   if (sock < 0) return kDisconnected;
-  PeerCreds pc;
+  pid_t peer = -1;
   timeval tv{1, 0};  // never wait long for a server that does not answer
   setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   wire::Hello h{wire::kMagic, wire::kVersion, wire::HelloKind::kClient, 0};
+  if (peer_pid(sock, &peer) < 0 || static_cast<uint32_t>(peer) != m.server_pid ||
+      send_msg(sock, &h, sizeof(h), nullptr, 0) < 0) {
+    close(sock);
+    return kDisconnected;
+  }
+  c.sock = sock;
+  return kGreeting;
+}
+
+// The second half (c in kGreeting, held kBusy by this thread): waits for the welcome, maps
+// the region. Returns the new state.
+int finish_handshake(Conn &c, const MountMatch &m) {
+  int sock = c.sock;
+  c.sock = -1;
   wire::Welcome w{};
   int fds[2] = {-1, -1};
   int nfds = 0;
-  if (peer_creds(sock, &pc) < 0 || static_cast<uint32_t>(pc.pid) != m.server_pid ||
-      send_msg(sock, &h, sizeof(h), nullptr, 0) < 0 ||
-      recv_msg(sock, &w, sizeof(w), fds, 2, &nfds) != static_cast<ssize_t>(sizeof(w)) ||
+  if (recv_msg(sock, &w, sizeof(w), fds, 2, &nfds) != static_cast<ssize_t>(sizeof(w)) ||
       w.magic != wire::kMagic || w.version != wire::kVersion) {
     for (int i = 0; i < nfds; i++) close(fds[i]);
     close(sock);
@@ -243,6 +291,7 @@ int connect_conn(Conn &c, const MountMatch &m) {
   c.seen_beat.store(wire::header_of(region)->beat.load(std::memory_order_relaxed));
   c.seen_beat_ns.store(now_ns());
   c.facts = facts;
+  c.statfs_known.store(0, std::memory_order_relaxed);
   c.slots.store(0);
   return kConnected;
 }
@@ -301,10 +350,21 @@ bool acquire(Conn &c, const MountMatch &m) {
     sigset_t all, old_mask;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old_mask);
-    int ns = connect_conn(c, m);
+    int ns;
+    if (s == kGreeting && c.cred_gen == gen && c.server_pid == m.server_pid) {
+      ns = finish_handshake(c, m);
+    } else {
+      if (s == kGreeting) release_resources(c);  // hello said with other credentials
+      // The first call of this process on the mount (c.server_pid not set since the start,
+      // a fork or a recycle): the server answers while the kernel serves this call.
+      bool defer =
+          s == kDisconnected && c.server_pid == 0 && g_defer_first.load(std::memory_order_relaxed);
+      ns = start_handshake(c, m);
+      if (ns == kGreeting && !defer) ns = finish_handshake(c, m);
+    }
     c.cred_gen = gen;
     c.server_pid = m.server_pid;
-    c.retry_after_ns = ns != kConnected ? now_ns() + int64_t{1000} * 1000000 : 0;
+    c.retry_after_ns = ns != kConnected && ns != kGreeting ? now_ns() + int64_t{1000} * 1000000 : 0;
     c.state.store(ns, std::memory_order_release);
     t_call.busy = nullptr;
     pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
@@ -453,6 +513,10 @@ bool channel_in_owner_process() {
   return owner != 0 && owner == static_cast<pid_t>(syscall(SYS_getpid));
 }
 
+void channel_defer_first_handshake() {
+  g_defer_first.store(true, std::memory_order_relaxed);
+}
+
 void channel_set_owner_process() {
   g_owner.store(static_cast<pid_t>(syscall(SYS_getpid)), std::memory_order_relaxed);
 }
@@ -498,6 +562,12 @@ int64_t channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const
     g_stalled_skips.fetch_add(1, std::memory_order_relaxed);
     return wire::kFallback;
   }
+  // (Before the request: without them the answer could not be given.)
+  KernelFacts sfacts{};
+  if (facts != nullptr && op == wire::Op::kStatfs && !statfs_facts(*c, m, &sfacts)) {
+    release(*c);
+    return wire::kFallback;
+  }
   int idx = take_slot(*c);
   if (idx < 0) {
     release(*c);
@@ -541,7 +611,14 @@ int64_t channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const
       if (n > wire::kSlotDataSize - sizeof(wire::Reply)) n = wire::kSlotDataSize - sizeof(wire::Reply);
       if (n) memcpy(data, s->data + sizeof(wire::Reply), n);
       rep->data_len = static_cast<uint32_t>(n);
-      if (facts) *facts = c->facts;
+      if (facts) {
+        *facts = c->facts;
+        if (op == wire::Op::kStatfs) {
+          facts->f_fsid = sfacts.f_fsid;
+          facts->f_flags = sfacts.f_flags;
+          facts->f_type = sfacts.f_type;
+        }
+      }
     }
     s->h.state.store(wire::kFree, std::memory_order_release);
     put_slot(*c, idx);

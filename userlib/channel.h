@@ -62,6 +62,11 @@ void channel_set_umask(mode_t m);
 bool channel_in_owner_process();
 void channel_set_owner_process();  // at load and in a fork child
 
+// From now on a process's first call on a mount starts the handshake and leaves it to the
+// server, and takes the kernel path; the next call finishes it (the shim: a short process
+// making one call pays no wait for the server's front door).
+void channel_defer_first_handshake();
+
 // This thread's call was abandoned (a siglongjmp out of a signal handler, seen by the caller:
 // scratch.h): gives back its connection reference, slot and spinner place.
 void channel_recover_abandoned();

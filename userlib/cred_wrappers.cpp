@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+
 #include "channel.h"
 
 namespace {
@@ -16,10 +18,15 @@ Fn next(const char *name) {
 }
 }  // namespace
 
-#define NEXT(fn) ([] {                          \
-  static auto f = next<decltype(&::fn)>(#fn);   \
-  return f;                                     \
-}())
+// Constant-initialized (no guard, no C++ runtime); looked up again by a thread that raced
+// the first lookup: the same answer.
+#define NEXT(fn)                                                                          \
+  ([] {                                                                                   \
+    static constinit std::atomic<decltype(&::fn)> f{nullptr};                             \
+    auto p = f.load(std::memory_order_relaxed);                                           \
+    if (p == nullptr) f.store(p = next<decltype(&::fn)>(#fn), std::memory_order_relaxed); \
+    return p;                                                                             \
+  }())
 
 #define CRED_WRAPPER(ret, fn, params, args)                  \
   extern "C" __attribute__((visibility("default"))) ret fn params { \

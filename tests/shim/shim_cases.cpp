@@ -561,6 +561,17 @@ int case_start_threads() {
   return 0;
 }
 
+// stat() of the directory, N times: nothing else on the mount.
+int case_stats(const char *n) {
+  int bad = 0, count = atoi(n);
+  for (int i = 0; i < count; i++) {
+    struct stat st;
+    if (stat(g_dir.c_str(), &st) != 0) bad++;
+  }
+  printf("stats %d bad=%d\n", count, bad);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -582,5 +593,6 @@ int main(int argc, char **argv) {
   if (c == "vfork-state") return case_vfork_state();
   if (c == "signals") return case_signals();
   if (c == "start-threads") return case_start_threads();
+  if (c == "stats") return case_stats(arg);
   return 2;
 }

@@ -1,7 +1,7 @@
 // The next definition (normally glibc's) of every function the shim interposes, looked up
-// once with dlsym(RTLD_NEXT). Until the lookup is complete — and on the thread doing it,
-// where dlsym may call back into us (through calloc, say) — NEXT() uses the raw system call
-// of raw_syscalls.h instead.
+// with dlsym(RTLD_NEXT) on its first use. On a thread inside such a lookup, where dlsym may
+// call back into us (through calloc, say), NEXT() uses the raw system call of
+// raw_syscalls.h instead.
 #pragma once
 
 #include <dirent.h>
@@ -18,6 +18,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 #include <utime.h>
+
+#include <atomic>
 
 #include "raw_syscalls.h"
 
@@ -59,27 +61,32 @@ int __openat64_2(int dirfd, const char *path, int flags);
 
 namespace finesse::shim::real {
 
+// One slot per symbol, filled on its first use: a process pays the lookups of the functions
+// it calls (a dlsym each), none at load. Threads that race on a first use all look it up;
+// they find the same definition.
 struct Table {
-#define FINESSE_REAL_FIELD(name) decltype(&::name) name;
+#define FINESSE_REAL_FIELD(name) std::atomic<void *> name;
   FINESSE_REAL_SYMBOLS(FINESSE_REAL_FIELD)
 #undef FINESSE_REAL_FIELD
 };
+extern constinit Table g_table;
 
-// The table once every symbol is looked up; nullptr before that and on the thread doing it.
-const Table *table();
-// While the table is being made by another thread: the next definition of `name`, looked up
-// for this call (the raw system call stands in for a function like fclose or fts_read that
-// has none). nullptr on the thread making the table, or inside a lookup of this thread.
+// dlsym(RTLD_NEXT, name); nullptr inside a lookup of this thread (dlsym may call back into
+// us, through calloc say).
 void *lookup(const char *name);
+
+inline void *next(std::atomic<void *> &slot, const char *name) {
+  void *f = slot.load(std::memory_order_acquire);
+  if (f == nullptr && (f = lookup(name)) != nullptr) slot.store(f, std::memory_order_release);
+  return f;
+}
 
 }  // namespace finesse::shim::real
 
-// The next definition of `name`, or its raw system call while that is not known yet.
-#define NEXT(name, ...)                                                                        \
-  ([&] {                                                                                       \
-    const ::finesse::shim::real::Table *t_ = ::finesse::shim::real::table();                   \
-    auto f_ = t_ != nullptr                                                                    \
-                  ? t_->name                                                                   \
-                  : reinterpret_cast<decltype(&::name)>(::finesse::shim::real::lookup(#name)); \
-    return f_ != nullptr ? f_(__VA_ARGS__) : ::finesse::shim::raw::name(__VA_ARGS__);          \
+// The next definition of `name`, or its raw system call while that is not known.
+#define NEXT(name, ...)                                                               \
+  ([&] {                                                                              \
+    auto f_ = reinterpret_cast<decltype(&::name)>(                                    \
+        ::finesse::shim::real::next(::finesse::shim::real::g_table.name, #name));     \
+    return f_ != nullptr ? f_(__VA_ARGS__) : ::finesse::shim::raw::name(__VA_ARGS__); \
   }())

@@ -31,22 +31,9 @@ bool provide_base(int dirfd, char *out, size_t cap, uint64_t *ino, uint64_t *mnt
   return fd_table::known_or_learn(dirfd, out, cap, ino, mnt_id);
 }
 
-void atfork_child() {
-  set_owner_process();
-}
-
-// Runs before main (after libc is up). Wrappers called earlier — from other libraries'
-// constructors — work too: everything here is also done lazily on first use.
-__attribute__((constructor)) void shim_init() {
-  int saved = errno;
-  // Even when disabled: threads that call in later must find the real functions known.
-  real::table();
-  if (!disabled()) {
-    set_owner_process();
-    pthread_atfork(nullptr, nullptr, atfork_child);
-  }
-  errno = saved;
-}
+// No constructor: loading the shim costs a process that never calls in nothing but the
+// channel's (our pid, one atfork handler: channel.cpp). The next definitions are looked up
+// on first use (real_libc.cpp), the switch is read on first use (disabled()).
 
 }  // namespace
 
@@ -59,6 +46,7 @@ bool disabled() {
     if (d == 0) {
       client::set_base_provider(provide_base);
       client::set_cwd_stale_hook(cwd_cache::invalidate);
+      client::channel_defer_first_handshake();
     }
     int expected = -1;
     if (!g_disabled.compare_exchange_strong(expected, d)) d = expected;
