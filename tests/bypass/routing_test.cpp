@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "attached_fs.h"
@@ -53,6 +54,29 @@ TEST_P(Routing, OtherPathsGoToTheKernel) {
   EXPECT_EQ(finesse_stat(sibling.c_str(), &st), 0);
   EXPECT_EQ(finesse_last_route(), FINESSE_ROUTE_KERNEL);
   ::rmdir(sibling.c_str());
+}
+
+// Attribute names outside `user.` (the ACL lookup `ls -l` makes for every file) go to the
+// kernel without asking the server first, which would only decline them.
+TEST_P(Routing, XattrsOutsideUserGoStraightToTheKernel) {
+  char buf[64];
+  ASSERT_GE(finesse_getxattr(p("d/f").c_str(), "user.none", buf, sizeof(buf)), -1);
+  EXPECT_EQ(finesse_last_route(), FINESSE_ROUTE_BYPASS);
+  const control::Stats before = fs_->stats();
+  for (const char *name : {"system.posix_acl_access", "security.selinux", "trusted.x"}) {
+    errno = 0;
+    ssize_t n = finesse_lgetxattr(p("d/f").c_str(), name, buf, sizeof(buf));
+    int err = errno;
+    EXPECT_EQ(finesse_last_route(), FINESSE_ROUTE_KERNEL) << name;
+    errno = 0;
+    ssize_t k = ::lgetxattr(p("d/f").c_str(), name, buf, sizeof(buf));
+    EXPECT_EQ(n, k) << name;
+    EXPECT_EQ(err, errno) << name;
+  }
+  const control::Stats after = fs_->stats();
+  const auto op = static_cast<size_t>(wire::Op::kGetxattr);
+  EXPECT_EQ(after.fallback[op], before.fallback[op]);
+  EXPECT_EQ(after.served[op], before.served[op]);
 }
 
 TEST_P(Routing, SymlinksToFollowAndDotDotOutGoToTheKernel) {
