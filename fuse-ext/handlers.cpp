@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "cred_watch.h"
 #include "fs_state.h"
+#include "kernel_view.h"
 #include "path_walk.h"
 
 namespace finesse::server {
@@ -117,6 +118,7 @@ int32_t do_stat(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
   // With the writeback cache the kernel keeps a regular file's size and times over what the
   // file system says (it may hold dirty pages the file system has not seen): ask it.
   if (ctx.mount->writeback_cache && S_ISREG(w.attr.st_mode)) return kFallback;
+  if (kernel_view().may_cache_attr(w.ino)) out.rep->hints |= wire::kHintKernelCachesAttrs;
   struct stat st = w.attr;
   if (w.from_kernel_entry) return to_wire(st, &out.rep->attr), 0;
   // statx(AT_STATX_FORCE_SYNC): the kernel asks the file system (fuse_update_get_attr).
@@ -533,6 +535,7 @@ int32_t serve_by_fd(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
 
 int32_t serve_request(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
   out.rep->data_len = 0;
+  out.rep->hints = 0;
   if (d.req.flags & wire::kByFd) return serve_by_fd(ctx, d, out);
   return dispatch(ctx, d, out);
 }

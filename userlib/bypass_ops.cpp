@@ -139,6 +139,7 @@ int64_t by_fd(const KnownFile &f, Op op, Call &c, bool mutation, char *data = nu
 }  // namespace
 
 int64_t b_fstat_known(const KnownFile &f, struct stat *st) {
+  if (channel_kernel_caches_attrs(f.mnt_id)) return kFallback;
   Call c;
   int64_t rc = by_fd(f, Op::kStat, c, false);
   if (rc == 0) fill_stat(c.rep.attr, c.facts, st);

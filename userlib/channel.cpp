@@ -53,6 +53,9 @@ struct Conn {
   KernelFacts facts{};
   // 0: facts' statfs part not fetched yet, 1: being written, 2: known (statfs_facts).
   std::atomic<int> statfs_known{0};
+  // The server said the kernel holds this mount's attributes with a timeout
+  // (wire::kHintKernelCachesAttrs); reset with each new connection.
+  std::atomic<bool> kernel_caches_attrs{false};
 };
 
 Conn g_conns[FINESSE_MAX_MOUNTS];
@@ -67,6 +70,9 @@ std::atomic<int64_t> g_spinners{0};
 // withdrawn after waiting for it.
 std::atomic<unsigned long long> g_stalled_skips{0}, g_stalled_waits{0};
 std::atomic<pid_t> g_owner{0};  // our pid (see channel_in_owner_process)
+// Stat answers of any mount with and without wire::kHintKernelCachesAttrs: while only the
+// former were seen, fstat goes to the kernel before its fd is even looked up.
+std::atomic<bool> g_seen_cached{false}, g_seen_uncached{false};
 // channel_defer_first_handshake(): the first call on a mount does not wait for the server.
 std::atomic<bool> g_defer_first{false};
 
@@ -292,6 +298,7 @@ int finish_handshake(Conn &c, const MountMatch &m) {
   c.seen_beat_ns.store(now_ns());
   c.facts = facts;
   c.statfs_known.store(0, std::memory_order_relaxed);
+  c.kernel_caches_attrs.store(false, std::memory_order_relaxed);
   c.slots.store(0);
   return kConnected;
 }
@@ -606,6 +613,13 @@ int64_t channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const
     result = s->h.result;
     if (result != wire::kFallback) {
       memcpy(rep, s->data, sizeof(*rep));
+      if (op == wire::Op::kStat && result == 0) {
+        bool cached = rep->hints & wire::kHintKernelCachesAttrs;
+        if (cached && !c->kernel_caches_attrs.load(std::memory_order_relaxed))
+          c->kernel_caches_attrs.store(true, std::memory_order_relaxed);
+        std::atomic<bool> &seen = cached ? g_seen_cached : g_seen_uncached;
+        if (!seen.load(std::memory_order_relaxed)) seen.store(true, std::memory_order_relaxed);
+      }
       size_t n = rep->data_len;
       if (n > cap) n = cap;
       if (n > wire::kSlotDataSize - sizeof(wire::Reply)) n = wire::kSlotDataSize - sizeof(wire::Reply);
@@ -630,6 +644,18 @@ int64_t channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const
   }
   release(*c);
   return result;
+}
+
+bool channel_kernel_caches_attrs(uint64_t mnt_id) {
+  for (Conn &c : g_conns)
+    if (c.mnt_id.load(std::memory_order_acquire) == mnt_id)
+      return c.kernel_caches_attrs.load(std::memory_order_relaxed);
+  return false;
+}
+
+bool channel_kernel_caches_all_attrs() {
+  return g_seen_cached.load(std::memory_order_relaxed) &&
+         !g_seen_uncached.load(std::memory_order_relaxed);
 }
 
 }  // namespace finesse::client

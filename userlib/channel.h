@@ -52,6 +52,14 @@ void channel_credentials_changed();
 // without asking it, and after waiting for it.
 void channel_stall_stats(unsigned long long *skipped, unsigned long long *waited);
 
+// The mount's server said that the kernel holds its files' attributes with a timeout
+// (wire::kHintKernelCachesAttrs): fstat goes to the kernel, which answers from its cache in
+// about a microsecond, less than any bypassed call costs.
+bool channel_kernel_caches_attrs(uint64_t mnt_id);
+// Every stat answer so far said so (of whichever mount): the shim's fstat goes to the kernel
+// without looking the fd up first.
+bool channel_kernel_caches_all_attrs();
+
 // The umask the client reports to the server; kept current by the umask() wrapper.
 mode_t channel_umask();
 void channel_set_umask(mode_t m);

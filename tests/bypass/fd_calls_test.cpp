@@ -86,6 +86,32 @@ TEST_P(FdCalls, SuccessfulCallsAreBypassedAndTheKernelSeesThem) {
   EXPECT_EQ(sf.f_namelen, kf.f_namelen);
 }
 
+// Where the kernel holds a file's attributes with a timeout, its fstat answers from them in
+// about a microsecond: once the server said so, fstat goes to the kernel. Without kernel
+// caching it is bypassed (the kernel would ask the daemon).
+TEST_P(FdCalls, FstatIsTheKernelsWhereItCachesAttributes) {
+  for (double timeout : {3600.0, 0.0}) {
+    MountOptions o = mount_options(GetParam(), false, false);
+    o.entry_timeout = o.attr_timeout = timeout;
+    AttachedFs fs(o);
+    std::string f = fs.path("f");
+    int fd = ::open(f.c_str(), O_CREAT | O_RDWR, 0644);  // the kernel holds it, attributes too
+    ASSERT_GE(fd, 0);
+    struct stat st, k;
+    ASSERT_EQ(finesse_stat(f.c_str(), &st), 0);  // the server's hint comes with an answer
+    EXPECT_ROUTE(FINESSE_ROUTE_BYPASS);
+    const auto op = static_cast<size_t>(wire::Op::kStat);
+    const uint64_t served = fs.stats().served[op];
+    ASSERT_EQ(finesse_fstat(fd, &st), 0);
+    EXPECT_ROUTE(timeout > 0 ? FINESSE_ROUTE_KERNEL : FINESSE_ROUTE_BYPASS) << timeout;
+    EXPECT_EQ(fs.stats().served[op], served + (timeout > 0 ? 0 : 1)) << timeout;
+    ASSERT_EQ(::fstat(fd, &k), 0);
+    EXPECT_EQ(st.st_ino, k.st_ino);
+    EXPECT_EQ(st.st_size, k.st_size);
+    ::close(fd);
+  }
+}
+
 TEST_P(FdCalls, XattrOfAnFdIsTheKernels) {
   int fd = open_fd("d/f", O_RDONLY);
   ASSERT_GE(fd, 0);

@@ -47,7 +47,15 @@ class ShimFacts : public ::testing::Test {
       close(fd);
     }
   }
-  AttachedFs fs_{MountOptions{}};
+  // Timeouts 0: the kernel caches no attributes, so fstat is bypassed too (where it does, the
+  // kernel's fstat is the cheaper one: FdCalls.FstatIsTheKernelsWhereItCachesAttributes).
+  static MountOptions uncached() {
+    MountOptions o;
+    o.entry_timeout = 0;
+    o.attr_timeout = 0;
+    return o;
+  }
+  AttachedFs fs_{uncached()};
 };
 
 TEST_F(ShimFacts, FstatOfAnFdOpenedByTheShell) {

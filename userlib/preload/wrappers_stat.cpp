@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "bypass_ops.h"
+#include "channel.h"
 #include "fd_table.h"
 #include "real_libc.h"
 #include "scratch.h"
@@ -39,6 +40,8 @@ static_assert(sizeof(struct statfs) == sizeof(struct statfs64));
 // fstat(fd): the fd's path and inode from the fd table (or, for an fd we did not see
 // opened, from the kernel's facts and /proc/self/fd once).
 int64_t b_fstat(int fd, struct stat *st) {
+  // Before looking the fd up: the kernel's cached attributes are the cheaper answer.
+  if (finesse::client::channel_kernel_caches_all_attrs()) return finesse::wire::kFallback;
   finesse::client::Scratch *w = finesse::client::thread_scratch();
   finesse::client::KnownFile f;
   if (w == nullptr || !finesse::shim::fd_table::file(fd, w->fdpath, sizeof(w->fdpath), &f))
