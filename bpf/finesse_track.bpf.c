@@ -263,6 +263,18 @@ static __always_inline void mark_block(__u32 tgid, long fd) {
   p->blocks[b] = 1;
 }
 
+/* Whether (tgid, fd) may have an entry: entries only exist in marked blocks (marked before
+ * the entry is written). A lock-free lookup that spares the hash delete (which takes the
+ * bucket lock) for every process and fd that never held a Finesse file. */
+static __always_inline int block_marked(__u32 tgid, long fd) {
+  struct finesse_proc *p;
+  __u32 b = (__u32)fd / FD_BLOCK;
+
+  if (b >= FD_BLOCKS) return 0;
+  p = bpf_map_lookup_elem(&procs, &tgid);
+  return p && p->blocks[b & (FD_BLOCKS - 1)]; /* the mask: a bound the verifier sees */
+}
+
 /* Makes the entry of (tgid, fd) say what the fd table holds now: the file's facts if it sits
  * on a registered mount, no entry otherwise. */
 static __always_inline void refresh_fd(const struct fd_table *t, __u32 tgid, long fd) {
@@ -274,7 +286,7 @@ static __always_inline void refresh_fd(const struct fd_table *t, __u32 tgid, lon
     mark_block(tgid, fd); /* before the entry exists, so exit always finds it */
     if (bpf_map_update_elem(&fds, &key, &fact, BPF_ANY) == 0) return;
   }
-  bpf_map_delete_elem(&fds, &key);
+  if (block_marked(tgid, fd)) bpf_map_delete_elem(&fds, &key);
 }
 
 static __always_inline void refresh_current_fd(long fd) {
@@ -347,7 +359,7 @@ static __always_inline void refresh_cwd(void) {
     fact.generation = next_generation();
     if (fact.nodeid && bpf_map_update_elem(&cwds, &tgid, &fact, BPF_ANY) == 0) return;
   }
-  bpf_map_delete_elem(&cwds, &tgid);
+  if (bpf_map_lookup_elem(&cwds, &tgid)) bpf_map_delete_elem(&cwds, &tgid);
 }
 
 /* After the cwd changed: the caller's slot, then the global entry. */
@@ -435,7 +447,7 @@ SEC("tracepoint/syscalls/sys_enter_close")
 int enter_close(struct trace_event_raw_sys_enter *ctx) {
   struct finesse_fd_key key = {.tgid = current_tgid(), .fd = (__s32)ctx->args[0]};
 
-  bpf_map_delete_elem(&fds, &key);
+  if (block_marked(key.tgid, key.fd)) bpf_map_delete_elem(&fds, &key);
   return 0;
 }
 
@@ -446,6 +458,7 @@ int exit_close_range(struct trace_event_raw_sys_exit *ctx) {
 
   if (ctx->ret != 0) return 0;
   c.tgid = c.dest = current_tgid();
+  if (!bpf_map_lookup_elem(&procs, &c.tgid)) return 0; /* never held a Finesse fd */
   task_fd_table(current_task(), &c.table);
   scan_tracked(&c);
   return 0;
@@ -502,6 +515,7 @@ int on_exec(void *ctx) {
   struct scan_ctx c = {.mode = SCAN_REVALIDATE};
 
   c.tgid = c.dest = current_tgid();
+  if (!bpf_map_lookup_elem(&procs, &c.tgid)) return 0;
   task_fd_table(current_task(), &c.table);
   scan_tracked(&c);
   return 0;
@@ -515,9 +529,12 @@ int on_exit(void *ctx) {
 
   if (BPF_CORE_READ(task, signal, live.counter) != 0) return 0;
   c.tgid = c.dest = current_tgid();
-  scan_tracked(&c);
-  bpf_map_delete_elem(&procs, &c.tgid);
-  bpf_map_delete_elem(&cwds, &c.tgid);
+  /* Lookups first: a delete of a missing key still takes the bucket lock. */
+  if (bpf_map_lookup_elem(&procs, &c.tgid)) {
+    scan_tracked(&c);
+    bpf_map_delete_elem(&procs, &c.tgid);
+  }
+  if (bpf_map_lookup_elem(&cwds, &c.tgid)) bpf_map_delete_elem(&cwds, &c.tgid);
   drop_watchers(c.tgid);
   return 0;
 }
@@ -695,17 +712,17 @@ static __always_inline void count_missed(__u64 mnt_id, __u32 op) {
 /* A program counting `op` for the syscall's path argument `path`, relative to `dirfd`. */
 #define MISSED_PATH(name, op, dirfd, path)                                \
   SEC("tracepoint/syscalls/sys_enter_" #name)                             \
-  int enter_##name(struct trace_event_raw_sys_enter *ctx) {               \
+  int missed_##name(struct trace_event_raw_sys_enter *ctx) {              \
     count_missed(path_mount((dirfd), (__u64)(path)), FINESSE_TRACK_##op); \
     return 0;                                                             \
   }
 
 /* A program counting `op` for the syscall's fd argument. */
-#define MISSED_FD(name, op, fd)                             \
-  SEC("tracepoint/syscalls/sys_enter_" #name)               \
-  int enter_##name(struct trace_event_raw_sys_enter *ctx) { \
-    count_missed(fd_mount(fd), FINESSE_TRACK_##op);         \
-    return 0;                                               \
+#define MISSED_FD(name, op, fd)                              \
+  SEC("tracepoint/syscalls/sys_enter_" #name)                \
+  int missed_##name(struct trace_event_raw_sys_enter *ctx) { \
+    count_missed(fd_mount(fd), FINESSE_TRACK_##op);          \
+    return 0;                                                \
   }
 
 MISSED_PATH(newstat, STAT, CWD, ARG(0))
@@ -724,7 +741,7 @@ MISSED_PATH(mkdir, MKDIR, CWD, ARG(0))
 MISSED_PATH(mkdirat, MKDIR, ARG(0), ARG(1))
 
 SEC("tracepoint/syscalls/sys_enter_unlinkat")
-int enter_unlinkat(struct trace_event_raw_sys_enter *ctx) {
+int missed_unlinkat(struct trace_event_raw_sys_enter *ctx) {
   __u32 op = (ARG(2) & AT_REMOVEDIR) ? FINESSE_TRACK_RMDIR : FINESSE_TRACK_UNLINK;
 
   count_missed(path_mount(ARG(0), ARG(1)), op);
@@ -751,7 +768,7 @@ MISSED_PATH(futimesat, SETATTR, ARG(0), ARG(1))
 
 /* utimensat(fd, NULL, ...) is futimens(fd). */
 SEC("tracepoint/syscalls/sys_enter_utimensat")
-int enter_utimensat(struct trace_event_raw_sys_enter *ctx) {
+int missed_utimensat(struct trace_event_raw_sys_enter *ctx) {
   __u64 mnt = ARG(1) ? path_mount(ARG(0), ARG(1)) : fd_mount(ARG(0));
 
   count_missed(mnt, FINESSE_TRACK_SETATTR);

@@ -174,26 +174,64 @@ bool programs_loaded() {
   return ours;
 }
 
+static bool is_missed_program(const char *name) {
+  return strncmp(name, FINESSE_MISSED_PROG_PREFIX, strlen(FINESSE_MISSED_PROG_PREFIX)) == 0;
+}
+
+// Unpins the links of the missed-bypass counting programs (which detaches and frees them).
+static Result<void> unpin_missed_links() {
+  DIR *d = opendir(FINESSE_LINKS_DIR);
+  if (!d) return {};
+  Result<void> r;
+  while (dirent *e = readdir(d)) {
+    if (!is_missed_program(e->d_name)) continue;
+    std::string pin = link_pin(e->d_name);
+    if (unlink(pin.c_str()) != 0 && errno != ENOENT) {
+      r = errno_error("unpin " + pin, errno);
+      break;
+    }
+  }
+  closedir(d);
+  return r;
+}
+
+// What one load of the object brings: the tracking programs with every map pinned, or (while
+// they are loaded) the missed-bypass counting programs alone, on the pinned maps.
+enum class Part { kTracking, kMissed };
+
 // One attempt; with_fexit false leaves out the fexit and fentry programs (the syscall
 // tracepoints then report credential changes and watches alone). *used_fexit: whether such a
 // program was in the attempt.
-static Result<void> load_and_pin(int mounts_fd, bool with_fexit, bool *used_fexit) {
+static Result<void> load_and_pin(int mounts_fd, bool with_fexit, bool *used_fexit,
+                                 Part part = Part::kTracking) {
   *used_fexit = false;
   auto skel = bpf::Skeleton<finesse_track_bpf>::open(FINESSE_BPF_SKELETON_OPS(finesse_track_bpf));
   if (!skel) return skel.error();
   if (int rc = bpf_map__reuse_fd(skel->get()->maps.mounts, mounts_fd); rc != 0)
     return errno_error("hand the registry map to the BPF object", rc);
+  if (part == Part::kMissed) {
+    int missed = bpf_obj_get(FINESSE_MISSED_PIN);
+    if (missed < 0) return errno_error("open " FINESSE_MISSED_PIN, errno);
+    int rc = bpf_map__reuse_fd(skel->get()->maps.missed, missed);
+    close(missed);  // reuse_fd keeps its own duplicate
+    if (rc != 0) return errno_error("hand the missed map to the BPF object", rc);
+  }
   bpf_program *prog;
   bpf_object__for_each_program(prog, skel->get()->obj) {
     const char *section = bpf_program__section_name(prog);
     bool fexit = strncmp(section, "fexit/", 6) == 0 || strncmp(section, "fentry/", 7) == 0;
-    if ((fexit && !with_fexit) || !attach_point_exists(section))
+    bool wanted = is_missed_program(bpf_program__name(prog)) == (part == Part::kMissed);
+    if (!wanted || (fexit && !with_fexit) || !attach_point_exists(section))
       bpf_program__set_autoload(prog, false);
     else if (fexit)
       *used_fexit = true;
   }
   if (auto r = skel->load(); !r) return r;
   Result<void> r = attach_and_pin(skel->get());
+  if (part == Part::kMissed) {
+    if (!r) (void)unpin_missed_links();
+    return r;
+  }
   if (r) r = pin_public_maps(skel->get());
   if (r) r = pin_version(skel->get());
   if (!r) (void)unload_programs();
@@ -209,6 +247,28 @@ Result<void> ensure_programs_loaded(int mounts_fd) {
   bool used_fexit;
   Result<void> r = load_and_pin(mounts_fd, true, &used_fexit);
   if (!r && used_fexit) r = load_and_pin(mounts_fd, false, &used_fexit);
+  return r;
+}
+
+bool missed_counting() {
+  DIR *d = opendir(FINESSE_LINKS_DIR);
+  if (!d) return false;
+  bool on = false;
+  while (dirent *e = readdir(d))
+    if (is_missed_program(e->d_name)) on = true;
+  closedir(d);
+  return on;
+}
+
+Result<void> set_missed_counting(bool on) {
+  if (!on) return unpin_missed_links();
+  if (!programs_loaded()) return errno_error("the BPF programs are not loaded", ENOENT);
+  if (missed_counting()) return {};
+  int mounts = bpf_obj_get(FINESSE_MOUNTS_PIN);
+  if (mounts < 0) return errno_error("open " FINESSE_MOUNTS_PIN, errno);
+  bool used_fexit;
+  Result<void> r = load_and_pin(mounts, true, &used_fexit, Part::kMissed);
+  close(mounts);
   return r;
 }
 

@@ -34,6 +34,12 @@ TEST(LoaderBpf, AttachLoadsAndPinsThePrograms) {
 TEST(LoaderBpf, StatsShowKernelPathCallsAsFellBack) {
   AttachedFs fs(MountOptions{});
   ASSERT_EQ(::mkdir(fs.path("d").c_str(), 0755), 0);  // the test links no preload: kernel path
+  CommandResult on = loader_cli({"missed", "on"});
+  ASSERT_EQ(on.status, 0) << on.err;
+  struct Off {
+    ~Off() { loader_cli({"missed", "off"}); }
+  } off;
+  ASSERT_EQ(::mkdir(fs.path("e").c_str(), 0755), 0);
   for (int i = 0; i < 3; i++) {
     struct stat st;
     ASSERT_EQ(::stat(fs.path("d").c_str(), &st), 0);
@@ -45,7 +51,7 @@ TEST(LoaderBpf, StatsShowKernelPathCallsAsFellBack) {
   for (const auto &m : all) {
     if (m["mount"] != fs.mnt()) continue;
     found = true;
-    EXPECT_TRUE(m["bpf_counters"].get<bool>());
+    EXPECT_TRUE(m["bpf_counters"].get<bool>()) << m.dump();
     EXPECT_GE(m["ops"]["stat"]["kernel"].get<uint64_t>(), 3u) << m.dump();
     EXPECT_GE(m["ops"]["stat"]["fell_back"].get<uint64_t>(), 3u) << m.dump();
     EXPECT_GE(m["ops"]["mkdir"]["kernel"].get<uint64_t>(), 1u) << m.dump();
