@@ -85,14 +85,6 @@ struct {
   __type(value, struct finesse_proc);
 } procs SEC(".maps");
 
-/* Internal: threads inside fcntl(F_DUPFD*), between entry and exit. */
-struct {
-  __uint(type, BPF_MAP_TYPE_LRU_HASH);
-  __uint(max_entries, 1024);
-  __type(key, __u64);
-  __type(value, __u8);
-} dupfd_calls SEC(".maps");
-
 /* Internal: the install counter behind finesse_fd_fact.generation. */
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
@@ -420,24 +412,22 @@ int exit_dup3(struct trace_event_raw_sys_exit *ctx) {
 
 SEC("tracepoint/syscalls/sys_enter_fcntl")
 int enter_fcntl(struct trace_event_raw_sys_enter *ctx) {
-  unsigned int cmd = (unsigned int)ctx->args[1];
-  __u64 id = bpf_get_current_pid_tgid();
-  __u8 one = 1;
-
-  if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
-    bpf_map_update_elem(&dupfd_calls, &id, &one, BPF_ANY);
-  else if (cmd == F_NOTIFY) /* dnotify on a directory fd */
+  if ((unsigned int)ctx->args[1] == F_NOTIFY) /* dnotify on a directory fd */
     note_watch(fd_mount((long)ctx->args[0]));
   return 0;
 }
 
+/* The command is read back from the caller's saved registers (fcntl leaves them alone): no
+ * map between entry and exit, whose update and lookup cost more than the rest. */
 SEC("tracepoint/syscalls/sys_exit_fcntl")
 int exit_fcntl(struct trace_event_raw_sys_exit *ctx) {
-  __u64 id = bpf_get_current_pid_tgid();
+  struct pt_regs *regs;
+  unsigned int cmd;
 
-  if (!bpf_map_lookup_elem(&dupfd_calls, &id)) return 0;
-  bpf_map_delete_elem(&dupfd_calls, &id);
-  refresh_current_fd(ctx->ret);
+  if (ctx->ret < 0 || ctx->ret >= FINESSE_FD_TRACK_LIMIT) return 0; /* no fd to track */
+  regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+  cmd = (unsigned int)BPF_CORE_READ(regs, si);
+  if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) refresh_current_fd(ctx->ret);
   return 0;
 }
 
