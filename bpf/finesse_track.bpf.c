@@ -365,6 +365,22 @@ static __always_inline void bump_cwd_gen(void) {
   if (g) __sync_fetch_and_add(g, 1);
 }
 
+/* ---- syscall twins ---------------------------------------------------------------------- */
+
+/* Each syscall tracepoint program below has a twin on the x86-64 syscall wrapper
+ * __x64_sys_<name> (whose one argument is the caller's saved registers), made with these.
+ * Once a program sits on any syscall tracepoint, every system call of every process takes
+ * the slow syscall entry and exit path; a trampoline on a wrapper costs the calls of that
+ * syscall only. The loader loads the twin instead of the tracepoint program where the kernel
+ * lets tracing programs attach to the wrapper, else the tracepoint program
+ * (loader/track_programs.cpp). The missed-bypass programs have none: they run only while
+ * someone counts. */
+#define SYS_FEXIT(name) \
+  SEC("fexit/__x64_sys_" #name) int BPF_PROG(fexit_##name, struct pt_regs *regs, long ret)
+#define SYS_FENTRY(name) \
+  SEC("fentry/__x64_sys_" #name) int BPF_PROG(fentry_##name, struct pt_regs *regs)
+#define REG(name) BPF_CORE_READ(regs, name)
+
 /* ---- fd and cwd syscalls ---------------------------------------------------------------- */
 
 SEC("tracepoint/syscalls/sys_exit_open")
@@ -419,54 +435,67 @@ int enter_fcntl(struct trace_event_raw_sys_enter *ctx) {
 
 /* The command is read back from the caller's saved registers (fcntl leaves them alone): no
  * map between entry and exit, whose update and lookup cost more than the rest. */
-SEC("tracepoint/syscalls/sys_exit_fcntl")
-int exit_fcntl(struct trace_event_raw_sys_exit *ctx) {
-  struct pt_regs *regs;
+static __always_inline void after_fcntl(struct pt_regs *regs, long ret) {
   unsigned int cmd;
 
-  if (ctx->ret < 0 || ctx->ret >= FINESSE_FD_TRACK_LIMIT) return 0; /* no fd to track */
-  regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+  if (ret < 0 || ret >= FINESSE_FD_TRACK_LIMIT) return; /* no fd to track */
   cmd = (unsigned int)BPF_CORE_READ(regs, si);
-  if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) refresh_current_fd(ctx->ret);
+  if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) refresh_current_fd(ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_fcntl")
+int exit_fcntl(struct trace_event_raw_sys_exit *ctx) {
+  if (ctx->ret < 0 || ctx->ret >= FINESSE_FD_TRACK_LIMIT) return 0; /* before the helpers */
+  after_fcntl((struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf()), ctx->ret);
   return 0;
 }
 
 /* At entry: once close returns, another thread may get the same number, and its open must
  * not be undone by us. A failed close (EBADF) had nothing to track anyway. */
-SEC("tracepoint/syscalls/sys_enter_close")
-int enter_close(struct trace_event_raw_sys_enter *ctx) {
-  struct finesse_fd_key key = {.tgid = current_tgid(), .fd = (__s32)ctx->args[0]};
+static __always_inline void before_close(long fd) {
+  struct finesse_fd_key key = {.tgid = current_tgid(), .fd = (__s32)fd};
 
   if (block_marked(key.tgid, key.fd)) bpf_map_delete_elem(&fds, &key);
+}
+
+SEC("tracepoint/syscalls/sys_enter_close")
+int enter_close(struct trace_event_raw_sys_enter *ctx) {
+  before_close(ctx->args[0]);
   return 0;
 }
 
 /* The range may be huge (close_range(3, ~0U, 0)): revalidate the tracked fds instead. */
-SEC("tracepoint/syscalls/sys_exit_close_range")
-int exit_close_range(struct trace_event_raw_sys_exit *ctx) {
+static __always_inline void after_close_range(long ret) {
   struct scan_ctx c = {.mode = SCAN_REVALIDATE};
 
-  if (ctx->ret != 0) return 0;
+  if (ret != 0) return;
   c.tgid = c.dest = current_tgid();
-  if (!bpf_map_lookup_elem(&procs, &c.tgid)) return 0; /* never held a Finesse fd */
+  if (!bpf_map_lookup_elem(&procs, &c.tgid)) return; /* never held a Finesse fd */
   task_fd_table(current_task(), &c.table);
   scan_tracked(&c);
+}
+
+SEC("tracepoint/syscalls/sys_exit_close_range")
+int exit_close_range(struct trace_event_raw_sys_exit *ctx) {
+  after_close_range(ctx->ret);
   return 0;
+}
+
+static __always_inline void after_chdir(long ret) {
+  if (ret != 0) return;
+  refresh_cwd();
+  bump_cwd_gen(); /* after the fact: a server that then reads the cwd sees the new one */
 }
 
 SEC("tracepoint/syscalls/sys_exit_chdir")
 int exit_chdir(struct trace_event_raw_sys_exit *ctx) {
-  if (ctx->ret != 0) return 0;
-  refresh_cwd();
-  bump_cwd_gen(); /* after the fact: a server that then reads the cwd sees the new one */
+  after_chdir(ctx->ret);
   return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_fchdir")
 int exit_fchdir(struct trace_event_raw_sys_exit *ctx) {
-  if (ctx->ret != 0) return 0;
-  refresh_cwd();
-  bump_cwd_gen();
+  after_chdir(ctx->ret);
   return 0;
 }
 
@@ -559,6 +588,10 @@ int BPF_PROG(on_commit_creds, void *new_creds, int ret) {
   int exit_##name(struct trace_event_raw_sys_exit *ctx) { \
     bump_cred_gen();                                      \
     return 0;                                             \
+  }                                                       \
+  SYS_FEXIT(name) {                                       \
+    bump_cred_gen();                                      \
+    return 0;                                             \
   }
 
 CRED_CHANGE(setuid)
@@ -580,6 +613,11 @@ CRED_CHANGE(capset)
     bump_cred_gen();                                      \
     bump_cwd_gen();                                       \
     return 0;                                             \
+  }                                                       \
+  SYS_FEXIT(name) {                                       \
+    bump_cred_gen();                                      \
+    bump_cwd_gen();                                       \
+    return 0;                                             \
   }
 
 CRED_AND_CWD_CHANGE(unshare)
@@ -589,13 +627,21 @@ CRED_AND_CWD_CHANGE(setns)
 
 /* Any call that may have changed a mount table (whatever the result, at exit): the server
  * then checks that its mount still lies at its mount point (fuse-ext/kernel_watch.cpp). */
+static __always_inline void bump_mount_gen(void) {
+  __u32 key = FINESSE_MOUNT_GEN_INDEX;
+  __u64 *g = bpf_map_lookup_elem(&cwd_gen, &key);
+
+  if (g) __sync_fetch_and_add(g, 1);
+}
+
 #define MOUNT_CHANGE(name)                                \
   SEC("tracepoint/syscalls/sys_exit_" #name)              \
   int exit_##name(struct trace_event_raw_sys_exit *ctx) { \
-    __u32 key = FINESSE_MOUNT_GEN_INDEX;                  \
-    __u64 *g = bpf_map_lookup_elem(&cwd_gen, &key);       \
-                                                          \
-    if (g) __sync_fetch_and_add(g, 1);                    \
+    bump_mount_gen();                                     \
+    return 0;                                             \
+  }                                                       \
+  SYS_FEXIT(name) {                                       \
+    bump_mount_gen();                                     \
     return 0;                                             \
   }
 
@@ -890,5 +936,64 @@ __noinline int drop_watchers(__u32 tgid) {
   if (!bpf_map_lookup_elem(&watching, &tgid)) return 0;
   bpf_for_each_map_elem(&watchers, drop_watcher, &d, 0);
   bpf_map_delete_elem(&watching, &tgid);
+  return 0;
+}
+
+/* ---- twins of the fd, cwd and watch programs (see "syscall twins") ---------------------- */
+
+#define FD_RESULT_TWIN(name) \
+  SYS_FEXIT(name) {          \
+    refresh_current_fd(ret); \
+    return 0;                \
+  }
+
+FD_RESULT_TWIN(open)
+FD_RESULT_TWIN(openat)
+FD_RESULT_TWIN(openat2)
+FD_RESULT_TWIN(creat)
+FD_RESULT_TWIN(dup)
+FD_RESULT_TWIN(dup2)
+FD_RESULT_TWIN(dup3)
+
+SYS_FENTRY(fcntl) {
+  if ((unsigned int)REG(si) == F_NOTIFY) note_watch(fd_mount((long)REG(di)));
+  return 0;
+}
+
+SYS_FEXIT(fcntl) {
+  after_fcntl(regs, ret);
+  return 0;
+}
+
+SYS_FENTRY(close) {
+  before_close((long)REG(di));
+  return 0;
+}
+
+SYS_FEXIT(close_range) {
+  after_close_range(ret);
+  return 0;
+}
+
+SYS_FEXIT(chdir) {
+  after_chdir(ret);
+  return 0;
+}
+
+SYS_FEXIT(fchdir) {
+  after_chdir(ret);
+  return 0;
+}
+
+SYS_FENTRY(inotify_add_watch) {
+  note_watch(path_mount(AT_FDCWD, REG(si)));
+  return 0;
+}
+
+/* fanotify_mark(fd, flags, mask, dirfd, pathname): arguments 4 and 5 in r10 and r8. */
+SYS_FENTRY(fanotify_mark) {
+  __u64 path = REG(r8);
+
+  note_watch(path ? path_mount((long)REG(r10), path) : fd_mount((long)REG(r10)));
   return 0;
 }
