@@ -185,6 +185,28 @@ static __always_inline void task_fd_table(struct task_struct *task, struct fd_ta
   t->max_fds = fdt ? BPF_CORE_READ(fdt, max_fds) : 0;
 }
 
+/* Set by the loader before the load: whether current_fd_table may read through the task's BTF
+ * pointer (false: the probe reads of task_fd_table; the verifier then skips the other branch). */
+const volatile __u8 use_task_btf = 1;
+
+/* The current task's fd table, by plain loads through its BTF pointer where allowed: four
+ * probe-read helper calls fewer on every open (about 90 ns of 350 here). */
+static __always_inline void current_fd_table(struct fd_table *t) {
+  struct task_struct *task;
+  struct files_struct *files;
+  struct fdtable *fdt;
+
+  if (!use_task_btf) {
+    task_fd_table(current_task(), t);
+    return;
+  }
+  task = bpf_get_current_task_btf();
+  files = task->files;
+  fdt = files ? files->fdt : NULL;
+  t->fd = fdt ? fdt->fd : NULL;
+  t->max_fds = fdt ? fdt->max_fds : 0;
+}
+
 static __always_inline struct file *table_file(const struct fd_table *t, long fd) {
   struct file *file = NULL;
 
@@ -285,7 +307,7 @@ static __always_inline void refresh_current_fd(long fd) {
   struct fd_table t;
 
   if (fd < 0 || fd >= FINESSE_FD_TRACK_LIMIT) return;
-  task_fd_table(current_task(), &t);
+  current_fd_table(&t);
   refresh_fd(&t, current_tgid(), fd);
 }
 
