@@ -44,10 +44,14 @@
 /* One pinned link per program (mode 0600): they keep the programs attached after the
  * loader exits; unpinning them all detaches and frees the programs and their maps. */
 #define FINESSE_LINKS_DIR FINESSE_PIN_DIR "/links"
+/* The missed-bypass counting programs (named with this prefix) run on every stat, access,
+ * ... of every process: they are loaded and attached only while counting is on
+ * (finesse-loader missed on|off); their links sit in FINESSE_LINKS_DIR too. */
+#define FINESSE_MISSED_PROG_PREFIX "missed_"
 /* Array map (one __u64: FINESSE_TRACK_ABI_VERSION), pinned last by the loader: programs of
  * another layout found pinned are replaced. Bump it whenever a map or program changes. */
 #define FINESSE_TRACK_INFO_PIN FINESSE_PIN_DIR "/track_info"
-#define FINESSE_TRACK_ABI_VERSION 4
+#define FINESSE_TRACK_ABI_VERSION 5
 
 #define FINESSE_MAX_TRACKED_FDS 65536  /* entries of the fds map */
 #define FINESSE_MAX_TRACKED_PROCS 8192 /* entries of the cwds and procs maps */

@@ -257,6 +257,16 @@ Outcome unload() {
   return Outcome{kOk, "unloaded"};
 }
 
+Outcome missed(bool on) {
+  if (Outcome o = need_root(); o.code) return o;
+  LoaderLock lock;
+  if (on && !programs_loaded())
+    return fail(kNoBpf, "the BPF programs are not loaded (attach a mount first)");
+  if (auto r = set_missed_counting(on); !r)
+    return fail(kFailure, "cannot switch missed counting: " + r.error().text());
+  return Outcome{kOk, on ? "missed-bypass counting on" : "missed-bypass counting off"};
+}
+
 Outcome list_attached(std::vector<AttachedMount> *out) {
   RegistrySnapshot *snap = new RegistrySnapshot;
   int rc = registry_read(snap);
@@ -269,7 +279,7 @@ Outcome list_attached(std::vector<AttachedMount> *out) {
     return fail(kNoBpf, "cannot read the registry: " + errtext(rc));
   }
   MissedCounters missed;
-  bool counters = read_missed_counters(&missed) == 0;
+  bool counters = read_missed_counters(&missed) == 0 && missed_counting();
   for (int i = 0; i < snap->count; i++) {
     AttachedMount a{};
     a.entry = snap->entries[i];

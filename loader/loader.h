@@ -32,6 +32,10 @@ struct Outcome {
 Outcome attach(const std::string &mountpoint);
 Outcome detach(const std::string &mountpoint);
 Outcome unload();
+// Switches the missed-bypass counters (the BPF programs behind `stats`' kernel column) on or
+// off; off by default, since they run on every metadata call of every process. "on" needs the
+// programs loaded (an attach).
+Outcome missed(bool on);
 
 struct AttachedMount {
   finesse_mount_entry entry;
@@ -39,7 +43,7 @@ struct AttachedMount {
   control::Info info;
   control::Stats stats;
   // Calls that reached the mount through the kernel, seen by the BPF programs (wire::Op
-  // numbering); bpf_counters is false when the programs are not loaded.
+  // numbering); bpf_counters is false when the programs are not loaded or counting is off.
   bool bpf_counters;
   uint64_t kernel_missed[wire::kOpCount];
 };

@@ -49,6 +49,7 @@ int status() {
               << a.info.clients << "  socket " << a.entry.socket_path << "\n";
   }
   print_programs();
+  std::cout << "missed-bypass counting: " << (loader::missed_counting() ? "on" : "off") << "\n";
   return 0;
 }
 
@@ -81,7 +82,7 @@ int stats(bool json) {
     }
     std::cout << a.entry.mount_path
               << "  (kernel requests seen by the file system: " << a.stats.kernel_ops
-              << (a.bpf_counters ? "" : "; BPF counters not loaded") << ")\n";
+              << (a.bpf_counters ? "" : "; BPF counters off: finesse-loader missed on") << ")\n";
     std::printf("  %-10s %12s %12s %12s %12s\n", "op", "bypassed", "fell-back", "server-fb",
                 "kernel(bpf)");
     for (uint32_t op = 1; op < wire::kOpCount; op++)
@@ -106,6 +107,7 @@ int main(int argc, char **argv) {
       "  finesse-loader status                 # mounts, servers, BPF programs\n"
       "  finesse-loader stats                  # per mount and op: bypassed vs fell back\n"
       "  finesse-loader stats --json\n"
+      "  sudo finesse-loader missed on          # count calls that miss the bypass (costly)\n"
       "  sudo finesse-loader detach /mnt/fs\n"
       "  sudo finesse-loader unload            # detach all, remove programs and every pin\n"
       "Exit codes: 0 ok, 2 usage, 3 not root, 4 no bpffs, 5 no BPF or BTF, 6 not a mount point,\n"
@@ -120,6 +122,12 @@ int main(int argc, char **argv) {
   auto *st = app.add_subcommand("status", "list attached mounts, their servers, the BPF programs");
   auto *sts = app.add_subcommand("stats", "per mount and operation: bypassed vs fell back");
   sts->add_flag("--json", json, "machine-readable output");
+  std::string missed_state;
+  auto *mis = app.add_subcommand(
+      "missed",
+      "on|off: count calls that reach attached mounts through the kernel (stats' "
+      "kernel column; costs every process a little on every metadata call)");
+  mis->add_option("STATE", missed_state)->required()->check(CLI::IsMember({"on", "off"}));
   auto *unl =
       app.add_subcommand("unload", "detach everything, unload the BPF programs, remove every pin");
   try {
@@ -132,6 +140,7 @@ int main(int argc, char **argv) {
   if (det->parsed()) return report(loader::detach(mountpoint));
   if (st->parsed()) return status();
   if (sts->parsed()) return stats(json);
+  if (mis->parsed()) return report(loader::missed(missed_state == "on"));
   if (unl->parsed()) return report(loader::unload());
   return loader::kUsage;
 }

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <unordered_set>
 
 #include "finesse_track.h"
 #include "finesse_track.skel.h"
@@ -50,29 +51,31 @@ std::string link_pin(const char *prog_name) {
   return std::string(FINESSE_LINKS_DIR "/") + prog_name;
 }
 
-// Whether the kernel can trace function `name` (fentry/fexit need it in ftrace's list).
-bool function_traceable(const char *name) {
+// The functions the kernel can trace (fentry/fexit need theirs in ftrace's list), read once
+// per load; empty where the list cannot be read.
+std::unordered_set<std::string> traceable_functions() {
+  std::unordered_set<std::string> out;
   FILE *f = fopen("/sys/kernel/tracing/available_filter_functions", "re");
-  if (!f) return false;
+  if (!f) return out;
   char line[512];
-  size_t len = strlen(name);
-  bool found = false;
-  while (!found && fgets(line, sizeof(line), f))
-    found = strncmp(line, name, len) == 0 && (line[len] == '\n' || line[len] == ' ');
+  while (fgets(line, sizeof(line), f)) {
+    size_t n = strcspn(line, " \n");  // "name", or "name [module]"
+    out.emplace(line, n);
+  }
   fclose(f);
-  return found;
+  return out;
 }
 
 // "tracepoint/<category>/<event>" programs need the event in tracefs; newer syscalls
 // (fchmodat2, getxattrat, ...) are missing on older kernels and are simply not loaded.
 // "fexit/<function>" and "fentry/<function>" programs need a traceable function (syscall
 // tracepoints cover the same, less exactly, when it is not).
-bool attach_point_exists(const char *section) {
+bool attach_point_exists(const char *section, const std::unordered_set<std::string> &traceable) {
   const char *tracepoint = "tracepoint/", *fexit = "fexit/", *fentry = "fentry/";
   if (strncmp(section, fexit, strlen(fexit)) == 0)
-    return function_traceable(section + strlen(fexit));
+    return traceable.count(section + strlen(fexit)) != 0;
   if (strncmp(section, fentry, strlen(fentry)) == 0)
-    return function_traceable(section + strlen(fentry));
+    return traceable.count(section + strlen(fentry)) != 0;
   if (strncmp(section, tracepoint, strlen(tracepoint)) != 0) return true;
   return exists(std::string("/sys/kernel/tracing/events/") + (section + strlen(tracepoint)));
 }
@@ -174,26 +177,92 @@ bool programs_loaded() {
   return ours;
 }
 
+// The section of a syscall tracepoint program's twin on the syscall wrapper
+// (finesse_track.bpf.c, "syscall twins"), or "" for other programs.
+static std::string syscall_twin(const char *section) {
+  const char *enter = "tracepoint/syscalls/sys_enter_", *exit = "tracepoint/syscalls/sys_exit_";
+  if (strncmp(section, enter, strlen(enter)) == 0)
+    return std::string("fentry/__x64_sys_") + (section + strlen(enter));
+  if (strncmp(section, exit, strlen(exit)) == 0)
+    return std::string("fexit/__x64_sys_") + (section + strlen(exit));
+  return "";
+}
+
+static bool is_missed_program(const char *name) {
+  return strncmp(name, FINESSE_MISSED_PROG_PREFIX, strlen(FINESSE_MISSED_PROG_PREFIX)) == 0;
+}
+
+// Unpins the links of the missed-bypass counting programs (which detaches and frees them).
+static Result<void> unpin_missed_links() {
+  DIR *d = opendir(FINESSE_LINKS_DIR);
+  if (!d) return {};
+  Result<void> r;
+  while (dirent *e = readdir(d)) {
+    if (!is_missed_program(e->d_name)) continue;
+    std::string pin = link_pin(e->d_name);
+    if (unlink(pin.c_str()) != 0 && errno != ENOENT) {
+      r = errno_error("unpin " + pin, errno);
+      break;
+    }
+  }
+  closedir(d);
+  return r;
+}
+
+// What one load of the object brings: the tracking programs with every map pinned, or (while
+// they are loaded) the missed-bypass counting programs alone, on the pinned maps.
+enum class Part { kTracking, kMissed };
+
 // One attempt; with_fexit false leaves out the fexit and fentry programs (the syscall
 // tracepoints then report credential changes and watches alone). *used_fexit: whether such a
 // program was in the attempt.
-static Result<void> load_and_pin(int mounts_fd, bool with_fexit, bool *used_fexit) {
+static Result<void> load_and_pin(int mounts_fd, bool with_fexit, bool *used_fexit,
+                                 Part part = Part::kTracking, bool task_btf = true) {
   *used_fexit = false;
   auto skel = bpf::Skeleton<finesse_track_bpf>::open(FINESSE_BPF_SKELETON_OPS(finesse_track_bpf));
   if (!skel) return skel.error();
+  skel->get()->rodata->use_task_btf = task_btf;
   if (int rc = bpf_map__reuse_fd(skel->get()->maps.mounts, mounts_fd); rc != 0)
     return errno_error("hand the registry map to the BPF object", rc);
+  if (part == Part::kMissed) {
+    int missed = bpf_obj_get(FINESSE_MISSED_PIN);
+    if (missed < 0) return errno_error("open " FINESSE_MISSED_PIN, errno);
+    int rc = bpf_map__reuse_fd(skel->get()->maps.missed, missed);
+    close(missed);  // reuse_fd keeps its own duplicate
+    if (rc != 0) return errno_error("hand the missed map to the BPF object", rc);
+  }
+  std::unordered_set<std::string> traceable;
+  if (with_fexit) traceable = traceable_functions();
+  // First the fentry/fexit programs, then the tracepoint programs whose twin is not loaded.
+  std::unordered_set<std::string> loaded_tracing;
   bpf_program *prog;
   bpf_object__for_each_program(prog, skel->get()->obj) {
     const char *section = bpf_program__section_name(prog);
     bool fexit = strncmp(section, "fexit/", 6) == 0 || strncmp(section, "fentry/", 7) == 0;
-    if ((fexit && !with_fexit) || !attach_point_exists(section))
+    if (!fexit) continue;
+    bool wanted = is_missed_program(bpf_program__name(prog)) == (part == Part::kMissed);
+    if (!wanted || !with_fexit || !attach_point_exists(section, traceable)) {
       bpf_program__set_autoload(prog, false);
-    else if (fexit)
+    } else {
       *used_fexit = true;
+      loaded_tracing.insert(section);
+    }
+  }
+  bpf_object__for_each_program(prog, skel->get()->obj) {
+    const char *section = bpf_program__section_name(prog);
+    bool fexit = strncmp(section, "fexit/", 6) == 0 || strncmp(section, "fentry/", 7) == 0;
+    if (fexit) continue;
+    bool wanted = is_missed_program(bpf_program__name(prog)) == (part == Part::kMissed);
+    if (!wanted || !attach_point_exists(section, traceable) ||
+        loaded_tracing.count(syscall_twin(section)) != 0)
+      bpf_program__set_autoload(prog, false);
   }
   if (auto r = skel->load(); !r) return r;
   Result<void> r = attach_and_pin(skel->get());
+  if (part == Part::kMissed) {
+    if (!r) (void)unpin_missed_links();
+    return r;
+  }
   if (r) r = pin_public_maps(skel->get());
   if (r) r = pin_version(skel->get());
   if (!r) (void)unload_programs();
@@ -209,6 +278,30 @@ Result<void> ensure_programs_loaded(int mounts_fd) {
   bool used_fexit;
   Result<void> r = load_and_pin(mounts_fd, true, &used_fexit);
   if (!r && used_fexit) r = load_and_pin(mounts_fd, false, &used_fexit);
+  // A verifier that refuses plain loads through the task's BTF pointer: probe reads only.
+  if (!r) r = load_and_pin(mounts_fd, false, &used_fexit, Part::kTracking, false);
+  return r;
+}
+
+bool missed_counting() {
+  DIR *d = opendir(FINESSE_LINKS_DIR);
+  if (!d) return false;
+  bool on = false;
+  while (dirent *e = readdir(d))
+    if (is_missed_program(e->d_name)) on = true;
+  closedir(d);
+  return on;
+}
+
+Result<void> set_missed_counting(bool on) {
+  if (!on) return unpin_missed_links();
+  if (!programs_loaded()) return errno_error("the BPF programs are not loaded", ENOENT);
+  if (missed_counting()) return {};
+  int mounts = bpf_obj_get(FINESSE_MOUNTS_PIN);
+  if (mounts < 0) return errno_error("open " FINESSE_MOUNTS_PIN, errno);
+  bool used_fexit;
+  Result<void> r = load_and_pin(mounts, true, &used_fexit, Part::kMissed);
+  close(mounts);
   return r;
 }
 

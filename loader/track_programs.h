@@ -35,6 +35,13 @@ bool programs_loaded();
 // nothing new stays pinned.
 bpf::Result<void> ensure_programs_loaded(int mounts_fd);
 
+// Missed-bypass counting: its programs run on every stat, access, ... of every process, so
+// they are loaded and attached only while someone wants the counts. set_missed_counting(true)
+// needs the tracking programs loaded (an attach); false unpins their links. A reload of the
+// programs (unload, another ABI) leaves counting off. Both need root.
+bool missed_counting();
+bpf::Result<void> set_missed_counting(bool on);
+
 // Unpins every link (the kernel detaches and frees the programs and their maps once the
 // last reference goes) and the maps pinned by ensure_programs_loaded. Idempotent.
 bpf::Result<void> unload_programs();

@@ -121,6 +121,16 @@ struct __finesse_core fuse_inode {
 #define finesse_fuse_inode(vfs_inode) \
   ((struct fuse_inode *)((void *)(vfs_inode) - bpf_core_field_offset(struct fuse_inode, inode)))
 
+/* x86-64 user registers saved at syscall entry (bpf_task_pt_regs; the argument of the
+ * __x64_sys_* wrappers): syscall arguments 1-5 in di, si, dx, r10, r8. */
+struct __finesse_core pt_regs {
+  unsigned long di;
+  unsigned long si;
+  unsigned long dx;
+  unsigned long r10;
+  unsigned long r8;
+};
+
 /* Tracepoint contexts. raw_syscalls/sys_{enter,exit} use exactly these; the per-syscall
  * syscalls/sys_{enter,exit}_<name> events share the layout (args at 16, ret at 16), except
  * that their syscall number is an int, so read only the low 32 bits of id there. */

@@ -17,7 +17,12 @@ class Missed : public ::testing::Test {
     fs_ = std::make_unique<AttachedFs>(MountOptions{});
     mnt_id_ = mount_id_of(fs_->mnt());
     ASSERT_EQ(::mkdir(fs_->path("d").c_str(), 0755), 0);
+    // Counting is off unless asked for (it costs every process); the tests holding the
+    // finesse_missed_counting resource lock switch it on and off.
+    loader::Outcome o = loader::missed(true);
+    ASSERT_EQ(o.code, loader::kOk) << o.message;
   }
+  void TearDown() override { loader::missed(false); }
   uint64_t count(wire::Op op) const { return missed_count(mnt_id_, op); }
   void run_ok(const std::vector<std::string> &argv, const std::string &cwd = "") {
     CommandResult r = run_command(argv, {}, cwd);
@@ -27,6 +32,22 @@ class Missed : public ::testing::Test {
   std::unique_ptr<AttachedFs> fs_;
   uint64_t mnt_id_ = 0;
 };
+
+// The counting programs run on every stat of every process: they are there only while on.
+TEST_F(Missed, CountedOnlyWhileCountingIsOn) {
+  ASSERT_EQ(loader::missed(false).code, loader::kOk);
+  EXPECT_FALSE(loader::missed_counting());
+  uint64_t before = count(wire::Op::kStat);
+  run_ok({"stat", fs_->path("d")});
+  EXPECT_EQ(count(wire::Op::kStat), before);
+  for (const auto &p : loader::pinned_programs())
+    EXPECT_NE(p.name.rfind(FINESSE_MISSED_PROG_PREFIX, 0), 0u) << p.name << " attached while off";
+  ASSERT_EQ(loader::missed(true).code, loader::kOk);
+  EXPECT_TRUE(loader::missed_counting());
+  ASSERT_EQ(loader::missed(true).code, loader::kOk);  // idempotent: one set of programs
+  run_ok({"stat", fs_->path("d")});
+  EXPECT_GE(count(wire::Op::kStat), before + 1);
+}
 
 TEST_F(Missed, PlainStatByAbsolutePathCounts) {
   uint64_t before = count(wire::Op::kStat);

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <cstring>
+#include <set>
+
 #include <nlohmann/json.hpp>
 
 #include "attached_fs.h"
@@ -31,9 +34,38 @@ TEST(LoaderBpf, AttachLoadsAndPinsThePrograms) {
   EXPECT_NE(r.out.find("prog " + std::to_string(progs[0].prog_id)), std::string::npos) << r.out;
 }
 
+// Each tracked syscall is hooked once: by its tracepoint program, or where the kernel lets
+// tracing programs attach to the syscall's wrapper, by the twin there (fexit_X / fentry_X)
+// instead, which spares every other system call the slow tracepoint path.
+TEST(LoaderBpf, EachSyscallIsHookedOnceByTracepointOrTwin) {
+  AttachedFs fs(MountOptions{});
+  std::set<std::string> names;
+  for (const auto &p : loader::pinned_programs()) names.insert(p.name);
+  auto twin = [](const std::string &tp) {
+    return tp.rfind("exit_", 0) == 0 ? "f" + tp : "fentry_" + tp.substr(strlen("enter_"));
+  };
+  for (const char *tp : {"exit_openat", "exit_dup", "exit_dup2", "enter_fcntl", "exit_fcntl",
+                         "enter_close", "exit_close_range", "exit_chdir", "exit_fchdir",
+                         "exit_setuid", "exit_unshare", "exit_mount", "enter_inotify_add_watch"})
+    EXPECT_NE(names.count(tp), names.count(twin(tp))) << tp << " and " << twin(tp);
+  for (const std::string &n : names) {
+    if (n.rfind("fexit_", 0) == 0) {
+      EXPECT_EQ(names.count(n.substr(1)), 0u) << n;
+    } else if (n.rfind("fentry_", 0) == 0) {
+      EXPECT_EQ(names.count("enter_" + n.substr(7)), 0u) << n;
+    }
+  }
+}
+
 TEST(LoaderBpf, StatsShowKernelPathCallsAsFellBack) {
   AttachedFs fs(MountOptions{});
   ASSERT_EQ(::mkdir(fs.path("d").c_str(), 0755), 0);  // the test links no preload: kernel path
+  CommandResult on = loader_cli({"missed", "on"});
+  ASSERT_EQ(on.status, 0) << on.err;
+  struct Off {
+    ~Off() { loader_cli({"missed", "off"}); }
+  } off;
+  ASSERT_EQ(::mkdir(fs.path("e").c_str(), 0755), 0);
   for (int i = 0; i < 3; i++) {
     struct stat st;
     ASSERT_EQ(::stat(fs.path("d").c_str(), &st), 0);
@@ -45,7 +77,7 @@ TEST(LoaderBpf, StatsShowKernelPathCallsAsFellBack) {
   for (const auto &m : all) {
     if (m["mount"] != fs.mnt()) continue;
     found = true;
-    EXPECT_TRUE(m["bpf_counters"].get<bool>());
+    EXPECT_TRUE(m["bpf_counters"].get<bool>()) << m.dump();
     EXPECT_GE(m["ops"]["stat"]["kernel"].get<uint64_t>(), 3u) << m.dump();
     EXPECT_GE(m["ops"]["stat"]["fell_back"].get<uint64_t>(), 3u) << m.dump();
     EXPECT_GE(m["ops"]["mkdir"]["kernel"].get<uint64_t>(), 1u) << m.dump();
