@@ -126,7 +126,7 @@ struct Reply {
   uint32_t hints;     // kHint* bits: what the server knows that helps the client choose
 };
 
-// The kernel holds the file's attributes with a timeout (the file system gave them so): its
+// The kernel holds this mount's attributes with a timeout (the file system gave them so): its
 // fstat of an open fd answers from them without the daemon, cheaper than a bypassed one.
 constexpr uint32_t kHintKernelCachesAttrs = 1u << 0;
 

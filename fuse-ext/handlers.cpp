@@ -118,7 +118,7 @@ int32_t do_stat(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
   // With the writeback cache the kernel keeps a regular file's size and times over what the
   // file system says (it may hold dirty pages the file system has not seen): ask it.
   if (ctx.mount->writeback_cache && S_ISREG(w.attr.st_mode)) return kFallback;
-  if (kernel_view().may_cache_attr(w.ino)) out.rep->hints |= wire::kHintKernelCachesAttrs;
+  if (kernel_view().caches_attrs()) out.rep->hints |= wire::kHintKernelCachesAttrs;
   struct stat st = w.attr;
   if (w.from_kernel_entry) return to_wire(st, &out.rep->attr), 0;
   // statx(AT_STATX_FORCE_SYNC): the kernel asks the file system (fuse_update_get_attr).

@@ -15,6 +15,8 @@ void KernelView::note_entry(const fuse_entry_param &e) {
     return;
   }
   if (e.ino == FUSE_ROOT_ID) return;
+  if (e.attr_timeout > 0 && !entry_attrs_cached_.load(std::memory_order_relaxed))
+    entry_attrs_cached_.store(true, std::memory_order_relaxed);
   std::lock_guard<std::mutex> g(mu_);
   Held &h = held_[e.ino];
   h.nlookup++;

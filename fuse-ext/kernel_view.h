@@ -32,6 +32,12 @@ class KernelView {
   bool may_cache_entry(fuse_ino_t ino) const;
   // The kernel may use attributes of ino without asking the file system.
   bool may_cache_attr(fuse_ino_t ino) const;
+  // The kernel was ever given attributes with a timeout on this mount (the file system
+  // caches): the attributes of a file it holds open are then most likely in its cache.
+  bool caches_attrs() const {
+    return attr_replies_cached_.load(std::memory_order_relaxed) ||
+           entry_attrs_cached_.load(std::memory_order_relaxed);
+  }
   // The kernel may hold a negative dentry it uses without asking.
   bool may_cache_negative() const { return negative_cached_.load(std::memory_order_relaxed); }
   // The kernel may cache directory contents (readdir cache), which only an invalidation of
@@ -56,6 +62,7 @@ class KernelView {
   // so "cached once" is kept until the kernel forgets the inode (per inode) or for good.
   std::atomic<bool> attr_replies_cached_{false};
   std::atomic<bool> negative_cached_{false};
+  std::atomic<bool> entry_attrs_cached_{false};  // an entry reply had attr_timeout > 0
   std::atomic<bool> dir_cache_{false};
   std::atomic<int> in_flight_{0};
 };

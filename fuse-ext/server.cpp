@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <deque>
 #include <memory>
@@ -244,13 +245,25 @@ constexpr int64_t kBusyPollNs = 1000 * 1000;
 // millisecond; clients judge it against FINESSE_SERVER_STUCK_MS).
 constexpr int64_t kBeatNs = 1000 * 1000;
 
+// The shortest spin after a request (see spin_ns in run()).
+constexpr int64_t kMinSpinNs = 10 * 1000;
+
 void Server::run() {
   const Tuning &t = tuning();
   int64_t last_work = now_ns();
   int64_t next_poll = last_work + kBusyPollNs;
   uint32_t iterations = 0;
+  // Spin budget after the last request: FINESSE_SERVER_SPIN_US while requests come in runs,
+  // halved (down to kMinSpinNs) after each wake-up that served a single turn, quadrupled
+  // again when a sleep ended sooner than the full budget would have spun. Sporadic calls
+  // between kernel-path work (a directory's fstatat in `grep -r`) gained nothing from a long
+  // spin, and it took a CPU from the daemon threads and the program (2 CPUs here).
+  int64_t spin_ns = t.server_spin_ns;
+  uint32_t turns_since_wake = 0;
+  int64_t slept_at = 0;
   for (;;) {
     if (scan()) {
+      turns_since_wake++;
       last_work = now_ns();
       if (last_work >= next_poll) {
         next_poll = last_work + kBusyPollNs;
@@ -268,10 +281,13 @@ void Server::run() {
       continue;
     }
     if (!t.single_cpu && (iterations & 127) == 0) sched_yield();
-    bool spinning = now_ns() - last_work < t.server_spin_ns;
+    bool spinning = now_ns() - last_work < spin_ns;
     if (spinning && (iterations & 1023) != 0) continue;
     int timeout = 0;
     if (!spinning) {
+      spin_ns = turns_since_wake > 1 ? t.server_spin_ns : std::max(spin_ns / 2, kMinSpinNs);
+      if (spin_ns > t.server_spin_ns) spin_ns = t.server_spin_ns;
+      turns_since_wake = 0;
       // Going to sleep: tell every client to kick us, then look once more (a client may
       // have posted between our scan and its reading of the flag).
       set_idle(1);
@@ -281,11 +297,14 @@ void Server::run() {
         continue;
       }
       timeout = -1;
+      slept_at = now_ns();
     }
     int n = poll_events(timeout, !spinning);
     if (n < 0) return;
     next_poll = now_ns() + kBusyPollNs;
     if (n > 0) last_work = now_ns();
+    if (!spinning && next_poll - kBusyPollNs - slept_at < t.server_spin_ns)
+      spin_ns = std::min(spin_ns * 4, t.server_spin_ns);
   }
 }
 

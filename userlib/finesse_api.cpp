@@ -126,6 +126,9 @@ API ssize_t finesse_listxattr(const char *p, char *list, size_t n) {
 }
 
 API int finesse_fstat(int fd, struct stat *st) {
+  // The kernel's cached attributes are the cheaper answer (channel.h): not even the fd's facts.
+  if (channel_kernel_caches_all_attrs())
+    return finish(finesse::wire::kFallback, [&] { return fstat(fd, st); });
   return finish(on_fd(fd, FdUse::kAny, [&](const KnownFile &f) { return b_fstat_known(f, st); }),
                 [&] { return fstat(fd, st); });
 }
