@@ -273,7 +273,7 @@ TEST(ShimLoad, UntouchedProcessLooksNothingUp) {
   ASSERT_TRUE(own.count("stat") && own.count("fts_read")) << defs.out;
   auto env = with_shim();
   env["LD_DEBUG"] = "bindings";
-  CommandResult r = run_command({"/bin/true"}, env);
+  CommandResult r = run_command({bin_dir() + "/finesse-shim-true"}, env);
   ASSERT_EQ(r.status, 0) << r.err;
   int looked_up = 0, bindings = 0;
   for (const std::string &l : lines_of(r.err)) {
