@@ -13,6 +13,7 @@
 #include <cstring>
 #include <memory>
 #include <unordered_set>
+#include <vector>
 
 #include "finesse_track.h"
 #include "finesse_track.skel.h"
@@ -193,20 +194,40 @@ static bool is_missed_program(const char *name) {
   return strncmp(name, FINESSE_MISSED_PROG_PREFIX, strlen(FINESSE_MISSED_PROG_PREFIX)) == 0;
 }
 
-// Unpins the links of the missed-bypass counting programs (which detaches and frees them).
+// Unpins the links of the missed-bypass counting programs (which detaches and frees them),
+// and waits (up to 2 s) until the kernel has let them go: the last reference to a link is
+// dropped from a workqueue, and a call made meanwhile would still be counted (seen under the
+// 6.12 VM).
 static Result<void> unpin_missed_links() {
   DIR *d = opendir(FINESSE_LINKS_DIR);
   if (!d) return {};
   Result<void> r;
+  std::vector<uint32_t> ids;
   while (dirent *e = readdir(d)) {
     if (!is_missed_program(e->d_name)) continue;
     std::string pin = link_pin(e->d_name);
+    int fd = bpf_obj_get(pin.c_str());
+    if (fd >= 0) {
+      bpf_link_info info{};
+      uint32_t len = sizeof(info);
+      if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) ids.push_back(info.id);
+      close(fd);
+    }
     if (unlink(pin.c_str()) != 0 && errno != ENOENT) {
       r = errno_error("unpin " + pin, errno);
       break;
     }
   }
   closedir(d);
+  for (int i = 0; i < 200 && !ids.empty(); i++) {
+    std::erase_if(ids, [](uint32_t id) {
+      int fd = bpf_link_get_fd_by_id(id);
+      if (fd < 0) return true;
+      close(fd);
+      return false;
+    });
+    if (!ids.empty()) usleep(10000);
+  }
   return r;
 }
 
