@@ -195,9 +195,9 @@ static bool is_missed_program(const char *name) {
 }
 
 // Unpins the links of the missed-bypass counting programs (which detaches and frees them),
-// and waits (up to 2 s) until the kernel has let them go: the last reference to a link is
-// dropped from a workqueue, and a call made meanwhile would still be counted (seen under the
-// 6.12 VM).
+// and waits (up to 2 s) until their programs are gone: the kernel releases a link from a
+// workqueue (its id goes first) and frees the program after that, and a call made meanwhile
+// would still be counted (seen under the 6.12 VM).
 static Result<void> unpin_missed_links() {
   DIR *d = opendir(FINESSE_LINKS_DIR);
   if (!d) return {};
@@ -210,7 +210,7 @@ static Result<void> unpin_missed_links() {
     if (fd >= 0) {
       bpf_link_info info{};
       uint32_t len = sizeof(info);
-      if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) ids.push_back(info.id);
+      if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) ids.push_back(info.prog_id);
       close(fd);
     }
     if (unlink(pin.c_str()) != 0 && errno != ENOENT) {
@@ -221,7 +221,7 @@ static Result<void> unpin_missed_links() {
   closedir(d);
   for (int i = 0; i < 200 && !ids.empty(); i++) {
     std::erase_if(ids, [](uint32_t id) {
-      int fd = bpf_link_get_fd_by_id(id);
+      int fd = bpf_prog_get_fd_by_id(id);
       if (fd < 0) return true;
       close(fd);
       return false;
