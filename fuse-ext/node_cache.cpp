@@ -181,9 +181,7 @@ void NodeCache::invalidate_all_attrs() {
   bump_locked();
   for (auto &[ino, n] : nodes_)
     if (n.attr_expiry != 0) n.attr_expiry = 1;
-  kernel_entries_by_ino_.clear();
-  kernel_entries_.clear();
-  kernel_entry_count_.store(0, std::memory_order_relaxed);
+  clear_kernel_entries_locked();
 }
 
 void NodeCache::flush(std::vector<Forget> *forgets) {
@@ -195,9 +193,7 @@ void NodeCache::flush(std::vector<Forget> *forgets) {
   lru_.clear();
   dentries_.clear();
   nodes_[FUSE_ROOT_ID].refs = 1;
-  kernel_entries_by_ino_.clear();
-  kernel_entries_.clear();
-  kernel_entry_count_.store(0, std::memory_order_relaxed);
+  clear_kernel_entries_locked();
 }
 
 void NodeCache::note_kernel_entry(fuse_ino_t parent, std::string_view name,
@@ -211,10 +207,7 @@ void NodeCache::note_kernel_entry(fuse_ino_t parent, std::string_view name,
   Key key{parent, std::string(name)};
   erase_kernel_entry_locked(parent, key.name);
   // Bounded like the dentries; a full table starts over (listings fill it in order).
-  if (kernel_entries_.size() >= max_entries_) {
-    kernel_entries_by_ino_.clear();
-    kernel_entries_.clear();
-  }
+  if (kernel_entries_.size() >= max_entries_) clear_kernel_entries_locked();
   auto [it, added] = kernel_entries_.emplace(std::move(key), KernelEntry{e.ino, e.attr, expiry});
   (void)added;
   kernel_entries_by_ino_.emplace(parent, &it->first);
@@ -239,9 +232,10 @@ void NodeCache::forgotten(fuse_ino_t ino) {
   erase_kernel_entries_of_locked(ino);
 }
 
-size_t NodeCache::kernel_entries() const {
-  std::lock_guard<std::mutex> g(mu_);
-  return kernel_entries_.size();
+void NodeCache::clear_kernel_entries_locked() {
+  kernel_entries_by_ino_.clear();
+  kernel_entries_.clear();
+  kernel_entry_count_.store(0, std::memory_order_relaxed);
 }
 
 void NodeCache::erase_kernel_entry_locked(fuse_ino_t parent, const std::string &name) {

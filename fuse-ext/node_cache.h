@@ -82,7 +82,6 @@ class NodeCache {
   bool find_kernel_entry(fuse_ino_t parent, std::string_view name, int64_t now_ns, fuse_ino_t *ino,
                          struct stat *attr);
   void forgotten(fuse_ino_t ino);
-  size_t kernel_entries() const;
 
   uint64_t lookups_held() const;
   size_t size() const;
@@ -122,6 +121,7 @@ class NodeCache {
   void evict_locked(std::vector<Forget> *forgets);
   void erase_kernel_entry_locked(fuse_ino_t parent, const std::string &name);
   void erase_kernel_entries_of_locked(fuse_ino_t ino);
+  void clear_kernel_entries_locked();
 
   mutable std::mutex mu_;
   uint64_t gen_ = 1;
