@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 
 #include "clock.h"
 #include "registry.h"
@@ -30,13 +31,34 @@ constinit RegistrySnapshot g_snap{};
 // every revalidation; the server refuses such requests anyway (fuse-ext/kernel_watch.h).
 constinit std::atomic<bool> g_hidden[FINESSE_MAX_MOUNTS]{};
 
-// Whether the mount at e's path is another than e's (cached attributes only: no FUSE
-// daemon is asked).
-bool hidden(const finesse_mount_entry &e) {
+// The id of the mount at path, or 0. name_to_handle_at, not statx: like statx with
+// AT_STATX_DONT_SYNC it walks the path without asking any FUSE daemon, and it is no stat call,
+// so the missed-bypass counters (bpf/, stat calls on attached mounts) do not take this check,
+// made by every shim process for every attached mount, for an application's call. With no
+// room for a handle it fails with EOVERFLOW and still reports the mount id.
+uint64_t mount_id_at(const char *path) {
+  struct {
+    file_handle h;
+    unsigned char room[8];
+  } fh{};
+  fh.h.handle_bytes = 0;
+  int mnt_id = 0;
+  int saved = errno;
+  long rc = syscall(SYS_name_to_handle_at, AT_FDCWD, path, &fh.h, &mnt_id, 0);
+  int err = errno;
+  errno = saved;
+  if (rc == 0 || err == EOVERFLOW) return static_cast<uint32_t>(mnt_id);
+  if (err != ENOSYS && err != EPERM && err != EOPNOTSUPP) return 0;
+  // Not allowed here (a seccomp filter) or not for this file system: statx.
   struct statx stx;
-  return syscall(SYS_statx, AT_FDCWD, e.mount_path, AT_STATX_DONT_SYNC | AT_NO_AUTOMOUNT,
-                 STATX_MNT_ID, &stx) != 0 ||
-         !(stx.stx_mask & STATX_MNT_ID) || stx.stx_mnt_id != e.mnt_id;
+  rc = syscall(SYS_statx, AT_FDCWD, path, AT_STATX_DONT_SYNC | AT_NO_AUTOMOUNT, STATX_MNT_ID, &stx);
+  errno = saved;
+  return rc == 0 && (stx.stx_mask & STATX_MNT_ID) ? stx.stx_mnt_id : 0;
+}
+
+// Whether the mount at e's path is another than e's.
+bool hidden(const finesse_mount_entry &e) {
+  return mount_id_at(e.mount_path) != e.mnt_id;
 }
 
 void refresh_if_stale() {

@@ -98,5 +98,17 @@ TEST_F(Missed, CallsOutsideTheMountDoNotCount) {
   EXPECT_EQ(count(wire::Op::kStat), before);
 }
 
+// Every shim process checks that each attached mount still lies at its path; that check is
+// not an application's call and must not count (it did, as a stat of the mount point, once
+// per shim process: under a parallel test run this mount gathered other tests' checks).
+TEST_F(Missed, TheShimsOwnMountChecksDoNotCount) {
+  TempDir elsewhere;
+  uint64_t before = count(wire::Op::kStat);
+  CommandResult r = run_command({"stat", elsewhere.path()},
+                                {{"LD_PRELOAD", lib_dir() + "/libfinesse_preload.so"}});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(count(wire::Op::kStat), before);
+}
+
 }  // namespace
 }  // namespace finesse::testing
