@@ -36,6 +36,7 @@ Tuning read_tuning() {
   r.server_wait_ms = env_int("FINESSE_SERVER_TIMEOUT_MS", 1000);
   r.server_stuck_ns = env_int("FINESSE_SERVER_STUCK_MS", 250) * 1000000;
   r.registry_ttl_ms = env_int("FINESSE_REGISTRY_TTL_MS", 1000);
+  r.handshake_wait_ms = env_int("FINESSE_HANDSHAKE_TIMEOUT_MS", 1000);
   r.server_cache_entries = env_int("FINESSE_SERVER_CACHE_ENTRIES", 65536);
   if (r.server_cache_entries < 1) r.server_cache_entries = 1;
   r.disabled = env_int("FINESSE_DISABLE", 0) != 0;

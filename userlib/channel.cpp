@@ -250,7 +250,9 @@ int start_handshake(Conn &c, const MountMatch &m) {
   int sock = unix_connect(m.socket_path);
   if (sock < 0) return kDisconnected;
   pid_t peer = -1;
-  timeval tv{1, 0};  // never wait long for a server that does not answer
+  // Never wait long for a server that does not answer.
+  int64_t wait_ms = tuning().handshake_wait_ms > 0 ? tuning().handshake_wait_ms : 1000;
+  timeval tv{static_cast<time_t>(wait_ms / 1000), static_cast<suseconds_t>(wait_ms % 1000 * 1000)};
   setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   wire::Hello h{wire::kMagic, wire::kVersion, wire::HelloKind::kClient, 0};
   if (peer_pid(sock, &peer) < 0 || static_cast<uint32_t>(peer) != m.server_pid ||
