@@ -39,6 +39,7 @@ Tuning read_tuning() {
   r.handshake_wait_ms = env_int("FINESSE_HANDSHAKE_TIMEOUT_MS", 1000);
   r.server_cache_entries = env_int("FINESSE_SERVER_CACHE_ENTRIES", 65536);
   if (r.server_cache_entries < 1) r.server_cache_entries = 1;
+  r.wake_for_reads = env_int("FINESSE_WAKE_FOR_READS", 0) != 0;
   r.disabled = env_int("FINESSE_DISABLE", 0) != 0;
   return r;
 }

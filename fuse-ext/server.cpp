@@ -69,8 +69,8 @@ class Server {
  private:
   void run();
   int poll_events(int timeout, bool was_idle = false);
-  void handle_event(int fd, uint32_t events);
-  void adopt_arrivals();
+  bool handle_event(int fd, uint32_t events);
+  bool adopt_arrivals();
   void drop_client(int fd);
   void on_control(Client &c);
   MountAccess mount_access() const { return {facts_.allow_other, mount_.user_id, mount_.group_id}; }
@@ -302,27 +302,30 @@ void Server::run() {
     int n = poll_events(timeout, !spinning);
     if (n < 0) return;
     next_poll = now_ns() + kBusyPollNs;
-    if (n > 0) last_work = now_ns();
+    if (n == 0) continue;
+    last_work = now_ns();
     if (!spinning && next_poll - kBusyPollNs - slept_at < t.server_spin_ns)
       spin_ns = std::min(spin_ns * 4, t.server_spin_ns);
   }
 }
 
-// Handles what the sockets have (waiting up to timeout ms): how many events, -1 once asked
-// to stop.
+// Handles what the sockets have (waiting up to timeout ms): how many of the events were a
+// client's (a kick or a new connection: worth spinning for), -1 once asked to stop.
 int Server::poll_events(int timeout, bool was_idle) {
   epoll_event events[32];
   int n = epoll_wait(epoll_fd_, events, 32, timeout);
-  if (was_idle) {
-    set_idle(0);  // beats too
-  } else {
-    maybe_beat();
-  }
+  int for_clients = 0;
   for (int i = 0; i < n; i++) {
     if (events[i].data.fd == stop_fd_) return -1;
-    handle_event(events[i].data.fd, events[i].events);
+    if (handle_event(events[i].data.fd, events[i].events)) for_clients++;
   }
-  return n;
+  // Woken for anything else (a loader asking for our facts, a mount elsewhere), the server
+  // goes back to sleep still flagged idle: clients keep taking the kernel for reads.
+  if (!was_idle)
+    maybe_beat();
+  else if (for_clients > 0)
+    set_idle(0);  // beats too
+  return for_clients;
 }
 
 // Moves every region's beat word, at most once a millisecond.
@@ -343,39 +346,45 @@ void Server::set_idle(uint32_t v) {
   std::atomic_thread_fence(std::memory_order_seq_cst);
 }
 
-void Server::handle_event(int fd, uint32_t events) {
+// True for a client's kick or arrival. A mount change anywhere (mountinfo), a control
+// request or a hang-up is no reason to spin on: mount churn elsewhere kept servers awake.
+bool Server::handle_event(int fd, uint32_t events) {
   if (fd == arrival_fd_) return adopt_arrivals();
-  if (fd == mountinfo_fd_) return refresh_mount();
+  if (fd == mountinfo_fd_) return refresh_mount(), false;
   auto e = by_efd_.find(fd);
   if (e != by_efd_.end()) {
     uint64_t v;
     if (read(fd, &v, sizeof(v)) < 0) { /* nothing pending */
     }
-    return;
+    return true;
   }
   auto pe = by_pidfd_.find(fd);
-  if (pe != by_pidfd_.end()) return drop_client(pe->second->sock);
+  if (pe != by_pidfd_.end()) return drop_client(pe->second->sock), false;
   auto it = clients_.find(fd);
-  if (it == clients_.end()) return;
+  if (it == clients_.end()) return false;
   Client &c = *it->second;
-  if (events & (EPOLLHUP | EPOLLERR | EPOLLRDHUP)) return drop_client(fd);
-  if (c.control) return on_control(c);
+  if (events & (EPOLLHUP | EPOLLERR | EPOLLRDHUP)) return drop_client(fd), false;
+  if (c.control) return on_control(c), false;
   // A served client has nothing more to say on the socket: drain and ignore.
   char junk[256];
   bool had_fds;
   ssize_t n = recv_discarding_fds(fd, junk, sizeof(junk), &had_fds);
   if ((n <= 0 && n != -EAGAIN) || had_fds) drop_client(fd);
+  return false;
 }
 
-// Takes the connections the front door welcomed.
-void Server::adopt_arrivals() {
+// Takes the connections the front door welcomed. True if a client with a region came (its
+// first request is on its way; a control connection is none).
+bool Server::adopt_arrivals() {
   uint64_t v;
   if (read(arrival_fd_, &v, sizeof(v)) < 0) { /* nothing new */
   }
+  bool client = false;
   for (auto &c : door_.take_arrivals()) {
     Client *p = c.get();
     epoll_watch(epoll_fd_, p->sock, EPOLLIN | EPOLLRDHUP);
     if (p->region != nullptr) {
+      client = true;
       by_efd_[p->efd] = p;
       epoll_watch(epoll_fd_, p->efd, EPOLLIN);
       active_.push_back(p);
@@ -386,6 +395,7 @@ void Server::adopt_arrivals() {
     }
     clients_[p->sock] = std::move(c);
   }
+  return client;
 }
 
 void Server::drop_client(int fd) {

@@ -56,6 +56,9 @@ struct Conn {
   // The server said the kernel holds this mount's attributes with a timeout
   // (wire::kHintKernelCachesAttrs); reset with each new connection.
   std::atomic<bool> kernel_caches_attrs{false};
+  std::atomic<int64_t> kicked_ns{0};  // when a call last woke the sleeping server (kick())
+  // Calls of this process on the mount before its first handshake (see acquire()).
+  std::atomic<uint32_t> calls_before_hello{0};
 };
 
 Conn g_conns[FINESSE_MAX_MOUNTS];
@@ -73,7 +76,8 @@ std::atomic<pid_t> g_owner{0};  // our pid (see channel_in_owner_process)
 // Stat answers of any mount with and without wire::kHintKernelCachesAttrs: while only the
 // former were seen, fstat goes to the kernel before its fd is even looked up.
 std::atomic<bool> g_seen_cached{false}, g_seen_uncached{false};
-// channel_defer_first_handshake(): the first call on a mount does not wait for the server.
+// channel_defer_first_handshake(): a process's first call on a mount does not talk to the
+// server at all, its second starts the handshake without waiting for it.
 std::atomic<bool> g_defer_first{false};
 
 // What this thread's call in progress holds, for channel_recover_abandoned().
@@ -149,6 +153,7 @@ bool recycle(Conn &c, uint64_t old_id, uint64_t mnt_id) {
   release_resources(c);
   c.retry_after_ns = 0;
   c.server_pid = 0;
+  c.calls_before_hello.store(0);
   c.state.store(kDisconnected, std::memory_order_release);
   return true;
 }
@@ -340,6 +345,12 @@ bool acquire(Conn &c, const MountMatch &m) {
       continue;
     }
     if (s == kBusy) return false;  // another thread is (re)connecting: kernel path meanwhile
+    // A process's first call on the mount costs it nothing more than the kernel path: a
+    // process that makes one call (a shell's `test -e`, `mv`) would pay for a handshake, and
+    // for the server's work on it on a CPU it shares, and never use it.
+    bool fresh =
+        s == kDisconnected && c.server_pid == 0 && g_defer_first.load(std::memory_order_relaxed);
+    if (fresh && c.calls_before_hello.fetch_add(1, std::memory_order_relaxed) == 0) return false;
     if ((s == kNotServed || s == kDisconnected) && c.retry_after_ns > now_ns() &&
         c.cred_gen == gen && c.server_pid == m.server_pid)
       return false;
@@ -364,12 +375,10 @@ bool acquire(Conn &c, const MountMatch &m) {
       ns = finish_handshake(c, m);
     } else {
       if (s == kGreeting) release_resources(c);  // hello said with other credentials
-      // The first call of this process on the mount (c.server_pid not set since the start,
-      // a fork or a recycle): the server answers while the kernel serves this call.
-      bool defer =
-          s == kDisconnected && c.server_pid == 0 && g_defer_first.load(std::memory_order_relaxed);
+      // The second call of this process on the mount (c.server_pid not set since the start
+      // or a recycle): the server answers while the kernel serves this call.
       ns = start_handshake(c, m);
-      if (ns == kGreeting && !defer) ns = finish_handshake(c, m);
+      if (ns == kGreeting && !fresh) ns = finish_handshake(c, m);
     }
     c.cred_gen = gen;
     c.server_pid = m.server_pid;
@@ -427,6 +436,20 @@ bool server_stalled(Conn &c) {
     return false;
   }
   return now - c.seen_beat_ns.load(std::memory_order_relaxed) > tuning().server_stuck_ns;
+}
+
+// Wakes c's sleeping server. A call that only wants it awake for later calls kicks once per
+// wake-up (calls in the 60-80 us it takes to come up find it still flagged idle); one with a
+// request posted always does.
+void kick(Conn &c, bool for_request) {
+  int64_t now = now_ns();
+  int64_t last = c.kicked_ns.load(std::memory_order_relaxed);
+  if (!for_request && (now - last < 100 * 1000 || !c.kicked_ns.compare_exchange_strong(last, now)))
+    return;
+  if (for_request) c.kicked_ns.store(now, std::memory_order_relaxed);
+  uint64_t one = 1;
+  if (sys_write(c.efd, &one, sizeof(one)) < 0) { /* the server also polls */
+  }
 }
 
 size_t put_string(uint8_t *data, size_t at, const char *s, size_t len, wire::StrRef *ref) {
@@ -571,6 +594,17 @@ int64_t channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const
     g_stalled_skips.fetch_add(1, std::memory_order_relaxed);
     return wire::kFallback;
   }
+  // A sleeping server takes a wake-up (60-80 us here) before it sees a request: about what
+  // the kernel path costs when it must ask the daemon, and far more than when the kernel has
+  // the answer (an lstat of a name READDIRPLUS just gave it: ~1 us). A read-only call takes
+  // the kernel then, and wakes the server for the calls after it; a mutation costs the
+  // kernel path a round trip to the daemon anyway, and waits.
+  wire::RegionHeader *hdr = wire::header_of(c->region);
+  if (!mutation && !tuning().wake_for_reads && hdr->server_idle.load(std::memory_order_seq_cst)) {
+    kick(*c, /*for_request=*/false);
+    release(*c);
+    return wire::kFallback;
+  }
   // (Before the request: without them the answer could not be given.)
   KernelFacts sfacts{};
   if (facts != nullptr && op == wire::Op::kStatfs && !statfs_facts(*c, m, &sfacts)) {
@@ -599,15 +633,12 @@ int64_t channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const
   s->h.req_len = static_cast<uint32_t>(at);
   s->h.client_sleeping.store(0, std::memory_order_relaxed);
   s->h.state.store(wire::kPosted, std::memory_order_seq_cst);
-  wire::RegionHeader *hdr = wire::header_of(c->region);
   hdr->pending.fetch_or(uint64_t{1} << idx, std::memory_order_seq_cst);
-  // A sleeping server takes a wake-up (60-80 us here) before it even sees the request:
-  // spin through it, or the reply costs a second wake-up, ours.
+  // A sleeping server takes a wake-up before it even sees the request: spin through it, or
+  // the reply costs a second wake-up, ours.
   int64_t spin_ns = tuning().client_spin_ns;
   if (hdr->server_idle.load(std::memory_order_seq_cst)) {
-    uint64_t one = 1;
-    if (sys_write(c->efd, &one, sizeof(one)) < 0) { /* the server also polls */
-    }
+    kick(*c, /*for_request=*/true);
     spin_ns = std::max<int64_t>(spin_ns, tuning().client_wake_spin_ns);
   }
   int64_t result = wait_done(*c, s, mutation, spin_ns);

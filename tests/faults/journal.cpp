@@ -449,12 +449,21 @@ void check(const std::vector<Entry> &entries, const std::string &real_dir, const
     else if (v->problems.size() == 30)
       v->problems.push_back("(more problems left out)");
   };
+  bool daemon_gone = false;  // policy.fault_ends_the_daemon, and this worker met its end
   for (size_t i = 0; i < entries.size(); i++) {
     const Entry &e = entries[i];
     v->ops++;
     if (e.bypassed) v->bypassed++;
-    const bool unknown = !e.finished || (e.after_fault && policy.unknown_errnos.count(e.err) != 0);
+    const bool fault = e.after_fault && policy.unknown_errnos.count(e.err) != 0;
+    const bool unknown = !e.finished || fault;
     const bool two = e.op == Op::kRename;
+    if (daemon_gone) {
+      v->unknown++;
+      remember(e.a, i, e);
+      if (two) remember(e.b, i, e);
+      continue;
+    }
+    if (fault && e.finished && policy.fault_ends_the_daemon) daemon_gone = true;
     std::vector<Node> &sa = states(e.a);
     std::vector<Node> empty_b{Node{}};
     std::vector<Node> &sb = two ? states(e.b) : empty_b;

@@ -80,6 +80,10 @@ mode_t process_umask();  // this process's umask (from /proc, without changing i
 struct Policy {
   std::set<int> unknown_errnos;
   mode_t umask = process_umask();  // what mkdir and create were given (workers inherit it)
+  // The fault killed the daemon: after a worker's first unknown error nothing it does changes
+  // the tree, and what it is told may be the kernel's cached view (a stat answered from the
+  // attribute cache, EISDIR from a cached dentry), not the tree's: those calls decide nothing.
+  bool fault_ends_the_daemon = false;
 };
 
 struct Verdict {

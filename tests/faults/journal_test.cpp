@@ -125,6 +125,29 @@ TEST(Journal, ManyUnknownResultsStayTractableAndLaterResultsStillCount) {
       << "n0 was unlinked last: it cannot exist";
 }
 
+// The daemon died doing a rename it could not report (ENOTCONN); the kernel, which never
+// learned of it, still answers a stat of the old name from its caches. With a dead daemon
+// that answer says nothing about the tree; without one it contradicts the rename.
+TEST(Journal, AfterTheDaemonDiedTheKernelsCachedAnswersDecideNothing) {
+  Dir tmp;
+  ASSERT_EQ(mkdir(tmp.sub("n1").c_str(), 0700), 0);  // n0 renamed to n1 before the death
+  Entry cut = op(Op::kRename, "n0", ENOTCONN, "n1");
+  cut.after_fault = true;
+  Entry cached = op(Op::kStat, "n0");
+  cached.seen = "d 700";
+  cached.after_fault = true;
+  std::vector<Entry> entries{op(Op::kMkdir, "n0", 0, "", 0700), cut, cached};
+  Verdict alive;
+  check(entries, tmp.path(), Policy{{ENOTCONN}, 022}, &alive);
+  EXPECT_FALSE(alive.problems.empty()) << "a stat that saw n0 after the rename";
+  Policy dead{{ENOTCONN}, 022};
+  dead.fault_ends_the_daemon = true;
+  Verdict v;
+  check(entries, tmp.path(), dead, &v);
+  EXPECT_TRUE(v.problems.empty()) << ::testing::PrintToString(v.problems);
+  EXPECT_EQ(v.unknown, 2u) << v.summary();
+}
+
 TEST(Journal, LogSurvivesAnUnfinishedCall) {
   std::vector<Entry> e = parse_log("B 0 n0 - 493\nE 0 0 1 \nB 8 n0 n1 0\nE 2 1 0 \nB 1 n1 - 0\n");
   ASSERT_EQ(e.size(), 3u);

@@ -259,6 +259,8 @@ int case_children(const char *self) {
   printf("vfork+exec child exit=%d\n", WEXITSTATUS(status));
   show_stat("parent dirfd after vfork", dfd, "w");
   show_stat("parent cwd-relative after vfork", AT_FDCWD, "w");
+  show_stat("parent dirfd again", dfd, "w");
+  show_stat("parent sees from-fork again", dfd, "from-fork");
   return 0;
 }
 

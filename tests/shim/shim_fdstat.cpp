@@ -86,6 +86,8 @@ int main(int argc, char **argv) {
     show("stat", stat(name, &st), st);
     std::string missing = std::string(name) + ".missing";
     show("stat-missing", stat(missing.c_str(), &st), st);
+    show("lstat", lstat(name, &st), st);
+    show("lstat-missing", lstat(missing.c_str(), &st), st);
   } else if (mode == "fdops") {
     fdops();
   } else if (mode == "fork") {
