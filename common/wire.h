@@ -15,7 +15,7 @@
 namespace finesse::wire {
 
 constexpr uint32_t kMagic = 0x464e5345;  // "ESNF"
-constexpr uint32_t kVersion = 2;
+constexpr uint32_t kVersion = 3;
 constexpr uint32_t kSlotCount = 64;
 constexpr uint32_t kSlotSize = 16384;
 constexpr uint32_t kHeaderSize = 4096;
@@ -189,6 +189,8 @@ struct Welcome {
   HelloStatus status;
   uint32_t slot_count;
   uint64_t region_size;
+  uint32_t hints;  // Reply::hints that hold for the whole mount (kHintKernelCachesAttrs)
+  uint32_t reserved;
 };
 
 }  // namespace finesse::wire

@@ -17,6 +17,7 @@
 #include "epoll_watch.h"
 #include "fd_discard.h"
 #include "futex.h"
+#include "kernel_view.h"
 #include "server.h"
 #include "unix_socket.h"
 #include "wire.h"
@@ -289,6 +290,9 @@ void FrontDoor::on_hello(int fd) {
     send_msg(c.sock, &w, sizeof(w), nullptr, 0);
     return hand_over(fd);  // stays connected so the client keeps its answer
   }
+  // What a stat answer would tell the client, told now: its first fstat of a file it opened
+  // goes to the kernel's cached attributes without looking the fd up.
+  if (kernel_view().caches_attrs()) w.hints |= wire::kHintKernelCachesAttrs;
   if (!make_region(c, w)) return drop(fd);
   counters().clients_total++;
   counters().clients_active++;

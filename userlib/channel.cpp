@@ -305,7 +305,12 @@ int finish_handshake(Conn &c, const MountMatch &m) {
   c.seen_beat_ns.store(now_ns());
   c.facts = facts;
   c.statfs_known.store(0, std::memory_order_relaxed);
-  c.kernel_caches_attrs.store(false, std::memory_order_relaxed);
+  // (Not caching yet says little: a mount the kernel has asked nothing yet. Stat answers
+  // tell the rest.)
+  bool cached = w.hints & wire::kHintKernelCachesAttrs;
+  c.kernel_caches_attrs.store(cached, std::memory_order_relaxed);
+  if (cached && !g_seen_cached.load(std::memory_order_relaxed))
+    g_seen_cached.store(true, std::memory_order_relaxed);
   c.slots.store(0);
   return kConnected;
 }

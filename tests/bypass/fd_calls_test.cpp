@@ -112,6 +112,28 @@ TEST_P(FdCalls, FstatIsTheKernelsWhereItCachesAttributes) {
   }
 }
 
+// The hint also comes with the welcome: a process whose first answers were no stats (a
+// readlink here) sends its first fstat to the kernel's cached attributes all the same.
+TEST_P(FdCalls, TheWelcomeSaysTheKernelCachesAttributes) {
+  MountOptions o = mount_options(GetParam(), false, false);
+  o.entry_timeout = o.attr_timeout = 3600.0;
+  AttachedFs fs(o);
+  std::string f = fs.path("f");
+  int fd = ::open(f.c_str(), O_CREAT | O_RDWR, 0644);  // the kernel is given its attributes
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::symlink("f", fs.path("l").c_str()), 0);
+  char buf[16];
+  ASSERT_EQ(finesse_readlink(fs.path("l").c_str(), buf, sizeof(buf)), 1);  // connects
+  EXPECT_ROUTE(FINESSE_ROUTE_BYPASS);
+  const auto op = static_cast<size_t>(wire::Op::kStat);
+  const uint64_t served = fs.stats().served[op];
+  struct stat st;
+  ASSERT_EQ(finesse_fstat(fd, &st), 0);
+  EXPECT_ROUTE(FINESSE_ROUTE_KERNEL);
+  EXPECT_EQ(fs.stats().served[op], served);
+  ::close(fd);
+}
+
 TEST_P(FdCalls, XattrOfAnFdIsTheKernels) {
   int fd = open_fd("d/f", O_RDONLY);
   ASSERT_GE(fd, 0);
