@@ -18,13 +18,15 @@ bool needs_mode(int flags) {
   return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE;
 }
 
-// Records fd if it is a directory on an attached mount; the caller's errno is kept.
-int after_open(int dirfd, const char *path, int fd) {
+// Records fd if it is a directory on an attached mount (opened with O_DIRECTORY, as opendir,
+// fts and find do); the caller's errno is kept. Any other fd is learned on its first use
+// (fd_table::known_or_learn): a program reading files (grep -r) pays nothing per open.
+int after_open(int dirfd, const char *path, int flags, int fd) {
   if (fd < 0 || disabled()) return fd;
   int saved = errno;
   {
     Scope scope;
-    if (scope.active())
+    if (scope.active() && (flags & O_DIRECTORY))
       fd_table::note_open(dirfd, path, fd);
     else
       fd_table::invalidate(fd);
@@ -56,7 +58,7 @@ void invalidate(int fd) {
       mode = static_cast<mode_t>(va_arg(ap, int));                    \
       va_end(ap);                                                     \
     }                                                                 \
-    return after_open(AT_FDCWD, path, NEXT(name, path, flags, mode)); \
+    return after_open(AT_FDCWD, path, flags, NEXT(name, path, flags, mode)); \
   }
 #define FINESSE_OPENAT_WRAPPER(name)                                      \
   FINESSE_EXPORT int name(int dirfd, const char *path, int flags, ...) {  \
@@ -67,7 +69,7 @@ void invalidate(int fd) {
       mode = static_cast<mode_t>(va_arg(ap, int));                        \
       va_end(ap);                                                         \
     }                                                                     \
-    return after_open(dirfd, path, NEXT(name, dirfd, path, flags, mode)); \
+    return after_open(dirfd, path, flags, NEXT(name, dirfd, path, flags, mode)); \
   }
 
 FINESSE_OPEN_WRAPPER(open)
@@ -76,22 +78,22 @@ FINESSE_OPENAT_WRAPPER(openat)
 FINESSE_OPENAT_WRAPPER(openat64)
 
 FINESSE_EXPORT int __open_2(const char *path, int flags) {
-  return after_open(AT_FDCWD, path, NEXT(__open_2, path, flags));
+  return after_open(AT_FDCWD, path, flags, NEXT(__open_2, path, flags));
 }
 FINESSE_EXPORT int __open64_2(const char *path, int flags) {
-  return after_open(AT_FDCWD, path, NEXT(__open64_2, path, flags));
+  return after_open(AT_FDCWD, path, flags, NEXT(__open64_2, path, flags));
 }
 FINESSE_EXPORT int __openat_2(int dirfd, const char *path, int flags) {
-  return after_open(dirfd, path, NEXT(__openat_2, dirfd, path, flags));
+  return after_open(dirfd, path, flags, NEXT(__openat_2, dirfd, path, flags));
 }
 FINESSE_EXPORT int __openat64_2(int dirfd, const char *path, int flags) {
-  return after_open(dirfd, path, NEXT(__openat64_2, dirfd, path, flags));
+  return after_open(dirfd, path, flags, NEXT(__openat64_2, dirfd, path, flags));
 }
 FINESSE_EXPORT int creat(const char *path, mode_t mode) {
-  return after_open(AT_FDCWD, path, NEXT(creat, path, mode));
+  return after_open(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, NEXT(creat, path, mode));
 }
 FINESSE_EXPORT int creat64(const char *path, mode_t mode) {
-  return after_open(AT_FDCWD, path, NEXT(creat64, path, mode));
+  return after_open(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, NEXT(creat64, path, mode));
 }
 
 // Invalidate before (nobody may trust the number while it is being closed) and after (a
