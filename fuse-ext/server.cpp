@@ -255,7 +255,8 @@ void Server::run() {
   uint32_t iterations = 0;
   // Spin budget after the last request: FINESSE_SERVER_SPIN_US while requests come in runs,
   // halved (down to kMinSpinNs) after each wake-up that served a single turn, quadrupled
-  // again when a sleep ended sooner than the full budget would have spun. Sporadic calls
+  // again when a sleep ended sooner than the full budget would have spun, full again after
+  // a kick that posted nothing (a run of reads). Sporadic calls
   // between kernel-path work (a directory's fstatat in `grep -r`) gained nothing from a long
   // spin, and it took a CPU from the daemon threads and the program (2 CPUs here).
   int64_t spin_ns = t.server_spin_ns;
@@ -306,6 +307,9 @@ void Server::run() {
     last_work = now_ns();
     if (!spinning && next_poll - kBusyPollNs - slept_at < t.server_spin_ns)
       spin_ns = std::min(spin_ns * 4, t.server_spin_ns);
+    // Woken with nothing posted: a read of a run found us asleep, took the kernel and kicked
+    // (channel_call); the full spin, for its successors that come within microseconds.
+    if (!spinning && !find_posted()) spin_ns = t.server_spin_ns;
   }
 }
 

@@ -57,6 +57,7 @@ struct Conn {
   // (wire::kHintKernelCachesAttrs); reset with each new connection.
   std::atomic<bool> kernel_caches_attrs{false};
   std::atomic<int64_t> kicked_ns{0};  // when a call last woke the sleeping server (kick())
+  std::atomic<int64_t> idle_read_ns{0};  // when a read last found the server asleep
   // Calls of this process on the mount before its first handshake (see acquire()).
   std::atomic<uint32_t> calls_before_hello{0};
 };
@@ -443,6 +444,9 @@ bool server_stalled(Conn &c) {
   return now - c.seen_beat_ns.load(std::memory_order_relaxed) > tuning().server_stuck_ns;
 }
 
+// Reads closer together than this are a run worth waking the server for (channel_call).
+constexpr int64_t kReadRunNs = 1000 * 1000;
+
 // Wakes c's sleeping server. A call that only wants it awake for later calls kicks once per
 // wake-up (calls in the 60-80 us it takes to come up find it still flagged idle); one with a
 // request posted always does.
@@ -606,7 +610,11 @@ int64_t channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const
   // kernel path a round trip to the daemon anyway, and waits.
   wire::RegionHeader *hdr = wire::header_of(c->region);
   if (!mutation && !tuning().wake_for_reads && hdr->server_idle.load(std::memory_order_seq_cst)) {
-    kick(*c, /*for_request=*/false);
+    // Woken only for a run of calls (the previous read was recent): one now and then, a
+    // directory's fstatat in `grep -r`, would wake it for nothing.
+    int64_t now = now_ns();
+    if (now - c->idle_read_ns.exchange(now, std::memory_order_relaxed) < kReadRunNs)
+      kick(*c, /*for_request=*/false);
     release(*c);
     return wire::kFallback;
   }
