@@ -23,14 +23,14 @@ struct Tuning {
                              // moved for this long is inside a file system call that does not
                              // return; calls use the kernel until it moves (default 250)
   int64_t registry_ttl_ms;   // FINESSE_REGISTRY_TTL_MS (default 1000)
-  int64_t handshake_wait_ms;  // FINESSE_HANDSHAKE_TIMEOUT_MS: bound on waiting for a server's
-                              // welcome before the kernel serves instead (default 1000)
+  int64_t handshake_wait_ms;     // FINESSE_HANDSHAKE_TIMEOUT_MS: bound on waiting for a server's
+                                 // welcome before the kernel serves instead (default 1000)
   int64_t server_cache_entries;  // FINESSE_SERVER_CACHE_ENTRIES: dentries the server caches
                                  // (each may hold a lookup, i.e. a passthrough's open fd);
                                  // least recently used ones are forgotten (default 65536)
-  bool wake_for_reads;       // FINESSE_WAKE_FOR_READS=1: a read-only call waits for a sleeping
-                             // server; by default it takes the kernel and wakes the server for
-                             // the calls after it (the test suite sets 1: exact routes)
+  bool wake_for_reads;           // FINESSE_WAKE_FOR_READS=1: a read-only call waits for a sleeping
+                                 // server; by default it takes the kernel and wakes the server for
+                                 // the calls after it (the test suite sets 1: exact routes)
   bool disabled;             // FINESSE_DISABLE=1: every call takes the kernel path
 };
 

@@ -56,7 +56,7 @@ struct Conn {
   // The server said the kernel holds this mount's attributes with a timeout
   // (wire::kHintKernelCachesAttrs); reset with each new connection.
   std::atomic<bool> kernel_caches_attrs{false};
-  std::atomic<int64_t> kicked_ns{0};  // when a call last woke the sleeping server (kick())
+  std::atomic<int64_t> kicked_ns{0};     // when a call last woke the sleeping server (kick())
   std::atomic<int64_t> idle_read_ns{0};  // when a read last found the server asleep
   // Calls of this process on the mount before its first handshake (see acquire()).
   std::atomic<uint32_t> calls_before_hello{0};

@@ -1,8 +1,8 @@
 // A sleeping server is not woken to answer a read-only call: waking it costs 60-80 us, where
 // the kernel answers a cached name in about one. The call takes the kernel and, if it is one
 // of a run, wakes the server for the calls after it; a mutation, which costs the kernel path a
-// round trip to the daemon anyway, waits for it. (Every other suite sets FINESSE_WAKE_FOR_READS=1, for exact
-// routes; this one runs with the default.)
+// round trip to the daemon anyway, waits for it. (Every other suite sets FINESSE_WAKE_FOR_READS=1,
+// for exact routes; this one runs with the default.)
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/stat.h>
