@@ -49,26 +49,24 @@ void invalidate(int fd) {
 
 }  // namespace
 
+// The mode argument open and openat take only with O_CREAT or O_TMPFILE (read in the
+// variadic function itself).
+#define FINESSE_MODE_ARG(flags, mode)                  \
+  mode_t mode = 0;                                     \
+  if (needs_mode(flags)) {                             \
+    va_list ap;                                        \
+    va_start(ap, flags);                               \
+    mode = static_cast<mode_t>(va_arg(ap, int));       \
+    va_end(ap);                                        \
+  }
 #define FINESSE_OPEN_WRAPPER(name)                                           \
   FINESSE_EXPORT int name(const char *path, int flags, ...) {                \
-    mode_t mode = 0;                                                         \
-    if (needs_mode(flags)) {                                                 \
-      va_list ap;                                                            \
-      va_start(ap, flags);                                                   \
-      mode = static_cast<mode_t>(va_arg(ap, int));                           \
-      va_end(ap);                                                            \
-    }                                                                        \
+    FINESSE_MODE_ARG(flags, mode)                                            \
     return after_open(AT_FDCWD, path, flags, NEXT(name, path, flags, mode)); \
   }
 #define FINESSE_OPENAT_WRAPPER(name)                                             \
   FINESSE_EXPORT int name(int dirfd, const char *path, int flags, ...) {         \
-    mode_t mode = 0;                                                             \
-    if (needs_mode(flags)) {                                                     \
-      va_list ap;                                                                \
-      va_start(ap, flags);                                                       \
-      mode = static_cast<mode_t>(va_arg(ap, int));                               \
-      va_end(ap);                                                                \
-    }                                                                            \
+    FINESSE_MODE_ARG(flags, mode)                                                \
     return after_open(dirfd, path, flags, NEXT(name, dirfd, path, flags, mode)); \
   }
 
