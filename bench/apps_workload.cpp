@@ -74,7 +74,7 @@ std::map<App, AppSample> measure_apps(Column column, const std::string &view_dir
   const std::string dir = view_dir + "/" + name;
   make_dir(dir);
   std::map<std::string, std::string> env;
-  if (column == Column::kBypass) env["LD_PRELOAD"] = shim;
+  if (column == Column::kBypass) env = shim_env(shim);
   std::map<App, AppSample> out;
   for (const AppInfo &app : all_apps()) {
     const uint64_t server_before = process_cpu_ns(daemon);

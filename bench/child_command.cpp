@@ -86,4 +86,8 @@ void run_checked(const std::vector<std::string> &argv) {
   throw std::runtime_error(line + " " + describe_wait_status(r.status) + ": " + r.output);
 }
 
+std::map<std::string, std::string> shim_env(const std::string &shim_lib) {
+  return {{"LD_PRELOAD", shim_lib}, {"FINESSE_WAKE_FOR_READS", "0"}};
+}
+
 }  // namespace finesse::bench

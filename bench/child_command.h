@@ -25,6 +25,11 @@ CommandResult run_command(const std::vector<std::string> &argv,
 // Throws std::runtime_error with the program's output unless it exits with status 0.
 void run_checked(const std::vector<std::string> &argv);
 
+// The environment of a program run through the shim: LD_PRELOAD, and the shim's default
+// routing (finesse-bench itself waits for a sleeping server on reads, to time bypassed calls:
+// main.cpp).
+std::map<std::string, std::string> shim_env(const std::string &shim_lib);
+
 // Absolute path of a program in PATH; throws std::runtime_error if there is none.
 std::string find_program(const std::string &name);
 

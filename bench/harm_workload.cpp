@@ -199,7 +199,7 @@ void part_a(const std::string &work, const HarmBinaries &bin, FinesseLoading &lo
 // (b): the shim vs none. /bin/true only once (config empty), on no mount.
 void part_b(const Mounts &m, const MountConfig &cfg, const HarmBinaries &bin, int rounds,
             bool first_config, std::vector<HarmCase> *out) {
-  const std::map<std::string, std::string> shim = {{"LD_PRELOAD", bin.shim_lib}};
+  const std::map<std::string, std::string> shim = shim_env(bin.shim_lib);
   const std::string mnt = m.srv->mountpoint();
   if (first_config) {
     const TimedProgram with({"true"}, shim), without({"true"});
