@@ -301,15 +301,21 @@ void Server::run() {
       slept_at = now_ns();
     }
     int n = poll_events(timeout, !spinning);
+    // Asleep and woken for none of our clients (a loader asking for our facts, a mount
+    // elsewhere): still flagged idle, back to sleep as we were, the spin budget untouched.
+    while (n == 0 && !spinning) n = poll_events(-1, true);
     if (n < 0) return;
     next_poll = now_ns() + kBusyPollNs;
     if (n == 0) continue;
     last_work = now_ns();
-    if (!spinning && next_poll - kBusyPollNs - slept_at < t.server_spin_ns)
+    if (spinning) continue;
+    // Back from sleep. Woken with nothing posted: a read of a run found us asleep, took the
+    // kernel and kicked (channel_call); the full spin, for its successors that come within
+    // microseconds. Woken by a request sooner than the full spin would have lasted: more.
+    if (!find_posted())
+      spin_ns = t.server_spin_ns;
+    else if (next_poll - kBusyPollNs - slept_at < t.server_spin_ns)
       spin_ns = std::min(spin_ns * 4, t.server_spin_ns);
-    // Woken with nothing posted: a read of a run found us asleep, took the kernel and kicked
-    // (channel_call); the full spin, for its successors that come within microseconds.
-    if (!spinning && !find_posted()) spin_ns = t.server_spin_ns;
   }
 }
 
@@ -323,8 +329,8 @@ int Server::poll_events(int timeout, bool was_idle) {
     if (events[i].data.fd == stop_fd_) return -1;
     if (handle_event(events[i].data.fd, events[i].events)) for_clients++;
   }
-  // Woken for anything else (a loader asking for our facts, a mount elsewhere), the server
-  // goes back to sleep still flagged idle: clients keep taking the kernel for reads.
+  // Woken for anything else the server stays flagged idle (run() sleeps again): clients keep
+  // taking the kernel for reads.
   if (!was_idle)
     maybe_beat();
   else if (for_clients > 0)
