@@ -257,17 +257,18 @@ static Result<void> load_and_pin(int mounts_fd, bool with_fexit, bool *used_fexi
   if (with_fexit) traceable = traceable_functions();
   // First the fentry/fexit programs, then the tracepoint programs whose twin is not loaded.
   std::unordered_set<std::string> loaded_tracing;
+  // The syscall twins only with FINESSE_BPF_SYSCALL_TWINS=1 for now: under the 6.12 VM an
+  // fentry twin outlived `unload` and a kernel-path stat was counted while counting was off;
+  // until that is understood the syscall tracepoints serve everywhere.
+  const char *twins = getenv("FINESSE_BPF_SYSCALL_TWINS");
+  const bool twins_on = twins != nullptr && strcmp(twins, "1") == 0;
   bpf_program *prog;
   bpf_object__for_each_program(prog, skel->get()->obj) {
     const char *section = bpf_program__section_name(prog);
     bool fexit = strncmp(section, "fexit/", 6) == 0 || strncmp(section, "fentry/", 7) == 0;
     if (!fexit) continue;
     bool wanted = is_missed_program(bpf_program__name(prog)) == (part == Part::kMissed);
-    // The syscall twins only with FINESSE_BPF_SYSCALL_TWINS=1 for now: under the 6.12 VM an
-    // fentry twin outlived `unload` and a kernel-path stat was counted while counting was off;
-    // until that is understood the syscall tracepoints serve everywhere.
-    const char *twins = getenv("FINESSE_BPF_SYSCALL_TWINS");
-    bool twin_off = strstr(section, "/__x64_sys_") != nullptr && !(twins && strcmp(twins, "1") == 0);
+    bool twin_off = !twins_on && strstr(section, "/__x64_sys_") != nullptr;
     if (!wanted || !with_fexit || twin_off || !attach_point_exists(section, traceable)) {
       bpf_program__set_autoload(prog, false);
     } else {

@@ -77,6 +77,12 @@ std::atomic<pid_t> g_owner{0};  // our pid (see channel_in_owner_process)
 // Stat answers of any mount with and without wire::kHintKernelCachesAttrs: while only the
 // former were seen, fstat goes to the kernel before its fd is even looked up.
 std::atomic<bool> g_seen_cached{false}, g_seen_uncached{false};
+
+// Sets a flag that only ever goes from false to true, writing its cache line (shared by every
+// thread's calls) only the first time.
+void raise_flag(std::atomic<bool> &f) {
+  if (!f.load(std::memory_order_relaxed)) f.store(true, std::memory_order_relaxed);
+}
 // channel_defer_first_handshake(): a process's first call on a mount does not talk to the
 // server at all, its second starts the handshake without waiting for it.
 std::atomic<bool> g_defer_first{false};
@@ -310,8 +316,7 @@ int finish_handshake(Conn &c, const MountMatch &m) {
   // tell the rest.)
   bool cached = w.hints & wire::kHintKernelCachesAttrs;
   c.kernel_caches_attrs.store(cached, std::memory_order_relaxed);
-  if (cached && !g_seen_cached.load(std::memory_order_relaxed))
-    g_seen_cached.store(true, std::memory_order_relaxed);
+  if (cached) raise_flag(g_seen_cached);
   c.slots.store(0);
   return kConnected;
 }
@@ -661,10 +666,8 @@ int64_t channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const
       memcpy(rep, s->data, sizeof(*rep));
       if (op == wire::Op::kStat && result == 0) {
         bool cached = rep->hints & wire::kHintKernelCachesAttrs;
-        if (cached && !c->kernel_caches_attrs.load(std::memory_order_relaxed))
-          c->kernel_caches_attrs.store(true, std::memory_order_relaxed);
-        std::atomic<bool> &seen = cached ? g_seen_cached : g_seen_uncached;
-        if (!seen.load(std::memory_order_relaxed)) seen.store(true, std::memory_order_relaxed);
+        if (cached) raise_flag(c->kernel_caches_attrs);
+        raise_flag(cached ? g_seen_cached : g_seen_uncached);
       }
       size_t n = rep->data_len;
       if (n > cap) n = cap;
