@@ -18,6 +18,7 @@
 
 #include "clock.h"
 #include "futex.h"
+#include "read_route.h"
 #include "tuning.h"
 #include "unix_socket.h"
 
@@ -56,6 +57,7 @@ struct Conn {
   // The server said the kernel holds this mount's attributes with a timeout
   // (wire::kHintKernelCachesAttrs); reset with each new connection.
   std::atomic<bool> kernel_caches_attrs{false};
+  ReadRoutes read_routes;  // on such a mount, what each route of a read-only call costs
   std::atomic<int64_t> kicked_ns{0};     // when a call last woke the sleeping server (kick())
   std::atomic<int64_t> idle_read_ns{0};  // when a read last found the server asleep
   // Calls of this process on the mount before its first handshake (see acquire()).
@@ -317,6 +319,7 @@ int finish_handshake(Conn &c, const MountMatch &m) {
   bool cached = w.hints & wire::kHintKernelCachesAttrs;
   c.kernel_caches_attrs.store(cached, std::memory_order_relaxed);
   if (cached) raise_flag(g_seen_cached);
+  c.read_routes.reset();
   c.slots.store(0);
   return kConnected;
 }
@@ -614,12 +617,25 @@ int64_t channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const
   // the kernel then, and wakes the server for the calls after it; a mutation costs the
   // kernel path a round trip to the daemon anyway, and waits.
   wire::RegionHeader *hdr = wire::header_of(c->region);
-  if (!mutation && !tuning().wake_for_reads && hdr->server_idle.load(std::memory_order_seq_cst)) {
+  const bool routed = !mutation && !tuning().wake_for_reads;
+  // On a mount whose names the kernel caches, the cheaper route lately (read_route.h).
+  ReadRoutes *timed = routed && c->kernel_caches_attrs.load(std::memory_order_relaxed)
+                          ? &c->read_routes
+                          : nullptr;
+  const int64_t start_ns = timed != nullptr ? now_ns() : 0;
+  if (timed != nullptr &&
+      timed->choose(op, !hdr->server_idle.load(std::memory_order_relaxed)) == ReadRoute::kKernel) {
+    begin_kernel_sample(timed, op);
+    release(*c);
+    return wire::kFallback;
+  }
+  if (routed && hdr->server_idle.load(std::memory_order_seq_cst)) {
     // Woken only for a run of calls (the previous read was recent): one now and then, a
     // directory's fstatat in `grep -r`, would wake it for nothing.
     int64_t now = now_ns();
     if (now - c->idle_read_ns.exchange(now, std::memory_order_relaxed) < kReadRunNs)
       kick(*c, /*for_request=*/false);
+    if (timed != nullptr) begin_kernel_sample(timed, op);
     release(*c);
     return wire::kFallback;
   }
@@ -658,11 +674,13 @@ int64_t channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const
   if (hdr->server_idle.load(std::memory_order_seq_cst)) {
     kick(*c, /*for_request=*/true);
     spin_ns = std::max<int64_t>(spin_ns, tuning().client_wake_spin_ns);
+    timed = nullptr;  // a wake-up is not what the bypass costs while it is used
   }
   int64_t result = wait_done(*c, s, mutation, spin_ns);
   if (result == wire::kDone) {
     result = s->h.result;
     if (result != wire::kFallback) {
+      if (timed != nullptr) timed->sample(op, ReadRoute::kBypass, now_ns() - start_ns);
       memcpy(rep, s->data, sizeof(*rep));
       if (op == wire::Op::kStat && result == 0) {
         bool cached = rep->hints & wire::kHintKernelCachesAttrs;

@@ -10,6 +10,7 @@
 #include "bypass_ops.h"
 #include "channel.h"
 #include "fd_file.h"
+#include "read_route.h"
 #include "registry_cache.h"
 #include "wire.h"
 
@@ -22,7 +23,9 @@ template <typename Kernel>
 auto finish(int64_t rc, Kernel kernel) -> decltype(kernel()) {
   if (rc == finesse::wire::kFallback) {
     note_route(false);
-    return kernel();
+    auto r = kernel();
+    kernel_call_done();  // (timed when sent there to compare routes: read_route.h)
+    return r;
   }
   note_route(true);
   if (rc < 0) {

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdint>
 
+#include "read_route.h"
 #include "scratch.h"
 #include "wire.h"
 
@@ -70,7 +71,8 @@ void count_bypassed();
 }  // namespace finesse::shim
 
 // The body of a bypassable wrapper: try `bypass_expr` (an int64_t from bypass_ops.h); if it
-// declines, call the next definition of `name` with errno as the caller left it.
+// declines, call the next definition of `name` with errno as the caller left it (timed when
+// the bypass sent it there to compare routes: read_route.h).
 #define FINESSE_BYPASS_OR_NEXT(bypass_expr, name, ...)                                      \
   do {                                                                                      \
     int saved_errno_ = errno;                                                               \
@@ -84,5 +86,7 @@ void count_bypassed();
       return ::finesse::shim::answer<decltype(NEXT(name, __VA_ARGS__))>(saved_errno_, rc_); \
     }                                                                                       \
     errno = saved_errno_;                                                                   \
-    return NEXT(name, __VA_ARGS__);                                                         \
+    auto kernel_rc_ = NEXT(name, __VA_ARGS__);                                              \
+    ::finesse::client::kernel_call_done();                                                  \
+    return kernel_rc_;                                                                      \
   } while (0)
