@@ -619,9 +619,8 @@ int64_t channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const
   wire::RegionHeader *hdr = wire::header_of(c->region);
   const bool routed = !mutation && !tuning().wake_for_reads;
   // On a mount whose names the kernel caches, the cheaper route lately (read_route.h).
-  ReadRoutes *timed = routed && c->kernel_caches_attrs.load(std::memory_order_relaxed)
-                          ? &c->read_routes
-                          : nullptr;
+  ReadRoutes *timed =
+      routed && c->kernel_caches_attrs.load(std::memory_order_relaxed) ? &c->read_routes : nullptr;
   const int64_t start_ns = timed != nullptr ? now_ns() : 0;
   if (timed != nullptr &&
       timed->choose(op, !hdr->server_idle.load(std::memory_order_relaxed)) == ReadRoute::kKernel) {

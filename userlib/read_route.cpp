@@ -48,7 +48,8 @@ ReadRoute ReadRoutes::choose(wire::Op op, bool server_awake) const {
   const bool kernel_best = k <= b;
   const ReadRoute best = kernel_best ? ReadRoute::kKernel : ReadRoute::kBypass;
   const int64_t cheap = kernel_best ? k : b, dear = kernel_best ? b : k;
-  const uint8_t dear_samples = (kernel_best ? c.bypass_n : c.kernel_n).load(std::memory_order_relaxed);
+  const uint8_t dear_samples =
+      (kernel_best ? c.bypass_n : c.kernel_n).load(std::memory_order_relaxed);
   const int64_t every = dear_samples < kFewSamples
                             ? kTryMin
                             : std::clamp<int64_t>(kTryMin * dear / cheap, kTryMin, kTryMax);

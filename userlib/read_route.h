@@ -26,7 +26,7 @@ class ReadRoutes {
  private:
   struct Costs {
     std::atomic<int32_t> kernel_ns{0}, bypass_ns{0};  // moving averages; 0: not known yet
-    std::atomic<uint8_t> kernel_n{0}, bypass_n{0};     // samples taken, up to a few
+    std::atomic<uint8_t> kernel_n{0}, bypass_n{0};    // samples taken, up to a few
   };
   Costs costs_[wire::kOpCount];
 };

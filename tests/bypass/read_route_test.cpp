@@ -62,8 +62,8 @@ TEST_F(ReadRoutes, NamesTheKernelHoldsTakeTheKernel) {
   count_routes(deep_, true, &kernel, &bypass);  // warm: the kernel has looked every name up
   count_routes(deep_, true, &kernel, &bypass);
   // Always bypassed, as before this routing, would give 0 here.
-  EXPECT_GE(kernel, kCalls * 8 / 10) << "bypassed " << bypass << " of " << kCalls
-                                     << " stats of a name the kernel holds fresh";
+  EXPECT_GE(kernel, kCalls * 8 / 10)
+      << "bypassed " << bypass << " of " << kCalls << " stats of a name the kernel holds fresh";
 }
 
 TEST_F(ReadRoutes, NamesTheKernelMustAskForTakeTheBypass) {
