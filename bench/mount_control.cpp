@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "interrupt.h"
+#include "mountinfo.h"
 
 extern char **environ;
 
@@ -40,21 +41,6 @@ std::string read_file(const std::string &path) {
   return text.str();
 }
 
-// mountinfo escapes space, tab, newline and backslash as \ooo.
-std::string unescape(const std::string &field) {
-  std::string out;
-  for (size_t i = 0; i < field.size(); ++i) {
-    const bool octal = i + 3 < field.size() && field.find_first_not_of("01234567", i + 1) > i + 3;
-    if (field[i] == '\\' && octal) {
-      out += static_cast<char>(std::stoi(field.substr(i + 1, 3), nullptr, 8));
-      i += 3;
-    } else {
-      out += field[i];
-    }
-  }
-  return out;
-}
-
 std::string describe_status(int status) {
   return describe_wait_status(status);
 }
@@ -62,18 +48,8 @@ std::string describe_status(int status) {
 }  // namespace
 
 bool is_mounted(const std::string &path, const std::string &fstype_prefix) {
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    // id parent major:minor root mount_point options [optional...] - fstype source super_opts
-    std::istringstream fields(line);
-    std::string id, parent, dev, root, mount_point, word, fstype;
-    fields >> id >> parent >> dev >> root >> mount_point;
-    while (fields >> word && word != "-") {
-    }
-    fields >> fstype;
-    if (unescape(mount_point) == path && fstype.starts_with(fstype_prefix)) return true;
-  }
+  for (const MountinfoEntry &e : read_mountinfo())
+    if (e.mount_point == path && e.fstype.starts_with(fstype_prefix)) return true;
   return false;
 }
 

@@ -29,7 +29,5 @@ struct MountInfo {
 // Parses mountinfo text (exposed for tests) for the newest FUSE mount at mountpoint.
 MountInfo parse_mountinfo(const std::string &text, const std::string &mountpoint);
 MountInfo read_mount_info(const std::string &mountpoint);
-// Un-escapes mountinfo's octal escapes (\040 for a space, ...).
-std::string unescape_mount_path(const std::string &s);
 
 }  // namespace finesse::server

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "mountinfo.h"
+
 namespace finesse::testing::detail {
 
 // Where every TempDir lives: /tmp/finesse-test-XXXXXX.
@@ -16,13 +18,8 @@ inline constexpr const char *kTempPrefix = "/tmp/finesse-test-";
 inline constexpr const char *kOwnerFile = ".owner";    // pid of the test process
 inline constexpr const char *kDaemonFile = ".daemon";  // pid of the daemon
 
-// One line of /proc/self/mountinfo.
-struct MountEntry {
-  unsigned major = 0, minor = 0;
-  std::string mount_point;
-  std::string fstype;
-};
-std::vector<MountEntry> read_mountinfo();
+// One line of /proc/self/mountinfo (read with finesse::read_mountinfo()).
+using MountEntry = MountinfoEntry;
 bool find_mount(const std::string &mount_point, MountEntry *out);
 
 // Lazily detaches every mount at or below `dir`, deepest first. Never blocks on a daemon.
