@@ -67,14 +67,15 @@ TEST_F(ReadRoutes, NamesTheKernelHoldsTakeTheKernel) {
 }
 
 TEST_F(ReadRoutes, NamesTheKernelMustAskForTakeTheBypass) {
-  // (On a loaded machine a server that waits for a CPU makes the bypass dearer too, and the
-  // kernel is then rightly taken more often: a few tries, and a tenth is enough. Always the
-  // kernel gives 0.)
+  // How many take the bypass depends on what each route costs right now (a loaded machine
+  // delays the server too; finesse-bench measures the split): here only that the bypass is
+  // tried and used at all, where the kernel asks the daemon every time. Always the kernel
+  // gives 0; a missing name costs the kernel a round trip to the daemon (>= 10 us), which
+  // always lets the client try the bypass, at least once every 256 calls.
   int kernel = 0, bypass = 0;
-  for (int attempt = 0; attempt < 3 && bypass < kCalls / 10; attempt++)
-    count_routes(deep_ + "/missing", false, &kernel, &bypass);
-  EXPECT_GE(bypass, kCalls / 10) << "only " << bypass << " of " << kCalls
-                                 << " stats of a missing name bypassed";
+  count_routes(deep_ + "/missing", false, &kernel, &bypass);
+  EXPECT_GE(bypass, 10) << "only " << bypass << " of " << kCalls
+                        << " stats of a missing name bypassed";
   EXPECT_GE(fs_->served_total(), static_cast<uint64_t>(bypass));
 }
 
