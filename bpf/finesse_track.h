@@ -7,6 +7,7 @@
 
 #include <linux/types.h>
 
+#include "op_list.h"
 #include "registry_abi.h" /* FINESSE_PIN_DIR */
 
 /* Readable by every user (mode 0644; open them with BPF_F_RDONLY). */
@@ -88,23 +89,19 @@ struct finesse_watcher_key {
   __u32 pad;
 };
 
-/* Operations of the missed-bypass counters. Same numbers as finesse::wire::Op (the loader
- * static_asserts it), so the loader can put both sides of a mount's figures side by side. */
+/* Operations of the missed-bypass counters: the numbers of finesse::wire::Op (op_list.h).
+ * Counted by: STAT stat, lstat, fstat, newfstatat, statx; ACCESS access, faccessat,
+ * faccessat2; UNLINK unlink, unlinkat; RMDIR rmdir, unlinkat(AT_REMOVEDIR); MKDIR mkdir,
+ * mkdirat; RENAME rename, renameat, renameat2 (by the old name); SETATTR the chmod, chown,
+ * truncate and utimes families, path and fd forms; READLINK readlink, readlinkat; SYMLINK
+ * symlink, symlinkat (by the new link's name); LINK link, linkat (by the existing name);
+ * STATFS statfs, fstatfs; GETXATTR getxattr, lgetxattr, fgetxattr, getxattrat; LISTXATTR
+ * listxattr, llistxattr, flistxattr, listxattrat. */
 enum finesse_track_op {
-  FINESSE_TRACK_STAT = 1,  /* stat, lstat, fstat, newfstatat, statx */
-  FINESSE_TRACK_ACCESS,    /* access, faccessat, faccessat2 */
-  FINESSE_TRACK_UNLINK,    /* unlink, unlinkat */
-  FINESSE_TRACK_RMDIR,     /* rmdir, unlinkat(AT_REMOVEDIR) */
-  FINESSE_TRACK_MKDIR,     /* mkdir, mkdirat */
-  FINESSE_TRACK_RENAME,    /* rename, renameat, renameat2 (by the old name) */
-  FINESSE_TRACK_SETATTR,   /* chmod/chown/truncate/utimes families, path and fd forms */
-  FINESSE_TRACK_READLINK,  /* readlink, readlinkat */
-  FINESSE_TRACK_SYMLINK,   /* symlink, symlinkat (by the new link's name) */
-  FINESSE_TRACK_LINK,      /* link, linkat (by the existing name) */
-  FINESSE_TRACK_STATFS,    /* statfs, fstatfs */
-  FINESSE_TRACK_GETXATTR,  /* getxattr, lgetxattr, fgetxattr, getxattrat */
-  FINESSE_TRACK_LISTXATTR, /* listxattr, llistxattr, flistxattr, listxattrat */
-  FINESSE_TRACK_OP_COUNT,
+#define FINESSE_TRACK_OP(n, Camel, lower, UPPER) FINESSE_TRACK_##UPPER = n,
+  FINESSE_OPS(FINESSE_TRACK_OP)
+#undef FINESSE_TRACK_OP
+      FINESSE_TRACK_OP_COUNT = FINESSE_OP_END,
 };
 
 /* Key of the "missed" hash map; the value is a __u64 count of calls that reached the

@@ -19,9 +19,4 @@ int registry_read(RegistrySnapshot *out);
 // Reads only the generation counter (one lookup). Returns 0 or -errno.
 int registry_read_generation(uint64_t *generation);
 
-// Raw bpf() wrappers used above (exposed for the loader and tests).
-int bpf_obj_get_ro(const char *pin_path);
-int bpf_lookup(int map_fd, const void *key, void *value);
-int bpf_next_key(int map_fd, const void *key, void *next_key);
-
 }  // namespace finesse

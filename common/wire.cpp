@@ -4,20 +4,13 @@ namespace finesse::wire {
 
 const char *op_name(Op op) {
   switch (op) {
-    case Op::kStat: return "stat";
-    case Op::kAccess: return "access";
-    case Op::kUnlink: return "unlink";
-    case Op::kRmdir: return "rmdir";
-    case Op::kMkdir: return "mkdir";
-    case Op::kRename: return "rename";
-    case Op::kSetattr: return "setattr";
-    case Op::kReadlink: return "readlink";
-    case Op::kSymlink: return "symlink";
-    case Op::kLink: return "link";
-    case Op::kStatfs: return "statfs";
-    case Op::kGetxattr: return "getxattr";
-    case Op::kListxattr: return "listxattr";
-    case Op::kCount: break;
+#define FINESSE_OP_NAME(n, Camel, lower, UPPER) \
+  case Op::k##Camel:                            \
+    return #lower;
+    FINESSE_OPS(FINESSE_OP_NAME)
+#undef FINESSE_OP_NAME
+    case Op::kCount:
+      break;
   }
   return "unknown";
 }

@@ -12,6 +12,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "op_list.h"
+
 namespace finesse::wire {
 
 constexpr uint32_t kMagic = 0x464e5345;  // "ESNF"
@@ -25,21 +27,12 @@ constexpr uint32_t kNameMax = 255;   // xattr names, like XATTR_NAME_MAX
 
 enum SlotState : uint32_t { kFree = 0, kPosted = 1, kClaimed = 2, kDone = 3 };
 
+// The bypassable operations (common/op_list.h), numbered from 1.
 enum class Op : uint32_t {
-  kStat = 1,
-  kAccess,
-  kUnlink,
-  kRmdir,
-  kMkdir,
-  kRename,
-  kSetattr,
-  kReadlink,
-  kSymlink,
-  kLink,
-  kStatfs,
-  kGetxattr,
-  kListxattr,
-  kCount,
+#define FINESSE_WIRE_OP(n, Camel, lower, UPPER) k##Camel = n,
+  FINESSE_OPS(FINESSE_WIRE_OP)
+#undef FINESSE_WIRE_OP
+      kCount = FINESSE_OP_END,
 };
 const char *op_name(Op op);
 constexpr uint32_t kOpCount = static_cast<uint32_t>(Op::kCount);

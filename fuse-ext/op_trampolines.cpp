@@ -101,50 +101,54 @@ void t_forget_multi(fuse_req_t req, size_t count, fuse_forget_data *f) {
   st().ops.forget_multi(req, count, f);
 }
 
-// Kernel-path mutations: invalidate before (a racing bypass lookup must not be cached) and
-// after (the file system changed).
-#define FINESSE_MUTATION(body_before, call, body_after) \
-  counters().kernel_ops++;                              \
-  body_before;                                          \
-  {                                                     \
-    OpGuard g;                                          \
-    call;                                               \
-  }                                                     \
-  body_after;
+// A kernel-path mutation: what it changes is invalidated before the call (a racing bypass
+// lookup must not be cached) and after it (the file system changed).
+template <typename Invalidate, typename Call>
+void mutation(Invalidate invalidate, Call call) {
+  counters().kernel_ops++;
+  invalidate();
+  {
+    OpGuard g;
+    call();
+  }
+  invalidate();
+}
 
 void t_unlink(fuse_req_t req, fuse_ino_t parent, const char *name) {
-  FINESSE_MUTATION(drop(parent, name), st().ops.unlink(req, parent, name), drop(parent, name));
+  mutation([&] { drop(parent, name); }, [&] { st().ops.unlink(req, parent, name); });
 }
 void t_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name) {
-  FINESSE_MUTATION(drop(parent, name), st().ops.rmdir(req, parent, name), drop(parent, name));
+  mutation([&] { drop(parent, name); }, [&] { st().ops.rmdir(req, parent, name); });
 }
 void t_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode) {
-  FINESSE_MUTATION(drop(parent, name), st().ops.mkdir(req, parent, name, mode),
-                   drop(parent, name));
+  mutation([&] { drop(parent, name); }, [&] { st().ops.mkdir(req, parent, name, mode); });
 }
 void t_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev) {
-  FINESSE_MUTATION(drop(parent, name), st().ops.mknod(req, parent, name, mode, rdev),
-                   drop(parent, name));
+  mutation([&] { drop(parent, name); }, [&] { st().ops.mknod(req, parent, name, mode, rdev); });
 }
 void t_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name) {
-  FINESSE_MUTATION(drop(parent, name), st().ops.symlink(req, link, parent, name),
-                   drop(parent, name));
+  mutation([&] { drop(parent, name); }, [&] { st().ops.symlink(req, link, parent, name); });
 }
 void t_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
               fuse_file_info *fi) {
-  FINESSE_MUTATION(drop(parent, name), st().ops.create(req, parent, name, mode, fi),
-                   drop(parent, name));
+  mutation([&] { drop(parent, name); }, [&] { st().ops.create(req, parent, name, mode, fi); });
 }
 void t_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname) {
-  FINESSE_MUTATION((drop(newparent, newname), server_cache().invalidate_attr(ino)),
-                   st().ops.link(req, ino, newparent, newname),
-                   (drop(newparent, newname), server_cache().invalidate_attr(ino)));
+  mutation(
+      [&] {
+        drop(newparent, newname);
+        server_cache().invalidate_attr(ino);
+      },
+      [&] { st().ops.link(req, ino, newparent, newname); });
 }
 void t_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
               const char *newname, unsigned flags) {
-  FINESSE_MUTATION((drop(parent, name), drop(newparent, newname)),
-                   st().ops.rename(req, parent, name, newparent, newname, flags),
-                   (drop(parent, name), drop(newparent, newname)));
+  mutation(
+      [&] {
+        drop(parent, name);
+        drop(newparent, newname);
+      },
+      [&] { st().ops.rename(req, parent, name, newparent, newname, flags); });
 }
 
 // Operations that change an inode's attributes (size, times, mode, owner, ctime).
@@ -152,39 +156,38 @@ void attr_changed(fuse_ino_t ino) { server_cache().invalidate_attr(ino); }
 
 void t_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
                fuse_file_info *fi) {
-  FINESSE_MUTATION(attr_changed(ino), st().ops.setattr(req, ino, attr, to_set, fi),
-                   attr_changed(ino));
+  mutation([&] { attr_changed(ino); }, [&] { st().ops.setattr(req, ino, attr, to_set, fi); });
 }
 void t_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
              fuse_file_info *fi) {
-  FINESSE_MUTATION(attr_changed(ino), st().ops.write(req, ino, buf, size, off, fi),
-                   attr_changed(ino));
+  mutation([&] { attr_changed(ino); }, [&] { st().ops.write(req, ino, buf, size, off, fi); });
 }
 void t_write_buf(fuse_req_t req, fuse_ino_t ino, fuse_bufvec *bufv, off_t off,
                  fuse_file_info *fi) {
-  FINESSE_MUTATION(attr_changed(ino), st().ops.write_buf(req, ino, bufv, off, fi),
-                   attr_changed(ino));
+  mutation([&] { attr_changed(ino); }, [&] { st().ops.write_buf(req, ino, bufv, off, fi); });
 }
 void t_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info *fi) {
-  FINESSE_MUTATION(if (fi->flags & O_TRUNC) attr_changed(ino), st().ops.open(req, ino, fi),
-                   if (fi->flags & O_TRUNC) attr_changed(ino));
+  mutation(
+      [&] {
+        if (fi->flags & O_TRUNC) attr_changed(ino);
+      },
+      [&] { st().ops.open(req, ino, fi); });
 }
 void t_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size,
                 int flags) {
-  FINESSE_MUTATION(attr_changed(ino), st().ops.setxattr(req, ino, name, value, size, flags),
-                   attr_changed(ino));
+  mutation([&] { attr_changed(ino); },
+           [&] { st().ops.setxattr(req, ino, name, value, size, flags); });
 }
 void t_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name) {
-  FINESSE_MUTATION(attr_changed(ino), st().ops.removexattr(req, ino, name), attr_changed(ino));
+  mutation([&] { attr_changed(ino); }, [&] { st().ops.removexattr(req, ino, name); });
 }
 void t_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
                  fuse_file_info *fi) {
-  FINESSE_MUTATION(attr_changed(ino), st().ops.fallocate(req, ino, mode, off, len, fi),
-                   attr_changed(ino));
+  mutation([&] { attr_changed(ino); }, [&] { st().ops.fallocate(req, ino, mode, off, len, fi); });
 }
 void t_release(fuse_req_t req, fuse_ino_t ino, fuse_file_info *fi) {
   // A file written through a cache may get its final size and times on release.
-  FINESSE_MUTATION(attr_changed(ino), st().ops.release(req, ino, fi), attr_changed(ino));
+  mutation([&] { attr_changed(ino); }, [&] { st().ops.release(req, ino, fi); });
 }
 
 }  // namespace

@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "finesse_track.h"
-#include "registry.h"
 
 namespace finesse::server {
 
@@ -33,21 +32,11 @@ bool in_init_pid_ns() {
   return n > 0 && strcmp(link, kInitPidNs) == 0;
 }
 
-int bpf_obj_get_rw(const char *pin) {
-  union bpf_attr attr;
-  memset(&attr, 0, sizeof(attr));
-  attr.pathname = reinterpret_cast<uint64_t>(pin);
-  return static_cast<int>(syscall(SYS_bpf, BPF_OBJ_GET, &attr, sizeof(attr)));
-}
-
 bool our_layout() {
-  int fd = bpf_obj_get_ro(FINESSE_TRACK_INFO_PIN);
-  if (fd < 0) return false;
+  PinnedMap info(FINESSE_TRACK_INFO_PIN);
   uint32_t key = 0;
   uint64_t version = 0;
-  bool ours = bpf_lookup(fd, &key, &version) == 0 && version == FINESSE_TRACK_ABI_VERSION;
-  close(fd);
-  return ours;
+  return info.valid() && info.lookup(&key, &version) == 0 && version == FINESSE_TRACK_ABI_VERSION;
 }
 
 }  // namespace
@@ -63,8 +52,8 @@ bool PinnedCounters::read(uint32_t index, uint64_t *value, uint32_t *source, boo
       return false;
     }
     *value = __atomic_load_n(&slots_[index], __ATOMIC_ACQUIRE);
-  } else if (fd_ >= 0 && !mapped_only) {
-    if (bpf_lookup(fd_, &index, value) != 0) return false;
+  } else if (map_.valid() && !mapped_only) {
+    if (map_.lookup(&index, value) != 0) return false;
   } else {
     return false;
   }
@@ -84,23 +73,22 @@ void PinnedCounters::revalidate(int64_t now) {
   next_check_ns_ = now + kRecheckNs;
   struct stat st;
   uint64_t ino = stat(FINESSE_TRACK_INFO_PIN, &st) == 0 ? st.st_ino : 0;
-  if ((slots_ != nullptr || fd_ >= 0) && ino == info_ino_) return;
+  if ((slots_ != nullptr || map_.valid()) && ino == info_ino_) return;
   close_map();
   if (ino == 0 || !our_layout()) return;
-  int fd = bpf_obj_get_rw(pin_);
-  if (fd >= 0) {
+  PinnedMap rw(pin_, PinnedMap::Access::kReadWrite);
+  if (rw.valid()) {
     size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
     size_t len = (size_t{entries_} * sizeof(uint64_t) + page - 1) / page * page;
-    void *p = mmap(nullptr, len, PROT_READ, MAP_SHARED, fd, 0);
-    close(fd);
+    void *p = mmap(nullptr, len, PROT_READ, MAP_SHARED, rw.fd(), 0);
     if (p != MAP_FAILED) {
       slots_ = static_cast<const uint64_t *>(p);
       map_len_ = len;
     }
   }
   if (slots_ == nullptr) {
-    fd_ = bpf_obj_get_ro(pin_);
-    if (fd_ < 0) return;
+    map_ = PinnedMap(pin_);
+    if (!map_.valid()) return;
   }
   info_ino_ = ino;
   if (++source_ == 0) source_ = 1;
@@ -108,9 +96,8 @@ void PinnedCounters::revalidate(int64_t now) {
 
 void PinnedCounters::close_map() {
   if (slots_ != nullptr) munmap(const_cast<uint64_t *>(slots_), map_len_);
-  if (fd_ >= 0) close(fd_);
   slots_ = nullptr;
-  fd_ = -1;
+  map_ = PinnedMap();
   info_ino_ = 0;
 }
 

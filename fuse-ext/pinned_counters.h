@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "pinned_map.h"
+
 namespace finesse::server {
 
 // A pinned array of u64 counters with a dead mark (FINESSE_CRED_GEN_DEAD) in entry
@@ -36,7 +38,7 @@ class PinnedCounters {
   uint32_t dead_index_;
   const uint64_t *slots_ = nullptr;  // mapped (root)
   size_t map_len_ = 0;
-  int fd_ = -1;  // else a read-only fd
+  PinnedMap map_;  // else read-only
   uint64_t info_ino_ = 0;
   uint32_t source_ = 0;
   int64_t next_check_ns_ = 0;

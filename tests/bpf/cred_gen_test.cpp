@@ -67,16 +67,15 @@ TEST_F(CredGen, PinnedForEveryoneToReadNeverToWrite) {
   struct stat st;
   ASSERT_EQ(stat(FINESSE_CRED_GEN_PIN, &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0644u);
-  int fd = bpf_obj_get_ro(FINESSE_CRED_GEN_PIN);
-  ASSERT_GE(fd, 0);
-  void *w = mmap(nullptr, map_len(), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  PinnedMap ro(FINESSE_CRED_GEN_PIN);
+  ASSERT_TRUE(ro.valid());
+  void *w = mmap(nullptr, map_len(), PROT_READ | PROT_WRITE, MAP_SHARED, ro.fd(), 0);
   EXPECT_EQ(w, MAP_FAILED) << "a read-only fd gave a writable mapping";
   if (w != MAP_FAILED) munmap(w, map_len());
   uint32_t key = FINESSE_CRED_GEN_SLOTS;
   uint64_t v = 0;
-  EXPECT_EQ(bpf_lookup(fd, &key, &v), 0) << "a read-only fd cannot read the global entry";
+  EXPECT_EQ(ro.lookup(&key, &v), 0) << "a read-only fd cannot read the global entry";
   EXPECT_EQ(v & FINESSE_CRED_GEN_DEAD, 0u);
-  ::close(fd);
 }
 
 TEST_F(CredGen, CredentialSyscallsBumpTheCallersSlot) {
@@ -119,13 +118,13 @@ TEST_F(CredGen, NonRootServerReadsCountersWithLookups) {
     // euid nobody (no capabilities), saved uid 0 to come back.
     if (syscall(SYS_setresuid, 0, 65534, 0) != 0) _exit(10);
     if (bpf_obj_get(FINESSE_CRED_GEN_PIN) >= 0) _exit(11);  // read-write: refused
-    int ro = bpf_obj_get_ro(FINESSE_CRED_GEN_PIN);
-    if (ro < 0) _exit(12);
-    void *p = mmap(nullptr, map_len(), PROT_READ, MAP_SHARED, ro, 0);
+    PinnedMap ro(FINESSE_CRED_GEN_PIN);
+    if (!ro.valid()) _exit(12);
+    void *p = mmap(nullptr, map_len(), PROT_READ, MAP_SHARED, ro.fd(), 0);
     if (p != MAP_FAILED) _exit(13);  // if this ever works, the server could map it too
     uint32_t slot = getpid() & (FINESSE_CRED_GEN_SLOTS - 1);
     uint64_t before = 0, after = 0;
-    if (bpf_lookup(ro, &slot, &before) != 0) _exit(14);
+    if (ro.lookup(&slot, &before) != 0) _exit(14);
     Creds c;
     c.pid = getpid();
     CredWatch w;
@@ -134,7 +133,7 @@ TEST_F(CredGen, NonRootServerReadsCountersWithLookups) {
     MountAccess access{true, 0, 0};
     if (!creds_current(&c, &w, access) || c.uid != 65534) _exit(20);
     if (syscall(SYS_setresuid, -1, 0, -1) != 0) _exit(15);  // root again, by a raw call
-    if (bpf_lookup(ro, &slot, &after) != 0 || after <= before) _exit(21);
+    if (ro.lookup(&slot, &after) != 0 || after <= before) _exit(21);
     if (!creds_current(&c, &w, access) || c.uid != 0 || !c.privileged) _exit(22);
     _exit(0);
   }
@@ -161,14 +160,13 @@ TEST_F(CredGen, CheckAndReReadCost) {
   for (int i = 0; i < kChecks; i++) creds_current(&c, &w, access);
   auto t1 = std::chrono::steady_clock::now();
   double check_ns = std::chrono::duration<double, std::nano>(t1 - t0).count() / kChecks;
-  int ro = bpf_obj_get_ro(FINESSE_CRED_GEN_PIN);
-  ASSERT_GE(ro, 0);
+  PinnedMap ro(FINESSE_CRED_GEN_PIN);
+  ASSERT_TRUE(ro.valid());
   uint32_t slot = getpid() & (FINESSE_CRED_GEN_SLOTS - 1);
   uint64_t v = 0;
   auto l0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < kChecks / 10; i++) ASSERT_EQ(bpf_lookup(ro, &slot, &v), 0);
+  for (int i = 0; i < kChecks / 10; i++) ASSERT_EQ(ro.lookup(&slot, &v), 0);
   auto l1 = std::chrono::steady_clock::now();
-  ::close(ro);
   double lookup_ns = std::chrono::duration<double, std::nano>(l1 - l0).count() / (kChecks / 10);
   auto reread_us = [&] {
     constexpr int kReads = 2000;

@@ -13,6 +13,7 @@
 #include "finesse_track.h"
 #include "harness.h"
 #include "kernel_facts.h"
+#include "pinned_map.h"
 #include "registry.h"
 #include "track_programs.h"
 
@@ -26,21 +27,13 @@ inline uint64_t mount_id_of(const std::string &path) {
 
 // The fds-map entry of any process (the reader only answers for its own).
 inline bool fd_entry(pid_t tgid, int fd, finesse_fd_fact *out) {
-  int map = bpf_obj_get_ro(FINESSE_FDS_PIN);
-  if (map < 0) return false;
   finesse_fd_key key{static_cast<__u32>(tgid), fd};
-  bool found = bpf_lookup(map, &key, out) == 0;
-  close(map);
-  return found;
+  return PinnedMap(FINESSE_FDS_PIN).lookup(&key, out) == 0;
 }
 
 inline bool cwd_entry(pid_t tgid, finesse_cwd_fact *out) {
-  int map = bpf_obj_get_ro(FINESSE_CWDS_PIN);
-  if (map < 0) return false;
   __u32 key = static_cast<__u32>(tgid);
-  bool found = bpf_lookup(map, &key, out) == 0;
-  close(map);
-  return found;
+  return PinnedMap(FINESSE_CWDS_PIN).lookup(&key, out) == 0;
 }
 
 inline std::string probe_binary() {

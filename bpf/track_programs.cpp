@@ -17,12 +17,12 @@
 
 #include "finesse_track.h"
 #include "finesse_track.skel.h"
+#include "pinned_map.h"
 #include "registry.h"
 
 namespace finesse::loader {
 
-static_assert(FINESSE_TRACK_STAT == static_cast<int>(wire::Op::kStat));
-static_assert(FINESSE_TRACK_LISTXATTR == static_cast<int>(wire::Op::kListxattr));
+// (Both numbered from common/op_list.h.)
 static_assert(FINESSE_TRACK_OP_COUNT == wire::kOpCount);
 
 namespace {
@@ -400,20 +400,19 @@ std::vector<PinnedProgram> pinned_programs() {
 }
 
 int read_missed_counters(MissedCounters *out) {
-  int fd = bpf_obj_get_ro(FINESSE_MISSED_PIN);
-  if (fd < 0) return fd;
+  PinnedMap missed(FINESSE_MISSED_PIN);
+  if (!missed.valid()) return missed.error();
   finesse_missed_key key{}, next{};
   const void *prev = nullptr;
-  while (bpf_next_key(fd, prev, &next) == 0) {
+  while (missed.next_key(prev, &next) == 0) {
     uint64_t count = 0;
-    if (next.op < wire::kOpCount && bpf_lookup(fd, &next, &count) == 0) {
+    if (next.op < wire::kOpCount && missed.lookup(&next, &count) == 0) {
       auto it = out->try_emplace(next.mnt_id).first;
       it->second[next.op] += count;
     }
     key = next;
     prev = &key;
   }
-  close(fd);
   return 0;
 }
 

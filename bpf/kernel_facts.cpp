@@ -8,7 +8,7 @@
 
 #include "clock.h"
 #include "finesse_track.h"
-#include "registry.h"
+#include "pinned_map.h"
 #include "tuning.h"
 
 namespace finesse {
@@ -21,15 +21,15 @@ namespace {
 // One pinned map: its read-only fd and the pin's inode it was opened from. A replaced pin
 // (unload, then attach) means a new map: the old fd is then left open rather than closed,
 // because another thread may be about to use its number (one fd per map and reload).
-struct PinnedMap {
+struct SharedPin {
   const char *pin;
   std::atomic<int> fd{-1};
   std::atomic<uint64_t> pin_ino{0};
   std::atomic<int64_t> checked_ns{0};
 };
 
-PinnedMap g_fds{FINESSE_FDS_PIN};
-PinnedMap g_cwds{FINESSE_CWDS_PIN};
+SharedPin g_fds{FINESSE_FDS_PIN};
+SharedPin g_cwds{FINESSE_CWDS_PIN};
 
 uint64_t pin_inode(const char *pin) {
   struct stat st;
@@ -37,7 +37,7 @@ uint64_t pin_inode(const char *pin) {
 }
 
 // The map's fd, or -1. Costs one stat() of the pin per registry TTL.
-int map_fd(PinnedMap &m) {
+int map_fd(SharedPin &m) {
   int fd = m.fd.load(std::memory_order_acquire);
   int64_t now = now_ns();
   if (fd >= 0 &&
@@ -50,7 +50,7 @@ int map_fd(PinnedMap &m) {
     m.fd.store(-1, std::memory_order_release);
     return -1;
   }
-  int nfd = bpf_obj_get_ro(m.pin);
+  int nfd = PinnedMap(m.pin).release();  // shared by the threads from here: no owner object
   if (nfd < 0) return -1;
   int expected = fd;
   if (!m.fd.compare_exchange_strong(expected, nfd, std::memory_order_acq_rel)) {
@@ -62,10 +62,10 @@ int map_fd(PinnedMap &m) {
 }
 
 template <typename Key, typename Value>
-bool lookup(PinnedMap &m, const Key &key, Value *out) {
+bool lookup(SharedPin &m, const Key &key, Value *out) {
   int fd = map_fd(m);
   if (fd < 0) return false;
-  int rc = bpf_lookup(fd, &key, out);
+  int rc = PinnedMap::lookup(fd, &key, out);
   if (rc == -EBADF || rc == -EINVAL)
     m.checked_ns.store(0, std::memory_order_relaxed);  // closed under us
   return rc == 0;
