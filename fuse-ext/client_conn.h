@@ -6,8 +6,10 @@
 
 #include <cstdint>
 
+#include "counters.h"
 #include "cred_watch.h"
 #include "creds.h"
+#include "fd_discard.h"
 #include "kernel_watch.h"
 
 namespace finesse::server {
@@ -27,7 +29,8 @@ struct Client {
 };
 
 // Unmaps a client's region (waking its waiters: the region says closed) and closes its fds
-// (also cred_watch.pidfd).
-void close_client(Client &c);
+// (also cred_watch.pidfd, the socket through discard); a client with a region leaves
+// counters.clients_active.
+void close_client(Client &c, Counters &counters, FdDiscard &discard);
 
 }  // namespace finesse::server

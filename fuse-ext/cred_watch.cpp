@@ -20,26 +20,6 @@ namespace finesse::server {
 
 namespace {
 
-// The pinned cred_gen array (pinned_counters.h: found lazily, since the loader pins it at
-// the first attach, after the server started; mapped by a root server, else one bpf()
-// lookup a read).
-class CredCounter {
- public:
-  // The client's counter and the opening it was read from (never 0), or false.
-  bool read(pid_t pid, uint64_t *value, uint32_t *source) {
-    uint32_t slot = counters_.per_process()  // else our pids are not the programs' tgids
-                        ? static_cast<uint32_t>(pid) & (FINESSE_CRED_GEN_SLOTS - 1)
-                        : FINESSE_CRED_GEN_SLOTS;
-    return counters_.read(slot, value, source);
-  }
-
- private:
-  PinnedCounters counters_{FINESSE_CRED_GEN_PIN, FINESSE_CRED_GEN_SLOTS + 1,
-                           FINESSE_CRED_GEN_SLOTS};
-};
-
-CredCounter g_counter;
-
 // One thread's status file. false if it cannot be read (*gone: the thread exited).
 bool read_thread_status(int task_dir, const char *tid, StatusIds *ids, bool *gone) {
   char path[64], buf[8192];
@@ -125,7 +105,14 @@ bool within_admitted(const Creds &f, const Creds &a) {
   return true;
 }
 
-bool creds_current(Creds *creds, CredWatch *w, const MountAccess &m) {
+bool CredCounter::read(pid_t pid, uint64_t *value, uint32_t *source) {
+  uint32_t slot = counters_.per_process()  // else our pids are not the programs' tgids
+                      ? static_cast<uint32_t>(pid) & (FINESSE_CRED_GEN_SLOTS - 1)
+                      : FINESSE_CRED_GEN_SLOTS;
+  return counters_.read(slot, value, source);
+}
+
+bool creds_current(CredCounter &counter, Creds *creds, CredWatch *w, const MountAccess &m) {
   if (w->gone) return false;
   // A process with one uid, one gid and no permitted capabilities cannot change them (a
   // new user namespace only adds capabilities over its own files: stricter answers).
@@ -133,7 +120,7 @@ bool creds_current(Creds *creds, CredWatch *w, const MountAccess &m) {
   // The counter before /proc: a change racing with the re-read below moves it again.
   uint64_t value = 0;
   uint32_t source = 0;
-  bool counted = g_counter.read(creds->pid, &value, &source);
+  bool counted = counter.read(creds->pid, &value, &source);
   if (w->checked && !w->mixed && counted && w->source == source && w->seen == value)
     return w->servable;
   Creds fresh = *creds;

@@ -12,6 +12,8 @@
 #include <cstdint>
 
 #include "creds.h"
+#include "finesse_track.h"
+#include "pinned_counters.h"
 
 namespace finesse::server {
 
@@ -59,7 +61,20 @@ bool within_admitted(const Creds &fresh, const Creds &admitted);
 // there is no counter (BPF programs not loaded: then for clients that can change
 // credentials, on every request), and on the first request after admission. Clients whose threads
 // disagree are not served (and re-read on every request, since a thread's exit changes no counter).
-bool creds_current(Creds *creds, CredWatch *w, const MountAccess &m);
+// The pinned cred_gen array (pinned_counters.h: found lazily, since the loader pins it at
+// the first attach, after the server started; mapped by a root server, else one bpf()
+// lookup a read). One per serving thread.
+class CredCounter {
+ public:
+  // The client's counter and the opening it was read from (never 0), or false.
+  bool read(pid_t pid, uint64_t *value, uint32_t *source);
+
+ private:
+  PinnedCounters counters_{FINESSE_CRED_GEN_PIN, FINESSE_CRED_GEN_SLOTS + 1,
+                           FINESSE_CRED_GEN_SLOTS};
+};
+
+bool creds_current(CredCounter &counter, Creds *creds, CredWatch *w, const MountAccess &m);
 
 // Every thread's credentials of process pid, if they are alike and servable (else why not).
 // *can_change: whether the process can change them (ids differ, or capabilities permitted);

@@ -16,36 +16,31 @@ namespace {
 
 constexpr int kMaxFdsPerMessage = 253;  // SCM_MAX_FD
 
-std::mutex g_mu;
-std::condition_variable g_cv;
-std::deque<int> g_to_close;
-pid_t g_closer_pid = -1;  // the process whose closing thread runs (none after a fork)
+}  // namespace
 
-void closer() {
-  std::unique_lock<std::mutex> lock(g_mu);
+void FdDiscard::closer() {
+  std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    g_cv.wait(lock, [] { return !g_to_close.empty(); });
-    int fd = g_to_close.front();
-    g_to_close.pop_front();
+    cv_.wait(lock, [this] { return !to_close_.empty(); });
+    int fd = to_close_.front();
+    to_close_.pop_front();
     lock.unlock();
     close(fd);  // may block: only this thread waits
     lock.lock();
   }
 }
 
-void close_later(const int *fds, int n) {
-  std::lock_guard<std::mutex> g(g_mu);
-  if (g_closer_pid != getpid()) {
-    g_closer_pid = getpid();
-    std::thread(closer).detach();
+void FdDiscard::close_later(const int *fds, int n) {
+  std::lock_guard<std::mutex> g(mu_);
+  if (closer_pid_ != getpid()) {
+    closer_pid_ = getpid();
+    std::thread([this] { closer(); }).detach();
   }
-  for (int i = 0; i < n; i++) g_to_close.push_back(fds[i]);
-  g_cv.notify_one();
+  for (int i = 0; i < n; i++) to_close_.push_back(fds[i]);
+  cv_.notify_one();
 }
 
-}  // namespace
-
-ssize_t recv_discarding_fds(int sock, void *buf, size_t len, bool *had_fds) {
+ssize_t FdDiscard::recv(int sock, void *buf, size_t len, bool *had_fds) {
   iovec iov{buf, len};
   msghdr msg{};
   msg.msg_iov = &iov;
@@ -72,12 +67,12 @@ ssize_t recv_discarding_fds(int sock, void *buf, size_t len, bool *had_fds) {
   return n;
 }
 
-void close_client_socket(int sock) {
+void FdDiscard::close_socket(int sock) {
   // After SHUT_RDWR the peer's sends fail (unix sockets shut the peer's sending side too).
   shutdown(sock, SHUT_RDWR);
   char junk[256];
   bool had_fds;
-  for (int i = 0; i < 4096 && recv_discarding_fds(sock, junk, sizeof(junk), &had_fds) > 0; i++) {
+  for (int i = 0; i < 4096 && recv(sock, junk, sizeof(junk), &had_fds) > 0; i++) {
   }
   close(sock);
 }

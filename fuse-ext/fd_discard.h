@@ -8,16 +8,34 @@
 
 #include <sys/types.h>
 
+#include <condition_variable>
 #include <cstddef>
+#include <deque>
+#include <mutex>
 
 namespace finesse::server {
 
-// recvmsg without waiting; descriptors attached to the message go to the closing thread.
-// Returns the message length, 0 on hang-up, or -errno. *had_fds: some were attached.
-ssize_t recv_discarding_fds(int sock, void *buf, size_t len, bool *had_fds);
+class FdDiscard {
+ public:
+  // recvmsg without waiting; descriptors attached to the message go to the closing thread.
+  // Returns the message length, 0 on hang-up, or -errno. *had_fds: some were attached.
+  ssize_t recv(int sock, void *buf, size_t len, bool *had_fds);
 
-// Closes a client socket: first stops the peer from sending and takes what it already sent
-// (with its descriptors) out of the queue, which closing the socket would otherwise drop here.
-void close_client_socket(int sock);
+  // Closes a client socket: first stops the peer from sending and takes what it already
+  // sent (with its descriptors) out of the queue, which closing the socket would otherwise
+  // drop here.
+  void close_socket(int sock);
+
+ private:
+  void close_later(const int *fds, int n);
+  void closer();
+
+  // The closing thread, started on first use (and again in a forked child) and detached: a
+  // close it is stuck in must not hold up the daemon's exit.
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<int> to_close_;
+  pid_t closer_pid_ = -1;  // the process whose closing thread runs (none after a fork)
+};
 
 }  // namespace finesse::server

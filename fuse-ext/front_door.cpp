@@ -18,7 +18,6 @@
 #include "fd_discard.h"
 #include "futex.h"
 #include "kernel_view.h"
-#include "server.h"
 #include "unix_socket.h"
 #include "wire.h"
 
@@ -116,18 +115,18 @@ int peer_pidfd(int sock, pid_t pid, int64_t accepted_boot_ns) {
 
 }  // namespace
 
-void close_client(Client &c) {
+void close_client(Client &c, Counters &counters, FdDiscard &discard) {
   if (c.region != nullptr) {
     wire::header_of(c.region)->closed.store(1);
     for (uint32_t i = 0; i < wire::kSlotCount; i++)
       futex_wake(&wire::slot_at(c.region, i)->h.state, INT_MAX);
     munmap(c.region, wire::kRegionSize);
     c.region = nullptr;
-    counters().clients_active--;
+    counters.clients_active--;
   }
   if (c.efd >= 0) close(c.efd);
   c.efd = -1;
-  if (c.sock >= 0) close_client_socket(c.sock);
+  if (c.sock >= 0) discard.close_socket(c.sock);
   c.sock = -1;
   if (c.cred_watch.pidfd >= 0) close(c.cred_watch.pidfd);
   c.cred_watch.pidfd = -1;
@@ -151,7 +150,7 @@ void FrontDoor::stop() {
   for (auto &[fd, c] : greeting_) fds.push_back(fd);
   for (int fd : fds) drop(fd);
   for (auto &c : take_arrivals()) {
-    close_client(*c);
+    close_client(*c, counters_, discard_);
     left(c->peer_uid);
   }
   if (epoll_fd_ >= 0) close(epoll_fd_);
@@ -185,7 +184,7 @@ void FrontDoor::accept_all() {
     {
       std::lock_guard<std::mutex> g(mu_);
       if (open_ >= kMaxClients || (uid != 0 && per_user_[uid] >= kMaxClientsPerUser)) {
-        close_client_socket(fd);
+        discard_.close_socket(fd);
         continue;
       }
       per_user_[uid]++;
@@ -204,7 +203,7 @@ void FrontDoor::drop(int fd) {
   auto it = greeting_.find(fd);
   if (it == greeting_.end()) return;
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
-  close_client(*it->second);
+  close_client(*it->second, counters_, discard_);
   left(it->second->peer_uid);
   greeting_.erase(it);
 }
@@ -266,7 +265,7 @@ void FrontDoor::on_hello(int fd) {
   Client &c = *it->second;
   wire::Hello h{};
   bool had_fds;
-  ssize_t n = recv_discarding_fds(c.sock, &h, sizeof(h), &had_fds);
+  ssize_t n = discard_.recv(c.sock, &h, sizeof(h), &had_fds);
   if (n == -EAGAIN) return;
   if (n <= 0 || had_fds) return drop(fd);
   wire::Welcome w{wire::kMagic, wire::kVersion, wire::HelloStatus::kServed, wire::kSlotCount,
@@ -292,10 +291,10 @@ void FrontDoor::on_hello(int fd) {
   }
   // What a stat answer would tell the client, told now: its first fstat of a file it opened
   // goes to the kernel's cached attributes without looking the fd up.
-  if (kernel_view().caches_attrs()) w.hints |= wire::kHintKernelCachesAttrs;
+  if (kernel_.caches_attrs()) w.hints |= wire::kHintKernelCachesAttrs;
   if (!make_region(c, w)) return drop(fd);
-  counters().clients_total++;
-  counters().clients_active++;
+  counters_.clients_total++;
+  counters_.clients_active++;
   hand_over(fd);
 }
 

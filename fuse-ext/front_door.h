@@ -15,12 +15,18 @@
 #include <vector>
 
 #include "client_conn.h"
+#include "counters.h"
 #include "cred_watch.h"
+#include "fd_discard.h"
+#include "kernel_view.h"
 
 namespace finesse::server {
 
 class FrontDoor {
  public:
+  FrontDoor(Counters &counters, const KernelView &kernel, FdDiscard &discard)
+      : counters_(counters), kernel_(kernel), discard_(discard) {}
+
   // Takes connections on listen_fd until stop_fd becomes readable (it is not read: the
   // serving thread watches it too). Tells the serving thread of arrivals by arrival_fd
   // (an eventfd). Returns 0 or -errno.
@@ -42,6 +48,9 @@ class FrontDoor {
   void hand_over(int fd);
   std::string admit(Client &c);
 
+  Counters &counters_;
+  const KernelView &kernel_;
+  FdDiscard &discard_;
   int listen_fd_ = -1, stop_fd_ = -1, arrival_fd_ = -1, epoll_fd_ = -1;
   std::thread thread_;
   std::unordered_map<int, std::unique_ptr<Client>> greeting_;  // by socket fd: no hello yet

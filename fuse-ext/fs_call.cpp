@@ -15,7 +15,7 @@ namespace {
 // One synthetic request for the duration of one file-system call.
 class Call {
  public:
-  explicit Call(const CallCtx *c) : req_(acquire_req()) {
+  Call(FsState &fs, const CallCtx *c) : fs_(fs), req_(fs.reqs.acquire()) {
     if (req_ == nullptr || c == nullptr) return;
     req_->ctx.uid = c->creds->uid;
     req_->ctx.gid = c->creds->gid;
@@ -24,8 +24,9 @@ class Call {
     req_->groups = &c->creds->groups;
   }
   ~Call() {
-    if (req_ != nullptr) release_req(req_);
+    if (req_ != nullptr) fs_.reqs.release(req_);
   }
+  FsState &fs() const { return fs_; }
   bool ok() const { return req_ != nullptr; }
   fuse_req_t req() const { return to_fuse_req(req_); }
   // Where a reply with data (readlink, xattrs) goes.
@@ -42,21 +43,20 @@ class Call {
   }
 
  private:
+  FsState &fs_;
   SyntheticReq *req_;
 };
-
-const fuse_lowlevel_ops &ops() { return fs_state().ops; }
 
 // Calls the file system's own op `field` with call's synthetic request and waits for the
 // reply. 0 (the reply is in call.r()), -errno, -ENOSYS for an op the file system lacks, or
 // kFallback when no synthetic request was free.
 template <typename Fn, typename... Args>
 int run(Call &call, Fn fuse_lowlevel_ops::*field, Args... args) {
-  Fn fn = ops().*field;
+  Fn fn = call.fs().ops.*field;
   if (fn == nullptr) return -ENOSYS;
   if (!call.ok()) return wire::kFallback;
   {
-    OpGuard guard;
+    OpGuard guard(call.fs());
     fn(call.req(), args...);
   }
   return call.finish();
@@ -91,68 +91,68 @@ using Ops = fuse_lowlevel_ops;
 }  // namespace
 
 int fs_lookup(const CallCtx &c, fuse_ino_t parent, const char *name, fuse_entry_param *e) {
-  Call call(&c);
+  Call call(*c.fs, &c);
   if (int rc = run(call, &Ops::lookup, parent, name)) return rc;
   return entry_result(call, e);
 }
 
 int fs_getattr(const CallCtx &c, fuse_ino_t ino, struct stat *attr, double *timeout) {
-  Call call(&c);
+  Call call(*c.fs, &c);
   if (int rc = run(call, &Ops::getattr, ino, nullptr)) return rc;
   return attr_result(call, attr, timeout);
 }
 
 int fs_setattr(const CallCtx &c, fuse_ino_t ino, struct stat *in, int to_set, struct stat *out,
                double *timeout) {
-  Call call(&c);
+  Call call(*c.fs, &c);
   if (int rc = run(call, &Ops::setattr, ino, in, to_set, nullptr)) return rc;
   return attr_result(call, out, timeout);
 }
 
 int fs_access(const CallCtx &c, fuse_ino_t ino, int mask) {
-  Call call(&c);
+  Call call(*c.fs, &c);
   return run(call, &Ops::access, ino, mask);
 }
 
 int fs_unlink(const CallCtx &c, fuse_ino_t parent, const char *name) {
-  Call call(&c);
+  Call call(*c.fs, &c);
   return run(call, &Ops::unlink, parent, name);
 }
 
 int fs_rmdir(const CallCtx &c, fuse_ino_t parent, const char *name) {
-  Call call(&c);
+  Call call(*c.fs, &c);
   return run(call, &Ops::rmdir, parent, name);
 }
 
 int fs_mkdir(const CallCtx &c, fuse_ino_t parent, const char *name, mode_t mode,
              fuse_entry_param *e) {
-  Call call(&c);
+  Call call(*c.fs, &c);
   if (int rc = run(call, &Ops::mkdir, parent, name, mode)) return rc;
   return entry_result(call, e);
 }
 
 int fs_symlink(const CallCtx &c, const char *target, fuse_ino_t parent, const char *name,
                fuse_entry_param *e) {
-  Call call(&c);
+  Call call(*c.fs, &c);
   if (int rc = run(call, &Ops::symlink, target, parent, name)) return rc;
   return entry_result(call, e);
 }
 
 int fs_link(const CallCtx &c, fuse_ino_t ino, fuse_ino_t newparent, const char *newname,
             fuse_entry_param *e) {
-  Call call(&c);
+  Call call(*c.fs, &c);
   if (int rc = run(call, &Ops::link, ino, newparent, newname)) return rc;
   return entry_result(call, e);
 }
 
 int fs_rename(const CallCtx &c, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
               const char *newname, unsigned flags) {
-  Call call(&c);
+  Call call(*c.fs, &c);
   return run(call, &Ops::rename, parent, name, newparent, newname, flags);
 }
 
 int fs_readlink(const CallCtx &c, fuse_ino_t ino, char *buf, size_t cap, size_t *len) {
-  Call call(&c);
+  Call call(*c.fs, &c);
   call.set_buffer(buf, cap);
   if (int rc = run(call, &Ops::readlink, ino)) return rc;
   if (call.r()->kind != ReplyKind::kReadlink) return -EIO;
@@ -161,7 +161,7 @@ int fs_readlink(const CallCtx &c, fuse_ino_t ino, char *buf, size_t cap, size_t 
 }
 
 int fs_statfs(const CallCtx &c, fuse_ino_t ino, struct statvfs *st) {
-  Call call(&c);
+  Call call(*c.fs, &c);
   if (int rc = run(call, &Ops::statfs, ino)) return rc;
   if (call.r()->kind != ReplyKind::kStatfs) return -EIO;
   *st = call.r()->stv;
@@ -170,22 +170,22 @@ int fs_statfs(const CallCtx &c, fuse_ino_t ino, struct statvfs *st) {
 
 int fs_getxattr(const CallCtx &c, fuse_ino_t ino, const char *name, size_t size, char *buf,
                 size_t *len) {
-  Call call(&c);
+  Call call(*c.fs, &c);
   call.set_buffer(buf, size);
   if (int rc = run(call, &Ops::getxattr, ino, name, size)) return rc;
   return xattr_result(call, size, len);
 }
 
 int fs_listxattr(const CallCtx &c, fuse_ino_t ino, size_t size, char *buf, size_t *len) {
-  Call call(&c);
+  Call call(*c.fs, &c);
   call.set_buffer(buf, size);
   if (int rc = run(call, &Ops::listxattr, ino, size)) return rc;
   return xattr_result(call, size, len);
 }
 
-void fs_forget(fuse_ino_t ino, uint64_t nlookup) {
-  if (ops().forget == nullptr) return;
-  Call call(nullptr);
+void fs_forget(FsState &fs, fuse_ino_t ino, uint64_t nlookup) {
+  if (fs.ops.forget == nullptr) return;
+  Call call(fs, nullptr);
   // (No request free: the lookup stays held, never double-freed.)
   run(call, &Ops::forget, ino, nlookup);
 }

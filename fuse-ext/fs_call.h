@@ -12,10 +12,12 @@
 #include <cstdint>
 
 #include "creds.h"
+#include "fs_state.h"
 
 namespace finesse::server {
 
 struct CallCtx {
+  FsState *fs;  // whose ops are called
   const Creds *creds;
   mode_t umask;
 };
@@ -42,6 +44,6 @@ int fs_statfs(const CallCtx &c, fuse_ino_t ino, struct statvfs *st);
 int fs_getxattr(const CallCtx &c, fuse_ino_t ino, const char *name, size_t size, char *buf,
                 size_t *len);
 int fs_listxattr(const CallCtx &c, fuse_ino_t ino, size_t size, char *buf, size_t *len);
-void fs_forget(fuse_ino_t ino, uint64_t nlookup);
+void fs_forget(FsState &fs, fuse_ino_t ino, uint64_t nlookup);
 
 }  // namespace finesse::server

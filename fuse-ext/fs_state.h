@@ -10,6 +10,8 @@
 #include <mutex>
 #include <string>
 
+#include "synthetic_req.h"
+
 namespace finesse::server {
 
 struct FsState {
@@ -22,19 +24,19 @@ struct FsState {
   std::atomic<bool> serialize{false};    // single-threaded loop: one op at a time
   unsigned conn_want = 0;                // capabilities the file system enabled at init
   std::mutex op_lock;                    // held around every op when serialize is set
+  SyntheticReqPool reqs;                 // what the bypass calls ops with
 };
 
-FsState &fs_state();
-
-// Takes op_lock when the file system is single-threaded; nothing otherwise.
+// Takes fs's op_lock when the file system is single-threaded; nothing otherwise.
 class OpGuard {
  public:
-  OpGuard();
+  explicit OpGuard(FsState &fs);
   ~OpGuard();
   OpGuard(const OpGuard &) = delete;
   OpGuard &operator=(const OpGuard &) = delete;
 
  private:
+  FsState &fs_;
   bool locked_;
 };
 

@@ -118,7 +118,7 @@ int32_t do_stat(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
   // With the writeback cache the kernel keeps a regular file's size and times over what the
   // file system says (it may hold dirty pages the file system has not seen): ask it.
   if (ctx.mount->writeback_cache && S_ISREG(w.attr.st_mode)) return kFallback;
-  if (kernel_view().caches_attrs()) out.rep->hints |= wire::kHintKernelCachesAttrs;
+  if (ctx.kernel->caches_attrs()) out.rep->hints |= wire::kHintKernelCachesAttrs;
   struct stat st = w.attr;
   if (w.from_kernel_entry) return to_wire(st, &out.rep->attr), 0;
   // statx(AT_STATX_FORCE_SYNC): the kernel asks the file system (fuse_update_get_attr).
@@ -132,7 +132,7 @@ int32_t do_stat(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
 int32_t do_access(ServeCtx &ctx, const Decoded &d, ReplyBuf &) {
   if (!(d.req.flags & wire::kEaccess) && !access_creds_known(*ctx.creds)) return kFallback;
   Creds eff = (d.req.flags & wire::kEaccess) ? *ctx.creds : access_creds(*ctx.creds);
-  ServeCtx actx{&eff, ctx.mount, ctx.cache, ctx.umask, {}, {}};
+  ServeCtx actx{&eff, ctx.mount, ctx.fs, ctx.kernel, ctx.cache, ctx.umask, {}, {}};
   WalkResult w;
   WalkSpec spec = spec_of(d, 0, !(d.req.flags & wire::kNoFollow));
   spec.attr_only = dp(ctx);  // without default_permissions the file system's access op decides
@@ -158,7 +158,11 @@ int32_t do_access(ServeCtx &ctx, const Decoded &d, ReplyBuf &) {
 int32_t do_unlink_or_rmdir(ServeCtx &ctx, const Decoded &d, bool is_dir) {
   if (!mutations_allowed(ctx)) return kFallback;
   WalkResult w;
-  int rc = walk_path(ctx, spec_of(d, 0, false), &w);
+  WalkSpec spec = spec_of(d, 0, false);
+  // The victim is removed by name: its type, owner and number (for the kernel's view) may
+  // come from the entry the kernel holds for it, without a lookup of the server's own.
+  spec.attr_only = true;
+  int rc = walk_path(ctx, spec, &w);
   if (rc != 0) return rc;
   if (!has_name(w)) return kFallback;
   if (!w.exists) return -ENOENT;

@@ -12,17 +12,14 @@
 #include <algorithm>
 
 #include "clock.h"
+#include "extension.h"
 #include "fs_state.h"
 #include "kernel_view.h"
 #include "op_trampolines.h"
-#include "server.h"
 #include "synthetic_req.h"
 #include "tuning.h"
 
-using finesse::server::as_synthetic;
 using finesse::server::complete;
-using finesse::server::fs_state;
-using finesse::server::kernel_view;
 using finesse::server::ReplyKind;
 using finesse::server::SyntheticReq;
 
@@ -37,6 +34,24 @@ Fn real(const char *name) {
   return f;                                              \
 }())
 
+// The extension: libfuse's entry points have no context of ours but its one root.
+finesse::server::Extension &ext() {
+  return finesse::server::extension();
+}
+
+// req as one of the bypass's synthetic requests, or nullptr for the kernel's.
+SyntheticReq *as_synthetic(fuse_req_t req) {
+  return ext().fs.reqs.find(req);
+}
+
+// The reply of a kernel-path create this thread is handing to the file system.
+void keep_created(fuse_req_t req, const fuse_entry_param &e) {
+  finesse::server::CreatedEntry &c = finesse::server::created_entry();
+  if (c.req != req) return;
+  c.e = e;
+  c.replied = true;
+}
+
 void copy_out(SyntheticReq *s, const char *data, size_t size) {
   s->buf_len = size;
   if (s->buf != nullptr) memcpy(s->buf, data, std::min(size, s->buf_cap));
@@ -49,7 +64,7 @@ void copy_out(SyntheticReq *s, const char *data, size_t size) {
 EXPORT struct fuse_session *fuse_session_new(struct fuse_args *args,
                                              const struct fuse_lowlevel_ops *op, size_t op_size,
                                              void *userdata) {
-  auto &st = fs_state();
+  auto &st = ext().fs;
   if (finesse::tuning().disabled || st.session != nullptr || op == nullptr)
     return REAL(fuse_session_new)(args, op, op_size, userdata);
   memset(&st.ops, 0, sizeof(st.ops));
@@ -61,14 +76,14 @@ EXPORT struct fuse_session *fuse_session_new(struct fuse_args *args,
 }
 
 EXPORT int fuse_session_mount(struct fuse_session *se, const char *mountpoint) {
-  auto &st = fs_state();
+  auto &st = ext().fs;
   char canonical[PATH_MAX];
   // Resolve before mounting: afterwards the path leads into our own file system.
   bool ok = mountpoint != nullptr && realpath(mountpoint, canonical) != nullptr;
   int rc = REAL(fuse_session_mount)(se, mountpoint);
   if (rc == 0 && ok && se == st.session) {
     st.mountpoint = canonical;
-    finesse::server::start_server(st.mountpoint);
+    ext().server.start(st.mountpoint);
   } else if (rc == 0 && se != st.session && !finesse::tuning().disabled) {
     // libfuse >= 3.17 makes sessions in fuse_session_new_versioned (its fuse_session_new is
     // an inline wrapper): we never saw the file system's ops, so there is nothing to serve.
@@ -82,18 +97,18 @@ EXPORT int fuse_session_mount(struct fuse_session *se, const char *mountpoint) {
 }
 
 EXPORT void fuse_session_unmount(struct fuse_session *se) {
-  if (se == fs_state().session) finesse::server::stop_server();
+  if (se == ext().fs.session) ext().server.stop();
   REAL(fuse_session_unmount)(se);
 }
 
 EXPORT void fuse_session_destroy(struct fuse_session *se) {
-  auto &st = fs_state();
+  auto &st = ext().fs;
   if (se == st.session) {
-    finesse::server::stop_server();
+    ext().server.stop();
     REAL(fuse_session_destroy)(se);
     st.session = nullptr;
     st.initialized = false;
-    kernel_view().clear();
+    ext().kernel.clear();
     return;
   }
   REAL(fuse_session_destroy)(se);
@@ -101,18 +116,18 @@ EXPORT void fuse_session_destroy(struct fuse_session *se) {
 
 // fuse_daemonize forks: threads do not survive, so the server restarts in the child.
 EXPORT int fuse_daemonize(int foreground) {
-  auto &st = fs_state();
+  auto &st = ext().fs;
   bool restart = !foreground && st.session != nullptr && !st.mountpoint.empty();
-  if (restart) finesse::server::stop_server();
+  if (restart) ext().server.stop();
   int rc = REAL(fuse_daemonize)(foreground);
-  if (restart) finesse::server::start_server(st.mountpoint);
+  if (restart) ext().server.start(st.mountpoint);
   return rc;
 }
 
 // The single-threaded loop: the file system may not be thread-safe, so bypass calls are
 // serialised with kernel requests.
 EXPORT int fuse_session_loop(struct fuse_session *se) {
-  if (se == fs_state().session) fs_state().serialize = true;
+  if (se == ext().fs.session) ext().fs.serialize = true;
   return REAL(fuse_session_loop)(se);
 }
 
@@ -121,18 +136,18 @@ EXPORT int fuse_session_loop(struct fuse_session *se) {
 // too: bypass calls are serialised with its requests (a multi-threaded one is serialised as
 // well, slower but correct).
 EXPORT int fuse_session_receive_buf(struct fuse_session *se, struct fuse_buf *buf) {
-  if (se == fs_state().session) fs_state().serialize = true;
+  if (se == ext().fs.session) ext().fs.serialize = true;
   return REAL(fuse_session_receive_buf)(se, buf);
 }
 
 EXPORT void fuse_session_process_buf(struct fuse_session *se, const struct fuse_buf *buf) {
-  if (se == fs_state().session) fs_state().serialize = true;
+  if (se == ext().fs.session) ext().fs.serialize = true;
   REAL(fuse_session_process_buf)(se, buf);
 }
 
 EXPORT int fuse_reply_err(fuse_req_t req, int err) {
   if (auto *s = as_synthetic(req)) return complete(s, ReplyKind::kErr, err), 0;
-  finesse::server::note_kernel_reply(req);
+  ext().challenges.note_reply(req);
   return REAL(fuse_reply_err)(req, err);
 }
 
@@ -147,13 +162,13 @@ EXPORT int fuse_reply_entry(fuse_req_t req, const struct fuse_entry_param *e) {
     return complete(s, ReplyKind::kEntry, 0), 0;
   }
   if (e != nullptr) {
-    kernel_view().note_entry(*e);
+    ext().kernel.note_entry(*e);
+    keep_created(req, *e);
     const auto &er = finesse::server::entry_request();
     if (er.req == req && er.name != nullptr)
-      finesse::server::server_cache().note_kernel_entry(er.parent, er.name, *e, er.gen,
-                                                        finesse::now_ns());
+      ext().cache.note_kernel_entry(er.parent, er.name, *e, er.gen, finesse::now_ns());
   }
-  finesse::server::note_kernel_reply(req);
+  ext().challenges.note_reply(req);
   return REAL(fuse_reply_entry)(req, e);
 }
 
@@ -163,7 +178,10 @@ EXPORT int fuse_reply_create(fuse_req_t req, const struct fuse_entry_param *e,
     s->entry = *e;
     return complete(s, ReplyKind::kEntry, 0), 0;
   }
-  if (e != nullptr) kernel_view().note_entry(*e);
+  if (e != nullptr) {
+    ext().kernel.note_entry(*e);
+    keep_created(req, *e);
+  }
   return REAL(fuse_reply_create)(req, e, fi);
 }
 
@@ -173,7 +191,7 @@ EXPORT int fuse_reply_attr(fuse_req_t req, const struct stat *attr, double attr_
     s->attr_timeout = attr_timeout;
     return complete(s, ReplyKind::kAttr, 0), 0;
   }
-  kernel_view().note_attr_reply(attr_timeout);
+  ext().kernel.note_attr_reply(attr_timeout);
   return REAL(fuse_reply_attr)(req, attr, attr_timeout);
 }
 
@@ -239,7 +257,7 @@ EXPORT int fuse_reply_xattr(fuse_req_t req, size_t count) {
   }
 EXPORT int fuse_reply_open(fuse_req_t req, const struct fuse_file_info *fi) {
   if (auto *s = as_synthetic(req)) return complete(s, ReplyKind::kErr, EIO), 0;
-  if (fi != nullptr && fi->cache_readdir) kernel_view().note_dir_cache();
+  if (fi != nullptr && fi->cache_readdir) ext().kernel.note_dir_cache();
   return REAL(fuse_reply_open)(req, fi);
 }
 FINESSE_UNEXPECTED_REPLY(fuse_reply_write, (fuse_req_t req, size_t count), (req, count))
@@ -257,7 +275,7 @@ EXPORT const struct fuse_ctx *fuse_req_ctx(fuse_req_t req) {
 }
 
 EXPORT void *fuse_req_userdata(fuse_req_t req) {
-  if (as_synthetic(req)) return fs_state().userdata;
+  if (as_synthetic(req)) return ext().fs.userdata;
   return REAL(fuse_req_userdata)(req);
 }
 
@@ -286,11 +304,10 @@ EXPORT size_t fuse_add_direntry_plus(fuse_req_t req, char *buf, size_t bufsize, 
   size_t n = REAL(fuse_add_direntry_plus)(req, buf, bufsize, name, e, off);
   if (!as_synthetic(req) && buf != nullptr && n <= bufsize && e != nullptr && e->ino != 0 &&
       strcmp(name, ".") != 0 && strcmp(name, "..") != 0) {
-    kernel_view().note_entry(*e);
+    ext().kernel.note_entry(*e);
     const auto &er = finesse::server::entry_request();
     if (er.req == req && er.name == nullptr)
-      finesse::server::server_cache().note_kernel_entry(er.parent, name, *e, er.gen,
-                                                        finesse::now_ns());
+      ext().cache.note_kernel_entry(er.parent, name, *e, er.gen, finesse::now_ns());
   }
   return n;
 }

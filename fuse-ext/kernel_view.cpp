@@ -4,11 +4,6 @@
 
 namespace finesse::server {
 
-KernelView &kernel_view() {
-  static KernelView v;
-  return v;
-}
-
 void KernelView::note_entry(const fuse_entry_param &e) {
   if (e.ino == 0) {
     if (e.entry_timeout > 0) negative_cached_.store(true, std::memory_order_relaxed);
@@ -84,9 +79,8 @@ int send_deferred(fuse_session *se, DeferredDrops *drops) {
   return sent;
 }
 
-int Invalidations::send(fuse_session *se, DeferredDrops *later) {
+int Invalidations::send(fuse_session *se, const KernelView &kv, DeferredDrops *later) {
   int sent = 0;
-  const KernelView &kv = kernel_view();
   std::vector<fuse_ino_t> parents;       // directories whose entries changed
   std::vector<fuse_ino_t> dirs_changed;  // those the kernel already marked changed
   // Read after the file system's change: a lookup that starts later cannot find the name.
@@ -147,6 +141,11 @@ int Invalidations::send(fuse_session *se, DeferredDrops *later) {
 EntryRequest &entry_request() {
   static thread_local EntryRequest r;
   return r;
+}
+
+CreatedEntry &created_entry() {
+  static thread_local CreatedEntry c;
+  return c;
 }
 
 }  // namespace finesse::server

@@ -168,12 +168,27 @@ void NodeCache::drop_entry(fuse_ino_t parent, std::string_view name,
   erase_kernel_entry_locked(parent, n);
 }
 
+uint64_t NodeCache::name_changed(fuse_ino_t parent, std::string_view name,
+                                 std::vector<Forget> *forgets) {
+  std::lock_guard<std::mutex> g(mu_);
+  bump_locked();
+  std::string n(name);
+  remove_dentry_locked(parent, n, forgets);
+  erase_kernel_entry_locked(parent, n);
+  expire_attr_locked(parent);
+  return gen_;
+}
+
 void NodeCache::invalidate_attr(fuse_ino_t ino) {
   std::lock_guard<std::mutex> g(mu_);
   bump_locked();
+  expire_attr_locked(ino);
+}
+
+void NodeCache::expire_attr_locked(fuse_ino_t ino) {
   auto n = nodes_.find(ino);
   if (n != nodes_.end() && n->second.attr_expiry != 0) n->second.attr_expiry = 1;
-  erase_kernel_entries_of_locked(ino);
+  erase_kernel_entries_naming_locked(ino);
 }
 
 void NodeCache::invalidate_all_attrs() {
@@ -260,6 +275,17 @@ void NodeCache::erase_kernel_entries_of_locked(fuse_ino_t ino) {
   std::vector<Key> keys;
   auto [b, e] = kernel_entries_by_ino_.equal_range(ino);
   for (auto j = b; j != e; ++j) keys.push_back(*j->second);
+  for (const Key &k : keys) erase_kernel_entry_locked(k.parent, k.name);
+}
+
+// The kernel entries whose node is ino (not those lying in it: their attributes did not
+// change with the directory's).
+void NodeCache::erase_kernel_entries_naming_locked(fuse_ino_t ino) {
+  if (kernel_entries_.empty()) return;
+  std::vector<Key> keys;
+  auto [b, e] = kernel_entries_by_ino_.equal_range(ino);
+  for (auto j = b; j != e; ++j)
+    if (kernel_entries_.at(*j->second).ino == ino) keys.push_back(*j->second);
   for (const Key &k : keys) erase_kernel_entry_locked(k.parent, k.name);
 }
 

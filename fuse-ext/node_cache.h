@@ -67,6 +67,9 @@ class NodeCache {
 
   // Invalidation (bypass mutations and kernel-path mutations alike).
   void drop_entry(fuse_ino_t parent, std::string_view name, std::vector<Forget> *forgets);
+  // A name of parent changed (created, removed): its dentry and kernel entry go and
+  // parent's attributes expire, with one move of the generation, which it returns.
+  uint64_t name_changed(fuse_ino_t parent, std::string_view name, std::vector<Forget> *forgets);
   void invalidate_attr(fuse_ino_t ino);
   void invalidate_all_attrs();
   void flush(std::vector<Forget> *forgets);
@@ -75,8 +78,9 @@ class NodeCache {
   // lookup reply, both holding the kernel's lookup, not the server's): enough to answer a
   // stat of the name as the kernel would answer it from its own cache until the entry's and
   // the attributes' timeouts, never a node number to call the file system with. Invalidated
-  // with the dentry (drop_entry), the node's attributes (invalidate_attr) and the kernel's
-  // forget of either inode (forgotten). Kept only while the generation is gen_at_start.
+  // with the dentry (drop_entry), the node's attributes (invalidate_attr; a change of the
+  // directory's own attributes leaves its entries alone) and the kernel's forget of either
+  // inode (forgotten). Kept only while the generation is gen_at_start.
   void note_kernel_entry(fuse_ino_t parent, std::string_view name, const fuse_entry_param &e,
                          uint64_t gen_at_start, int64_t now_ns);
   bool find_kernel_entry(fuse_ino_t parent, std::string_view name, int64_t now_ns, fuse_ino_t *ino,
@@ -121,6 +125,8 @@ class NodeCache {
   void evict_locked(std::vector<Forget> *forgets);
   void erase_kernel_entry_locked(fuse_ino_t parent, const std::string &name);
   void erase_kernel_entries_of_locked(fuse_ino_t ino);
+  void erase_kernel_entries_naming_locked(fuse_ino_t ino);
+  void expire_attr_locked(fuse_ino_t ino);
   void clear_kernel_entries_locked();
 
   mutable std::mutex mu_;

@@ -5,24 +5,32 @@
 
 #include <vector>
 
+#include "clock.h"
 #include "control.h"
+#include "extension.h"
 #include "fs_call.h"
 #include "fs_state.h"
 #include "kernel_view.h"
-#include "server.h"
 
 namespace finesse::server {
 
 namespace {
 
-FsState &st() { return fs_state(); }
+// libfuse calls these with no context of ours: the extension's one root.
+Extension &ext() {
+  return extension();
+}
+FsState &st() {
+  return extension().fs;
+}
 
-void drop(fuse_ino_t parent, const char *name) {
+// Returns the cache's generation after it.
+uint64_t drop(fuse_ino_t parent, const char *name) {
   std::vector<Forget> forgets;
-  server_cache().drop_entry(parent, name, &forgets);
-  server_cache().invalidate_attr(parent);
+  uint64_t gen = ext().cache.name_changed(parent, name, &forgets);
   // Return the lookups the server held on what was dropped (outside any OpGuard).
-  for (const Forget &f : forgets) fs_forget(f.ino, f.nlookup);
+  for (const Forget &f : forgets) fs_forget(st(), f.ino, f.nlookup);
+  return gen;
 }
 
 // Generic wrapper: serialise and count, nothing else.
@@ -32,8 +40,8 @@ template <typename... A>
 struct Plain<void (*)(fuse_req_t, A...)> {
   template <void (*fuse_lowlevel_ops::*M)(fuse_req_t, A...)>
   static void call(fuse_req_t req, A... a) {
-    counters().kernel_ops++;
-    OpGuard g;
+    ext().counters.kernel_ops++;
+    OpGuard g(st());
     (st().ops.*M)(req, a...);
   }
 };
@@ -45,7 +53,7 @@ void t_init(void *userdata, fuse_conn_info *conn) {
 }
 
 void t_destroy(void *userdata) {
-  stop_server();
+  ext().server.stop();
   st().initialized.store(false);
   if (st().ops.destroy) st().ops.destroy(userdata);
 }
@@ -56,48 +64,48 @@ void t_destroy(void *userdata) {
 class LookupInFlight {
  public:
   LookupInFlight(fuse_req_t req, fuse_ino_t parent, const char *name) {
-    kernel_view().lookup_started();
-    if (counters().clients_active.load(std::memory_order_relaxed) != 0)
-      entry_request() = {req, parent, name, server_cache().generation()};
+    ext().kernel.lookup_started();
+    if (ext().counters.clients_active.load(std::memory_order_relaxed) != 0)
+      entry_request() = {req, parent, name, ext().cache.generation()};
   }
   ~LookupInFlight() {
     entry_request() = {};
-    kernel_view().lookup_done();
+    ext().kernel.lookup_done();
   }
   LookupInFlight(const LookupInFlight &) = delete;
   LookupInFlight &operator=(const LookupInFlight &) = delete;
 };
 
 void t_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
-  counters().kernel_ops++;
+  ext().counters.kernel_ops++;
   size_t plen = strlen(control::kChallengePrefix);
   if (parent == FUSE_ROOT_ID && strncmp(name, control::kChallengePrefix, plen) == 0)
-    note_challenge(req, name + plen);
+    ext().challenges.note_lookup(req, name + plen);
   LookupInFlight in_flight(req, parent, name);
-  OpGuard g;
+  OpGuard g(st());
   st().ops.lookup(req, parent, name);
 }
 
 void t_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info *fi) {
-  counters().kernel_ops++;
+  ext().counters.kernel_ops++;
   LookupInFlight in_flight(req, ino, nullptr);
-  OpGuard g;
+  OpGuard g(st());
   st().ops.readdirplus(req, ino, size, off, fi);
 }
 
 void t_forget(fuse_req_t req, fuse_ino_t ino, uint64_t n) {
-  kernel_view().note_forget(ino, n);
-  server_cache().forgotten(ino);
-  OpGuard g;
+  ext().kernel.note_forget(ino, n);
+  ext().cache.forgotten(ino);
+  OpGuard g(st());
   st().ops.forget(req, ino, n);
 }
 
 void t_forget_multi(fuse_req_t req, size_t count, fuse_forget_data *f) {
   for (size_t i = 0; i < count; i++) {
-    kernel_view().note_forget(f[i].ino, f[i].nlookup);
-    server_cache().forgotten(f[i].ino);
+    ext().kernel.note_forget(f[i].ino, f[i].nlookup);
+    ext().cache.forgotten(f[i].ino);
   }
-  OpGuard g;
+  OpGuard g(st());
   st().ops.forget_multi(req, count, f);
 }
 
@@ -105,13 +113,42 @@ void t_forget_multi(fuse_req_t req, size_t count, fuse_forget_data *f) {
 // lookup must not be cached) and after it (the file system changed).
 template <typename Invalidate, typename Call>
 void mutation(Invalidate invalidate, Call call) {
-  counters().kernel_ops++;
+  ext().counters.kernel_ops++;
   invalidate();
   {
-    OpGuard g;
+    OpGuard g(st());
     call();
   }
   invalidate();
+}
+
+// A kernel-path mutation that gives the kernel a new entry (create, mkdir, mknod, symlink),
+// invalidated as any mutation; then, while bypass clients are connected, the entry its reply
+// gave the kernel is recorded as a lookup's would be (NodeCache::note_kernel_entry), so that
+// a bypassed stat or unlink of the name needs no lookup of the server's own. Only if nothing
+// else changed the cache from the invalidation before the call to the one after it (one
+// move of the generation each).
+bool writable(const fuse_file_info *fi) {
+  return (fi->flags & O_ACCMODE) != O_RDONLY;
+}
+
+// Returns the new inode, if the reply came during the call (0 otherwise).
+template <typename Call>
+fuse_ino_t entry_mutation(fuse_req_t req, fuse_ino_t parent, const char *name, Call call) {
+  ext().counters.kernel_ops++;
+  const uint64_t before = drop(parent, name);
+  const bool record = ext().counters.clients_active.load(std::memory_order_relaxed) != 0;
+  created_entry() = CreatedEntry{req, false, {}};
+  {
+    OpGuard g(st());
+    call();
+  }
+  const CreatedEntry created = created_entry();
+  created_entry() = CreatedEntry{};
+  const uint64_t after = drop(parent, name);
+  if (record && created.replied && after == before + 1)
+    ext().cache.note_kernel_entry(parent, name, created.e, after, now_ns());
+  return created.replied ? created.e.ino : 0;
 }
 
 void t_unlink(fuse_req_t req, fuse_ino_t parent, const char *name) {
@@ -121,23 +158,27 @@ void t_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name) {
   mutation([&] { drop(parent, name); }, [&] { st().ops.rmdir(req, parent, name); });
 }
 void t_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode) {
-  mutation([&] { drop(parent, name); }, [&] { st().ops.mkdir(req, parent, name, mode); });
+  entry_mutation(req, parent, name, [&] { st().ops.mkdir(req, parent, name, mode); });
 }
 void t_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev) {
-  mutation([&] { drop(parent, name); }, [&] { st().ops.mknod(req, parent, name, mode, rdev); });
+  entry_mutation(req, parent, name, [&] { st().ops.mknod(req, parent, name, mode, rdev); });
 }
 void t_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name) {
-  mutation([&] { drop(parent, name); }, [&] { st().ops.symlink(req, link, parent, name); });
+  entry_mutation(req, parent, name, [&] { st().ops.symlink(req, link, parent, name); });
 }
 void t_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
               fuse_file_info *fi) {
-  mutation([&] { drop(parent, name); }, [&] { st().ops.create(req, parent, name, mode, fi); });
+  const fuse_ino_t ino =
+      entry_mutation(req, parent, name, [&] { st().ops.create(req, parent, name, mode, fi); });
+  // The handle it opened, counted once its inode is known (a reply from another thread is
+  // not seen: its release then counts as written).
+  if (ino != 0 && writable(fi)) ext().writers.opened(ino);
 }
 void t_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname) {
   mutation(
       [&] {
         drop(newparent, newname);
-        server_cache().invalidate_attr(ino);
+        ext().cache.invalidate_attr(ino);
       },
       [&] { st().ops.link(req, ino, newparent, newname); });
 }
@@ -152,21 +193,31 @@ void t_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t ne
 }
 
 // Operations that change an inode's attributes (size, times, mode, owner, ctime).
-void attr_changed(fuse_ino_t ino) { server_cache().invalidate_attr(ino); }
+void attr_changed(fuse_ino_t ino) {
+  ext().cache.invalidate_attr(ino);
+}
 
 void t_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
                fuse_file_info *fi) {
   mutation([&] { attr_changed(ino); }, [&] { st().ops.setattr(req, ino, attr, to_set, fi); });
 }
+// Writes through the kernel path: what the file system then holds may change again when
+// the writing handle is released (OpenWriters).
+void written(fuse_ino_t ino) {
+  ext().writers.wrote(ino);
+  attr_changed(ino);
+}
+
 void t_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
              fuse_file_info *fi) {
-  mutation([&] { attr_changed(ino); }, [&] { st().ops.write(req, ino, buf, size, off, fi); });
+  mutation([&] { written(ino); }, [&] { st().ops.write(req, ino, buf, size, off, fi); });
 }
 void t_write_buf(fuse_req_t req, fuse_ino_t ino, fuse_bufvec *bufv, off_t off,
                  fuse_file_info *fi) {
-  mutation([&] { attr_changed(ino); }, [&] { st().ops.write_buf(req, ino, bufv, off, fi); });
+  mutation([&] { written(ino); }, [&] { st().ops.write_buf(req, ino, bufv, off, fi); });
 }
 void t_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info *fi) {
+  if (writable(fi)) ext().writers.opened(ino);
   mutation(
       [&] {
         if (fi->flags & O_TRUNC) attr_changed(ino);
@@ -183,11 +234,17 @@ void t_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name) {
 }
 void t_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
                  fuse_file_info *fi) {
-  mutation([&] { attr_changed(ino); }, [&] { st().ops.fallocate(req, ino, mode, off, len, fi); });
+  mutation([&] { written(ino); }, [&] { st().ops.fallocate(req, ino, mode, off, len, fi); });
 }
 void t_release(fuse_req_t req, fuse_ino_t ino, fuse_file_info *fi) {
-  // A file written through a cache may get its final size and times on release.
-  mutation([&] { attr_changed(ino); }, [&] { st().ops.release(req, ino, fi); });
+  // A file written through a cache may get its final size and times on release; one not
+  // written through the kernel path since its writable handles were opened keeps them.
+  const bool may_change = writable(fi) && ext().writers.released(ino);
+  mutation(
+      [&] {
+        if (may_change) attr_changed(ino);
+      },
+      [&] { st().ops.release(req, ino, fi); });
 }
 
 }  // namespace

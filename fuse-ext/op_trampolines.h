@@ -9,7 +9,7 @@
 
 namespace finesse::server {
 
-// Fills fs_state().wrapped from fs_state().ops.
+// Fills extension().fs.wrapped from extension().fs.ops.
 void build_trampolines();
 
 }  // namespace finesse::server

@@ -31,13 +31,15 @@ struct MountFacts {
 struct ServeCtx {
   const Creds *creds;
   const MountFacts *mount;
+  FsState *fs;               // the file system (its ops, its session)
+  const KernelView *kernel;  // what the kernel was told
   NodeCache *cache;
   mode_t umask = 022;
   Invalidations inval;
   std::vector<Forget> forgets;  // lookups to return once the request is answered
   int pidfd = -1;               // the client's process (cred_watch.h), -1: unknown
 
-  CallCtx call() const { return CallCtx{creds, umask}; }
+  CallCtx call() const { return CallCtx{fs, creds, umask}; }
 };
 
 }  // namespace finesse::server

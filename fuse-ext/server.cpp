@@ -23,9 +23,11 @@
 #include <vector>
 
 #include "clock.h"
+#include "control.h"
 #include "cred_watch.h"
 #include "creds.h"
 #include "epoll_watch.h"
+#include "extension.h"
 #include "fd_discard.h"
 #include "front_door.h"
 #include "fs_call.h"
@@ -40,76 +42,7 @@
 
 namespace finesse::server {
 
-Counters &counters() {
-  static Counters c;
-  return c;
-}
-
-NodeCache &server_cache() {
-  static NodeCache cache;
-  return cache;
-}
-
 namespace {
-
-std::mutex g_challenge_mu;
-std::deque<std::string> g_challenges;
-// Challenges whose lookup the trampoline saw and whose reply has not passed through us.
-std::deque<std::pair<fuse_req_t, std::string>> g_challenges_unreplied;
-std::atomic<bool> g_any_unreplied{false};
-// A kernel reply went around our fuse_reply_*: the bypass must never run.
-std::atomic<bool> g_replies_missed{false};
-
-class Server {
- public:
-  int start(const std::string &mountpoint);
-  void stop();
-  bool running() const { return thread_.joinable(); }
-
- private:
-  void run();
-  int poll_events(int timeout, bool was_idle = false);
-  bool handle_event(int fd, uint32_t events);
-  bool adopt_arrivals();
-  void drop_client(int fd);
-  void on_control(Client &c);
-  MountAccess mount_access() const { return {facts_.allow_other, mount_.user_id, mount_.group_id}; }
-  bool scan();
-  bool find_posted();
-  void serve_slot(Client &c, wire::Slot *s);
-  void refresh_mount();
-  bool mount_current();
-  bool kernel_allows(Client &c, const Decoded &d);
-  void set_idle(uint32_t v);
-  void maybe_beat();
-  void close_all();
-
-  std::string mountpoint_;
-  std::string socket_path_;
-  int listen_fd_ = -1;
-  int epoll_fd_ = -1;
-  int stop_fd_ = -1;
-  int mountinfo_fd_ = -1;
-  int arrival_fd_ = -1;  // the front door has handed over connections
-  FrontDoor door_;
-  std::thread thread_;
-  std::unordered_map<int, std::unique_ptr<Client>> clients_;  // by socket fd
-  std::unordered_map<int, Client *> by_efd_;
-  std::unordered_map<int, Client *> by_pidfd_;  // the connecting process: dropped when it exits
-  std::vector<Client *> active_;  // clients with a region
-  MountInfo mount_;
-  MountFacts facts_;
-  KernelWatch kernel_;       // cwd, watch and mount-change counters (kernel_watch.h)
-  uint64_t own_mnt_id_ = 0;  // the mount we serve, as first found in mountinfo
-  bool mount_ok_ = false;    // it is there and not hidden by another mount
-  uint64_t mount_gen_ = 0;   // mount-change counter at the last look at mountinfo
-  uint32_t mount_gen_source_ = 0;
-  std::vector<uint8_t> req_copy_ = std::vector<uint8_t>(wire::kSlotDataSize);
-  DeferredDrops drops_;       // kernel dentries to drop once the client has its answer
-  int64_t next_beat_ns_ = 0;  // when the regions' beat words move next (wire.h)
-};
-
-Server g_server;
 
 std::string run_dir() {
   const char *env = getenv("FINESSE_RUN_DIR");
@@ -117,6 +50,10 @@ std::string run_dir() {
   if (geteuid() == 0) return "/run/finesse";
   return "/tmp/finesse-" + std::to_string(geteuid());
 }
+
+}  // namespace
+
+Server::Server(Extension &ext) : ext_(ext), door_(ext.counters, ext.kernel, ext.discard) {}
 
 int Server::start(const std::string &mountpoint) {
   if (running()) return 0;
@@ -157,8 +94,12 @@ void Server::stop() {
   if (mountinfo_fd_ >= 0) close(mountinfo_fd_);
   listen_fd_ = epoll_fd_ = stop_fd_ = arrival_fd_ = mountinfo_fd_ = -1;
   std::vector<Forget> forgets;
-  server_cache().flush(&forgets);
-  for (const Forget &f : forgets) fs_forget(f.ino, f.nlookup);
+  ext_.cache.flush(&forgets);
+  forget_all(forgets);
+}
+
+void Server::forget_all(const std::vector<Forget> &forgets) {
+  for (const Forget &f : forgets) fs_forget(ext_.fs, f.ino, f.nlookup);
 }
 
 void Server::close_all() {
@@ -208,6 +149,7 @@ bool Server::mount_current() {
   return mount_ok_;
 }
 
+namespace {
 bool is_mutation(wire::Op op) {
   switch (op) {
     case wire::Op::kUnlink:
@@ -222,6 +164,7 @@ bool is_mutation(wire::Op op) {
       return false;
   }
 }
+}  // namespace
 
 // What the kernel path would do differently (kernel_watch.h): our mount no longer at its
 // path, a relative path whose cwd the client no longer has, a mutation someone may be
@@ -240,6 +183,7 @@ bool Server::kernel_allows(Client &c, const Decoded &d) {
 // Busy for good (a client that floods us), the server still looks at its sockets this often:
 // else a new client's hello, a hang-up or the stop request waits for a quiet moment, which a
 // flood never leaves (seen under a slow emulator: a good client's hello timed out).
+namespace {
 constexpr int64_t kBusyPollNs = 1000 * 1000;
 // How often the regions' beat words move while the server is awake (wire.h: at least every
 // millisecond; clients judge it against FINESSE_SERVER_STUCK_MS).
@@ -247,6 +191,7 @@ constexpr int64_t kBeatNs = 1000 * 1000;
 
 // The shortest spin after a request (see spin_ns in run()).
 constexpr int64_t kMinSpinNs = 10 * 1000;
+}  // namespace
 
 void Server::run() {
   const Tuning &t = tuning();
@@ -378,7 +323,7 @@ bool Server::handle_event(int fd, uint32_t events) {
   // A served client has nothing more to say on the socket: drain and ignore.
   char junk[256];
   bool had_fds;
-  ssize_t n = recv_discarding_fds(fd, junk, sizeof(junk), &had_fds);
+  ssize_t n = ext_.discard.recv(fd, junk, sizeof(junk), &had_fds);
   if ((n <= 0 && n != -EAGAIN) || had_fds) drop_client(fd);
   return false;
 }
@@ -426,7 +371,7 @@ void Server::drop_client(int fd) {
       active_.erase(active_.begin() + i);
       break;
     }
-  close_client(*c);
+  close_client(*c, ext_.counters, ext_.discard);
   door_.left(c->peer_uid);
   clients_.erase(it);
 }
@@ -434,7 +379,7 @@ void Server::drop_client(int fd) {
 void Server::on_control(Client &c) {
   control::Request req{};
   bool had_fds;
-  ssize_t n = recv_discarding_fds(c.sock, &req, sizeof(req), &had_fds);
+  ssize_t n = ext_.discard.recv(c.sock, &req, sizeof(req), &had_fds);
   if (n == -EAGAIN) return;
   if (n <= 0 || had_fds) return drop_client(c.sock);
   control::Reply rep{};
@@ -453,21 +398,16 @@ void Server::on_control(Client &c) {
     rep.info.clients = static_cast<uint32_t>(active_.size());
     snprintf(rep.info.mount_path, sizeof(rep.info.mount_path), "%s", mountpoint_.c_str());
   } else if (req.op == control::Op::kChallenge) {
-    std::lock_guard<std::mutex> g(g_challenge_mu);
-    rep.status = -ENOENT;
-    for (const auto &s : g_challenges)
-      if (s == req.arg) rep.status = 0;
-    // The lookup came and the kernel has its answer, but not from our fuse_reply_*.
-    for (const auto &[r, s] : g_challenges_unreplied)
-      if (s == req.arg) rep.status = -ENOTSUP;
-    if (rep.status == -ENOTSUP && !g_replies_missed.exchange(true))
+    bool first_miss = false;
+    rep.status = ext_.challenges.check(req.arg, &first_miss);
+    if (first_miss)
       fprintf(stderr,
               "libfinesse_fuse: replies to kernel requests do not pass through "
               "libfinesse_fuse.so (libfuse linked with -Bsymbolic-functions?): no bypass for "
               "%s, the kernel path serves it\n",
               mountpoint_.c_str());
   } else if (req.op == control::Op::kStats) {
-    Counters &k = counters();
+    Counters &k = ext_.counters;
     for (uint32_t i = 0; i < wire::kOpCount; i++) {
       rep.stats.served[i] = k.served[i];
       rep.stats.fallback[i] = k.fallback[i];
@@ -475,7 +415,7 @@ void Server::on_control(Client &c) {
     rep.stats.kernel_ops = k.kernel_ops;
     rep.stats.clients_total = k.clients_total;
     rep.stats.clients_active = k.clients_active;
-    rep.stats.lookups_held = server_cache().lookups_held();
+    rep.stats.lookups_held = ext_.cache.lookups_held();
   } else if (req.op == control::Op::kDetach && root) {
     std::vector<int> fds;
     for (auto &[fd, cl] : clients_)
@@ -483,8 +423,8 @@ void Server::on_control(Client &c) {
     for (int fd : fds) drop_client(fd);
   } else if (req.op == control::Op::kFlush && root) {
     std::vector<Forget> forgets;
-    server_cache().flush(&forgets);
-    for (const Forget &f : forgets) fs_forget(f.ino, f.nlookup);
+    ext_.cache.flush(&forgets);
+    forget_all(forgets);
   } else {
     rep.status = root ? -EINVAL : -EPERM;
   }
@@ -494,7 +434,9 @@ void Server::on_control(Client &c) {
 // Requests served for one client before the next client's turn: a client that keeps every
 // slot posted gets no more than its share (a good client waits for at most this many of its
 // requests, not for all 64).
+namespace {
 constexpr int kServedPerTurn = 8;
+}
 static_assert(wire::kSlotCount == 64, "one bit of the pending word per slot");
 
 bool Server::scan() {
@@ -552,19 +494,19 @@ void Server::serve_slot(Client &c, wire::Slot *s) {
   wire::Reply rep{};
   int32_t result = wire::kFallback;
   Decoded d{};
-  ServeCtx ctx{&c.creds, &facts_, &server_cache()};
+  ServeCtx ctx{&c.creds, &facts_, &ext_.fs, &ext_.kernel, &ext_.cache};
   ctx.pidfd = c.cred_watch.pidfd;
-  bool ready = fs_state().initialized.load(std::memory_order_acquire) &&
-               !g_replies_missed.load(std::memory_order_relaxed);
+  bool ready =
+      ext_.fs.initialized.load(std::memory_order_acquire) && !ext_.challenges.replies_missed();
   if (ready) {
     // What the file system chose at INIT, which comes after the server started (the facts
     // refresh_mount took then had none of it).
-    unsigned want = fs_state().conn_want;
+    unsigned want = ext_.fs.conn_want;
     facts_.posix_acl = (want & FUSE_CAP_POSIX_ACL) != 0;
     facts_.dont_mask = (want & FUSE_CAP_DONT_MASK) != 0;
     facts_.writeback_cache = (want & FUSE_CAP_WRITEBACK_CACHE) != 0;
   }
-  ready = ready && creds_current(&c.creds, &c.cred_watch, mount_access());
+  ready = ready && creds_current(cred_counter_, &c.creds, &c.cred_watch, mount_access());
   if (ready && len <= wire::kSlotDataSize) {
     memcpy(req_copy_.data(), s->data, len);
     if (decode_request(op, req_copy_.data(), len, &d) == 0 && kernel_allows(c, d)) {
@@ -576,12 +518,12 @@ void Server::serve_slot(Client &c, wire::Slot *s) {
   }
   if (op > 0 && op < wire::kOpCount) {
     if (result == wire::kFallback)
-      counters().fallback[op]++;
+      ext_.counters.fallback[op]++;
     else
-      counters().served[op]++;
+      ext_.counters.served[op]++;
   }
   // The kernel must not answer from stale caches once the client sees our answer.
-  ctx.inval.send(fs_state().session, &drops_);
+  ctx.inval.send(ext_.fs.session, ext_.kernel, &drops_);
   memcpy(s->data, &rep, sizeof(rep));
   s->h.result = result;
   s->h.rep_len = sizeof(rep) + rep.data_len;
@@ -591,39 +533,10 @@ void Server::serve_slot(Client &c, wire::Slot *s) {
   // or both miss the other and the client sleeps out its 50 ms futex timeout.
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (s->h.client_sleeping.load(std::memory_order_seq_cst)) futex_wake(&s->h.state, INT_MAX);
-  for (const Forget &f : ctx.forgets) fs_forget(f.ino, f.nlookup);
+  forget_all(ctx.forgets);
   // What the kernel revalidates anyway is dropped only now (an eviction and a FORGET for
   // the file system: nothing the client's next kernel call depends on).
-  send_deferred(fs_state().session, &drops_);
-}
-
-}  // namespace
-
-void note_challenge(fuse_req_t req, const char *nonce) {
-  std::lock_guard<std::mutex> g(g_challenge_mu);
-  g_challenges_unreplied.emplace_back(req, nonce);
-  while (g_challenges_unreplied.size() > 16) g_challenges_unreplied.pop_front();
-  g_any_unreplied.store(true);
-}
-
-void note_kernel_reply(fuse_req_t req) {
-  if (!g_any_unreplied.load(std::memory_order_relaxed)) return;
-  std::lock_guard<std::mutex> g(g_challenge_mu);
-  for (auto it = g_challenges_unreplied.begin(); it != g_challenges_unreplied.end(); ++it) {
-    if (it->first != req) continue;
-    g_challenges.push_back(std::move(it->second));
-    while (g_challenges.size() > 16) g_challenges.pop_front();
-    g_challenges_unreplied.erase(it);
-    break;
-  }
-  g_any_unreplied.store(!g_challenges_unreplied.empty());
-}
-
-int start_server(const std::string &mountpoint) {
-  return g_server.start(mountpoint);
-}
-void stop_server() {
-  g_server.stop();
+  send_deferred(ext_.fs.session, &drops_);
 }
 
 }  // namespace finesse::server

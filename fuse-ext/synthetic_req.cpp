@@ -4,19 +4,15 @@
 
 namespace finesse::server {
 
-namespace {
-constexpr int kPoolSize = 64;
-SyntheticReq g_pool[kPoolSize];
-std::atomic<uint64_t> g_used{0};
-}  // namespace
+static_assert(SyntheticReqPool::kSize == 64, "one bit of used_ per request");
 
-SyntheticReq *acquire_req() {
-  uint64_t used = g_used.load(std::memory_order_relaxed);
+SyntheticReq *SyntheticReqPool::acquire() {
+  uint64_t used = used_.load(std::memory_order_relaxed);
   for (;;) {
     if (~used == 0) return nullptr;
     int i = __builtin_ctzll(~used);
-    if (g_used.compare_exchange_weak(used, used | (uint64_t{1} << i), std::memory_order_acquire)) {
-      SyntheticReq *r = &g_pool[i];
+    if (used_.compare_exchange_weak(used, used | (uint64_t{1} << i), std::memory_order_acquire)) {
+      SyntheticReq *r = &pool_[i];
       r->done.store(0, std::memory_order_relaxed);
       r->kind = ReplyKind::kNone;
       r->err = 0;
@@ -29,15 +25,15 @@ SyntheticReq *acquire_req() {
   }
 }
 
-void release_req(SyntheticReq *r) {
-  int i = static_cast<int>(r - g_pool);
-  g_used.fetch_and(~(uint64_t{1} << i), std::memory_order_release);
+void SyntheticReqPool::release(SyntheticReq *r) {
+  int i = static_cast<int>(r - pool_);
+  used_.fetch_and(~(uint64_t{1} << i), std::memory_order_release);
 }
 
-SyntheticReq *as_synthetic(fuse_req_t req) {
+SyntheticReq *SyntheticReqPool::find(fuse_req_t req) {
   auto p = reinterpret_cast<uintptr_t>(req);
-  auto lo = reinterpret_cast<uintptr_t>(&g_pool[0]);
-  auto hi = reinterpret_cast<uintptr_t>(&g_pool[kPoolSize]);
+  auto lo = reinterpret_cast<uintptr_t>(&pool_[0]);
+  auto hi = reinterpret_cast<uintptr_t>(&pool_[kSize]);
   if (p < lo || p >= hi || (p - lo) % sizeof(SyntheticReq) != 0) return nullptr;
   return reinterpret_cast<SyntheticReq *>(req);
 }

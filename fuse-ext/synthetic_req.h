@@ -36,11 +36,21 @@ struct SyntheticReq {
   size_t buf_len = 0;
 };
 
-// The pool: acquire blocks never; returns nullptr when all are in use (then fall back).
-SyntheticReq *acquire_req();
-void release_req(SyntheticReq *r);
-// True iff req points at an element of the pool.
-SyntheticReq *as_synthetic(fuse_req_t req);
+// The requests the bypass calls the file system with, at most kSize at a time.
+class SyntheticReqPool {
+ public:
+  static constexpr int kSize = 64;
+  // Never blocks; nullptr when all are in use (then fall back).
+  SyntheticReq *acquire();
+  void release(SyntheticReq *r);
+  // req as one of ours, or nullptr (by its address alone).
+  SyntheticReq *find(fuse_req_t req);
+
+ private:
+  SyntheticReq pool_[kSize];
+  std::atomic<uint64_t> used_{0};
+};
+
 inline fuse_req_t to_fuse_req(SyntheticReq *r) { return reinterpret_cast<fuse_req_t>(r); }
 
 // Records a reply and wakes the waiter. Returns 0 like libfuse's reply functions.

@@ -128,13 +128,14 @@ TEST_F(CredGen, NonRootServerReadsCountersWithLookups) {
     Creds c;
     c.pid = getpid();
     CredWatch w;
+    CredCounter counter;
     w.admitted.privileged = true;  // admitted as root: a re-read may never raise above that
     w.have_admitted = true;
     MountAccess access{true, 0, 0};
-    if (!creds_current(&c, &w, access) || c.uid != 65534) _exit(20);
+    if (!creds_current(counter, &c, &w, access) || c.uid != 65534) _exit(20);
     if (syscall(SYS_setresuid, -1, 0, -1) != 0) _exit(15);  // root again, by a raw call
     if (ro.lookup(&slot, &after) != 0 || after <= before) _exit(21);
-    if (!creds_current(&c, &w, access) || c.uid != 0 || !c.privileged) _exit(22);
+    if (!creds_current(counter, &c, &w, access) || c.uid != 0 || !c.privileged) _exit(22);
     _exit(0);
   }
   int status = 0;
@@ -151,13 +152,14 @@ TEST_F(CredGen, CheckAndReReadCost) {
   Creds c;
   c.pid = getpid();
   CredWatch w;
+  CredCounter counter;
   MountAccess access{true, 0, 0};
-  ASSERT_TRUE(creds_current(&c, &w, access)) << "this test's own creds are not servable";
+  ASSERT_TRUE(creds_current(counter, &c, &w, access)) << "this test's own creds are not servable";
   EXPECT_EQ(c.uid, geteuid());
   EXPECT_EQ(c.ruid, getuid());
   constexpr int kChecks = 1'000'000;
   auto t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < kChecks; i++) creds_current(&c, &w, access);
+  for (int i = 0; i < kChecks; i++) creds_current(counter, &c, &w, access);
   auto t1 = std::chrono::steady_clock::now();
   double check_ns = std::chrono::duration<double, std::nano>(t1 - t0).count() / kChecks;
   PinnedMap ro(FINESSE_CRED_GEN_PIN);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <string>
+#include <vector>
 
 #include "attached_fs.h"
 
@@ -107,6 +108,55 @@ TEST_F(KernelEntries, ChangesInvalidateWhatTheKernelWasGiven) {
   struct stat k {};
   ASSERT_EQ(::lstat(file(4).c_str(), &k), 0);
   expect_same(st, k, file(4));
+}
+
+// Names created through the kernel (create, mkdir, symlink) while clients are connected:
+// the entry the reply gave the kernel is recorded as a lookup's, so a bypassed stat of the
+// new name, and the unlink that often follows, need no lookup of the server's own.
+TEST_F(KernelEntries, CreatedNamesAreAnsweredWithoutALookupOfTheServer) {
+  list_through_kernel();
+  struct stat st {};
+  ASSERT_EQ(finesse_lstat(file(0).c_str(), &st), 0);  // the server holds "d" from here on
+  const uint64_t held = fs_->stats().lookups_held;
+  std::vector<std::string> made;
+  for (int i = 0; i < 4; i++) {
+    std::string f = fs_->path("d/new" + std::to_string(i));
+    int fd = ::open(f.c_str(), O_CREAT | O_WRONLY, 0600);
+    ASSERT_GE(fd, 0);
+    ::close(fd);
+    std::string dir = fs_->path("d/dir" + std::to_string(i));
+    ASSERT_EQ(::mkdir(dir.c_str(), 0750), 0);
+    std::string link = fs_->path("d/link" + std::to_string(i));
+    ASSERT_EQ(::symlink("new0", link.c_str()), 0);
+    made.insert(made.end(), {f, dir, link});
+  }
+  for (const std::string &p : made) {
+    struct stat b {
+    }, k{};
+    ASSERT_EQ(finesse_lstat(p.c_str(), &b), 0) << p;
+    EXPECT_EQ(finesse_last_route(), FINESSE_ROUTE_BYPASS) << p;
+    ASSERT_EQ(::lstat(p.c_str(), &k), 0);
+    expect_same(b, k, p);
+  }
+  // (Before: one lookup held per new name.)
+  EXPECT_EQ(fs_->stats().lookups_held, held);
+  // Written through the kernel and closed: the recorded entry no longer answers.
+  int fd = ::open(made[0].c_str(), O_WRONLY | O_APPEND);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, "hello", 5), 5);
+  ::close(fd);
+  struct stat w {};
+  ASSERT_EQ(finesse_lstat(made[0].c_str(), &w), 0);
+  EXPECT_EQ(w.st_size, 5);
+  // Removed through the bypass, by the recorded entries: gone on both paths.
+  for (const std::string &p : made) {
+    struct stat b {};
+    bool dir = p.find("/dir") != std::string::npos;
+    ASSERT_EQ(dir ? finesse_rmdir(p.c_str()) : finesse_unlink(p.c_str()), 0) << p;
+    EXPECT_EQ(finesse_last_route(), FINESSE_ROUTE_BYPASS) << p;
+    EXPECT_EQ(::lstat(p.c_str(), &b), -1) << p;
+    EXPECT_EQ(finesse_lstat(p.c_str(), &b), -1) << p;
+  }
 }
 
 }  // namespace

@@ -8,14 +8,17 @@
 #include <mutex>
 #include <string>
 
-#include "fs_state.h"
+#include "extension.h"
 #include "synthetic_req.h"
 
 namespace finesse::fuzz {
 
 namespace {
 
-using server::as_synthetic;
+server::SyntheticReq *as_synthetic(fuse_req_t req) {
+  return server::extension().fs.reqs.find(req);
+}
+
 using server::complete;
 using server::ReplyKind;
 
@@ -130,7 +133,7 @@ void access_op(fuse_req_t req, fuse_ino_t, int mask) { err(req, mask & 2 ? EACCE
 }  // namespace
 
 void install_fake_fs() {
-  auto &st = server::fs_state();
+  auto &st = server::extension().fs;
   if (st.initialized) return;
   fuse_lowlevel_ops &o = st.ops;
   o.lookup = lookup;

@@ -1,4 +1,4 @@
-// A tiny in-memory file system behind fs_state().ops for the fuzzer: it answers the
+// A tiny in-memory file system behind extension().fs.ops for the fuzzer: it answers the
 // server's synthetic requests directly (no libfuse, no kernel), so that decoding, path
 // walking, permission checks and handlers run on arbitrary requests.
 #pragma once

@@ -7,10 +7,10 @@
 
 #include <vector>
 
+#include "extension.h"
 #include "fake_fs.h"
 #include "handlers.h"
 #include "request_decode.h"
-#include "server.h"
 
 using namespace finesse;
 
@@ -34,7 +34,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (sel & 32) facts.nested.insert("a");
   server::Decoded d{};
   if (server::decode_request(op, slot.data(), slot.size(), &d) != 0) return 0;
-  server::ServeCtx ctx{&creds, &facts, &server::server_cache()};
+  server::Extension &ext = server::extension();
+  server::ServeCtx ctx{&creds, &facts, &ext.fs, &ext.kernel, &ext.cache};
   ctx.umask = d.req.umask & 0777;
   std::vector<char> out_data(wire::kSlotDataSize - sizeof(wire::Reply));
   wire::Reply rep{};
@@ -44,7 +45,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (rep.data_len > out_data.size()) __builtin_trap();  // a reply larger than its buffer
   if (sel & 64) {
     std::vector<server::Forget> forgets;
-    server::server_cache().flush(&forgets);
+    server::extension().cache.flush(&forgets);
   }
   return 0;
 }
