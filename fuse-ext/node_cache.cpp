@@ -225,8 +225,8 @@ void NodeCache::note_kernel_entry(fuse_ino_t parent, std::string_view name,
   if (kernel_entries_.size() >= max_entries_) clear_kernel_entries_locked();
   auto [it, added] = kernel_entries_.emplace(std::move(key), KernelEntry{e.ino, e.attr, expiry});
   (void)added;
-  kernel_entries_by_ino_.emplace(parent, &it->first);
-  kernel_entries_by_ino_.emplace(e.ino, &it->first);
+  kernel_entries_in_[parent].insert(&it->first);
+  kernel_entries_naming_[e.ino].insert(&it->first);
   kernel_entry_count_.store(kernel_entries_.size(), std::memory_order_relaxed);
 }
 
@@ -248,7 +248,8 @@ void NodeCache::forgotten(fuse_ino_t ino) {
 }
 
 void NodeCache::clear_kernel_entries_locked() {
-  kernel_entries_by_ino_.clear();
+  kernel_entries_in_.clear();
+  kernel_entries_naming_.clear();
   kernel_entries_.clear();
   kernel_entry_count_.store(0, std::memory_order_relaxed);
 }
@@ -257,24 +258,29 @@ void NodeCache::erase_kernel_entry_locked(fuse_ino_t parent, const std::string &
   auto it = kernel_entries_.find(Key{parent, name});
   if (it == kernel_entries_.end()) return;
   const Key *k = &it->first;
-  for (fuse_ino_t i : {parent, it->second.ino}) {
-    auto [b, e] = kernel_entries_by_ino_.equal_range(i);
-    for (auto j = b; j != e; ++j)
-      if (j->second == k) {
-        kernel_entries_by_ino_.erase(j);
-        break;
-      }
-  }
+  unindex(kernel_entries_in_, parent, k);
+  unindex(kernel_entries_naming_, it->second.ino, k);
   kernel_entries_.erase(it);
   kernel_entry_count_.store(kernel_entries_.size(), std::memory_order_relaxed);
+}
+
+void NodeCache::unindex(std::unordered_map<fuse_ino_t, KeySet> &index, fuse_ino_t ino,
+                        const Key *k) {
+  auto it = index.find(ino);
+  if (it == index.end()) return;
+  it->second.erase(k);
+  if (it->second.empty()) index.erase(it);
 }
 
 // Every kernel entry naming ino or lying in it (its number may be reused once forgotten).
 void NodeCache::erase_kernel_entries_of_locked(fuse_ino_t ino) {
   if (kernel_entries_.empty()) return;
   std::vector<Key> keys;
-  auto [b, e] = kernel_entries_by_ino_.equal_range(ino);
-  for (auto j = b; j != e; ++j) keys.push_back(*j->second);
+  for (auto *index : {&kernel_entries_in_, &kernel_entries_naming_}) {
+    auto it = index->find(ino);
+    if (it != index->end())
+      for (const Key *k : it->second) keys.push_back(*k);
+  }
   for (const Key &k : keys) erase_kernel_entry_locked(k.parent, k.name);
 }
 
@@ -282,10 +288,10 @@ void NodeCache::erase_kernel_entries_of_locked(fuse_ino_t ino) {
 // change with the directory's).
 void NodeCache::erase_kernel_entries_naming_locked(fuse_ino_t ino) {
   if (kernel_entries_.empty()) return;
+  auto it = kernel_entries_naming_.find(ino);
+  if (it == kernel_entries_naming_.end()) return;
   std::vector<Key> keys;
-  auto [b, e] = kernel_entries_by_ino_.equal_range(ino);
-  for (auto j = b; j != e; ++j)
-    if (kernel_entries_.at(*j->second).ino == ino) keys.push_back(*j->second);
+  for (const Key *k : it->second) keys.push_back(*k);
   for (const Key &k : keys) erase_kernel_entry_locked(k.parent, k.name);
 }
 

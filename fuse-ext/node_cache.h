@@ -142,8 +142,12 @@ class NodeCache {
     int64_t expiry;  // the earlier of the entry's and the attributes' expiry
   };
   std::unordered_map<Key, KernelEntry, KeyHash> kernel_entries_;
-  // Both inodes of each kernel entry (parent and node) -> the entries' keys.
-  std::unordered_multimap<fuse_ino_t, const Key *> kernel_entries_by_ino_;
+  // The kernel entries lying in a directory, and those naming a node (sets: a directory may
+  // hold thousands, and each erase must stay O(1)).
+  using KeySet = std::unordered_set<const Key *>;
+  std::unordered_map<fuse_ino_t, KeySet> kernel_entries_in_;
+  std::unordered_map<fuse_ino_t, KeySet> kernel_entries_naming_;
+  static void unindex(std::unordered_map<fuse_ino_t, KeySet> &index, fuse_ino_t ino, const Key *k);
   std::atomic<size_t> kernel_entry_count_{0};  // read without the lock
 };
 

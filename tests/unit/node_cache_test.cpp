@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <string>
 
 namespace finesse::server {
 namespace {
@@ -116,6 +117,39 @@ TEST(NodeCache, LeastRecentlyUsedEntriesAreForgotten) {
   t = total(forgets);
   EXPECT_EQ(t.size(), 101u + 1u + 7u);
   for (const auto &[ino, n] : t) EXPECT_EQ(n, 1u) << ino;
+}
+
+// What the kernel was given for a name: gone with the name, with its node's attributes and
+// with the kernel's forget of either inode; kept when only the directory's own attributes
+// change (a sibling created or removed), for thousands of names in one directory.
+TEST(NodeCache, KernelEntriesGoWithTheirNameAndNode) {
+  NodeCache c;
+  std::vector<Forget> forgets;
+  const fuse_ino_t dir = 2;
+  auto name = [](int i) { return "f" + std::to_string(i); };
+  for (int i = 0; i < 3000; i++)
+    c.note_kernel_entry(dir, name(i), entry(100 + i, S_IFREG | 0644), c.generation(), 1);
+  fuse_ino_t ino = 0;
+  struct stat st {};
+  ASSERT_TRUE(c.find_kernel_entry(dir, name(7), 2, &ino, &st));
+  EXPECT_EQ(ino, 107u);
+  c.invalidate_attr(dir);  // the directory's attributes only
+  EXPECT_TRUE(c.find_kernel_entry(dir, name(7), 2, &ino, &st));
+  c.name_changed(dir, name(8), &forgets);  // a sibling
+  EXPECT_TRUE(c.find_kernel_entry(dir, name(7), 2, &ino, &st));
+  EXPECT_FALSE(c.find_kernel_entry(dir, name(8), 2, &ino, &st));
+  c.invalidate_attr(107);  // the node's own attributes
+  EXPECT_FALSE(c.find_kernel_entry(dir, name(7), 2, &ino, &st));
+  c.forgotten(109);  // the kernel forgot the node
+  EXPECT_FALSE(c.find_kernel_entry(dir, name(9), 2, &ino, &st));
+  EXPECT_TRUE(c.find_kernel_entry(dir, name(10), 2, &ino, &st));
+  c.forgotten(dir);  // ... or the directory
+  EXPECT_FALSE(c.find_kernel_entry(dir, name(10), 2, &ino, &st));
+  // A stale generation records nothing.
+  uint64_t gen = c.generation();
+  c.invalidate_attr(5);
+  c.note_kernel_entry(dir, "late", entry(50, S_IFREG | 0644), gen, 1);
+  EXPECT_FALSE(c.find_kernel_entry(dir, "late", 2, &ino, &st));
 }
 
 }  // namespace
