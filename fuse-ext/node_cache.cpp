@@ -163,20 +163,22 @@ void NodeCache::drop_entry(fuse_ino_t parent, std::string_view name,
                            std::vector<Forget> *forgets) {
   std::lock_guard<std::mutex> g(mu_);
   bump_locked();
-  std::string n(name);
-  remove_dentry_locked(parent, n, forgets);
-  erase_kernel_entry_locked(parent, n);
+  drop_entry_locked(parent, std::string(name), forgets);
 }
 
 uint64_t NodeCache::name_changed(fuse_ino_t parent, std::string_view name,
                                  std::vector<Forget> *forgets) {
   std::lock_guard<std::mutex> g(mu_);
   bump_locked();
-  std::string n(name);
-  remove_dentry_locked(parent, n, forgets);
-  erase_kernel_entry_locked(parent, n);
+  drop_entry_locked(parent, std::string(name), forgets);
   expire_attr_locked(parent);
   return gen_;
+}
+
+void NodeCache::drop_entry_locked(fuse_ino_t parent, const std::string &name,
+                                  std::vector<Forget> *forgets) {
+  remove_dentry_locked(parent, name, forgets);
+  erase_kernel_entry_locked(parent, name);
 }
 
 void NodeCache::invalidate_attr(fuse_ino_t ino) {

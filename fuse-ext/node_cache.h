@@ -123,6 +123,7 @@ class NodeCache {
   // A new dentry for key (which must not be cached), most recently used.
   void add_dentry_locked(const Key &key, fuse_ino_t ino, int64_t expiry);
   void evict_locked(std::vector<Forget> *forgets);
+  void drop_entry_locked(fuse_ino_t parent, const std::string &name, std::vector<Forget> *forgets);
   void erase_kernel_entry_locked(fuse_ino_t parent, const std::string &name);
   void erase_kernel_entries_of_locked(fuse_ino_t ino);
   void erase_kernel_entries_naming_locked(fuse_ino_t ino);
