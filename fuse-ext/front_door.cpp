@@ -136,10 +136,10 @@ int FrontDoor::start(int listen_fd, int stop_fd, int arrival_fd) {
   listen_fd_ = listen_fd;
   stop_fd_ = stop_fd;
   arrival_fd_ = arrival_fd;
-  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-  if (epoll_fd_ < 0) return -errno;
-  epoll_watch(epoll_fd_, listen_fd_, EPOLLIN);
-  epoll_watch(epoll_fd_, stop_fd_, EPOLLIN);
+  epoll_fd_.reset(epoll_create1(EPOLL_CLOEXEC));
+  if (!epoll_fd_.valid()) return -errno;
+  epoll_watch(epoll_fd_.get(), listen_fd_, EPOLLIN);
+  epoll_watch(epoll_fd_.get(), stop_fd_, EPOLLIN);
   thread_ = std::thread([this] { run(); });
   return 0;
 }
@@ -153,14 +153,13 @@ void FrontDoor::stop() {
     close_client(*c, counters_, discard_);
     left(c->peer_uid);
   }
-  if (epoll_fd_ >= 0) close(epoll_fd_);
-  epoll_fd_ = -1;
+  epoll_fd_.reset();
 }
 
 void FrontDoor::run() {
   epoll_event events[32];
   for (;;) {
-    int n = epoll_wait(epoll_fd_, events, 32, -1);
+    int n = epoll_wait(epoll_fd_.get(), events, 32, -1);
     for (int i = 0; i < n; i++) {
       int fd = events[i].data.fd;
       if (fd == stop_fd_) return;
@@ -195,14 +194,14 @@ void FrontDoor::accept_all() {
     c->sock = fd;
     c->peer_uid = uid;
     greeting_[fd] = std::move(c);
-    epoll_watch(epoll_fd_, fd, EPOLLIN | EPOLLRDHUP);
+    epoll_watch(epoll_fd_.get(), fd, EPOLLIN | EPOLLRDHUP);
   }
 }
 
 void FrontDoor::drop(int fd) {
   auto it = greeting_.find(fd);
   if (it == greeting_.end()) return;
-  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+  epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, fd, nullptr);
   close_client(*it->second, counters_, discard_);
   left(it->second->peer_uid);
   greeting_.erase(it);
@@ -226,7 +225,7 @@ std::vector<std::unique_ptr<Client>> FrontDoor::take_arrivals() {
 
 void FrontDoor::hand_over(int fd) {
   auto it = greeting_.find(fd);
-  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+  epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, fd, nullptr);
   {
     std::lock_guard<std::mutex> g(mu_);
     arrivals_.push_back(std::move(it->second));

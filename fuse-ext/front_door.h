@@ -19,6 +19,7 @@
 #include "cred_watch.h"
 #include "fd_discard.h"
 #include "kernel_view.h"
+#include "unique_fd.h"
 
 namespace finesse::server {
 
@@ -51,7 +52,8 @@ class FrontDoor {
   Counters &counters_;
   const KernelView &kernel_;
   FdDiscard &discard_;
-  int listen_fd_ = -1, stop_fd_ = -1, arrival_fd_ = -1, epoll_fd_ = -1;
+  int listen_fd_ = -1, stop_fd_ = -1, arrival_fd_ = -1;  // the Server's
+  UniqueFd epoll_fd_;
   std::thread thread_;
   std::unordered_map<int, std::unique_ptr<Client>> greeting_;  // by socket fd: no hello yet
   std::mutex mu_;                                              // guards what follows

@@ -3,6 +3,7 @@
 // and request calls answer synthetic requests here and forward kernel ones to libfuse.
 #define FUSE_USE_VERSION 34
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <limits.h>
 #include <stdio.h>
@@ -42,14 +43,6 @@ finesse::server::Extension &ext() {
 // req as one of the bypass's synthetic requests, or nullptr for the kernel's.
 SyntheticReq *as_synthetic(fuse_req_t req) {
   return ext().fs.reqs.find(req);
-}
-
-// The reply of a kernel-path create this thread is handing to the file system.
-void keep_created(fuse_req_t req, const fuse_entry_param &e) {
-  finesse::server::CreatedEntry &c = finesse::server::created_entry();
-  if (c.req != req) return;
-  c.e = e;
-  c.replied = true;
 }
 
 void copy_out(SyntheticReq *s, const char *data, size_t size) {
@@ -163,7 +156,6 @@ EXPORT int fuse_reply_entry(fuse_req_t req, const struct fuse_entry_param *e) {
   }
   if (e != nullptr) {
     ext().kernel.note_entry(*e);
-    keep_created(req, *e);
     const auto &er = finesse::server::entry_request();
     if (er.req == req && er.name != nullptr)
       ext().cache.note_kernel_entry(er.parent, er.name, *e, er.gen, finesse::now_ns());
@@ -180,7 +172,11 @@ EXPORT int fuse_reply_create(fuse_req_t req, const struct fuse_entry_param *e,
   }
   if (e != nullptr) {
     ext().kernel.note_entry(*e);
-    keep_created(req, *e);
+    const auto &er = finesse::server::entry_request();
+    if (er.req == req && er.name != nullptr)
+      ext().cache.note_kernel_entry(er.parent, er.name, *e, er.gen, finesse::now_ns());
+    // A writable handle of the new file, counted before the kernel can release it.
+    if (fi != nullptr && (fi->flags & O_ACCMODE) != O_RDONLY) ext().writers.opened(e->ino);
   }
   return REAL(fuse_reply_create)(req, e, fi);
 }

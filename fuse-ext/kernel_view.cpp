@@ -143,9 +143,4 @@ EntryRequest &entry_request() {
   return r;
 }
 
-CreatedEntry &created_entry() {
-  static thread_local CreatedEntry c;
-  return c;
-}
-
 }  // namespace finesse::server

@@ -67,8 +67,9 @@ class KernelView {
   std::atomic<int> in_flight_{0};
 };
 
-// The kernel lookup or readdirplus this thread is handing to the file system, while bypass
-// clients are connected: the entries its replies give the kernel are recorded for them
+// The kernel lookup, readdirplus or create (create, mkdir, mknod, symlink) this thread is
+// handing to the file system, while bypass clients are connected: the entries its replies
+// give the kernel are recorded for them
 // (NodeCache::note_kernel_entry). Replies sent later from another thread are not.
 struct EntryRequest {
   fuse_req_t req = nullptr;
@@ -77,18 +78,6 @@ struct EntryRequest {
   uint64_t gen = 0;            // the server cache's generation when the request began
 };
 EntryRequest &entry_request();  // this thread's
-
-// The kernel-path create, mkdir, mknod or symlink this thread is handing to the file system:
-// the entry its reply gives the kernel, kept for NodeCache::note_kernel_entry (while bypass
-// clients are connected) once the invalidations after the call are done, and for the count
-// of writable handles (op_trampolines.cpp). A reply sent later from another thread is not
-// kept.
-struct CreatedEntry {
-  fuse_req_t req = nullptr;
-  bool replied = false;
-  fuse_entry_param e{};
-};
-CreatedEntry &created_entry();  // this thread's
 
 // Dentries of removed names that the kernel revalidates before any use (timeout 0) but that
 // still hold their inode in the kernel: dropped after the client has its answer, so that the

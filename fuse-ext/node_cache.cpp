@@ -167,10 +167,14 @@ void NodeCache::drop_entry(fuse_ino_t parent, std::string_view name,
 }
 
 uint64_t NodeCache::name_changed(fuse_ino_t parent, std::string_view name,
-                                 std::vector<Forget> *forgets) {
+                                 std::vector<Forget> *forgets, bool keep_kernel_entry) {
   std::lock_guard<std::mutex> g(mu_);
   bump_locked();
-  drop_entry_locked(parent, std::string(name), forgets);
+  std::string n(name);
+  if (keep_kernel_entry)
+    remove_dentry_locked(parent, n, forgets);
+  else
+    drop_entry_locked(parent, n, forgets);
   expire_attr_locked(parent);
   return gen_;
 }

@@ -67,9 +67,11 @@ class NodeCache {
 
   // Invalidation (bypass mutations and kernel-path mutations alike).
   void drop_entry(fuse_ino_t parent, std::string_view name, std::vector<Forget> *forgets);
-  // A name of parent changed (created, removed): its dentry and kernel entry go and
-  // parent's attributes expire, with one move of the generation, which it returns.
-  uint64_t name_changed(fuse_ino_t parent, std::string_view name, std::vector<Forget> *forgets);
+  // A name of parent changed (created, removed): its dentry and (unless kept: just recorded
+  // for a create) its kernel entry go and parent's attributes expire, with one move of the
+  // generation, which it returns.
+  uint64_t name_changed(fuse_ino_t parent, std::string_view name, std::vector<Forget> *forgets,
+                        bool keep_kernel_entry = false);
   void invalidate_attr(fuse_ino_t ino);
   void invalidate_all_attrs();
   void flush(std::vector<Forget> *forgets);

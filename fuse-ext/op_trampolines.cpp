@@ -5,7 +5,6 @@
 
 #include <vector>
 
-#include "clock.h"
 #include "control.h"
 #include "extension.h"
 #include "fs_call.h"
@@ -25,9 +24,9 @@ FsState &st() {
 }
 
 // Returns the cache's generation after it.
-uint64_t drop(fuse_ino_t parent, const char *name) {
+uint64_t drop(fuse_ino_t parent, const char *name, bool keep_kernel_entry = false) {
   std::vector<Forget> forgets;
-  uint64_t gen = ext().cache.name_changed(parent, name, &forgets);
+  uint64_t gen = ext().cache.name_changed(parent, name, &forgets, keep_kernel_entry);
   // Return the lookups the server held on what was dropped (outside any OpGuard).
   for (const Forget &f : forgets) fs_forget(st(), f.ino, f.nlookup);
   return gen;
@@ -123,32 +122,25 @@ void mutation(Invalidate invalidate, Call call) {
 }
 
 // A kernel-path mutation that gives the kernel a new entry (create, mkdir, mknod, symlink),
-// invalidated as any mutation; then, while bypass clients are connected, the entry its reply
-// gave the kernel is recorded as a lookup's would be (NodeCache::note_kernel_entry), so that
-// a bypassed stat or unlink of the name needs no lookup of the server's own. Only if nothing
-// else changed the cache from the invalidation before the call to the one after it (one
-// move of the generation each).
-bool writable(const fuse_file_info *fi) {
-  return (fi->flags & O_ACCMODE) != O_RDONLY;
-}
-
-// Returns the new inode, if the reply came during the call (0 otherwise).
+// invalidated as any mutation; while bypass clients are connected, the entry its reply gives
+// the kernel is recorded as a lookup's is (fuse_reply_entry/_create: NodeCache::
+// note_kernel_entry, kept only if nothing moved the cache's generation since the
+// invalidation before the call), so that a bypassed stat or unlink of the name needs no
+// lookup of the server's own. The invalidation after the call (a racing bypass lookup may
+// have cached the name as missing) keeps that record: any later change of the name through
+// either path drops it.
 template <typename Call>
-fuse_ino_t entry_mutation(fuse_req_t req, fuse_ino_t parent, const char *name, Call call) {
+void entry_mutation(fuse_req_t req, fuse_ino_t parent, const char *name, Call call) {
   ext().counters.kernel_ops++;
-  const uint64_t before = drop(parent, name);
-  const bool record = ext().counters.clients_active.load(std::memory_order_relaxed) != 0;
-  created_entry() = CreatedEntry{req, false, {}};
+  const uint64_t gen = drop(parent, name);
+  if (ext().counters.clients_active.load(std::memory_order_relaxed) != 0)
+    entry_request() = {req, parent, name, gen};
   {
     OpGuard g(st());
     call();
   }
-  const CreatedEntry created = created_entry();
-  created_entry() = CreatedEntry{};
-  const uint64_t after = drop(parent, name);
-  if (record && created.replied && after == before + 1)
-    ext().cache.note_kernel_entry(parent, name, created.e, after, now_ns());
-  return created.replied ? created.e.ino : 0;
+  entry_request() = {};
+  drop(parent, name, /*keep_kernel_entry=*/true);
 }
 
 void t_unlink(fuse_req_t req, fuse_ino_t parent, const char *name) {
@@ -168,11 +160,8 @@ void t_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *
 }
 void t_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
               fuse_file_info *fi) {
-  const fuse_ino_t ino =
-      entry_mutation(req, parent, name, [&] { st().ops.create(req, parent, name, mode, fi); });
-  // The handle it opened, counted once its inode is known (a reply from another thread is
-  // not seen: its release then counts as written).
-  if (ino != 0 && writable(fi)) ext().writers.opened(ino);
+  // (Its writable handle is counted by fuse_reply_create, before the kernel can release it.)
+  entry_mutation(req, parent, name, [&] { st().ops.create(req, parent, name, mode, fi); });
 }
 void t_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname) {
   mutation(
@@ -203,6 +192,9 @@ void t_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 }
 // Writes through the kernel path: what the file system then holds may change again when
 // the writing handle is released (OpenWriters).
+bool writable(const fuse_file_info *fi) {
+  return (fi->flags & O_ACCMODE) != O_RDONLY;
+}
 void written(fuse_ino_t ino) {
   ext().writers.wrote(ino);
   attr_changed(ino);

@@ -63,36 +63,33 @@ int Server::start(const std::string &mountpoint) {
   mkdir(dir.c_str(), 0755);
   chmod(dir.c_str(), 0755);
   socket_path_ = dir + "/" + std::to_string(getpid()) + ".sock";
-  listen_fd_ = unix_listen(socket_path_, 128);
-  if (listen_fd_ < 0) return listen_fd_;
+  int listen_fd = unix_listen(socket_path_, 128);
+  if (listen_fd < 0) return listen_fd;
+  listen_fd_.reset(listen_fd);
   chmod(socket_path_.c_str(), 0666);  // who may be served is decided at the handshake
-  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-  stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  arrival_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  mountinfo_fd_ = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
-  epoll_watch(epoll_fd_, stop_fd_, EPOLLIN);
-  epoll_watch(epoll_fd_, arrival_fd_, EPOLLIN);
-  if (mountinfo_fd_ >= 0) epoll_watch(epoll_fd_, mountinfo_fd_, EPOLLPRI | EPOLLERR);
+  epoll_fd_.reset(epoll_create1(EPOLL_CLOEXEC));
+  stop_fd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  arrival_fd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  mountinfo_fd_.reset(open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC));
+  epoll_watch(epoll_fd_.get(), stop_fd_.get(), EPOLLIN);
+  epoll_watch(epoll_fd_.get(), arrival_fd_.get(), EPOLLIN);
+  if (mountinfo_fd_.valid()) epoll_watch(epoll_fd_.get(), mountinfo_fd_.get(), EPOLLPRI | EPOLLERR);
   refresh_mount();
   thread_ = std::thread([this] { run(); });
-  return door_.start(listen_fd_, stop_fd_, arrival_fd_);
+  return door_.start(listen_fd_.get(), stop_fd_.get(), arrival_fd_.get());
 }
 
 void Server::stop() {
   if (!running()) return;
   uint64_t one = 1;
-  if (write(stop_fd_, &one, sizeof(one)) < 0) { /* the thread also polls */
+  if (write(stop_fd_.get(), &one, sizeof(one)) < 0) { /* the thread also polls */
   }
   thread_.join();
   door_.stop();
   close_all();
-  close(listen_fd_);
+  listen_fd_.reset();
   unlink(socket_path_.c_str());
-  close(epoll_fd_);
-  close(stop_fd_);
-  close(arrival_fd_);
-  if (mountinfo_fd_ >= 0) close(mountinfo_fd_);
-  listen_fd_ = epoll_fd_ = stop_fd_ = arrival_fd_ = mountinfo_fd_ = -1;
+  for (UniqueFd *fd : {&epoll_fd_, &stop_fd_, &arrival_fd_, &mountinfo_fd_}) fd->reset();
   std::vector<Forget> forgets;
   ext_.cache.flush(&forgets);
   forget_all(forgets);
@@ -144,8 +141,8 @@ bool Server::mount_current() {
     }
     return mount_ok_;
   }
-  pollfd p{mountinfo_fd_, POLLPRI, 0};
-  if (mountinfo_fd_ >= 0 && poll(&p, 1, 0) > 0) refresh_mount();
+  pollfd p{mountinfo_fd_.get(), POLLPRI, 0};
+  if (mountinfo_fd_.valid() && poll(&p, 1, 0) > 0) refresh_mount();
   return mount_ok_;
 }
 
@@ -268,10 +265,10 @@ void Server::run() {
 // client's (a kick or a new connection: worth spinning for), -1 once asked to stop.
 int Server::poll_events(int timeout, bool was_idle) {
   epoll_event events[32];
-  int n = epoll_wait(epoll_fd_, events, 32, timeout);
+  int n = epoll_wait(epoll_fd_.get(), events, 32, timeout);
   int for_clients = 0;
   for (int i = 0; i < n; i++) {
-    if (events[i].data.fd == stop_fd_) return -1;
+    if (events[i].data.fd == stop_fd_.get()) return -1;
     if (handle_event(events[i].data.fd, events[i].events)) for_clients++;
   }
   // Woken for anything else the server stays flagged idle (run() sleeps again): clients keep
@@ -304,8 +301,8 @@ void Server::set_idle(uint32_t v) {
 // True for a client's kick or arrival. A mount change anywhere (mountinfo), a control
 // request or a hang-up is no reason to spin on: mount churn elsewhere kept servers awake.
 bool Server::handle_event(int fd, uint32_t events) {
-  if (fd == arrival_fd_) return adopt_arrivals();
-  if (fd == mountinfo_fd_) return refresh_mount(), false;
+  if (fd == arrival_fd_.get()) return adopt_arrivals();
+  if (fd == mountinfo_fd_.get()) return refresh_mount(), false;
   auto e = by_efd_.find(fd);
   if (e != by_efd_.end()) {
     uint64_t v;
@@ -332,21 +329,21 @@ bool Server::handle_event(int fd, uint32_t events) {
 // first request is on its way; a control connection is none).
 bool Server::adopt_arrivals() {
   uint64_t v;
-  if (read(arrival_fd_, &v, sizeof(v)) < 0) { /* nothing new */
+  if (read(arrival_fd_.get(), &v, sizeof(v)) < 0) { /* nothing new */
   }
   bool client = false;
   for (auto &c : door_.take_arrivals()) {
     Client *p = c.get();
-    epoll_watch(epoll_fd_, p->sock, EPOLLIN | EPOLLRDHUP);
+    epoll_watch(epoll_fd_.get(), p->sock, EPOLLIN | EPOLLRDHUP);
     if (p->region != nullptr) {
       client = true;
       by_efd_[p->efd] = p;
-      epoll_watch(epoll_fd_, p->efd, EPOLLIN);
+      epoll_watch(epoll_fd_.get(), p->efd, EPOLLIN);
       active_.push_back(p);
     }
     if (p->cred_watch.pidfd >= 0) {
       by_pidfd_[p->cred_watch.pidfd] = p;
-      epoll_watch(epoll_fd_, p->cred_watch.pidfd, EPOLLIN);
+      epoll_watch(epoll_fd_.get(), p->cred_watch.pidfd, EPOLLIN);
     }
     clients_[p->sock] = std::move(c);
   }
@@ -357,13 +354,13 @@ void Server::drop_client(int fd) {
   auto it = clients_.find(fd);
   if (it == clients_.end()) return;
   Client *c = it->second.get();
-  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+  epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, fd, nullptr);
   if (c->efd >= 0) {
-    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c->efd, nullptr);
+    epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, c->efd, nullptr);
     by_efd_.erase(c->efd);
   }
   if (c->cred_watch.pidfd >= 0) {
-    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c->cred_watch.pidfd, nullptr);
+    epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, c->cred_watch.pidfd, nullptr);
     by_pidfd_.erase(c->cred_watch.pidfd);
   }
   for (size_t i = 0; i < active_.size(); i++)

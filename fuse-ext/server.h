@@ -19,6 +19,7 @@
 #include "mount_info.h"
 #include "request_decode.h"
 #include "serve_ctx.h"
+#include "unique_fd.h"
 #include "wire.h"
 
 namespace finesse::server {
@@ -61,11 +62,11 @@ class Server {
   Extension &ext_;
   std::string mountpoint_;
   std::string socket_path_;
-  int listen_fd_ = -1;
-  int epoll_fd_ = -1;
-  int stop_fd_ = -1;
-  int mountinfo_fd_ = -1;
-  int arrival_fd_ = -1;  // the front door has handed over connections
+  UniqueFd listen_fd_;
+  UniqueFd epoll_fd_;
+  UniqueFd stop_fd_;
+  UniqueFd mountinfo_fd_;
+  UniqueFd arrival_fd_;  // the front door has handed over connections
   FrontDoor door_;
   std::thread thread_;
   std::unordered_map<int, std::unique_ptr<Client>> clients_;  // by socket fd

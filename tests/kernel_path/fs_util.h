@@ -11,6 +11,8 @@
 #include <map>
 #include <string>
 
+#include "unique_fd.h"
+
 namespace finesse::kernel_path {
 
 std::string errno_name(int err);  // "ENOENT", or "0"
@@ -53,22 +55,9 @@ inline bool is_failure(const void *ptr) {
   return ptr == nullptr;
 }
 
-// Closes the descriptor when the test leaves the scope (also on a failed ASSERT), so that
-// a failing test does not keep the mount busy.
-class UniqueFd {
- public:
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  UniqueFd(const UniqueFd &) = delete;
-  UniqueFd &operator=(const UniqueFd &) = delete;
-  int get() const { return fd_; }
-  bool ok() const { return fd_ >= 0; }
-
- private:
-  int fd_;
-};
+// (UniqueFd closes the descriptor when the test leaves the scope, also on a failed ASSERT,
+// so that a failing test does not keep the mount busy.)
+using finesse::UniqueFd;
 
 // Whole-file helpers; they throw std::runtime_error (with errno text) on failure.
 void write_file(const std::string &path, const std::string &content, mode_t mode = 0644);

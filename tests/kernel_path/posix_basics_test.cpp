@@ -144,7 +144,7 @@ TEST_P(PosixBasicsTest, HardLinksShareTheInode) {
 TEST_P(PosixBasicsTest, UnlinkedOpenFileStaysUsable) {
   write_file(p("f"), "still here");
   const UniqueFd file(open(p("f").c_str(), O_RDWR));
-  ASSERT_TRUE(file.ok());
+  ASSERT_TRUE(file.valid());
   const int fd = file.get();
   ASSERT_OK(unlink(p("f").c_str()));
   EXPECT_ERRNO(ENOENT, access(p("f").c_str(), F_OK));
