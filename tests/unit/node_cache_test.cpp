@@ -123,7 +123,7 @@ TEST(NodeCache, LeastRecentlyUsedEntriesAreForgotten) {
 // with the kernel's forget of either inode; kept when only the directory's own attributes
 // change (a sibling created or removed), for thousands of names in one directory.
 TEST(NodeCache, KernelEntriesGoWithTheirNameAndNode) {
-  NodeCache c;
+  NodeCache c(10000);  // (the default bound follows RLIMIT_NOFILE, lower on some machines)
   std::vector<Forget> forgets;
   const fuse_ino_t dir = 2;
   auto name = [](int i) { return "f" + std::to_string(i); };
