@@ -6,12 +6,26 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 
 namespace finesse {
 
 namespace {
 long sys_bpf(int cmd, union bpf_attr *attr) {
   return syscall(SYS_bpf, cmd, attr, sizeof(*attr));
+}
+
+static_assert(offsetof(union bpf_attr, value) == offsetof(union bpf_attr, next_key));
+
+// An element command on map fd: out is the value (LOOKUP_ELEM) or the next key
+// (GET_NEXT_KEY), which share one field of the attribute union.
+int elem_call(int cmd, int fd, const void *key, void *out) {
+  union bpf_attr attr;
+  memset(&attr, 0, sizeof(attr));
+  attr.map_fd = static_cast<uint32_t>(fd);
+  attr.key = reinterpret_cast<uint64_t>(key);
+  attr.value = reinterpret_cast<uint64_t>(out);
+  return sys_bpf(cmd, &attr) < 0 ? -errno : 0;
 }
 }  // namespace
 
@@ -48,21 +62,11 @@ int PinnedMap::release() {
 }
 
 int PinnedMap::lookup(int fd, const void *key, void *value) {
-  union bpf_attr attr;
-  memset(&attr, 0, sizeof(attr));
-  attr.map_fd = static_cast<uint32_t>(fd);
-  attr.key = reinterpret_cast<uint64_t>(key);
-  attr.value = reinterpret_cast<uint64_t>(value);
-  return sys_bpf(BPF_MAP_LOOKUP_ELEM, &attr) < 0 ? -errno : 0;
+  return elem_call(BPF_MAP_LOOKUP_ELEM, fd, key, value);
 }
 
 int PinnedMap::next_key(const void *key, void *next) const {
-  union bpf_attr attr;
-  memset(&attr, 0, sizeof(attr));
-  attr.map_fd = static_cast<uint32_t>(fd_);
-  attr.key = reinterpret_cast<uint64_t>(key);
-  attr.next_key = reinterpret_cast<uint64_t>(next);
-  return sys_bpf(BPF_MAP_GET_NEXT_KEY, &attr) < 0 ? -errno : 0;
+  return elem_call(BPF_MAP_GET_NEXT_KEY, fd_, key, next);
 }
 
 }  // namespace finesse

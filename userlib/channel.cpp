@@ -621,7 +621,6 @@ int64_t channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const
   // On a mount whose names the kernel caches, the cheaper route lately (read_route.h).
   ReadRoutes *timed =
       routed && c->kernel_caches_attrs.load(std::memory_order_relaxed) ? &c->read_routes : nullptr;
-  const int64_t start_ns = timed != nullptr ? now_ns() : 0;
   if (timed != nullptr &&
       timed->choose(op, !hdr->server_idle.load(std::memory_order_relaxed)) == ReadRoute::kKernel) {
     begin_kernel_sample(timed, op);
@@ -638,6 +637,8 @@ int64_t channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const
     release(*c);
     return wire::kFallback;
   }
+  // (Read only now: a call the kernel takes needs no clock of ours here.)
+  const int64_t start_ns = timed != nullptr ? now_ns() : 0;
   // (Before the request: without them the answer could not be given.)
   KernelFacts sfacts{};
   if (facts != nullptr && op == wire::Op::kStatfs && !statfs_facts(*c, m, &sfacts)) {
