@@ -32,6 +32,10 @@ Tuning read_tuning() {
   r.client_spinners = env_int("FINESSE_CLIENT_SPINNERS", cpus > 1 ? cpus - 1 : 1);
   if (r.client_spinners < 1) r.client_spinners = 1;
   r.single_cpu = cpus == 1;
+  r.cpus = cpus;
+  r.server_threads = env_int("FINESSE_SERVER_THREADS", cpus + 1);
+  if (r.server_threads < 1) r.server_threads = 1;
+  if (r.server_threads > 64) r.server_threads = 64;
   r.server_spin_ns = env_int("FINESSE_SERVER_SPIN_US", 200) * 1000;
   r.server_wait_ms = env_int("FINESSE_SERVER_TIMEOUT_MS", 1000);
   r.server_stuck_ns = env_int("FINESSE_SERVER_STUCK_MS", 250) * 1000000;

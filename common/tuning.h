@@ -16,7 +16,10 @@ struct Tuning {
                              // a CPU (default: the CPUs this process may use, minus one, >= 1)
   bool single_cpu;           // this process may run on one CPU only (taskset): a spinner
                              // yields at every turn, the other side needs that very CPU
+  int64_t cpus;              // CPUs this process may use
   int64_t server_spin_ns;    // FINESSE_SERVER_SPIN_US (default 200)
+  int64_t server_threads;    // FINESSE_SERVER_THREADS: serving threads per mount, 1-64 (default:
+                             // the CPUs, plus one for calls stuck in the file system)
   int64_t server_wait_ms;    // FINESSE_SERVER_TIMEOUT_MS: bound on waiting for an unclaimed
                              // request before falling back (default 1000)
   int64_t server_stuck_ns;   // FINESSE_SERVER_STUCK_MS: an awake server whose beat has not

@@ -24,6 +24,7 @@ struct Creds {
   bool privileged = false;
   uint64_t cap_prm = 0;  // permitted capabilities (no re-read may add any; access() with a
                          // real uid of 0 uses them)
+  bool operator==(const Creds &) const = default;
 };
 
 // The credential lines of a /proc/<pid>/status or /proc/<pid>/task/<tid>/status file.

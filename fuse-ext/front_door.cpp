@@ -57,8 +57,8 @@ bool make_region(Client &c, const wire::Welcome &w) {
     if (efd >= 0) close(efd);
     return false;
   }
-  c.region = region;
-  c.efd = efd;
+  c.region = Mapping(region, wire::kRegionSize);
+  c.efd.reset(efd);
   return true;
 }
 
@@ -116,20 +116,17 @@ int peer_pidfd(int sock, pid_t pid, int64_t accepted_boot_ns) {
 }  // namespace
 
 void close_client(Client &c, Counters &counters, FdDiscard &discard) {
-  if (c.region != nullptr) {
-    wire::header_of(c.region)->closed.store(1);
+  if (c.closed) return;
+  c.closed = true;
+  if (c.region.valid()) {
+    wire::header_of(c.base())->closed.store(1);
     for (uint32_t i = 0; i < wire::kSlotCount; i++)
-      futex_wake(&wire::slot_at(c.region, i)->h.state, INT_MAX);
-    munmap(c.region, wire::kRegionSize);
-    c.region = nullptr;
+      futex_wake(&wire::slot_at(c.base(), i)->h.state, INT_MAX);
     counters.clients_active--;
   }
-  if (c.efd >= 0) close(c.efd);
-  c.efd = -1;
+  c.efd.reset();
   if (c.sock >= 0) discard.close_socket(c.sock);
   c.sock = -1;
-  if (c.cred_watch.pidfd >= 0) close(c.cred_watch.pidfd);
-  c.cred_watch.pidfd = -1;
 }
 
 int FrontDoor::start(int listen_fd, int stop_fd, int arrival_fd) {

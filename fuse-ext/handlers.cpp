@@ -93,7 +93,7 @@ bool mutations_allowed(const ServeCtx &ctx) {
 void created(ServeCtx &ctx, fuse_ino_t parent, const std::string &name,
              const fuse_entry_param &e) {
   ctx.cache->drop_entry(parent, name, &ctx.forgets);  // a negative entry, if cached
-  ctx.cache->insert(parent, name, e, ctx.cache->generation(), now_ns(), &ctx.forgets);
+  ctx.cache->insert(parent, name, e, ctx.cache->generation(), now_ns(), &ctx.forgets, &ctx.pins);
   ctx.cache->invalidate_attr(parent);
   ctx.inval.entry(parent, name);
   ctx.inval.inode(parent);
@@ -132,12 +132,13 @@ int32_t do_stat(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
 int32_t do_access(ServeCtx &ctx, const Decoded &d, ReplyBuf &) {
   if (!(d.req.flags & wire::kEaccess) && !access_creds_known(*ctx.creds)) return kFallback;
   Creds eff = (d.req.flags & wire::kEaccess) ? *ctx.creds : access_creds(*ctx.creds);
-  ServeCtx actx{&eff, ctx.mount, ctx.fs, ctx.kernel, ctx.cache, ctx.umask, {}, {}};
+  ServeCtx actx{&eff, ctx.mount, ctx.fs, ctx.kernel, ctx.cache, ctx.umask};
   WalkResult w;
   WalkSpec spec = spec_of(d, 0, !(d.req.flags & wire::kNoFollow));
   spec.attr_only = dp(ctx);  // without default_permissions the file system's access op decides
   int rc = walk_path(actx, spec, &w);
   ctx.forgets.insert(ctx.forgets.end(), actx.forgets.begin(), actx.forgets.end());
+  ctx.pins.insert(ctx.pins.end(), actx.pins.begin(), actx.pins.end());
   if (rc != 0) return rc;
   if (!w.exists) return -ENOENT;
   int mask = static_cast<int>(d.req.mode & 7);

@@ -32,7 +32,8 @@ uint64_t NodeCache::generation() const {
   return gen_;
 }
 
-CacheHit NodeCache::find(fuse_ino_t parent, std::string_view name, int64_t now_ns) {
+CacheHit NodeCache::find(fuse_ino_t parent, std::string_view name, int64_t now_ns,
+                         std::vector<fuse_ino_t> *pins) {
   CacheHit hit;
   std::lock_guard<std::mutex> g(mu_);
   auto it = dentries_.find(Key{parent, std::string(name)});
@@ -48,6 +49,10 @@ CacheHit NodeCache::find(fuse_ino_t parent, std::string_view name, int64_t now_n
   hit.ino = it->second.ino;
   hit.attr = n->second.attr;
   hit.attr_fresh = n->second.attr_expiry > now_ns;
+  if (pins != nullptr) {
+    n->second.pins++;
+    pins->push_back(hit.ino);
+  }
   return hit;
 }
 
@@ -61,7 +66,8 @@ bool NodeCache::node_attr(fuse_ino_t ino, int64_t now_ns, struct stat *attr, boo
 }
 
 void NodeCache::insert(fuse_ino_t parent, std::string_view name, const fuse_entry_param &e,
-                       uint64_t gen_at_start, int64_t now_ns, std::vector<Forget> *forgets) {
+                       uint64_t gen_at_start, int64_t now_ns, std::vector<Forget> *forgets,
+                       std::vector<fuse_ino_t> *pins) {
   std::lock_guard<std::mutex> g(mu_);
   bool can_cache = gen_at_start == gen_ && nodes_.count(parent) != 0;
   if (!can_cache) {
@@ -88,6 +94,10 @@ void NodeCache::insert(fuse_ino_t parent, std::string_view name, const fuse_entr
   }
   Node &n = nodes_[e.ino];
   n.nlookup++;
+  if (pins != nullptr) {  // before the eviction below, which may take this very dentry
+    n.pins++;
+    pins->push_back(e.ino);
+  }
   n.attr = e.attr;
   n.attr_expiry = expiry_after(now_ns, e.attr_timeout);
   if (n.attr_expiry == 0) n.attr_expiry = 1;  // known but stale: usable for `..`, not fresh
@@ -148,15 +158,31 @@ void NodeCache::unref_locked(fuse_ino_t ino, std::vector<Forget> *forgets) {
   auto n = nodes_.find(ino);
   if (n == nodes_.end()) return;
   if (n->second.refs > 0) n->second.refs--;
-  if (n->second.refs > 0) return;
+  release_if_unused_locked(ino, forgets);
+}
+
+void NodeCache::release_if_unused_locked(fuse_ino_t ino, std::vector<Forget> *forgets) {
+  auto n = nodes_.find(ino);
+  if (n == nodes_.end() || n->second.refs > 0) return;
   // Children first: their keys use this node's number, which the file system may reuse
   // once we forget it.
   std::vector<std::string> children(n->second.children.begin(), n->second.children.end());
   for (const auto &c : children) remove_dentry_locked(ino, c, forgets);
   n = nodes_.find(ino);
-  if (n == nodes_.end()) return;
+  if (n == nodes_.end() || n->second.pins > 0) return;
   if (n->second.nlookup > 0) forgets->push_back({ino, n->second.nlookup});
   nodes_.erase(n);
+}
+
+void NodeCache::unpin(std::vector<fuse_ino_t> *pins, std::vector<Forget> *forgets) {
+  if (pins->empty()) return;
+  std::lock_guard<std::mutex> g(mu_);
+  for (fuse_ino_t ino : *pins) {
+    auto n = nodes_.find(ino);
+    if (n == nodes_.end() || n->second.pins == 0) continue;
+    if (--n->second.pins == 0) release_if_unused_locked(ino, forgets);
+  }
+  pins->clear();
 }
 
 void NodeCache::drop_entry(fuse_ino_t parent, std::string_view name,
@@ -208,9 +234,18 @@ void NodeCache::invalidate_all_attrs() {
 void NodeCache::flush(std::vector<Forget> *forgets) {
   std::lock_guard<std::mutex> g(mu_);
   bump_locked();
-  for (auto &[ino, n] : nodes_)
-    if (n.nlookup > 0) forgets->push_back({ino, n.nlookup});
-  nodes_.clear();
+  // Pinned nodes stay, nameless, until their requests end (unpin forgets them).
+  for (auto it = nodes_.begin(); it != nodes_.end();) {
+    Node &n = it->second;
+    n.children.clear();
+    n.refs = 0;
+    if (n.pins > 0 && it->first != FUSE_ROOT_ID) {
+      ++it;
+      continue;
+    }
+    if (n.nlookup > 0) forgets->push_back({it->first, n.nlookup});
+    it = nodes_.erase(it);
+  }
   lru_.clear();
   dentries_.clear();
   nodes_[FUSE_ROOT_ID].refs = 1;

@@ -6,6 +6,12 @@
 // with a single forget when the last dentry naming the node goes away. A directory node is
 // never dropped while dentries below it are cached (its number could otherwise be reused).
 //
+// Pinned while in use: a request holds the nodes it got from the cache (find, insert) until it
+// ends (unpin), so that another serving thread's drop, or a kernel-path change, never
+// returns the file system's last lookup of a node a request is still calling it with (the
+// kernel likewise holds an inode for the length of a request). A pinned node that loses its
+// last name stays, forgotten only once the last pin goes.
+//
 // Bounded: beyond max_entries dentries the least recently used ones are dropped (a
 // directory's with its cached subtree, whose entries were used no later than it through a
 // path walk), and their lookups are returned like any other drop's.
@@ -54,14 +60,21 @@ class NodeCache {
   // an invalidation must not be cached.
   uint64_t generation() const;
 
-  CacheHit find(fuse_ino_t parent, std::string_view name, int64_t now_ns);
+  // A positive hit is pinned (its number appended to *pins) when pins is not null.
+  CacheHit find(fuse_ino_t parent, std::string_view name, int64_t now_ns,
+                std::vector<fuse_ino_t> *pins = nullptr);
   // Attributes of a node (fresh or not). False if the node is not cached.
   bool node_attr(fuse_ino_t ino, int64_t now_ns, struct stat *attr, bool *fresh);
 
   // Records a lookup reply (which holds one lookup on e.ino if e.ino != 0). If the cache
-  // cannot keep it (invalidated meanwhile, or full), the lookup is appended to forgets.
+  // cannot keep it (invalidated meanwhile, or full), the lookup is appended to forgets (the
+  // caller returns it when its request ends); a kept node is pinned like find's.
   void insert(fuse_ino_t parent, std::string_view name, const fuse_entry_param &e,
-              uint64_t gen_at_start, int64_t now_ns, std::vector<Forget> *forgets);
+              uint64_t gen_at_start, int64_t now_ns, std::vector<Forget> *forgets,
+              std::vector<fuse_ino_t> *pins = nullptr);
+  // Ends a request's pins (emptying *pins): nodes that lost their last name meanwhile are
+  // forgotten now (appended to forgets).
+  void unpin(std::vector<fuse_ino_t> *pins, std::vector<Forget> *forgets);
   void set_attr(fuse_ino_t ino, const struct stat &attr, double timeout, uint64_t gen_at_start,
                 int64_t now_ns);
 
@@ -98,6 +111,7 @@ class NodeCache {
     int64_t attr_expiry = 0;  // 0: not valid
     uint64_t nlookup = 0;
     uint32_t refs = 0;  // dentries naming this node
+    uint32_t pins = 0;  // requests using its number now
     std::unordered_set<std::string> children;
   };
   struct Key;
@@ -121,6 +135,8 @@ class NodeCache {
   void remove_dentry_locked(fuse_ino_t parent, const std::string &name,
                             std::vector<Forget> *forgets);
   void unref_locked(fuse_ino_t ino, std::vector<Forget> *forgets);
+  // Forgets a node nothing names or pins any more (its cached subtree first).
+  void release_if_unused_locked(fuse_ino_t ino, std::vector<Forget> *forgets);
   void bump_locked() { gen_++; }
   // A new dentry for key (which must not be cached), most recently used.
   void add_dentry_locked(const Key &key, fuse_ino_t ino, int64_t expiry);

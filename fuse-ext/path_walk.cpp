@@ -40,7 +40,7 @@ int may_search(ServeCtx &ctx, fuse_ino_t dir, struct stat *attr) {
 int lookup(ServeCtx &ctx, fuse_ino_t dir, std::string_view name, fuse_ino_t *ino, struct stat *attr,
            bool *fresh, bool *kernel_entry) {
   int64_t now = now_ns();
-  CacheHit hit = ctx.cache->find(dir, name, now);
+  CacheHit hit = ctx.cache->find(dir, name, now, &ctx.pins);
   if (hit.kind == CacheHit::kNegative) return -ENOENT;
   if (hit.kind == CacheHit::kPositive &&
       (hit.attr_fresh || kernel_entry == nullptr ||
@@ -64,7 +64,7 @@ int lookup(ServeCtx &ctx, fuse_ino_t dir, std::string_view name, fuse_ino_t *ino
   fuse_entry_param e{};
   int rc = fs_lookup(ctx.call(), dir, n.c_str(), &e);
   if (rc != 0) return rc;
-  ctx.cache->insert(dir, n, e, gen, now_ns(), &ctx.forgets);
+  ctx.cache->insert(dir, n, e, gen, now_ns(), &ctx.forgets, &ctx.pins);
   if (e.ino == 0) return -ENOENT;
   *ino = e.ino;
   *attr = e.attr;

@@ -75,18 +75,42 @@ int Server::start(const std::string &mountpoint) {
   epoll_watch(epoll_fd_.get(), arrival_fd_.get(), EPOLLIN);
   if (mountinfo_fd_.valid()) epoll_watch(epoll_fd_.get(), mountinfo_fd_.get(), EPOLLPRI | EPOLLERR);
   refresh_mount();
-  thread_ = std::thread([this] { run(); });
+  publish_clients();
+  const Tuning &t = tuning();
+  int threads = static_cast<int>(t.server_threads);
+  max_serving_ = static_cast<int>(std::min<int64_t>(threads, t.cpus));
+  stopping_ = false;
+  lead_ = 0;  // the first thread leads
+  serving_ = 1;
+  for (int i = 0; i < threads; i++) {
+    workers_.push_back(std::make_unique<Worker>());
+    workers_.back()->id = i;
+  }
+  for (auto &w : workers_) {
+    Worker *p = w.get();
+    p->thread = std::thread([this, p] { worker_main(*p); });
+  }
   return door_.start(listen_fd_.get(), stop_fd_.get(), arrival_fd_.get());
 }
 
 void Server::stop() {
   if (!running()) return;
+  stopping_ = true;
   uint64_t one = 1;
-  if (write(stop_fd_.get(), &one, sizeof(one)) < 0) { /* the thread also polls */
+  if (write(stop_fd_.get(), &one, sizeof(one)) < 0) { /* the leader also polls */
   }
-  thread_.join();
+  help_word_.fetch_add(1);
+  watch_word_.fetch_add(1);
+  futex_wake(&help_word_, INT_MAX);
+  futex_wake(&watch_word_, INT_MAX);
+  for (auto &w : workers_) w->thread.join();
+  workers_.clear();
   door_.stop();
   close_all();
+  {
+    std::lock_guard<std::mutex> g(list_mu_);
+    published_.reset();
+  }
   listen_fd_.reset();
   unlink(socket_path_.c_str());
   for (UniqueFd *fd : {&epoll_fd_, &stop_fd_, &arrival_fd_, &mountinfo_fd_}) fd->reset();
@@ -106,44 +130,70 @@ void Server::close_all() {
 }
 
 void Server::refresh_mount() {
+  std::lock_guard<std::mutex> g(mount_mu_);
   mount_ = read_mount_info(mountpoint_);
-  facts_.default_permissions = mount_.default_permissions;
-  facts_.allow_other = mount_.allow_other;
-  facts_.read_only = mount_.read_only;
-  facts_.noexec = mount_.noexec;
-  facts_.nested.clear();  // (the file system's INIT choices are taken in serve_slot)
-  for (const auto &n : mount_.nested) facts_.nested.insert(n);
+  auto v = std::make_shared<MountView>();
+  MountFacts &f = v->facts;
+  f.default_permissions = mount_.default_permissions;
+  f.allow_other = mount_.allow_other;
+  f.read_only = mount_.read_only;
+  f.noexec = mount_.noexec;
+  for (const auto &n : mount_.nested) f.nested.insert(n);
   int fd = open("/proc/sys/fs/protected_hardlinks", O_RDONLY | O_CLOEXEC);
   if (fd >= 0) {
     char b = '1';
-    if (read(fd, &b, 1) == 1) facts_.protected_hardlinks = b != '0';
+    if (read(fd, &b, 1) == 1) f.protected_hardlinks = b != '0';
     close(fd);
   }
-  door_.set_access(mount_access());
+  // What the file system chose at INIT, which may come after the server started.
+  if (ext_.fs.initialized.load(std::memory_order_acquire)) {
+    unsigned want = ext_.fs.conn_want;
+    v->conn_want = want;
+    f.posix_acl = (want & FUSE_CAP_POSIX_ACL) != 0;
+    f.dont_mask = (want & FUSE_CAP_DONT_MASK) != 0;
+    f.writeback_cache = (want & FUSE_CAP_WRITEBACK_CACHE) != 0;
+  }
+  v->access = {f.allow_other, mount_.user_id, mount_.group_id};
+  v->kernel_dev = mount_.kernel_dev;
+  door_.set_access(v->access);
   // After a lazy unmount, a mount over ours or over an ancestor of its mount point, the path
   // leads elsewhere: serving it would answer for a file system the kernel no longer shows
   // there. Everything goes to the kernel from then on.
   if (own_mnt_id_ == 0 && mount_.found) own_mnt_id_ = mount_.mnt_id;
-  mount_ok_ = mount_.found && mount_.mnt_id == own_mnt_id_ && !mount_.covered;
+  v->mnt_id = own_mnt_id_;
+  v->ok = mount_.found && mount_.mnt_id == own_mnt_id_ && !mount_.covered;
+  view_ = std::move(v);
+  view_gen_.fetch_add(1, std::memory_order_release);
+}
+
+// The mount as this thread last took it, taken again when it was replaced.
+const MountView &Server::mount_view(Worker &w) {
+  uint64_t gen = view_gen_.load(std::memory_order_acquire);
+  if (gen != w.mount_view_gen || !w.mount) {
+    std::lock_guard<std::mutex> g(mount_mu_);
+    w.mount = view_;
+    w.mount_view_gen = view_gen_.load(std::memory_order_relaxed);
+  }
+  return *w.mount;
 }
 
 // Whether our mount still lies at its mount point, looking at mountinfo again only when a
 // mount table may have changed: the BPF mount-change counter (one load, root servers), else
 // the mountinfo file's own change notification (one poll).
-bool Server::mount_current() {
+bool Server::mount_current(Worker &w) {
   uint64_t gen = 0;
   uint32_t source = 0;
-  if (kernel_.mount_generation(&gen, &source)) {
-    if (gen != mount_gen_ || source != mount_gen_source_) {
-      mount_gen_ = gen;  // first: a change while we read mountinfo moves it again
-      mount_gen_source_ = source;
+  if (w.kernel.mount_generation(&gen, &source)) {
+    if (gen != w.mount_gen || source != w.mount_gen_source) {
+      w.mount_gen = gen;  // first: a change while we read mountinfo moves it again
+      w.mount_gen_source = source;
       refresh_mount();
     }
-    return mount_ok_;
+    return mount_view(w).ok;
   }
   pollfd p{mountinfo_fd_.get(), POLLPRI, 0};
   if (mountinfo_fd_.valid() && poll(&p, 1, 0) > 0) refresh_mount();
-  return mount_ok_;
+  return mount_view(w).ok;
 }
 
 namespace {
@@ -165,36 +215,68 @@ bool is_mutation(wire::Op op) {
 
 // What the kernel path would do differently (kernel_watch.h): our mount no longer at its
 // path, a relative path whose cwd the client no longer has, a mutation someone may be
-// watching for. Any of them: FALLBACK.
-bool Server::kernel_allows(Client &c, const Decoded &d) {
-  if (!mount_current()) return false;
+// watching for. Any of them: FALLBACK. c.mu held.
+bool Server::kernel_allows(Worker &w, Client &c, const MountView &mv, const Decoded &d) {
+  if (!mv.ok) return false;
   for (int i = 0; i < 2; i++) {
     uint32_t flag = i == 0 ? wire::kCwdBase0 : wire::kCwdBase1;
     if ((d.req.flags & flag) &&
-        !kernel_.cwd_is(c.creds.pid, mount_.kernel_dev, d.req.path[i].verify_ino, &c.cwd_check))
+        !w.kernel.cwd_is(c.creds.pid, mv.kernel_dev, d.req.path[i].verify_ino, &c.cwd_check))
       return false;
   }
-  return !is_mutation(d.op) || !kernel_.mount_watched(own_mnt_id_);
+  return !is_mutation(d.op) || !w.kernel.mount_watched(mv.mnt_id);
 }
 
-// Busy for good (a client that floods us), the server still looks at its sockets this often:
+namespace {
+// Busy for good (a client that floods us), the leader still looks at its sockets this often:
 // else a new client's hello, a hang-up or the stop request waits for a quiet moment, which a
 // flood never leaves (seen under a slow emulator: a good client's hello timed out).
-namespace {
 constexpr int64_t kBusyPollNs = 1000 * 1000;
 // How often the regions' beat words move while the server is awake (wire.h: at least every
 // millisecond; clients judge it against FINESSE_SERVER_STUCK_MS).
 constexpr int64_t kBeatNs = 1000 * 1000;
-
-// The shortest spin after a request (see spin_ns in run()).
+// The shortest spin after a request (see spin_ns in lead()).
 constexpr int64_t kMinSpinNs = 10 * 1000;
+// How often the watcher looks at an awake leader: a leader inside the same request at two
+// looks in a row (2-4 ms) loses the lead. Far below what clients wait before they call the
+// server stuck (FINESSE_SERVER_STUCK_MS), far above what a request takes.
+constexpr int64_t kWatchTickNs = 2 * 1000 * 1000;
+// A leader asleep this long: the watcher sleeps too, until the leader wakes (a tick every
+// 2 ms for a mount nobody uses would be a cost for nothing).
+constexpr int64_t kWatcherDeepNs = 50 * 1000 * 1000;
+// A helper woken for load serves until it found nothing for this long.
+constexpr int64_t kHelperSpinNs = 50 * 1000;
+constexpr uint32_t kInCall = 1u << 31;
 }  // namespace
 
-void Server::run() {
+void Server::worker_main(Worker &w) {
+  while (!stopping_.load(std::memory_order_acquire)) {
+    if (leads(w))
+      lead(w);
+    else
+      help(w);
+  }
+  w.clients.reset();
+  w.mount.reset();
+}
+
+bool Server::leads(const Worker &w) const {
+  return lead_.load(std::memory_order_acquire) == static_cast<uint32_t>(w.id);
+}
+
+// Taking the lead from a stuck leader helps other requests only if they do not wait for the
+// same lock: not for a single-threaded file system.
+bool Server::can_take_over() const {
+  return workers_.size() > 1 && !ext_.fs.serialize.load(std::memory_order_relaxed);
+}
+
+// Runs while w leads; returns once it lost the lead (its thread then helps) or on stop.
+void Server::lead(Worker &w) {
   const Tuning &t = tuning();
   int64_t last_work = now_ns();
   int64_t next_poll = last_work + kBusyPollNs;
   uint32_t iterations = 0;
+  leader_asleep_since_.store(0, std::memory_order_relaxed);
   // Spin budget after the last request: FINESSE_SERVER_SPIN_US while requests come in runs,
   // halved (down to kMinSpinNs) after each wake-up that served a single turn, quadrupled
   // again when a sleep ended sooner than the full budget would have spun, full again after
@@ -204,8 +286,11 @@ void Server::run() {
   int64_t spin_ns = t.server_spin_ns;
   uint32_t turns_since_wake = 0;
   int64_t slept_at = 0;
+  bool leading = true;
   for (;;) {
-    if (scan()) {
+    bool found = scan(w, &leading);
+    if (!leading) return;
+    if (found) {
       turns_since_wake++;
       last_work = now_ns();
       if (last_work >= next_poll) {
@@ -241,12 +326,25 @@ void Server::run() {
       }
       timeout = -1;
       slept_at = now_ns();
+      leader_asleep_since_.store(slept_at, std::memory_order_relaxed);
     }
+    // Nothing held while asleep: a client dropped meanwhile goes at once (its region, its
+    // pidfd), not at the next request.
+    if (!spinning) w.clients.reset();
     int n = poll_events(timeout, !spinning);
     // Asleep and woken for none of our clients (a loader asking for our facts, a mount
     // elsewhere): still flagged idle, back to sleep as we were, the spin budget untouched.
     while (n == 0 && !spinning) n = poll_events(-1, true);
     if (n < 0) return;
+    if (!spinning) {
+      leader_asleep_since_.store(0, std::memory_order_relaxed);
+      // The watcher sleeps until we wake (kWatcherDeepNs): wake it.
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      if (watcher_deep_.load(std::memory_order_relaxed)) {
+        watch_word_.fetch_add(1, std::memory_order_release);
+        futex_wake(&watch_word_, 1);
+      }
+    }
     next_poll = now_ns() + kBusyPollNs;
     if (n == 0) continue;
     last_work = now_ns();
@@ -261,6 +359,87 @@ void Server::run() {
   }
 }
 
+// A thread that does not lead: one sleep, as the watcher if nobody watches, and what it was
+// woken for.
+void Server::help(Worker &w) {
+  // Nothing held while asleep: a dropped client's region goes once nobody serves it.
+  w.clients.reset();
+  int nobody = -1;
+  if (can_take_over() && watcher_.compare_exchange_strong(nobody, w.id)) return watch(w);
+  uint32_t word = help_word_.load(std::memory_order_acquire);
+  helpers_asleep_.fetch_add(1);
+  if (!stopping_.load() && !help_wanted_.load()) futex_wait(&help_word_, word, 0);
+  helpers_asleep_.fetch_sub(1);
+  bool wanted = true;
+  if (!stopping_.load() && help_wanted_.compare_exchange_strong(wanted, false)) serve_load(w);
+}
+
+// The watcher: looks at an awake leader every kWatchTickNs, and takes the lead from one found
+// inside the same request twice. Returns when it leads, on stop, or after it handed the
+// watch on (a takeover).
+void Server::watch(Worker &w) {
+  uint32_t seen_lead = ~0u;
+  uint64_t seen_calls = 0;
+  while (!stopping_.load(std::memory_order_acquire)) {
+    uint32_t word = watch_word_.load(std::memory_order_acquire);
+    int64_t asleep = leader_asleep_since_.load(std::memory_order_relaxed);
+    if (asleep != 0 && now_ns() - asleep > kWatcherDeepNs) {
+      watcher_deep_.store(true);
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      if (leader_asleep_since_.load(std::memory_order_relaxed) != 0 && !stopping_.load())
+        futex_wait(&watch_word_, word, 0);
+      watcher_deep_.store(false);
+      seen_lead = ~0u;
+      continue;
+    }
+    futex_wait(&watch_word_, word, kWatchTickNs);
+    uint32_t v = lead_.load(std::memory_order_acquire);
+    uint64_t calls = lead_calls_.load(std::memory_order_acquire);
+    if ((v & kInCall) && v == seen_lead && calls == seen_calls &&
+        lead_.compare_exchange_strong(v, static_cast<uint32_t>(w.id))) {
+      watcher_.store(-1);
+      // Another sleeping helper takes the watch (it finds nothing else to do).
+      help_word_.fetch_add(1, std::memory_order_release);
+      futex_wake(&help_word_, 1);
+      return;  // worker_main: we lead
+    }
+    seen_lead = v;
+    seen_calls = calls;
+  }
+  watcher_.store(-1);
+}
+
+// Asks for one more serving thread: requests are queuing behind the one being served.
+void Server::want_help() {
+  if (serving_.load(std::memory_order_relaxed) >= max_serving_ ||
+      helpers_asleep_.load(std::memory_order_relaxed) == 0 ||
+      help_wanted_.load(std::memory_order_relaxed) ||
+      ext_.fs.serialize.load(std::memory_order_relaxed))
+    return;
+  help_wanted_.store(true);
+  help_word_.fetch_add(1, std::memory_order_release);
+  futex_wake(&help_word_, 1);
+}
+
+// A helper woken for load: serves alongside the leader until it finds nothing for a while.
+void Server::serve_load(Worker &w) {
+  const Tuning &t = tuning();
+  serving_.fetch_add(1);
+  int64_t last_work = now_ns();
+  uint32_t iterations = 0;
+  bool leading = false;
+  while (!stopping_.load(std::memory_order_relaxed)) {
+    if (scan(w, &leading)) {
+      last_work = now_ns();
+      continue;
+    }
+    if (t.single_cpu || (++iterations & 63) == 0) sched_yield();
+    cpu_relax();
+    if ((iterations & 31) == 0 && now_ns() - last_work > kHelperSpinNs) break;
+  }
+  serving_.fetch_sub(1);
+}
+
 // Handles what the sockets have (waiting up to timeout ms): how many of the events were a
 // client's (a kick or a new connection: worth spinning for), -1 once asked to stop.
 int Server::poll_events(int timeout, bool was_idle) {
@@ -271,8 +450,8 @@ int Server::poll_events(int timeout, bool was_idle) {
     if (events[i].data.fd == stop_fd_.get()) return -1;
     if (handle_event(events[i].data.fd, events[i].events)) for_clients++;
   }
-  // Woken for anything else the server stays flagged idle (run() sleeps again): clients keep
-  // taking the kernel for reads.
+  // Woken for anything else the server stays flagged idle (lead() sleeps again): clients
+  // keep taking the kernel for reads.
   if (!was_idle)
     maybe_beat();
   else if (for_clients > 0)
@@ -283,15 +462,14 @@ int Server::poll_events(int timeout, bool was_idle) {
 // Moves every region's beat word, at most once a millisecond.
 void Server::maybe_beat() {
   int64_t now = now_ns();
-  if (now < next_beat_ns_) return;
-  next_beat_ns_ = now + kBeatNs;
-  for (Client *c : active_)
-    wire::header_of(c->region)->beat.fetch_add(1, std::memory_order_relaxed);
+  if (now < next_beat_ns_.load(std::memory_order_relaxed)) return;
+  next_beat_ns_.store(now + kBeatNs, std::memory_order_relaxed);
+  for (auto &c : active_) wire::header_of(c->base())->beat.fetch_add(1, std::memory_order_relaxed);
 }
 
 void Server::set_idle(uint32_t v) {
-  for (Client *c : active_) {
-    wire::RegionHeader *h = wire::header_of(c->region);
+  for (auto &c : active_) {
+    wire::RegionHeader *h = wire::header_of(c->base());
     h->server_idle.store(v);
     h->beat.fetch_add(1, std::memory_order_relaxed);
   }
@@ -332,22 +510,32 @@ bool Server::adopt_arrivals() {
   if (read(arrival_fd_.get(), &v, sizeof(v)) < 0) { /* nothing new */
   }
   bool client = false;
-  for (auto &c : door_.take_arrivals()) {
-    Client *p = c.get();
-    epoll_watch(epoll_fd_.get(), p->sock, EPOLLIN | EPOLLRDHUP);
-    if (p->region != nullptr) {
+  for (auto &u : door_.take_arrivals()) {
+    std::shared_ptr<Client> c(std::move(u));
+    epoll_watch(epoll_fd_.get(), c->sock, EPOLLIN | EPOLLRDHUP);
+    if (c->region.valid()) {
       client = true;
-      by_efd_[p->efd] = p;
-      epoll_watch(epoll_fd_.get(), p->efd, EPOLLIN);
-      active_.push_back(p);
+      by_efd_[c->efd.get()] = c.get();
+      epoll_watch(epoll_fd_.get(), c->efd.get(), EPOLLIN);
+      active_.push_back(c);
     }
-    if (p->cred_watch.pidfd >= 0) {
-      by_pidfd_[p->cred_watch.pidfd] = p;
-      epoll_watch(epoll_fd_.get(), p->cred_watch.pidfd, EPOLLIN);
+    if (c->cred_watch.pidfd >= 0) {
+      by_pidfd_[c->cred_watch.pidfd] = c.get();
+      epoll_watch(epoll_fd_.get(), c->cred_watch.pidfd, EPOLLIN);
     }
-    clients_[p->sock] = std::move(c);
+    clients_[c->sock] = std::move(c);
   }
+  if (client) publish_clients();
   return client;
+}
+
+// Hands the serving threads a new list of the clients with a region (each takes it at its
+// next pass; a dropped client lives on until the last thread let go of it).
+void Server::publish_clients() {
+  auto list = std::make_shared<const ClientList>(active_);
+  std::lock_guard<std::mutex> g(list_mu_);
+  published_ = std::move(list);
+  clients_gen_.fetch_add(1, std::memory_order_release);
 }
 
 void Server::drop_client(int fd) {
@@ -355,20 +543,25 @@ void Server::drop_client(int fd) {
   if (it == clients_.end()) return;
   Client *c = it->second.get();
   epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, fd, nullptr);
-  if (c->efd >= 0) {
-    epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, c->efd, nullptr);
-    by_efd_.erase(c->efd);
+  if (c->efd.valid()) {
+    epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, c->efd.get(), nullptr);
+    by_efd_.erase(c->efd.get());
   }
   if (c->cred_watch.pidfd >= 0) {
     epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, c->cred_watch.pidfd, nullptr);
     by_pidfd_.erase(c->cred_watch.pidfd);
   }
   for (size_t i = 0; i < active_.size(); i++)
-    if (active_[i] == c) {
-      active_.erase(active_.begin() + i);
+    if (active_[i].get() == c) {
+      active_.erase(active_.begin() + static_cast<long>(i));
+      publish_clients();
       break;
     }
-  close_client(*c, ext_.counters, ext_.discard);
+  {
+    // A serving thread may be reading its credentials' pidfd right now.
+    std::lock_guard<std::mutex> g(c->mu);
+    close_client(*c, ext_.counters, ext_.discard);
+  }
   door_.left(c->peer_uid);
   clients_.erase(it);
 }
@@ -387,9 +580,10 @@ void Server::on_control(Client &c) {
   if (n != sizeof(req) || req.magic != wire::kMagic) {
     rep.status = -EPROTO;
   } else if (req.op == control::Op::kInfo) {
+    std::lock_guard<std::mutex> g(mount_mu_);
     rep.info.pid = getpid();
-    rep.info.flags = (facts_.default_permissions ? control::kDefaultPermissions : 0) |
-                     (facts_.allow_other ? control::kAllowOther : 0);
+    rep.info.flags = (view_->facts.default_permissions ? control::kDefaultPermissions : 0) |
+                     (view_->facts.allow_other ? control::kAllowOther : 0);
     rep.info.mnt_id = mount_.mnt_id;
     rep.info.kernel_dev = mount_.kernel_dev;
     rep.info.clients = static_cast<uint32_t>(active_.size());
@@ -436,33 +630,64 @@ constexpr int kServedPerTurn = 8;
 }
 static_assert(wire::kSlotCount == 64, "one bit of the pending word per slot");
 
-bool Server::scan() {
+// One pass over the clients, serving what they posted; true if there was anything. Any
+// serving thread's: each slot goes to the thread that claims it. A leader (*leading) lets
+// the watcher take the lead while inside a request, and learns here if it did.
+bool Server::scan(Worker &w, bool *leading) {
+  uint64_t gen = clients_gen_.load(std::memory_order_acquire);
+  if (gen != w.clients_gen || !w.clients) {
+    std::lock_guard<std::mutex> g(list_mu_);
+    w.clients = published_;
+    w.clients_gen = clients_gen_.load(std::memory_order_relaxed);
+  }
+  if (!w.clients) return false;
   bool found = false;
-  for (size_t i = 0; i < active_.size(); i++) {
-    Client *c = active_[i];
-    // The pending word names the posted slots (bits left from the last turn first).
-    uint64_t bits =
-        c->carry | wire::header_of(c->region)->pending.exchange(0, std::memory_order_acq_rel);
+  int clients_in_pass = 0;
+  for (const auto &cp : *w.clients) {
+    Client &c = *cp;
+    wire::RegionHeader *h = wire::header_of(c.base());
     int served = 0;
-    while (bits != 0 && served < kServedPerTurn) {
+    while (served < kServedPerTurn) {
+      // The pending word names the posted slots (bits left from an earlier turn first). One
+      // is taken, the rest go back for whoever comes next: another thread may serve them
+      // while this one serves its own.
+      uint64_t bits = c.carry.exchange(0, std::memory_order_acq_rel);
+      if (h->pending.load(std::memory_order_relaxed) != 0)
+        bits |= h->pending.exchange(0, std::memory_order_acq_rel);
+      if (bits == 0) break;
       // Round robin from the slot after the last one served: no slot waits behind the others.
-      uint32_t from = c->next_slot % wire::kSlotCount;
+      uint32_t from = c.next_slot.load(std::memory_order_relaxed) % wire::kSlotCount;
       uint64_t rotated = from ? (bits >> from) | (bits << (64 - from)) : bits;
       uint32_t idx = (static_cast<uint32_t>(__builtin_ctzll(rotated)) + from) % wire::kSlotCount;
       bits &= ~(uint64_t{1} << idx);
-      c->next_slot = idx + 1;
-      wire::Slot *s = wire::slot_at(c->region, idx);
+      if (bits != 0) c.carry.fetch_or(bits, std::memory_order_acq_rel);
+      c.next_slot.store(idx + 1, std::memory_order_relaxed);
+      wire::Slot *s = wire::slot_at(c.base(), idx);
       uint32_t expected = wire::kPosted;
       if (s->h.state.load(std::memory_order_relaxed) != wire::kPosted) continue;
       if (!s->h.state.compare_exchange_strong(expected, wire::kClaimed, std::memory_order_acquire))
         continue;
-      serve_slot(*c, s);
-      served++;
       found = true;
+      // Requests posted at once: more of this client's behind this one, or a second client's
+      // in the same pass (not one thread's next request: it posts only once answered).
+      if (bits != 0 || (served++ == 0 && ++clients_in_pass > 1)) want_help();
+      if (!*leading) {
+        serve_slot(w, c, s);
+        continue;
+      }
+      // Inside the request the lead may be taken (watch()); afterwards it is ours again
+      // unless it was.
+      uint32_t me = static_cast<uint32_t>(w.id);
+      lead_calls_.fetch_add(1, std::memory_order_relaxed);
+      lead_.store(me | kInCall, std::memory_order_release);
+      serve_slot(w, c, s);
+      uint32_t in_call = me | kInCall;
+      if (!lead_.compare_exchange_strong(in_call, me, std::memory_order_acq_rel)) {
+        *leading = false;
+        return true;
+      }
     }
-    c->carry = bits;
-    if (bits != 0) found = true;  // more to do at this client's next turn
-    if (served) maybe_beat();     // many busy clients make a long pass: not a stuck server
+    if (served && *leading) maybe_beat();  // many busy clients make a long pass: not stuck
   }
   return found;
 }
@@ -473,16 +698,18 @@ bool Server::scan() {
 // a server stuck in a file-system call instead of seeing its still beat.
 bool Server::find_posted() {
   bool found = false;
-  for (Client *c : active_) {
+  for (auto &c : active_) {
+    uint64_t bits = 0;
     for (uint32_t i = 0; i < wire::kSlotCount; i++)
-      if (wire::slot_at(c->region, i)->h.state.load(std::memory_order_acquire) == wire::kPosted)
-        c->carry |= uint64_t{1} << i;
-    found = found || c->carry != 0;
+      if (wire::slot_at(c->base(), i)->h.state.load(std::memory_order_acquire) == wire::kPosted)
+        bits |= uint64_t{1} << i;
+    if (bits != 0) c->carry.fetch_or(bits, std::memory_order_acq_rel);
+    found = found || bits != 0 || c->carry.load(std::memory_order_relaxed) != 0;
   }
   return found;
 }
 
-void Server::serve_slot(Client &c, wire::Slot *s) {
+void Server::serve_slot(Worker &w, Client &c, wire::Slot *s) {
   // Copy first: the client may keep writing its slot while we look at it.
   // Each shared field read exactly once: plain reads of memory the client writes meanwhile
   // are a data race the compiler may resolve by reading again after the bounds check.
@@ -491,27 +718,33 @@ void Server::serve_slot(Client &c, wire::Slot *s) {
   wire::Reply rep{};
   int32_t result = wire::kFallback;
   Decoded d{};
-  ServeCtx ctx{&c.creds, &facts_, &ext_.fs, &ext_.kernel, &ext_.cache};
-  ctx.pidfd = c.cred_watch.pidfd;
   bool ready =
       ext_.fs.initialized.load(std::memory_order_acquire) && !ext_.challenges.replies_missed();
-  if (ready) {
-    // What the file system chose at INIT, which comes after the server started (the facts
-    // refresh_mount took then had none of it).
-    unsigned want = ext_.fs.conn_want;
-    facts_.posix_acl = (want & FUSE_CAP_POSIX_ACL) != 0;
-    facts_.dont_mask = (want & FUSE_CAP_DONT_MASK) != 0;
-    facts_.writeback_cache = (want & FUSE_CAP_WRITEBACK_CACHE) != 0;
-  }
-  ready = ready && creds_current(cred_counter_, &c.creds, &c.cred_watch, mount_access());
+  mount_current(w);
+  if (ready && mount_view(w).conn_want != ext_.fs.conn_want) refresh_mount();  // INIT came
+  const MountView &mv = mount_view(w);  // not taken again below: the reference stays good
+  std::shared_ptr<const Creds> creds;
   if (ready && len <= wire::kSlotDataSize) {
-    memcpy(req_copy_.data(), s->data, len);
-    if (decode_request(op, req_copy_.data(), len, &d) == 0 && kernel_allows(c, d)) {
-      ctx.umask = d.req.umask & 0777;
-      ReplyBuf out{&rep, reinterpret_cast<char *>(s->data) + sizeof(wire::Reply),
-                   wire::kSlotDataSize - sizeof(wire::Reply)};
-      result = serve_request(ctx, d, out);
+    memcpy(w.req_copy.data(), s->data, len);
+    if (decode_request(op, w.req_copy.data(), len, &d) == 0) {
+      // The client's credentials and cwd check: its other requests may be served by other
+      // threads right now.
+      std::lock_guard<std::mutex> g(c.mu);
+      if (!c.closed && creds_current(w.cred_counter, &c.creds, &c.cred_watch, mv.access) &&
+          kernel_allows(w, c, mv, d)) {
+        if (!c.served_creds || !(*c.served_creds == c.creds))
+          c.served_creds = std::make_shared<const Creds>(c.creds);
+        creds = c.served_creds;
+      }
     }
+  }
+  ServeCtx ctx{creds.get(), &mv.facts, &ext_.fs, &ext_.kernel, &ext_.cache};
+  if (creds) {
+    ctx.pidfd = c.cred_watch.pidfd;
+    ctx.umask = d.req.umask & 0777;
+    ReplyBuf out{&rep, reinterpret_cast<char *>(s->data) + sizeof(wire::Reply),
+                 wire::kSlotDataSize - sizeof(wire::Reply)};
+    result = serve_request(ctx, d, out);
   }
   if (op > 0 && op < wire::kOpCount) {
     if (result == wire::kFallback)
@@ -520,7 +753,7 @@ void Server::serve_slot(Client &c, wire::Slot *s) {
       ext_.counters.served[op]++;
   }
   // The kernel must not answer from stale caches once the client sees our answer.
-  ctx.inval.send(ext_.fs.session, ext_.kernel, &drops_);
+  ctx.inval.send(ext_.fs.session, ext_.kernel, &w.drops);
   memcpy(s->data, &rep, sizeof(rep));
   s->h.result = result;
   s->h.rep_len = sizeof(rep) + rep.data_len;
@@ -530,10 +763,11 @@ void Server::serve_slot(Client &c, wire::Slot *s) {
   // or both miss the other and the client sleeps out its 50 ms futex timeout.
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (s->h.client_sleeping.load(std::memory_order_seq_cst)) futex_wake(&s->h.state, INT_MAX);
+  ext_.cache.unpin(&ctx.pins, &ctx.forgets);
   forget_all(ctx.forgets);
   // What the kernel revalidates anyway is dropped only now (an eviction and a FORGET for
   // the file system: nothing the client's next kernel call depends on).
-  send_deferred(ext_.fs.session, &drops_);
+  send_deferred(ext_.fs.session, &w.drops);
 }
 
 }  // namespace finesse::server

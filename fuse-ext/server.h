@@ -1,18 +1,34 @@
 // The bypass server inside the file system's process: a Unix socket where clients connect
-// and get a private shared-memory region (the front door's thread: front_door.h), and one
-// serving thread that polls the regions' slots, serves requests through the handlers,
-// answers control requests, and sleeps on epoll when idle. Part of the Extension
-// (extension.h), whose state it uses.
+// and get a private shared-memory region (the front door's thread: front_door.h), and a pool
+// of serving threads. Part of the Extension (extension.h), whose state it uses.
+//
+// The pool. One thread at a time leads: it polls the regions' slots and serves what it finds,
+// watches the sockets (kicks, arrivals, control requests, hang-ups), moves the regions' beat
+// and idle words, and sleeps on epoll when there is nothing to do. The other threads sleep
+// on futexes until they are wanted:
+//  - for load: a leader that finds requests queued behind the one it takes wakes a helper,
+//    which serves alongside it (each slot is claimed by one thread) until it finds nothing
+//    for a while. At most as many threads serve at once as the process may use CPUs: on two,
+//    a third spinning thread would take a CPU from a client.
+//  - for a call stuck in the file system: one sleeping helper, the watcher, looks every
+//    kWatchTickNs while the leader is awake. A leader found inside the same call at two looks
+//    loses the lead to the watcher, so that one call blocked in the file system holds only
+//    its own request; its thread becomes a helper once the call returns.
+// A single-threaded file system (FsState::serialize) gets neither: each op waits for the one
+// before it anyway.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "client_conn.h"
+#include "cred_watch.h"
 #include "front_door.h"
 #include "kernel_view.h"
 #include "kernel_watch.h"
@@ -26,6 +42,34 @@ namespace finesse::server {
 
 struct Extension;
 
+// What the serving threads know of the mount: replaced whole when it changes.
+struct MountView {
+  MountFacts facts;
+  MountAccess access;
+  uint32_t kernel_dev = 0;
+  uint64_t mnt_id = 0;     // the mount we serve, as first found in mountinfo
+  bool ok = false;         // it is there and not hidden by another mount
+  unsigned conn_want = 0;  // the file system's INIT choices, as folded into facts
+};
+
+using ClientList = std::vector<std::shared_ptr<Client>>;
+
+// One serving thread and what only it uses.
+struct Worker {
+  int id = 0;
+  std::thread thread;
+  std::vector<uint8_t> req_copy = std::vector<uint8_t>(wire::kSlotDataSize);
+  DeferredDrops drops;       // kernel dentries to drop once the client has its answer
+  CredCounter cred_counter;  // the clients' credential-change counters (cred_watch.h)
+  KernelWatch kernel;        // cwd, watch and mount-change counters (kernel_watch.h)
+  uint64_t mount_gen = 0;    // mount-change counter at this thread's last look
+  uint32_t mount_gen_source = 0;
+  std::shared_ptr<const ClientList> clients;  // the clients as last published
+  uint64_t clients_gen = 0;
+  std::shared_ptr<const MountView> mount;  // the mount as last published
+  uint64_t mount_view_gen = 0;
+};
+
 class Server {
  public:
   explicit Server(Extension &ext);
@@ -38,25 +82,38 @@ class Server {
   // Stops serving: every client falls back, the socket goes away, cached lookups are
   // forgotten.
   void stop();
-  bool running() const { return thread_.joinable(); }
+  bool running() const { return !workers_.empty(); }
 
  private:
-  void run();
+  // The pool (see above).
+  void worker_main(Worker &w);
+  void lead(Worker &w);
+  void help(Worker &w);
+  void watch(Worker &w);
+  void serve_load(Worker &w);
+  void want_help();
+  bool leads(const Worker &w) const;
+  bool can_take_over() const;
+
+  // The leader's: sockets, clients, beat and idle words.
   int poll_events(int timeout, bool was_idle = false);
   bool handle_event(int fd, uint32_t events);
   bool adopt_arrivals();
   void drop_client(int fd);
+  void publish_clients();
   void on_control(Client &c);
-  MountAccess mount_access() const { return {facts_.allow_other, mount_.user_id, mount_.group_id}; }
-  bool scan();
-  bool find_posted();
-  void serve_slot(Client &c, wire::Slot *s);
-  void refresh_mount();
-  bool mount_current();
-  bool kernel_allows(Client &c, const Decoded &d);
   void set_idle(uint32_t v);
   void maybe_beat();
   void close_all();
+  bool find_posted();
+
+  // Every serving thread's.
+  bool scan(Worker &w, bool *leading);
+  void serve_slot(Worker &w, Client &c, wire::Slot *s);
+  const MountView &mount_view(Worker &w);
+  void refresh_mount();
+  bool mount_current(Worker &w);
+  bool kernel_allows(Worker &w, Client &c, const MountView &mv, const Decoded &d);
   void forget_all(const std::vector<Forget> &forgets);
 
   Extension &ext_;
@@ -68,22 +125,41 @@ class Server {
   UniqueFd mountinfo_fd_;
   UniqueFd arrival_fd_;  // the front door has handed over connections
   FrontDoor door_;
-  std::thread thread_;
-  std::unordered_map<int, std::unique_ptr<Client>> clients_;  // by socket fd
+  std::vector<std::unique_ptr<Worker>> workers_;
+  int max_serving_ = 1;  // threads serving at once, the leader included
+
+  // Leadership: the leader's id, with kInCall set while it is inside a request (the watcher
+  // may take it then). lead_calls_ counts the leader's requests (the watcher's clock).
+  std::atomic<uint32_t> lead_{0};
+  std::atomic<uint64_t> lead_calls_{0};
+  std::atomic<int64_t> leader_asleep_since_{0};  // 0: the leader is awake
+  std::atomic<bool> stopping_{false};
+  // Helpers sleep on help_word_ (the watcher on watch_word_); a bump and a wake sends one.
+  std::atomic<uint32_t> help_word_{0};
+  std::atomic<uint32_t> watch_word_{0};
+  std::atomic<int> helpers_asleep_{0};
+  std::atomic<int> watcher_{-1};           // the watching helper's id
+  std::atomic<bool> watcher_deep_{false};  // asleep until the leader wakes
+  std::atomic<int> serving_{1};            // threads serving now (the leader counts)
+  std::atomic<bool> help_wanted_{false};
+
+  // The leader's: the clients (by socket, kick eventfd, pidfd), published to every thread
+  // as an immutable list.
+  std::unordered_map<int, std::shared_ptr<Client>> clients_;
   std::unordered_map<int, Client *> by_efd_;
   std::unordered_map<int, Client *> by_pidfd_;  // the connecting process: dropped when it exits
-  std::vector<Client *> active_;                // clients with a region
+  ClientList active_;                           // clients with a region
+  std::mutex list_mu_;                          // guards published_
+  std::shared_ptr<const ClientList> published_;
+  std::atomic<uint64_t> clients_gen_{1};
+
+  std::mutex mount_mu_;  // guards mount_, own_mnt_id_, view_
   MountInfo mount_;
-  MountFacts facts_;
-  KernelWatch kernel_;        // cwd, watch and mount-change counters (kernel_watch.h)
-  CredCounter cred_counter_;  // the clients' credential-change counters (cred_watch.h)
-  uint64_t own_mnt_id_ = 0;   // the mount we serve, as first found in mountinfo
-  bool mount_ok_ = false;     // it is there and not hidden by another mount
-  uint64_t mount_gen_ = 0;    // mount-change counter at the last look at mountinfo
-  uint32_t mount_gen_source_ = 0;
-  std::vector<uint8_t> req_copy_ = std::vector<uint8_t>(wire::kSlotDataSize);
-  DeferredDrops drops_;       // kernel dentries to drop once the client has its answer
-  int64_t next_beat_ns_ = 0;  // when the regions' beat words move next (wire.h)
+  uint64_t own_mnt_id_ = 0;
+  std::shared_ptr<const MountView> view_;
+  std::atomic<uint64_t> view_gen_{1};
+
+  std::atomic<int64_t> next_beat_ns_{0};  // when the regions' beat words move next (wire.h)
 };
 
 }  // namespace finesse::server

@@ -43,6 +43,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int32_t rc = server::serve_request(ctx, d, out);
   (void)rc;
   if (rep.data_len > out_data.size()) __builtin_trap();  // a reply larger than its buffer
+  ext.cache.unpin(&ctx.pins, &ctx.forgets);
   if (sel & 64) {
     std::vector<server::Forget> forgets;
     server::extension().cache.flush(&forgets);

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "clock.h"
 #include "finesse/finesse.h"
 
 namespace finesse::testing {
@@ -21,12 +22,22 @@ void count(GoodRun *r, bool ok) {
 
 GoodRun run_good_client(const std::string &dir, int n) {
   GoodRun r;
+  int64_t t = now_ns();
+  auto timed = [&](bool ok) {
+    int64_t end = now_ns();
+    r.slowest_ns = std::max(r.slowest_ns, end - t);
+    t = end;
+    count(&r, ok);
+  };
   for (int i = 0; i < n; i++) {
     std::string p = dir + "/d" + std::to_string(i);
-    count(&r, finesse_mkdir(p.c_str(), 0755) == 0);
+    t = now_ns();
+    timed(finesse_mkdir(p.c_str(), 0755) == 0);
     struct stat st;
-    count(&r, finesse_stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode));
-    if (i % 3 == 0) count(&r, finesse_rmdir(p.c_str()) == 0);
+    t = now_ns();
+    timed(finesse_stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode));
+    t = now_ns();
+    if (i % 3 == 0) timed(finesse_rmdir(p.c_str()) == 0);
   }
   return r;
 }

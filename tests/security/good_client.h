@@ -10,6 +10,7 @@ struct GoodRun {
   int calls = 0;
   int wrong = 0;     // answers that were not what the kernel would say
   int bypassed = 0;  // calls the server answered (not withdrawn to the kernel)
+  int64_t slowest_ns = 0;
 };
 
 // mkdir dir/d<i>, stat it, and rmdir every third one, n times. Leaves dir/d<i> for i % 3 != 0.

@@ -45,6 +45,49 @@ TEST(NodeCache, EveryLookupIsForgottenExactlyOnce) {
   EXPECT_EQ(c.lookups_held(), 0u);
 }
 
+// A request that got a node from the cache calls the file system with its number until it
+// ends: another serving thread's drop (or a kernel-path change) of the node's last name must
+// not return the last lookup meanwhile, or the file system may free the inode under it.
+TEST(NodeCache, APinnedNodeIsForgottenOnlyWhenItsRequestEnds) {
+  NodeCache c;
+  std::vector<Forget> forgets;
+  std::vector<fuse_ino_t> pins, other;
+  uint64_t g = c.generation();
+  c.insert(FUSE_ROOT_ID, "d", entry(10, S_IFDIR | 0755), g, 1, &forgets, &pins);
+  c.insert(10, "f", entry(11, S_IFREG | 0644), g, 1, &forgets);
+  ASSERT_EQ(c.find(10, "f", 1, &other).kind, CacheHit::kPositive);
+  EXPECT_EQ(pins, std::vector<fuse_ino_t>{10});
+  EXPECT_EQ(other, std::vector<fuse_ino_t>{11});
+  c.drop_entry(FUSE_ROOT_ID, "d", &forgets);  // d and its subtree lose their names
+  EXPECT_TRUE(forgets.empty()) << "forgot " << forgets[0].ino << " while a request uses it";
+  EXPECT_EQ(c.find(FUSE_ROOT_ID, "d", 2).kind, CacheHit::kMiss);  // nameless all the same
+  c.unpin(&pins, &forgets);
+  EXPECT_TRUE(pins.empty());
+  EXPECT_EQ(total(forgets), (std::map<fuse_ino_t, uint64_t>{{10, 1}}));
+  forgets.clear();
+  c.flush(&forgets);  // a flush, too, leaves a pinned node to its request
+  EXPECT_TRUE(forgets.empty());
+  c.unpin(&other, &forgets);
+  EXPECT_EQ(total(forgets), (std::map<fuse_ino_t, uint64_t>{{11, 1}}));
+  EXPECT_EQ(c.lookups_held(), 0u);
+}
+
+// A pinned node looked up again before its request ends is cached again, not forgotten.
+TEST(NodeCache, APinnedNodeNamedAgainStays) {
+  NodeCache c;
+  std::vector<Forget> forgets;
+  std::vector<fuse_ino_t> pins;
+  uint64_t g = c.generation();
+  c.insert(FUSE_ROOT_ID, "f", entry(11, S_IFREG | 0644), g, 1, &forgets, &pins);
+  c.drop_entry(FUSE_ROOT_ID, "f", &forgets);
+  c.insert(FUSE_ROOT_ID, "g", entry(11, S_IFREG | 0644), c.generation(), 1, &forgets);
+  c.unpin(&pins, &forgets);
+  EXPECT_TRUE(forgets.empty());
+  EXPECT_EQ(c.lookups_held(), 2u);
+  c.drop_entry(FUSE_ROOT_ID, "g", &forgets);
+  EXPECT_EQ(total(forgets), (std::map<fuse_ino_t, uint64_t>{{11, 2}}));
+}
+
 TEST(NodeCache, StaleResultsAreNotCachedButStillForgotten) {
   NodeCache c;
   std::vector<Forget> forgets;
