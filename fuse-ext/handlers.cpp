@@ -138,7 +138,7 @@ int32_t do_access(ServeCtx &ctx, const Decoded &d, ReplyBuf &) {
   spec.attr_only = dp(ctx);  // without default_permissions the file system's access op decides
   int rc = walk_path(actx, spec, &w);
   ctx.forgets.insert(ctx.forgets.end(), actx.forgets.begin(), actx.forgets.end());
-  ctx.pins.insert(ctx.pins.end(), actx.pins.begin(), actx.pins.end());
+  ctx.pins.add(actx.pins);
   if (rc != 0) return rc;
   if (!w.exists) return -ENOENT;
   int mask = static_cast<int>(d.req.mode & 7);
@@ -206,9 +206,12 @@ int32_t do_rename(ServeCtx &ctx, const Decoded &d, ReplyBuf &) {
   if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) return kFallback;
   if ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE)) return kFallback;
   WalkResult from, to;
-  int rc = walk_path(ctx, spec_of(d, 0, false), &from);
+  // Both names may come from the kernel's entries (their nodes pinned against its forget).
+  WalkSpec from_spec = spec_of(d, 0, false), to_spec = spec_of(d, 1, false);
+  from_spec.attr_only = to_spec.attr_only = true;
+  int rc = walk_path(ctx, from_spec, &from);
   if (rc != 0) return rc;
-  rc = walk_path(ctx, spec_of(d, 1, false), &to);
+  rc = walk_path(ctx, to_spec, &to);
   if (rc != 0) return rc;
   if (!has_name(from) || !has_name(to)) return kFallback;
   if (!from.exists) return -ENOENT;
@@ -276,13 +279,16 @@ int32_t do_setattr(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
   bool by_fd = r.flags & wire::kByFd;
   if ((r.valid & wire::kSetMode) && nofollow && !by_fd) return kFallback;
   WalkResult w;
-  int rc = walk_path(ctx, spec_of(d, 0, !nofollow), &w);
+  WalkSpec spec = spec_of(d, 0, !nofollow);
+  // A name the kernel holds is changed through the kernel's node (pinned against its forget),
+  // with the attributes the kernel would check: no lookup of the server's own.
+  spec.attr_only = true;
+  int rc = walk_path(ctx, spec, &w);
   if (rc != 0) return rc;
   if (!w.exists) return -ENOENT;
   if (by_fd && S_ISLNK(w.attr.st_mode)) return kFallback;  // an O_PATH fd: EBADF, the kernel's
-  struct stat cur;
-  rc = fresh_attr(ctx, w.ino, &cur);
-  if (rc != 0) return rc;
+  struct stat cur = w.attr;
+  if (!w.from_kernel_entry && (rc = fresh_attr(ctx, w.ino, &cur)) != 0) return rc;
   const Creds &c = *ctx.creds;
   struct stat in {};
   int to_set = 0;

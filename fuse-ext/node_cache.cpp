@@ -32,8 +32,7 @@ uint64_t NodeCache::generation() const {
   return gen_;
 }
 
-CacheHit NodeCache::find(fuse_ino_t parent, std::string_view name, int64_t now_ns,
-                         std::vector<fuse_ino_t> *pins) {
+CacheHit NodeCache::find(fuse_ino_t parent, std::string_view name, int64_t now_ns, Pins *pins) {
   CacheHit hit;
   std::lock_guard<std::mutex> g(mu_);
   auto it = dentries_.find(Key{parent, std::string(name)});
@@ -51,7 +50,7 @@ CacheHit NodeCache::find(fuse_ino_t parent, std::string_view name, int64_t now_n
   hit.attr_fresh = n->second.attr_expiry > now_ns;
   if (pins != nullptr) {
     n->second.pins++;
-    pins->push_back(hit.ino);
+    pins->nodes.push_back(hit.ino);
   }
   return hit;
 }
@@ -67,7 +66,7 @@ bool NodeCache::node_attr(fuse_ino_t ino, int64_t now_ns, struct stat *attr, boo
 
 void NodeCache::insert(fuse_ino_t parent, std::string_view name, const fuse_entry_param &e,
                        uint64_t gen_at_start, int64_t now_ns, std::vector<Forget> *forgets,
-                       std::vector<fuse_ino_t> *pins) {
+                       Pins *pins) {
   std::lock_guard<std::mutex> g(mu_);
   bool can_cache = gen_at_start == gen_ && nodes_.count(parent) != 0;
   if (!can_cache) {
@@ -96,7 +95,7 @@ void NodeCache::insert(fuse_ino_t parent, std::string_view name, const fuse_entr
   n.nlookup++;
   if (pins != nullptr) {  // before the eviction below, which may take this very dentry
     n.pins++;
-    pins->push_back(e.ino);
+    pins->nodes.push_back(e.ino);
   }
   n.attr = e.attr;
   n.attr_expiry = expiry_after(now_ns, e.attr_timeout);
@@ -174,15 +173,23 @@ void NodeCache::release_if_unused_locked(fuse_ino_t ino, std::vector<Forget> *fo
   nodes_.erase(n);
 }
 
-void NodeCache::unpin(std::vector<fuse_ino_t> *pins, std::vector<Forget> *forgets) {
-  if (pins->empty()) return;
+void NodeCache::unpin(Pins *pins, std::vector<Forget> *forgets) {
+  if (pins->nodes.empty() && pins->kernel.empty()) return;
   std::lock_guard<std::mutex> g(mu_);
-  for (fuse_ino_t ino : *pins) {
+  for (fuse_ino_t ino : pins->nodes) {
     auto n = nodes_.find(ino);
     if (n == nodes_.end() || n->second.pins == 0) continue;
     if (--n->second.pins == 0) release_if_unused_locked(ino, forgets);
   }
-  pins->clear();
+  for (fuse_ino_t ino : pins->kernel) {
+    auto h = kernel_holds_.find(ino);
+    if (h == kernel_holds_.end() || --h->second.pins > 0) continue;
+    if (h->second.waiting > 0) forgets->push_back({ino, h->second.waiting});
+    kernel_holds_.erase(h);
+  }
+  kernel_hold_count_.store(kernel_holds_.size(), std::memory_order_relaxed);
+  pins->nodes.clear();
+  pins->kernel.clear();
 }
 
 void NodeCache::drop_entry(fuse_ino_t parent, std::string_view name,
@@ -272,20 +279,33 @@ void NodeCache::note_kernel_entry(fuse_ino_t parent, std::string_view name,
 }
 
 bool NodeCache::find_kernel_entry(fuse_ino_t parent, std::string_view name, int64_t now_ns,
-                                  fuse_ino_t *ino, struct stat *attr) {
+                                  fuse_ino_t *ino, struct stat *attr, Pins *pins) {
   if (kernel_entry_count_.load(std::memory_order_relaxed) == 0) return false;
   std::lock_guard<std::mutex> g(mu_);
   auto it = kernel_entries_.find(Key{parent, std::string(name)});
   if (it == kernel_entries_.end() || it->second.expiry <= now_ns) return false;
   *ino = it->second.ino;
   *attr = it->second.attr;
+  if (pins != nullptr) {
+    // The entry exists, so the kernel has not forgotten the node (kernel_forgot erases its
+    // entries under this lock before it lets a forget through).
+    kernel_holds_[*ino].pins++;
+    kernel_hold_count_.store(kernel_holds_.size(), std::memory_order_relaxed);
+    pins->kernel.push_back(*ino);
+  }
   return true;
 }
 
-void NodeCache::forgotten(fuse_ino_t ino) {
-  if (kernel_entry_count_.load(std::memory_order_relaxed) == 0) return;
+uint64_t NodeCache::kernel_forgot(fuse_ino_t ino, uint64_t n) {
+  if (kernel_entry_count_.load(std::memory_order_relaxed) == 0 &&
+      kernel_hold_count_.load(std::memory_order_relaxed) == 0)
+    return n;
   std::lock_guard<std::mutex> g(mu_);
   erase_kernel_entries_of_locked(ino);
+  auto h = kernel_holds_.find(ino);
+  if (h == kernel_holds_.end()) return n;
+  h->second.waiting += n;
+  return 0;
 }
 
 void NodeCache::clear_kernel_entries_locked() {

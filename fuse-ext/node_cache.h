@@ -10,7 +10,9 @@
 // ends (unpin), so that another serving thread's drop, or a kernel-path change, never
 // returns the file system's last lookup of a node a request is still calling it with (the
 // kernel likewise holds an inode for the length of a request). A pinned node that loses its
-// last name stays, forgotten only once the last pin goes.
+// last name stays, forgotten only once the last pin goes. A node known from a kernel entry
+// is pinned the same way against the kernel's forget (kernel_forgot): while a request uses
+// it, the forget waits, so the kernel's node number may be called with.
 //
 // Bounded: beyond max_entries dentries the least recently used ones are dropped (a
 // directory's with its cached subtree, whose entries were used no later than it through a
@@ -40,6 +42,16 @@ struct Forget {
   uint64_t nlookup;
 };
 
+// The nodes one request uses, pinned until it ends (NodeCache::unpin).
+struct Pins {
+  std::vector<fuse_ino_t> nodes;   // the server's own (a lookup of its cache)
+  std::vector<fuse_ino_t> kernel;  // the kernel's (a kernel entry): its forget waits
+  void add(const Pins &other) {
+    nodes.insert(nodes.end(), other.nodes.begin(), other.nodes.end());
+    kernel.insert(kernel.end(), other.kernel.begin(), other.kernel.end());
+  }
+};
+
 struct CacheHit {
   enum Kind { kMiss, kNegative, kPositive } kind = kMiss;
   fuse_ino_t ino = 0;
@@ -60,9 +72,8 @@ class NodeCache {
   // an invalidation must not be cached.
   uint64_t generation() const;
 
-  // A positive hit is pinned (its number appended to *pins) when pins is not null.
-  CacheHit find(fuse_ino_t parent, std::string_view name, int64_t now_ns,
-                std::vector<fuse_ino_t> *pins = nullptr);
+  // A positive hit is pinned (its number appended to pins->nodes) when pins is not null.
+  CacheHit find(fuse_ino_t parent, std::string_view name, int64_t now_ns, Pins *pins = nullptr);
   // Attributes of a node (fresh or not). False if the node is not cached.
   bool node_attr(fuse_ino_t ino, int64_t now_ns, struct stat *attr, bool *fresh);
 
@@ -71,10 +82,10 @@ class NodeCache {
   // caller returns it when its request ends); a kept node is pinned like find's.
   void insert(fuse_ino_t parent, std::string_view name, const fuse_entry_param &e,
               uint64_t gen_at_start, int64_t now_ns, std::vector<Forget> *forgets,
-              std::vector<fuse_ino_t> *pins = nullptr);
-  // Ends a request's pins (emptying *pins): nodes that lost their last name meanwhile are
-  // forgotten now (appended to forgets).
-  void unpin(std::vector<fuse_ino_t> *pins, std::vector<Forget> *forgets);
+              Pins *pins = nullptr);
+  // Ends a request's pins (emptying *pins): nodes that lost their last name meanwhile, and
+  // kernel forgets that waited, are forgotten now (appended to forgets).
+  void unpin(Pins *pins, std::vector<Forget> *forgets);
   void set_attr(fuse_ino_t ino, const struct stat &attr, double timeout, uint64_t gen_at_start,
                 int64_t now_ns);
 
@@ -98,9 +109,13 @@ class NodeCache {
   // inode (forgotten). Kept only while the generation is gen_at_start.
   void note_kernel_entry(fuse_ino_t parent, std::string_view name, const fuse_entry_param &e,
                          uint64_t gen_at_start, int64_t now_ns);
+  // With pins: the node is pinned against the kernel's forget until the request ends, and
+  // its number may be passed to the file system meanwhile.
   bool find_kernel_entry(fuse_ino_t parent, std::string_view name, int64_t now_ns, fuse_ino_t *ino,
-                         struct stat *attr);
-  void forgotten(fuse_ino_t ino);
+                         struct stat *attr, Pins *pins = nullptr);
+  // The kernel forgot n lookups of ino: its entries go; returns how many lookups the file
+  // system is to forget now (0: a request uses the node, and they wait for its unpin).
+  uint64_t kernel_forgot(fuse_ino_t ino, uint64_t n);
 
   uint64_t lookups_held() const;
   size_t size() const;
@@ -168,6 +183,12 @@ class NodeCache {
   std::unordered_map<fuse_ino_t, KeySet> kernel_entries_naming_;
   static void unindex(std::unordered_map<fuse_ino_t, KeySet> &index, fuse_ino_t ino, const Key *k);
   std::atomic<size_t> kernel_entry_count_{0};  // read without the lock
+  struct KernelHold {
+    uint32_t pins = 0;
+    uint64_t waiting = 0;  // lookups the kernel forgot meanwhile
+  };
+  std::unordered_map<fuse_ino_t, KernelHold> kernel_holds_;
+  std::atomic<size_t> kernel_hold_count_{0};  // read without the lock
 };
 
 int64_t expiry_after(int64_t now_ns, double timeout_s);

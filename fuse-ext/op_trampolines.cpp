@@ -92,20 +92,26 @@ void t_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_
   st().ops.readdirplus(req, ino, size, off, fi);
 }
 
+// The kernel's forgets: what a bypass request in progress uses with the kernel's lookup waits
+// for its end (NodeCache::kernel_forgot; the server forgets it then).
 void t_forget(fuse_req_t req, fuse_ino_t ino, uint64_t n) {
   ext().kernel.note_forget(ino, n);
-  ext().cache.forgotten(ino);
+  uint64_t now = ext().cache.kernel_forgot(ino, n);
+  if (now == 0) return fuse_reply_none(req);
   OpGuard g(st());
-  st().ops.forget(req, ino, n);
+  st().ops.forget(req, ino, now);
 }
 
 void t_forget_multi(fuse_req_t req, size_t count, fuse_forget_data *f) {
+  size_t kept = 0;
   for (size_t i = 0; i < count; i++) {
     ext().kernel.note_forget(f[i].ino, f[i].nlookup);
-    ext().cache.forgotten(f[i].ino);
+    uint64_t now = ext().cache.kernel_forgot(f[i].ino, f[i].nlookup);
+    if (now != 0) f[kept++] = {f[i].ino, now};
   }
+  if (kept == 0) return fuse_reply_none(req);
   OpGuard g(st());
-  st().ops.forget_multi(req, count, f);
+  st().ops.forget_multi(req, kept, f);
 }
 
 // A kernel-path mutation: what it changes is invalidated before the call (a racing bypass

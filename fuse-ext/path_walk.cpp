@@ -44,7 +44,7 @@ int lookup(ServeCtx &ctx, fuse_ino_t dir, std::string_view name, fuse_ino_t *ino
   if (hit.kind == CacheHit::kNegative) return -ENOENT;
   if (hit.kind == CacheHit::kPositive &&
       (hit.attr_fresh || kernel_entry == nullptr ||
-       !ctx.cache->find_kernel_entry(dir, name, now, ino, attr))) {
+       !ctx.cache->find_kernel_entry(dir, name, now, ino, attr, &ctx.pins))) {
     *ino = hit.ino;
     *attr = hit.attr;
     *fresh = hit.attr_fresh;
@@ -55,7 +55,8 @@ int lookup(ServeCtx &ctx, fuse_ino_t dir, std::string_view name, fuse_ino_t *ino
     *kernel_entry = true;
     return 0;
   }
-  if (kernel_entry != nullptr && ctx.cache->find_kernel_entry(dir, name, now, ino, attr)) {
+  if (kernel_entry != nullptr &&
+      ctx.cache->find_kernel_entry(dir, name, now, ino, attr, &ctx.pins)) {
     *kernel_entry = true;
     return 0;
   }

@@ -23,8 +23,8 @@ struct WalkResult {
   fuse_ino_t ino = 0;
   struct stat attr {};             // of the final node when it exists (maybe stale)
   std::vector<fuse_ino_t> chain;   // directories from the root to parent, inclusive
-  // The final node came from a kernel entry (NodeCache::find_kernel_entry): attr is current,
-  // ino must not be passed to the file system.
+  // The final node came from a kernel entry (NodeCache::find_kernel_entry): attr is what the
+  // kernel holds, ino the kernel's node (pinned against its forget for the request).
   bool from_kernel_entry = false;
 };
 
@@ -33,8 +33,8 @@ struct WalkSpec {
   uint32_t verify_len = 0;
   uint64_t verify_ino = 0;
   bool follow_final = true;
-  // The caller needs only the final node's attributes: a name the server has not looked up
-  // may be answered from what the kernel was given for it (it would answer from its cache).
+  // A name the server has not looked up may be answered from what the kernel was given for
+  // it (it would answer from its cache, and check permissions against those attributes).
   bool attr_only = false;
 };
 

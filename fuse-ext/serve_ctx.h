@@ -37,7 +37,7 @@ struct ServeCtx {
   mode_t umask = 022;
   Invalidations inval;
   std::vector<Forget> forgets;   // lookups to return once the request is answered
-  std::vector<fuse_ino_t> pins;  // nodes this request uses (NodeCache: unpin at its end)
+  Pins pins;                     // nodes this request uses (NodeCache: unpin at its end)
   int pidfd = -1;               // the client's process (cred_watch.h), -1: unknown
 
   CallCtx call() const { return CallCtx{fs, creds, umask}; }

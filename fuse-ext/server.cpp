@@ -670,7 +670,8 @@ bool Server::scan(Worker &w, bool *leading) {
       found = true;
       // Requests posted at once: more of this client's behind this one, or a second client's
       // in the same pass (not one thread's next request: it posts only once answered).
-      if (bits != 0 || (served++ == 0 && ++clients_in_pass > 1)) want_help();
+      if (served++ == 0) clients_in_pass++;
+      if (bits != 0 || clients_in_pass > 1) want_help();
       if (!*leading) {
         serve_slot(w, c, s);
         continue;

@@ -51,18 +51,18 @@ TEST(NodeCache, EveryLookupIsForgottenExactlyOnce) {
 TEST(NodeCache, APinnedNodeIsForgottenOnlyWhenItsRequestEnds) {
   NodeCache c;
   std::vector<Forget> forgets;
-  std::vector<fuse_ino_t> pins, other;
+  Pins pins, other;
   uint64_t g = c.generation();
   c.insert(FUSE_ROOT_ID, "d", entry(10, S_IFDIR | 0755), g, 1, &forgets, &pins);
   c.insert(10, "f", entry(11, S_IFREG | 0644), g, 1, &forgets);
   ASSERT_EQ(c.find(10, "f", 1, &other).kind, CacheHit::kPositive);
-  EXPECT_EQ(pins, std::vector<fuse_ino_t>{10});
-  EXPECT_EQ(other, std::vector<fuse_ino_t>{11});
+  EXPECT_EQ(pins.nodes, std::vector<fuse_ino_t>{10});
+  EXPECT_EQ(other.nodes, std::vector<fuse_ino_t>{11});
   c.drop_entry(FUSE_ROOT_ID, "d", &forgets);  // d and its subtree lose their names
   EXPECT_TRUE(forgets.empty()) << "forgot " << forgets[0].ino << " while a request uses it";
   EXPECT_EQ(c.find(FUSE_ROOT_ID, "d", 2).kind, CacheHit::kMiss);  // nameless all the same
   c.unpin(&pins, &forgets);
-  EXPECT_TRUE(pins.empty());
+  EXPECT_TRUE(pins.nodes.empty());
   EXPECT_EQ(total(forgets), (std::map<fuse_ino_t, uint64_t>{{10, 1}}));
   forgets.clear();
   c.flush(&forgets);  // a flush, too, leaves a pinned node to its request
@@ -76,7 +76,7 @@ TEST(NodeCache, APinnedNodeIsForgottenOnlyWhenItsRequestEnds) {
 TEST(NodeCache, APinnedNodeNamedAgainStays) {
   NodeCache c;
   std::vector<Forget> forgets;
-  std::vector<fuse_ino_t> pins;
+  Pins pins;
   uint64_t g = c.generation();
   c.insert(FUSE_ROOT_ID, "f", entry(11, S_IFREG | 0644), g, 1, &forgets, &pins);
   c.drop_entry(FUSE_ROOT_ID, "f", &forgets);
@@ -86,6 +86,25 @@ TEST(NodeCache, APinnedNodeNamedAgainStays) {
   EXPECT_EQ(c.lookups_held(), 2u);
   c.drop_entry(FUSE_ROOT_ID, "g", &forgets);
   EXPECT_EQ(total(forgets), (std::map<fuse_ino_t, uint64_t>{{11, 2}}));
+}
+
+// A request that uses the node of a kernel entry calls the file system with the kernel's
+// node number: the kernel's forget of it must wait for the request's end.
+TEST(NodeCache, TheKernelsForgetOfANodeInUseWaitsForTheRequest) {
+  NodeCache c;
+  std::vector<Forget> forgets;
+  c.note_kernel_entry(FUSE_ROOT_ID, "k", entry(30, S_IFREG | 0644), c.generation(), 1);
+  Pins pins;
+  fuse_ino_t ino = 0;
+  struct stat st {};
+  ASSERT_TRUE(c.find_kernel_entry(FUSE_ROOT_ID, "k", 2, &ino, &st, &pins));
+  EXPECT_EQ(pins.kernel, std::vector<fuse_ino_t>{30});
+  EXPECT_EQ(c.kernel_forgot(30, 2), 0u) << "the file system was told to forget a node in use";
+  EXPECT_FALSE(c.find_kernel_entry(FUSE_ROOT_ID, "k", 2, &ino, &st)) << "the entry stays";
+  EXPECT_EQ(c.kernel_forgot(31, 1), 1u);  // another node's forget goes through
+  c.unpin(&pins, &forgets);
+  EXPECT_EQ(total(forgets), (std::map<fuse_ino_t, uint64_t>{{30, 2}}));
+  EXPECT_EQ(c.kernel_forgot(30, 1), 1u);  // unpinned: through again
 }
 
 TEST(NodeCache, StaleResultsAreNotCachedButStillForgotten) {
@@ -183,10 +202,10 @@ TEST(NodeCache, KernelEntriesGoWithTheirNameAndNode) {
   EXPECT_FALSE(c.find_kernel_entry(dir, name(8), 2, &ino, &st));
   c.invalidate_attr(107);  // the node's own attributes
   EXPECT_FALSE(c.find_kernel_entry(dir, name(7), 2, &ino, &st));
-  c.forgotten(109);  // the kernel forgot the node
+  c.kernel_forgot(109, 1);  // the kernel forgot the node
   EXPECT_FALSE(c.find_kernel_entry(dir, name(9), 2, &ino, &st));
   EXPECT_TRUE(c.find_kernel_entry(dir, name(10), 2, &ino, &st));
-  c.forgotten(dir);  // ... or the directory
+  c.kernel_forgot(dir, 1);  // ... or the directory
   EXPECT_FALSE(c.find_kernel_entry(dir, name(10), 2, &ino, &st));
   // A stale generation records nothing.
   uint64_t gen = c.generation();
