@@ -6,9 +6,11 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
@@ -78,15 +80,29 @@ int set_times(const Inode &inode, const struct stat &wanted, int to_set, fuse_fi
     times[1] = wanted.st_mtim;
   }
   if (fi != nullptr) return futimens(static_cast<int>(fi->fh), times);
-  if (inode.is_symlink()) return utimensat(inode.path_fd(), "", times, AT_EMPTY_PATH);
-  return utimensat(AT_FDCWD, proc_path(inode.path_fd()).c_str(), times, 0);
+  // The O_PATH fd itself (not a path through /proc, which costs a walk of /proc each time).
+  return utimensat(inode.path_fd(), "", times, AT_EMPTY_PATH);
+}
+
+// chmod of the O_PATH fd: fchmodat2(AT_EMPTY_PATH) where the kernel has it (6.6), else the fd's
+// /proc path.
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452  // the same number on every architecture (Linux 6.6)
+#endif
+int chmod_inode(const Inode &inode, mode_t mode) {
+  static std::atomic<bool> no_fchmodat2{false};
+  if (!no_fchmodat2.load(std::memory_order_relaxed)) {
+    if (syscall(SYS_fchmodat2, inode.path_fd(), "", mode, AT_EMPTY_PATH) == 0) return 0;
+    if (errno != ENOSYS && errno != EINVAL) return -1;
+    no_fchmodat2.store(true, std::memory_order_relaxed);
+  }
+  return chmod(proc_path(inode.path_fd()).c_str(), mode);
 }
 
 int apply_setattr(const Inode &inode, const struct stat &wanted, int to_set, fuse_file_info *fi) {
-  std::string path = proc_path(inode.path_fd());
   if (to_set & FUSE_SET_ATTR_MODE) {
     int result =
-        fi ? fchmod(static_cast<int>(fi->fh), wanted.st_mode) : chmod(path.c_str(), wanted.st_mode);
+        fi ? fchmod(static_cast<int>(fi->fh), wanted.st_mode) : chmod_inode(inode, wanted.st_mode);
     if (result != 0) return errno;
   }
   if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
@@ -98,7 +114,7 @@ int apply_setattr(const Inode &inode, const struct stat &wanted, int to_set, fus
   }
   if (to_set & FUSE_SET_ATTR_SIZE) {
     int result = fi ? ftruncate(static_cast<int>(fi->fh), wanted.st_size)
-                    : truncate(path.c_str(), wanted.st_size);
+                    : truncate(proc_path(inode.path_fd()).c_str(), wanted.st_size);
     if (result != 0) return errno;
   }
   if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
