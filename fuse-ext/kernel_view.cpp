@@ -1,6 +1,11 @@
 #include "kernel_view.h"
 
+#include <sys/uio.h>
+
+#include <cerrno>
+
 #include <algorithm>
+#include <cstdint>
 
 namespace finesse::server {
 
@@ -67,6 +72,36 @@ bool contains(const std::vector<fuse_ino_t> &v, fuse_ino_t ino) {
 
 }  // namespace
 
+namespace {
+
+// FUSE_NOTIFY_INVAL_ENTRY with FUSE_EXPIRE_ONLY (protocol 7.37), written as libfuse writes
+// notifications (libfuse before 3.16 has no call for it): the dentry stays, expired, so the
+// kernel asks the file system before its next use of it, and nothing is evicted now.
+constexpr int32_t kNotifyInvalEntry = 3;
+constexpr uint32_t kExpireOnly = 1;
+struct OutHeader {
+  uint32_t len;
+  int32_t error;
+  uint64_t unique;
+};
+struct InvalEntryOut {
+  uint64_t parent;
+  uint32_t namelen;
+  uint32_t flags;
+};
+
+bool notify_expire_entry(fuse_session *se, fuse_ino_t parent, const std::string &name) {
+  InvalEntryOut out{parent, static_cast<uint32_t>(name.size()), kExpireOnly};
+  OutHeader h{static_cast<uint32_t>(sizeof(h) + sizeof(out) + name.size() + 1), kNotifyInvalEntry,
+              0};
+  iovec iov[3] = {{&h, sizeof(h)}, {&out, sizeof(out)}, {const_cast<char *>(name.c_str()),
+                                                          name.size() + 1}};
+  // ENOENT: the kernel has no such dentry (any more), which is as good.
+  return writev(fuse_session_fd(se), iov, 3) == static_cast<ssize_t>(h.len) || errno == ENOENT;
+}
+
+}  // namespace
+
 int send_deferred(fuse_session *se, DeferredDrops *drops) {
   int sent = 0;
   if (se != nullptr) {
@@ -100,10 +135,17 @@ int Invalidations::send(fuse_session *se, const KernelView &kv, DeferredDrops *l
         continue;
       }
       if (kv.may_cache_entry(g.victim)) {
-        // The kernel may use this dentry without asking: it must go before the answer.
+        // The kernel may use this dentry without asking: it must not before the answer.
+        // Expired, it is asked about first; dropped, it is gone, and its inode with it (an
+        // eviction, and a FORGET that wakes a daemon thread): that much only after the answer.
+        sent++;
+        if (kv.can_expire_only() && notify_expire_entry(se, g.parent, g.name)) {
+          dirs_changed.push_back(g.parent);  // fuse_dir_changed(), as for a drop
+          later->push_back({g.parent, g.name});
+          continue;
+        }
         if (fuse_lowlevel_notify_inval_entry(se, g.parent, g.name.data(), g.name.size()) == 0)
           dirs_changed.push_back(g.parent);
-        sent++;
         continue;
       }
       // Revalidated before any use, so only its inode is held: dropped after the answer.

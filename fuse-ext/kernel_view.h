@@ -49,6 +49,10 @@ class KernelView {
   void lookup_started() { in_flight_.fetch_add(1); }
   void lookup_done() { in_flight_.fetch_sub(1); }
   bool lookups_in_flight() const { return in_flight_.load() != 0; }
+  // The kernel's FUSE protocol minor version (INIT): from 37 (Linux 6.2) an entry
+  // notification may only expire a dentry (FUSE_EXPIRE_ONLY) instead of dropping it.
+  void note_proto_minor(unsigned minor) { expire_only_.store(minor >= 37); }
+  bool can_expire_only() const { return expire_only_.load(std::memory_order_relaxed); }
 
  private:
   struct Held {
@@ -62,6 +66,7 @@ class KernelView {
   // so "cached once" is kept until the kernel forgets the inode (per inode) or for good.
   std::atomic<bool> attr_replies_cached_{false};
   std::atomic<bool> negative_cached_{false};
+  std::atomic<bool> expire_only_{false};
   std::atomic<bool> entry_attrs_cached_{false};  // an entry reply had attr_timeout > 0
   std::atomic<bool> dir_cache_{false};
   std::atomic<int> in_flight_{0};

@@ -48,6 +48,7 @@ struct Plain<void (*)(fuse_req_t, A...)> {
 void t_init(void *userdata, fuse_conn_info *conn) {
   if (st().ops.init) st().ops.init(userdata, conn);
   st().conn_want = conn->want;
+  ext().kernel.note_proto_minor(conn->proto_minor);
   st().initialized.store(true, std::memory_order_release);
 }
 
