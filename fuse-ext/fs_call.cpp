@@ -5,6 +5,7 @@
 #include <cerrno>
 
 #include "fs_state.h"
+#include "result.h"
 #include "synthetic_req.h"
 #include "wire.h"
 
@@ -49,12 +50,12 @@ class Call {
 
 // Calls the file system's own op `field` with call's synthetic request and waits for the
 // reply. 0 (the reply is in call.r()), -errno, -ENOSYS for an op the file system lacks, or
-// kFallback when no synthetic request was free.
+// to the kernel when no synthetic request was free.
 template <typename Fn, typename... Args>
-int run(Call &call, Fn fuse_lowlevel_ops::*field, Args... args) {
+Result run(Call &call, Fn fuse_lowlevel_ops::*field, Args... args) {
   Fn fn = call.fs().ops.*field;
   if (fn == nullptr) return -ENOSYS;
-  if (!call.ok()) return wire::kFallback;
+  if (!call.ok()) return kToKernel;
   {
     OpGuard guard(call.fs());
     fn(call.req(), args...);
@@ -90,96 +91,96 @@ using Ops = fuse_lowlevel_ops;
 
 }  // namespace
 
-int fs_lookup(const CallCtx &c, fuse_ino_t parent, const char *name, fuse_entry_param *e) {
+Result fs_lookup(const CallCtx &c, fuse_ino_t parent, const char *name, fuse_entry_param *e) {
   Call call(*c.fs, &c);
-  if (int rc = run(call, &Ops::lookup, parent, name)) return rc;
+  if (Result r = run(call, &Ops::lookup, parent, name); !r.ok()) return r;
   return entry_result(call, e);
 }
 
-int fs_getattr(const CallCtx &c, fuse_ino_t ino, struct stat *attr, double *timeout) {
+Result fs_getattr(const CallCtx &c, fuse_ino_t ino, struct stat *attr, double *timeout) {
   Call call(*c.fs, &c);
-  if (int rc = run(call, &Ops::getattr, ino, nullptr)) return rc;
+  if (Result r = run(call, &Ops::getattr, ino, nullptr); !r.ok()) return r;
   return attr_result(call, attr, timeout);
 }
 
-int fs_setattr(const CallCtx &c, fuse_ino_t ino, struct stat *in, int to_set, struct stat *out,
-               double *timeout) {
+Result fs_setattr(const CallCtx &c, fuse_ino_t ino, struct stat *in, int to_set, struct stat *out,
+                  double *timeout) {
   Call call(*c.fs, &c);
-  if (int rc = run(call, &Ops::setattr, ino, in, to_set, nullptr)) return rc;
+  if (Result r = run(call, &Ops::setattr, ino, in, to_set, nullptr); !r.ok()) return r;
   return attr_result(call, out, timeout);
 }
 
-int fs_access(const CallCtx &c, fuse_ino_t ino, int mask) {
+Result fs_access(const CallCtx &c, fuse_ino_t ino, int mask) {
   Call call(*c.fs, &c);
   return run(call, &Ops::access, ino, mask);
 }
 
-int fs_unlink(const CallCtx &c, fuse_ino_t parent, const char *name) {
+Result fs_unlink(const CallCtx &c, fuse_ino_t parent, const char *name) {
   Call call(*c.fs, &c);
   return run(call, &Ops::unlink, parent, name);
 }
 
-int fs_rmdir(const CallCtx &c, fuse_ino_t parent, const char *name) {
+Result fs_rmdir(const CallCtx &c, fuse_ino_t parent, const char *name) {
   Call call(*c.fs, &c);
   return run(call, &Ops::rmdir, parent, name);
 }
 
-int fs_mkdir(const CallCtx &c, fuse_ino_t parent, const char *name, mode_t mode,
-             fuse_entry_param *e) {
+Result fs_mkdir(const CallCtx &c, fuse_ino_t parent, const char *name, mode_t mode,
+                fuse_entry_param *e) {
   Call call(*c.fs, &c);
-  if (int rc = run(call, &Ops::mkdir, parent, name, mode)) return rc;
+  if (Result r = run(call, &Ops::mkdir, parent, name, mode); !r.ok()) return r;
   return entry_result(call, e);
 }
 
-int fs_symlink(const CallCtx &c, const char *target, fuse_ino_t parent, const char *name,
+Result fs_symlink(const CallCtx &c, const char *target, fuse_ino_t parent, const char *name,
+                  fuse_entry_param *e) {
+  Call call(*c.fs, &c);
+  if (Result r = run(call, &Ops::symlink, target, parent, name); !r.ok()) return r;
+  return entry_result(call, e);
+}
+
+Result fs_link(const CallCtx &c, fuse_ino_t ino, fuse_ino_t newparent, const char *newname,
                fuse_entry_param *e) {
   Call call(*c.fs, &c);
-  if (int rc = run(call, &Ops::symlink, target, parent, name)) return rc;
+  if (Result r = run(call, &Ops::link, ino, newparent, newname); !r.ok()) return r;
   return entry_result(call, e);
 }
 
-int fs_link(const CallCtx &c, fuse_ino_t ino, fuse_ino_t newparent, const char *newname,
-            fuse_entry_param *e) {
-  Call call(*c.fs, &c);
-  if (int rc = run(call, &Ops::link, ino, newparent, newname)) return rc;
-  return entry_result(call, e);
-}
-
-int fs_rename(const CallCtx &c, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
-              const char *newname, unsigned flags) {
+Result fs_rename(const CallCtx &c, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+                 const char *newname, unsigned flags) {
   Call call(*c.fs, &c);
   return run(call, &Ops::rename, parent, name, newparent, newname, flags);
 }
 
-int fs_readlink(const CallCtx &c, fuse_ino_t ino, char *buf, size_t cap, size_t *len) {
+Result fs_readlink(const CallCtx &c, fuse_ino_t ino, char *buf, size_t cap, size_t *len) {
   Call call(*c.fs, &c);
   call.set_buffer(buf, cap);
-  if (int rc = run(call, &Ops::readlink, ino)) return rc;
+  if (Result r = run(call, &Ops::readlink, ino); !r.ok()) return r;
   if (call.r()->kind != ReplyKind::kReadlink) return -EIO;
   *len = call.r()->buf_len;
   return 0;
 }
 
-int fs_statfs(const CallCtx &c, fuse_ino_t ino, struct statvfs *st) {
+Result fs_statfs(const CallCtx &c, fuse_ino_t ino, struct statvfs *st) {
   Call call(*c.fs, &c);
-  if (int rc = run(call, &Ops::statfs, ino)) return rc;
+  if (Result r = run(call, &Ops::statfs, ino); !r.ok()) return r;
   if (call.r()->kind != ReplyKind::kStatfs) return -EIO;
   *st = call.r()->stv;
   return 0;
 }
 
-int fs_getxattr(const CallCtx &c, fuse_ino_t ino, const char *name, size_t size, char *buf,
-                size_t *len) {
+Result fs_getxattr(const CallCtx &c, fuse_ino_t ino, const char *name, size_t size, char *buf,
+                   size_t *len) {
   Call call(*c.fs, &c);
   call.set_buffer(buf, size);
-  if (int rc = run(call, &Ops::getxattr, ino, name, size)) return rc;
+  if (Result r = run(call, &Ops::getxattr, ino, name, size); !r.ok()) return r;
   return xattr_result(call, size, len);
 }
 
-int fs_listxattr(const CallCtx &c, fuse_ino_t ino, size_t size, char *buf, size_t *len) {
+Result fs_listxattr(const CallCtx &c, fuse_ino_t ino, size_t size, char *buf, size_t *len) {
   Call call(*c.fs, &c);
   call.set_buffer(buf, size);
-  if (int rc = run(call, &Ops::listxattr, ino, size)) return rc;
+  if (Result r = run(call, &Ops::listxattr, ino, size); !r.ok()) return r;
   return xattr_result(call, size, len);
 }
 
@@ -187,7 +188,8 @@ void fs_forget(FsState &fs, fuse_ino_t ino, uint64_t nlookup) {
   if (fs.ops.forget == nullptr) return;
   Call call(fs, nullptr);
   // (No request free: the lookup stays held, never double-freed.)
-  run(call, &Ops::forget, ino, nlookup);
+  Result ignored = run(call, &Ops::forget, ino, nlookup);
+  (void)ignored;
 }
 
 }  // namespace finesse::server

@@ -1,6 +1,6 @@
 // Calls into the file system's own fuse_lowlevel_ops with a synthetic request carrying the
-// client's credentials, and waits for its reply. Each returns 0 or -errno (kFallback when no
-// synthetic request is free). -ENOSYS when the file system lacks the op.
+// client's credentials, and waits for its reply. Each returns 0 or -errno, -ENOSYS when the
+// file system lacks the op, or to the kernel when no synthetic request is free.
 #pragma once
 
 #define FUSE_USE_VERSION 34
@@ -13,6 +13,7 @@
 
 #include "creds.h"
 #include "fs_state.h"
+#include "result.h"
 
 namespace finesse::server {
 
@@ -22,28 +23,28 @@ struct CallCtx {
   mode_t umask;
 };
 
-int fs_lookup(const CallCtx &c, fuse_ino_t parent, const char *name, fuse_entry_param *e);
-int fs_getattr(const CallCtx &c, fuse_ino_t ino, struct stat *attr, double *timeout);
-int fs_setattr(const CallCtx &c, fuse_ino_t ino, struct stat *in, int to_set, struct stat *out,
-               double *timeout);
-int fs_access(const CallCtx &c, fuse_ino_t ino, int mask);
-int fs_unlink(const CallCtx &c, fuse_ino_t parent, const char *name);
-int fs_rmdir(const CallCtx &c, fuse_ino_t parent, const char *name);
-int fs_mkdir(const CallCtx &c, fuse_ino_t parent, const char *name, mode_t mode,
-             fuse_entry_param *e);
-int fs_symlink(const CallCtx &c, const char *target, fuse_ino_t parent, const char *name,
+Result fs_lookup(const CallCtx &c, fuse_ino_t parent, const char *name, fuse_entry_param *e);
+Result fs_getattr(const CallCtx &c, fuse_ino_t ino, struct stat *attr, double *timeout);
+Result fs_setattr(const CallCtx &c, fuse_ino_t ino, struct stat *in, int to_set, struct stat *out,
+                  double *timeout);
+Result fs_access(const CallCtx &c, fuse_ino_t ino, int mask);
+Result fs_unlink(const CallCtx &c, fuse_ino_t parent, const char *name);
+Result fs_rmdir(const CallCtx &c, fuse_ino_t parent, const char *name);
+Result fs_mkdir(const CallCtx &c, fuse_ino_t parent, const char *name, mode_t mode,
+                fuse_entry_param *e);
+Result fs_symlink(const CallCtx &c, const char *target, fuse_ino_t parent, const char *name,
+                  fuse_entry_param *e);
+Result fs_link(const CallCtx &c, fuse_ino_t ino, fuse_ino_t newparent, const char *newname,
                fuse_entry_param *e);
-int fs_link(const CallCtx &c, fuse_ino_t ino, fuse_ino_t newparent, const char *newname,
-            fuse_entry_param *e);
-int fs_rename(const CallCtx &c, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
-              const char *newname, unsigned flags);
+Result fs_rename(const CallCtx &c, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+                 const char *newname, unsigned flags);
 // Data replies are copied to buf (cap bytes); *len gets the reply's full length.
-int fs_readlink(const CallCtx &c, fuse_ino_t ino, char *buf, size_t cap, size_t *len);
-int fs_statfs(const CallCtx &c, fuse_ino_t ino, struct statvfs *st);
+Result fs_readlink(const CallCtx &c, fuse_ino_t ino, char *buf, size_t cap, size_t *len);
+Result fs_statfs(const CallCtx &c, fuse_ino_t ino, struct statvfs *st);
 // size == 0: *len gets the size needed (fuse_reply_xattr).
-int fs_getxattr(const CallCtx &c, fuse_ino_t ino, const char *name, size_t size, char *buf,
-                size_t *len);
-int fs_listxattr(const CallCtx &c, fuse_ino_t ino, size_t size, char *buf, size_t *len);
+Result fs_getxattr(const CallCtx &c, fuse_ino_t ino, const char *name, size_t size, char *buf,
+                   size_t *len);
+Result fs_listxattr(const CallCtx &c, fuse_ino_t ino, size_t size, char *buf, size_t *len);
 void fs_forget(FsState &fs, fuse_ino_t ino, uint64_t nlookup);
 
 }  // namespace finesse::server

@@ -14,12 +14,11 @@
 #include "fs_state.h"
 #include "kernel_view.h"
 #include "path_walk.h"
+#include "result.h"
 
 namespace finesse::server {
 
 namespace {
-
-using wire::kFallback;
 
 // st_blksize as the kernel reports it (fs/fuse/inode.c): fuse_attr.blksize is 32 bits, a
 // power of two below it, or the super block's block size (a page) when it is 0.
@@ -108,89 +107,89 @@ void removed(ServeCtx &ctx, fuse_ino_t parent, const std::string &name, fuse_ino
   ctx.inval.inode(victim);
 }
 
-int32_t do_stat(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
+Result do_stat(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
   WalkResult w;
   WalkSpec spec = spec_of(d, 0, !(d.req.flags & wire::kNoFollow));
   spec.attr_only = !(d.req.flags & wire::kForceSync);
-  int rc = walk_path(ctx, spec, &w);
-  if (rc != 0) return rc;
+  Result rc = walk_path(ctx, spec, &w);
+  if (!rc.ok()) return rc;
   if (!w.exists) return -ENOENT;
   // With the writeback cache the kernel keeps a regular file's size and times over what the
   // file system says (it may hold dirty pages the file system has not seen): ask it.
-  if (ctx.mount->writeback_cache && S_ISREG(w.attr.st_mode)) return kFallback;
+  if (ctx.mount->writeback_cache && S_ISREG(w.attr.st_mode)) return kToKernel;
   if (ctx.kernel->caches_attrs()) out.rep->hints |= wire::kHintKernelCachesAttrs;
   struct stat st = w.attr;
   if (w.from_kernel_entry) return to_wire(st, &out.rep->attr), 0;
   // statx(AT_STATX_FORCE_SYNC): the kernel asks the file system (fuse_update_get_attr).
   rc =
       (d.req.flags & wire::kForceSync) ? synced_attr(ctx, w.ino, &st) : fresh_attr(ctx, w.ino, &st);
-  if (rc != 0) return rc;
+  if (!rc.ok()) return rc;
   to_wire(st, &out.rep->attr);
   return 0;
 }
 
-int32_t do_access(ServeCtx &ctx, const Decoded &d, ReplyBuf &) {
-  if (!(d.req.flags & wire::kEaccess) && !access_creds_known(*ctx.creds)) return kFallback;
+Result do_access(ServeCtx &ctx, const Decoded &d, ReplyBuf &) {
+  if (!(d.req.flags & wire::kEaccess) && !access_creds_known(*ctx.creds)) return kToKernel;
   Creds eff = (d.req.flags & wire::kEaccess) ? *ctx.creds : access_creds(*ctx.creds);
   ServeCtx actx{&eff, ctx.mount, ctx.fs, ctx.kernel, ctx.cache, ctx.umask};
   WalkResult w;
   WalkSpec spec = spec_of(d, 0, !(d.req.flags & wire::kNoFollow));
   spec.attr_only = dp(ctx);  // without default_permissions the file system's access op decides
-  int rc = walk_path(actx, spec, &w);
+  Result rc = walk_path(actx, spec, &w);
   ctx.forgets.insert(ctx.forgets.end(), actx.forgets.begin(), actx.forgets.end());
   ctx.pins.add(actx.pins);
-  if (rc != 0) return rc;
+  if (!rc.ok()) return rc;
   if (!w.exists) return -ENOENT;
   int mask = static_cast<int>(d.req.mode & 7);
   // do_faccessat(): executing a regular file of a noexec mount is refused before anything.
   if ((mask & 1) && ctx.mount->noexec && S_ISREG(w.attr.st_mode)) return -EACCES;
-  if ((mask & 2) && ctx.mount->read_only) return kFallback;
+  if ((mask & 2) && ctx.mount->read_only) return kToKernel;
   if (dp(ctx)) {
     if (mask == 0) return 0;
     struct stat st = w.attr;
     rc = w.from_kernel_entry ? 0 : fresh_attr(actx, w.ino, &st);
-    if (rc != 0) return rc;
+    if (!rc.ok()) return rc;
     return check_permission(eff, st, mask);
   }
   rc = fs_access(actx.call(), w.ino, mask);
-  return rc == -ENOSYS ? 0 : rc;  // the kernel treats a missing access op as "allowed"
+  return rc.is_error(ENOSYS) ? 0 : rc;  // the kernel treats a missing access op as "allowed"
 }
 
-int32_t do_unlink_or_rmdir(ServeCtx &ctx, const Decoded &d, bool is_dir) {
-  if (!mutations_allowed(ctx)) return kFallback;
+Result do_unlink_or_rmdir(ServeCtx &ctx, const Decoded &d, bool is_dir) {
+  if (!mutations_allowed(ctx)) return kToKernel;
   WalkResult w;
   WalkSpec spec = spec_of(d, 0, false);
   // The victim is removed by name: its type, owner and number (for the kernel's view) may
   // come from the entry the kernel holds for it, without a lookup of the server's own.
   spec.attr_only = true;
-  int rc = walk_path(ctx, spec, &w);
-  if (rc != 0) return rc;
-  if (!has_name(w)) return kFallback;
+  Result rc = walk_path(ctx, spec, &w);
+  if (!rc.ok()) return rc;
+  if (!has_name(w)) return kToKernel;
   if (!w.exists) return -ENOENT;
   rc = may_delete(ctx, w, is_dir);
-  if (rc != 0) return rc;
+  if (!rc.ok()) return rc;
   rc = is_dir ? fs_rmdir(ctx.call(), w.parent, w.name.c_str())
               : fs_unlink(ctx.call(), w.parent, w.name.c_str());
-  if (rc == -ENOSYS) return -EPERM;  // as the kernel answers a file system without the op
-  if (rc != 0) return rc;
+  if (rc.is_error(ENOSYS)) return -EPERM;  // as the kernel answers a file system without the op
+  if (!rc.ok()) return rc;
   removed(ctx, w.parent, w.name, w.ino);
   return 0;
 }
 
-int32_t do_mkdir(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
-  if (!mutations_allowed(ctx)) return kFallback;
+Result do_mkdir(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
+  if (!mutations_allowed(ctx)) return kToKernel;
   WalkResult w;
-  int rc = walk_path(ctx, spec_of(d, 0, false), &w);
-  if (rc != 0) return rc;
-  if (!has_name(w)) return kFallback;
+  Result rc = walk_path(ctx, spec_of(d, 0, false), &w);
+  if (!rc.ok()) return rc;
+  if (!has_name(w)) return kToKernel;
   if (w.exists) return -EEXIST;
   rc = may_create(ctx, w);
-  if (rc != 0) return rc;
+  if (!rc.ok()) return rc;
   mode_t mode = (d.req.mode & 07777 & ~S_ISUID & ~S_ISGID) & ~ctx.umask;
   fuse_entry_param e{};
   rc = fs_mkdir(ctx.call(), w.parent, w.name.c_str(), mode, &e);
-  if (rc == -ENOSYS) return -EPERM;
-  if (rc != 0) return rc;
+  if (rc.is_error(ENOSYS)) return -EPERM;
+  if (!rc.ok()) return rc;
   created(ctx, w.parent, w.name, e);
   to_wire(e.attr, &out.rep->attr);
   return 0;
@@ -200,20 +199,20 @@ bool in_chain(const std::vector<fuse_ino_t> &chain, fuse_ino_t ino) {
   return std::find(chain.begin(), chain.end(), ino) != chain.end();
 }
 
-int32_t do_rename(ServeCtx &ctx, const Decoded &d, ReplyBuf &) {
-  if (!mutations_allowed(ctx)) return kFallback;
+Result do_rename(ServeCtx &ctx, const Decoded &d, ReplyBuf &) {
+  if (!mutations_allowed(ctx)) return kToKernel;
   unsigned flags = d.req.rename_flags;
-  if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) return kFallback;
-  if ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE)) return kFallback;
+  if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) return kToKernel;
+  if ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE)) return kToKernel;
   WalkResult from, to;
   // Both names may come from the kernel's entries (their nodes pinned against its forget).
   WalkSpec from_spec = spec_of(d, 0, false), to_spec = spec_of(d, 1, false);
   from_spec.attr_only = to_spec.attr_only = true;
-  int rc = walk_path(ctx, from_spec, &from);
-  if (rc != 0) return rc;
+  Result rc = walk_path(ctx, from_spec, &from);
+  if (!rc.ok()) return rc;
   rc = walk_path(ctx, to_spec, &to);
-  if (rc != 0) return rc;
-  if (!has_name(from) || !has_name(to)) return kFallback;
+  if (!rc.ok()) return rc;
+  if (!has_name(from) || !has_name(to)) return kToKernel;
   if (!from.exists) return -ENOENT;
   bool exchange = flags & RENAME_EXCHANGE;
   if (exchange && !to.exists) return -ENOENT;
@@ -223,7 +222,7 @@ int32_t do_rename(ServeCtx &ctx, const Decoded &d, ReplyBuf &) {
   // racing with ours could make a cycle cut off from the root. The kernel does those.
   if (from.parent != to.parent &&
       (S_ISDIR(from.attr.st_mode) || (exchange && S_ISDIR(to.attr.st_mode))))
-    return kFallback;
+    return kToKernel;
   // lock_rename()'s traps: the source may not be an ancestor of the target's directory, nor
   // the target an ancestor of the source's.
   if (in_chain(to.chain, from.ino)) return -EINVAL;
@@ -231,21 +230,20 @@ int32_t do_rename(ServeCtx &ctx, const Decoded &d, ReplyBuf &) {
   if (to.exists && to.ino == from.ino) return 0;  // same inode: nothing to do
   bool is_dir = S_ISDIR(from.attr.st_mode);
   rc = may_delete(ctx, from, is_dir);
-  if (rc != 0) return rc;
+  if (!rc.ok()) return rc;
   bool new_is_dir = to.exists && S_ISDIR(to.attr.st_mode);
   if (!to.exists)
     rc = may_create(ctx, to);
   else
     rc = may_delete(ctx, to, exchange ? new_is_dir : is_dir);
-  if (rc != 0) return rc;
+  if (!rc.ok()) return rc;
   if (from.parent != to.parent && dp(ctx)) {
-    if (is_dir && (rc = check_permission(*ctx.creds, from.attr, 2)) != 0) return rc;
-    if (exchange && new_is_dir && (rc = check_permission(*ctx.creds, to.attr, 2)) != 0)
-      return rc;
+    if (is_dir && !(rc = check_permission(*ctx.creds, from.attr, 2)).ok()) return rc;
+    if (exchange && new_is_dir && !(rc = check_permission(*ctx.creds, to.attr, 2)).ok()) return rc;
   }
   rc = fs_rename(ctx.call(), from.parent, from.name.c_str(), to.parent, to.name.c_str(), flags);
-  if (rc == -ENOSYS) return flags ? -EINVAL : -EPERM;
-  if (rc != 0) return rc;
+  if (rc.is_error(ENOSYS)) return flags ? -EINVAL : -EPERM;
+  if (!rc.ok()) return rc;
   removed(ctx, from.parent, from.name, from.ino);
   if (to.exists) {
     removed(ctx, to.parent, to.name, to.ino);
@@ -272,23 +270,23 @@ bool kills_privs(const struct stat &st) {
          ((st.st_mode & S_ISUID) || (st.st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP));
 }
 
-int32_t do_setattr(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
-  if (!mutations_allowed(ctx)) return kFallback;
+Result do_setattr(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
+  if (!mutations_allowed(ctx)) return kToKernel;
   const wire::Request &r = d.req;
   bool nofollow = r.flags & wire::kNoFollow;
   bool by_fd = r.flags & wire::kByFd;
-  if ((r.valid & wire::kSetMode) && nofollow && !by_fd) return kFallback;
+  if ((r.valid & wire::kSetMode) && nofollow && !by_fd) return kToKernel;
   WalkResult w;
   WalkSpec spec = spec_of(d, 0, !nofollow);
   // A name the kernel holds is changed through the kernel's node (pinned against its forget),
   // with the attributes the kernel would check: no lookup of the server's own.
   spec.attr_only = true;
-  int rc = walk_path(ctx, spec, &w);
-  if (rc != 0) return rc;
+  Result rc = walk_path(ctx, spec, &w);
+  if (!rc.ok()) return rc;
   if (!w.exists) return -ENOENT;
-  if (by_fd && S_ISLNK(w.attr.st_mode)) return kFallback;  // an O_PATH fd: EBADF, the kernel's
+  if (by_fd && S_ISLNK(w.attr.st_mode)) return kToKernel;  // an O_PATH fd: EBADF, the kernel's
   struct stat cur = w.attr;
-  if (!w.from_kernel_entry && (rc = fresh_attr(ctx, w.ino, &cur)) != 0) return rc;
+  if (!w.from_kernel_entry && !(rc = fresh_attr(ctx, w.ino, &cur)).ok()) return rc;
   const Creds &c = *ctx.creds;
   struct stat in {};
   int to_set = 0;
@@ -296,14 +294,14 @@ int32_t do_setattr(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
     // The kernel decides some things (killing setuid/setgid on truncate, write, chown) from
     // its cached i_mode, which an invalidation does not refresh: the setuid/setgid bits are
     // only ever changed through the kernel so that its copy is always right.
-    if ((cur.st_mode | r.mode) & (S_ISUID | S_ISGID)) return kFallback;
+    if ((cur.st_mode | r.mode) & (S_ISUID | S_ISGID)) return kToKernel;
     if (dp(ctx) && !owner_or_capable(c, cur)) return -EPERM;
     mode_t mode = (r.mode & 07777) | (cur.st_mode & ~07777);
     if (dp(ctx) && !in_group(c, cur.st_gid) && !c.privileged) mode &= ~S_ISGID;
     in.st_mode = mode;
     to_set |= FUSE_SET_ATTR_MODE;
   } else if (r.valid & wire::kSetChown) {
-    if (kills_privs(cur)) return kFallback;
+    if (kills_privs(cur)) return kToKernel;
     bool set_uid = r.uid != static_cast<uint32_t>(-1);
     bool set_gid = r.gid != static_cast<uint32_t>(-1);
     if (dp(ctx)) {
@@ -315,21 +313,21 @@ int32_t do_setattr(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
     if (set_uid) in.st_uid = r.uid, to_set |= FUSE_SET_ATTR_UID;
     if (set_gid) in.st_gid = r.gid, to_set |= FUSE_SET_ATTR_GID;
   } else if (r.valid & wire::kSetSize) {
-    if (ctx.mount->writeback_cache) return kFallback;
+    if (ctx.mount->writeback_cache) return kToKernel;
     if (static_cast<int64_t>(r.size) < 0) return -EINVAL;
     if (S_ISDIR(cur.st_mode)) return -EISDIR;
     if (!S_ISREG(cur.st_mode)) return -EINVAL;
-    if (kills_privs(cur)) return kFallback;
-    if (dp(ctx) && (rc = check_permission(c, cur, 2)) != 0) return rc;
+    if (kills_privs(cur)) return kToKernel;
+    if (dp(ctx) && !(rc = check_permission(c, cur, 2)).ok()) return rc;
     // truncate(2) of a file being executed is ETXTBSY, which only the kernel knows: a file
     // nobody may execute is not being executed (an fd open for writing excludes it anyway).
-    if (!by_fd && (cur.st_mode & 0111)) return kFallback;
+    if (!by_fd && (cur.st_mode & 0111)) return kToKernel;
     if (static_cast<off_t>(r.size) > cur.st_size && !below_fsize_limit(ctx, r.size))
-      return kFallback;  // EFBIG, and SIGXFSZ to the calling thread: the kernel's to send
+      return kToKernel;  // EFBIG, and SIGXFSZ to the calling thread: the kernel's to send
     in.st_size = static_cast<off_t>(r.size);
     to_set |= FUSE_SET_ATTR_SIZE;
   } else if (r.valid & (wire::kSetAtime | wire::kSetMtime)) {
-    if (ctx.mount->writeback_cache) return kFallback;
+    if (ctx.mount->writeback_cache) return kToKernel;
     bool touch = (r.valid & (wire::kSetAtime | wire::kSetAtimeNow)) ==
                      (wire::kSetAtime | wire::kSetAtimeNow) &&
                  (r.valid & (wire::kSetMtime | wire::kSetMtimeNow)) ==
@@ -339,8 +337,8 @@ int32_t do_setattr(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
     if (dp(ctx)) {
       if (explicit_time && !owner_or_capable(c, cur)) return -EPERM;
       if (!explicit_time && !owner_or_capable(c, cur)) {
-        if (!touch) return kFallback;  // one NOW, one OMIT: rare, let the kernel decide
-        if ((rc = check_permission(c, cur, 2)) != 0) return rc;
+        if (!touch) return kToKernel;  // one NOW, one OMIT: rare, let the kernel decide
+        if (!(rc = check_permission(c, cur, 2)).ok()) return rc;
       }
     }
     if (r.valid & wire::kSetAtime) {
@@ -358,13 +356,13 @@ int32_t do_setattr(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
         in.st_mtim = {static_cast<time_t>(r.mtime_sec), static_cast<long>(r.mtime_nsec)};
     }
   } else {
-    return kFallback;
+    return kToKernel;
   }
   struct stat after;
   double timeout = 0;
   rc = fs_setattr(ctx.call(), w.ino, &in, to_set, &after, &timeout);
-  if (rc == -ENOSYS) return -EPERM;
-  if (rc != 0) return rc;
+  if (rc.is_error(ENOSYS)) return -EPERM;
+  if (!rc.ok()) return rc;
   // Like the kernel, take the attributes of the reply as the new truth. Invalidate first: if
   // a kernel-path mutation bumps the generation meanwhile, set_attr keeps nothing, and the
   // attributes fresh_attr cached above (from before the change) must not stay fresh.
@@ -375,90 +373,90 @@ int32_t do_setattr(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
   return 0;
 }
 
-int32_t do_readlink(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
+Result do_readlink(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
   WalkResult w;
-  int rc = walk_path(ctx, spec_of(d, 0, false), &w);
-  if (rc != 0) return rc;
+  Result rc = walk_path(ctx, spec_of(d, 0, false), &w);
+  if (!rc.ok()) return rc;
   if (!w.exists) return -ENOENT;
   if (!S_ISLNK(w.attr.st_mode)) return -EINVAL;
   char target[wire::kPathMax + 1];
   size_t len = 0;
   rc = fs_readlink(ctx.call(), w.ino, target, sizeof(target), &len);
-  if (rc != 0) return rc;
+  if (!rc.ok()) return rc;
   // len is the whole reply, of which target holds what fits. The kernel takes at most
   // PAGE_SIZE - 1 bytes (fuse_readlink_page: a longer reply fails the request with EIO).
   static const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   if (len >= page) return -EIO;
-  if (len >= sizeof(target)) return kFallback;  // pages larger than our buffer
+  if (len >= sizeof(target)) return kToKernel;  // pages larger than our buffer
   size_t n = std::min<size_t>({len, d.req.size, out.cap});
   memcpy(out.data, target, n);
   out.rep->data_len = static_cast<uint32_t>(n);
   return static_cast<int32_t>(n);
 }
 
-int32_t do_symlink(ServeCtx &ctx, const Decoded &d, ReplyBuf &) {
-  if (!mutations_allowed(ctx)) return kFallback;
+Result do_symlink(ServeCtx &ctx, const Decoded &d, ReplyBuf &) {
+  if (!mutations_allowed(ctx)) return kToKernel;
   if (d.name.empty()) return -ENOENT;
   WalkResult w;
-  int rc = walk_path(ctx, spec_of(d, 0, false), &w);
-  if (rc != 0) return rc;
-  if (!has_name(w)) return kFallback;
+  Result rc = walk_path(ctx, spec_of(d, 0, false), &w);
+  if (!rc.ok()) return rc;
+  if (!has_name(w)) return kToKernel;
   if (w.exists) return -EEXIST;
-  if ((rc = may_create(ctx, w)) != 0) return rc;
+  if (!(rc = may_create(ctx, w)).ok()) return rc;
   std::string target(d.name);
   fuse_entry_param e{};
   rc = fs_symlink(ctx.call(), target.c_str(), w.parent, w.name.c_str(), &e);
-  if (rc == -ENOSYS) return -EPERM;
-  if (rc != 0) return rc;
+  if (rc.is_error(ENOSYS)) return -EPERM;
+  if (!rc.ok()) return rc;
   created(ctx, w.parent, w.name, e);
   return 0;
 }
 
-int32_t do_link(ServeCtx &ctx, const Decoded &d, ReplyBuf &) {
-  if (!mutations_allowed(ctx)) return kFallback;
+Result do_link(ServeCtx &ctx, const Decoded &d, ReplyBuf &) {
+  if (!mutations_allowed(ctx)) return kToKernel;
   WalkResult from, to;
-  int rc = walk_path(ctx, spec_of(d, 0, (d.req.flags & wire::kFollow2) != 0), &from);
-  if (rc != 0) return rc;
+  Result rc = walk_path(ctx, spec_of(d, 0, (d.req.flags & wire::kFollow2) != 0), &from);
+  if (!rc.ok()) return rc;
   if (!from.exists) return -ENOENT;
   rc = walk_path(ctx, spec_of(d, 1, false), &to);
-  if (rc != 0) return rc;
-  if (!has_name(to)) return kFallback;
+  if (!rc.ok()) return rc;
+  if (!has_name(to)) return kToKernel;
   if (to.exists) return -EEXIST;
   struct stat src;
-  if ((rc = fresh_attr(ctx, from.ino, &src)) != 0) return rc;
+  if (!(rc = fresh_attr(ctx, from.ino, &src)).ok()) return rc;
   if (ctx.mount->protected_hardlinks && !owner_or_capable(*ctx.creds, src)) {
     bool safe = S_ISREG(src.st_mode) && !(src.st_mode & S_ISUID) &&
                 (src.st_mode & (S_ISGID | S_IXGRP)) != (S_ISGID | S_IXGRP) &&
                 (!dp(ctx) || check_permission(*ctx.creds, src, 4 | 2) == 0);
     if (!safe) return -EPERM;
   }
-  if ((rc = may_create(ctx, to)) != 0) return rc;
+  if (!(rc = may_create(ctx, to)).ok()) return rc;
   if (S_ISDIR(src.st_mode)) return -EPERM;
   fuse_entry_param e{};
   rc = fs_link(ctx.call(), from.ino, to.parent, to.name.c_str(), &e);
-  if (rc == -ENOSYS) return -EPERM;
-  if (rc != 0) return rc;
+  if (rc.is_error(ENOSYS)) return -EPERM;
+  if (!rc.ok()) return rc;
   created(ctx, to.parent, to.name, e);
   ctx.cache->invalidate_attr(from.ino);
   ctx.inval.inode(from.ino);
   return 0;
 }
 
-int32_t do_statfs(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
+Result do_statfs(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
   WalkResult w;
-  int rc = walk_path(ctx, spec_of(d, 0, true), &w);
-  if (rc != 0) return rc;
+  Result rc = walk_path(ctx, spec_of(d, 0, true), &w);
+  if (!rc.ok()) return rc;
   if (!w.exists) return -ENOENT;
   struct statvfs st {};
   rc = fs_statfs(ctx.call(), w.ino, &st);
-  if (rc == -ENOSYS) {
+  if (rc.is_error(ENOSYS)) {
     // The kernel answers a file system without statfs with zeroes and a name length.
     memset(&st, 0, sizeof(st));
     st.f_namemax = 255;
     st.f_bsize = 512;
     rc = 0;
   }
-  if (rc != 0) return rc;
+  if (!rc.ok()) return rc;
   wire::Statfs &s = out.rep->statfs;
   s.bsize = st.f_bsize;
   s.frsize = st.f_frsize;
@@ -472,32 +470,32 @@ int32_t do_statfs(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
   return 0;
 }
 
-int32_t do_xattr(ServeCtx &ctx, const Decoded &d, ReplyBuf &out, bool list) {
+Result do_xattr(ServeCtx &ctx, const Decoded &d, ReplyBuf &out, bool list) {
   if (!list) {
     if (d.name.empty()) return -ERANGE;
-    if (d.name.compare(0, 5, "user.") != 0) return kFallback;  // other namespaces: kernel
+    if (d.name.compare(0, 5, "user.") != 0) return kToKernel;  // other namespaces: kernel
   }
   WalkResult w;
-  int rc = walk_path(ctx, spec_of(d, 0, !(d.req.flags & wire::kNoFollow)), &w);
-  if (rc != 0) return rc;
+  Result rc = walk_path(ctx, spec_of(d, 0, !(d.req.flags & wire::kNoFollow)), &w);
+  if (!rc.ok()) return rc;
   if (!w.exists) return -ENOENT;
   if (!list) {
     // xattr_permission() for user.*: only files and directories, and read permission.
     if (!S_ISREG(w.attr.st_mode) && !S_ISDIR(w.attr.st_mode)) return -ENODATA;
     if (dp(ctx)) {
       struct stat st;
-      if ((rc = fresh_attr(ctx, w.ino, &st)) != 0) return rc;
-      if ((rc = check_permission(*ctx.creds, st, 4)) != 0) return rc;
+      if (!(rc = fresh_attr(ctx, w.ino, &st)).ok()) return rc;
+      if (!(rc = check_permission(*ctx.creds, st, 4)).ok()) return rc;
     }
   }
   size_t want = std::min<uint64_t>(d.req.size, 65536);
-  if (want > out.cap) return kFallback;  // larger than a slot: the kernel path has room
+  if (want > out.cap) return kToKernel;  // larger than a slot: the kernel path has room
   size_t len = 0;
   std::string name(d.name);
   rc = list ? fs_listxattr(ctx.call(), w.ino, want, out.data, &len)
             : fs_getxattr(ctx.call(), w.ino, name.c_str(), want, out.data, &len);
-  if (rc == -ENOSYS) return -EOPNOTSUPP;
-  if (rc != 0) return rc;
+  if (rc.is_error(ENOSYS)) return -EOPNOTSUPP;
+  if (!rc.ok()) return rc;
   if (want != 0) {
     if (len > want) return -ERANGE;
     out.rep->data_len = static_cast<uint32_t>(len);
@@ -505,7 +503,7 @@ int32_t do_xattr(ServeCtx &ctx, const Decoded &d, ReplyBuf &out, bool list) {
   return static_cast<int32_t>(len);
 }
 
-int32_t dispatch(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
+Result dispatch(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
   switch (d.op) {
     case wire::Op::kStat: return do_stat(ctx, d, out);
     case wire::Op::kAccess: return do_access(ctx, d, out);
@@ -522,29 +520,28 @@ int32_t dispatch(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
     case wire::Op::kListxattr: return do_xattr(ctx, d, out, true);
     case wire::Op::kCount: break;
   }
-  return kFallback;
+  return kToKernel;
 }
 
 // wire::kByFd: only the operations an fd can name, only on a verified final component, and
 // only successes (the kernel, which sees the fd, decides every refusal).
-int32_t serve_by_fd(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
+Result serve_by_fd(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
   using wire::Op;
   bool fd_op = d.op == Op::kStat || d.op == Op::kSetattr || d.op == Op::kGetxattr ||
                d.op == Op::kListxattr || d.op == Op::kStatfs;
-  if (!fd_op || d.path[0].empty() || d.req.path[0].verify_len != d.path[0].size())
-    return kFallback;
-  int32_t rc = dispatch(ctx, d, out);
-  if (rc >= 0 || rc == kFallback) return rc;
-  bool xattr_answer =
-      (d.op == Op::kGetxattr || d.op == Op::kListxattr) && (rc == -ENODATA || rc == -ERANGE);
+  if (!fd_op || d.path[0].empty() || d.req.path[0].verify_len != d.path[0].size()) return kToKernel;
+  Result rc = dispatch(ctx, d, out);
+  if (rc.ok() || rc.to_kernel()) return rc;
+  bool xattr_answer = (d.op == Op::kGetxattr || d.op == Op::kListxattr) &&
+                      (rc.is_error(ENODATA) || rc.is_error(ERANGE));
   if (xattr_answer) return rc;
   out.rep->data_len = 0;
-  return kFallback;
+  return kToKernel;
 }
 
 }  // namespace
 
-int32_t serve_request(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
+Result serve_request(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
   out.rep->data_len = 0;
   out.rep->hints = 0;
   if (d.req.flags & wire::kByFd) return serve_by_fd(ctx, d, out);

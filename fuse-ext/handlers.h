@@ -1,11 +1,12 @@
 // One handler per bypassed operation, each answering exactly once: 0 / -errno as the kernel
-// path would, or kFallback when the kernel must do it (nothing was changed then).
+// path would, or kToKernel when the kernel must do it (nothing was changed then).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
 #include "request_decode.h"
+#include "result.h"
 #include "serve_ctx.h"
 #include "wire.h"
 
@@ -17,6 +18,6 @@ struct ReplyBuf {
   size_t cap;
 };
 
-int32_t serve_request(ServeCtx &ctx, const Decoded &d, ReplyBuf &out);
+Result serve_request(ServeCtx &ctx, const Decoded &d, ReplyBuf &out);
 
 }  // namespace finesse::server

@@ -12,7 +12,7 @@ namespace {
 constexpr size_t kFuseNameMax = 1024;  // the kernel lets FUSE names this long through
 
 // Cached attributes, or fresh ones when refresh is set or nothing is cached.
-int node_attr(ServeCtx &ctx, fuse_ino_t ino, bool refresh, struct stat *attr) {
+Result node_attr(ServeCtx &ctx, fuse_ino_t ino, bool refresh, struct stat *attr) {
   bool fresh = false;
   if (!refresh && ctx.cache->node_attr(ino, now_ns(), attr, &fresh)) return 0;
   if (refresh && ctx.cache->node_attr(ino, now_ns(), attr, &fresh) && fresh) return 0;
@@ -20,15 +20,15 @@ int node_attr(ServeCtx &ctx, fuse_ino_t ino, bool refresh, struct stat *attr) {
 }
 
 // The search permission check of the kernel's may_lookup(), with its refresh-and-retry.
-int may_search(ServeCtx &ctx, fuse_ino_t dir, struct stat *attr) {
+Result may_search(ServeCtx &ctx, fuse_ino_t dir, struct stat *attr) {
   if (!S_ISDIR(attr->st_mode)) return -ENOTDIR;
   if (!ctx.mount->default_permissions) return 0;
   // fuse_permission(): expired attributes are refreshed before they are used.
-  int rc = node_attr(ctx, dir, true, attr);
-  if (rc != 0) return rc;
+  Result rc = node_attr(ctx, dir, true, attr);
+  if (!rc.ok()) return rc;
   if (check_permission(*ctx.creds, *attr, 1) == 0) return 0;
   rc = node_attr(ctx, dir, true, attr);
-  if (rc != 0) return rc;
+  if (!rc.ok()) return rc;
   if (!S_ISDIR(attr->st_mode)) return -ENOTDIR;
   return check_permission(*ctx.creds, *attr, 1);
 }
@@ -37,8 +37,8 @@ int may_search(ServeCtx &ctx, fuse_ino_t dir, struct stat *attr) {
 // *fresh: the attributes are current (just looked up, or cached and not expired); stale ones
 // must not decide anything (the kernel refreshes them first).
 // *kernel_entry (when not null): the answer may come from a kernel entry, and did.
-int lookup(ServeCtx &ctx, fuse_ino_t dir, std::string_view name, fuse_ino_t *ino, struct stat *attr,
-           bool *fresh, bool *kernel_entry) {
+Result lookup(ServeCtx &ctx, fuse_ino_t dir, std::string_view name, fuse_ino_t *ino,
+              struct stat *attr, bool *fresh, bool *kernel_entry) {
   int64_t now = now_ns();
   CacheHit hit = ctx.cache->find(dir, name, now, &ctx.pins);
   if (hit.kind == CacheHit::kNegative) return -ENOENT;
@@ -63,8 +63,8 @@ int lookup(ServeCtx &ctx, fuse_ino_t dir, std::string_view name, fuse_ino_t *ino
   std::string n(name);
   uint64_t gen = ctx.cache->generation();
   fuse_entry_param e{};
-  int rc = fs_lookup(ctx.call(), dir, n.c_str(), &e);
-  if (rc != 0) return rc;
+  Result rc = fs_lookup(ctx.call(), dir, n.c_str(), &e);
+  if (!rc.ok()) return rc;
   ctx.cache->insert(dir, n, e, gen, now_ns(), &ctx.forgets, &ctx.pins);
   if (e.ino == 0) return -ENOENT;
   *ino = e.ino;
@@ -74,32 +74,32 @@ int lookup(ServeCtx &ctx, fuse_ino_t dir, std::string_view name, fuse_ino_t *ino
 
 }  // namespace
 
-int synced_attr(ServeCtx &ctx, fuse_ino_t ino, struct stat *attr) {
+Result synced_attr(ServeCtx &ctx, fuse_ino_t ino, struct stat *attr) {
   uint64_t gen = ctx.cache->generation();
   double timeout = 0;
-  int rc = fs_getattr(ctx.call(), ino, attr, &timeout);
-  if (rc == 0) ctx.cache->set_attr(ino, *attr, timeout, gen, now_ns());
+  Result rc = fs_getattr(ctx.call(), ino, attr, &timeout);
+  if (rc.ok()) ctx.cache->set_attr(ino, *attr, timeout, gen, now_ns());
   return rc;
 }
 
-int fresh_attr(ServeCtx &ctx, fuse_ino_t ino, struct stat *attr) {
+Result fresh_attr(ServeCtx &ctx, fuse_ino_t ino, struct stat *attr) {
   return node_attr(ctx, ino, true, attr);
 }
 
-int walk_path(ServeCtx &ctx, const WalkSpec &spec, WalkResult *out) {
+Result walk_path(ServeCtx &ctx, const WalkSpec &spec, WalkResult *out) {
   std::string_view path = spec.path;
   if (path.size() >= wire::kPathMax) return -ENAMETOOLONG;
-  if (!path.empty() && (path.back() == '/' || path.front() == '/')) return wire::kFallback;
+  if (!path.empty() && (path.back() == '/' || path.front() == '/')) return kToKernel;
   out->chain.assign(1, FUSE_ROOT_ID);
   fuse_ino_t cur = FUSE_ROOT_ID;
   struct stat cur_attr {};
-  int rc = node_attr(ctx, cur, false, &cur_attr);
-  if (rc != 0) return rc;
+  Result rc = node_attr(ctx, cur, false, &cur_attr);
+  if (!rc.ok()) return rc;
   std::string cum;  // path walked so far, for the nested-mount check
   std::vector<size_t> cum_marks;
 
   if (path.empty()) {
-    if (spec.verify_len != 0) return wire::kFallback;
+    if (spec.verify_len != 0) return kToKernel;
     out->exists = true;
     out->ino = FUSE_ROOT_ID;
     out->attr = cur_attr;
@@ -120,20 +120,20 @@ int walk_path(ServeCtx &ctx, const WalkSpec &spec, WalkResult *out) {
     // Before the client's base is verified, an error may only mean the base moved: then the
     // kernel must answer.
     rc = may_search(ctx, cur, &cur_attr);
-    if (rc != 0) return verified ? rc : wire::kFallback;
+    if (!rc.ok()) return verified ? rc : kToKernel;
 
     if (comp == "." || comp == "..") {
       if (comp == "..") {
-        if (out->chain.size() == 1) return wire::kFallback;  // would leave the mount
+        if (out->chain.size() == 1) return kToKernel;  // would leave the mount
         out->chain.pop_back();
         cur = out->chain.back();
         cum.resize(cum_marks.back());
         cum_marks.pop_back();
         rc = node_attr(ctx, cur, false, &cur_attr);
-        if (rc != 0) return verified ? rc : wire::kFallback;
+        if (!rc.ok()) return verified ? rc : kToKernel;
       }
       if (last) {
-        if (!verified) return wire::kFallback;
+        if (!verified) return kToKernel;
         out->dot = true;
         out->exists = true;
         out->ino = cur;
@@ -142,36 +142,36 @@ int walk_path(ServeCtx &ctx, const WalkSpec &spec, WalkResult *out) {
       }
       continue;
     }
-    if (comp.size() > kFuseNameMax) return verified ? -ENAMETOOLONG : wire::kFallback;
+    if (comp.size() > kFuseNameMax) return verified ? Result(-ENAMETOOLONG) : kToKernel;
 
     fuse_ino_t child = 0;
     struct stat child_attr {};
     bool child_fresh = false, kernel_entry = false;
     rc = lookup(ctx, cur, comp, &child, &child_attr, &child_fresh,
                 last && spec.attr_only ? &kernel_entry : nullptr);
-    if (rc == 0 && last && !child_fresh) rc = node_attr(ctx, child, true, &child_attr);
-    if (rc == -ENOENT && last) {
-      if (!verified) return wire::kFallback;
+    if (rc.ok() && last && !child_fresh) rc = node_attr(ctx, child, true, &child_attr);
+    if (rc.is_error(ENOENT) && last) {
+      if (!verified) return kToKernel;
       out->parent = cur;
       out->parent_attr = cur_attr;
       out->name = std::string(comp);
       out->exists = false;
       return 0;
     }
-    if (rc != 0) return verified ? rc : wire::kFallback;
+    if (!rc.ok()) return verified ? rc : kToKernel;
 
     cum_marks.push_back(cum.size());
     if (!cum.empty()) cum += '/';
     cum.append(comp);
-    if (!ctx.mount->nested.empty() && ctx.mount->nested.count(cum)) return wire::kFallback;
-    if (S_ISLNK(child_attr.st_mode) && (!last || spec.follow_final)) return wire::kFallback;
+    if (!ctx.mount->nested.empty() && ctx.mount->nested.count(cum)) return kToKernel;
+    if (S_ISLNK(child_attr.st_mode) && (!last || spec.follow_final)) return kToKernel;
 
     if (last) {
       // verify_len == path length: the client's fd names this very inode (fstat).
       if (!verified && end == spec.verify_len &&
           static_cast<uint64_t>(child_attr.st_ino) == spec.verify_ino)
         verified = true;
-      if (!verified) return wire::kFallback;
+      if (!verified) return kToKernel;
       out->parent = cur;
       out->parent_attr = cur_attr;
       out->name = std::string(comp);
@@ -186,11 +186,11 @@ int walk_path(ServeCtx &ctx, const WalkSpec &spec, WalkResult *out) {
     cur_attr = child_attr;
     if (!verified && end == spec.verify_len) {
       // The client's cwd/dirfd must still be the directory at that path.
-      if (static_cast<uint64_t>(cur_attr.st_ino) != spec.verify_ino) return wire::kFallback;
+      if (static_cast<uint64_t>(cur_attr.st_ino) != spec.verify_ino) return kToKernel;
       verified = true;
     }
   }
-  return wire::kFallback;
+  return kToKernel;
 }
 
 }  // namespace finesse::server

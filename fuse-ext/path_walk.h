@@ -1,7 +1,7 @@
 // Resolves a mount-relative path the way the kernel's path walk does (search permission on
 // every directory, ENOTDIR, ENAMETOOLONG, `.` and `..`), through the server's cache and the
 // file system's lookup op. Anything the kernel would do that the server cannot (follow a
-// symlink, leave the mount through `..`, cross into a nested mount) returns kFallback.
+// symlink, leave the mount through `..`, cross into a nested mount) returns kToKernel.
 #pragma once
 
 #include <sys/stat.h>
@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "result.h"
 #include "serve_ctx.h"
 
 namespace finesse::server {
@@ -38,14 +39,14 @@ struct WalkSpec {
   bool attr_only = false;
 };
 
-int walk_path(ServeCtx &ctx, const WalkSpec &spec, WalkResult *out);
+Result walk_path(ServeCtx &ctx, const WalkSpec &spec, WalkResult *out);
 
 // Attributes of a node, fetched from the file system if the cached ones expired (as the
 // kernel's getattr does). 0 or -errno.
-int fresh_attr(ServeCtx &ctx, fuse_ino_t ino, struct stat *attr);
+Result fresh_attr(ServeCtx &ctx, fuse_ino_t ino, struct stat *attr);
 
 // Attributes of a node from the file system, whatever is cached (statx with
 // AT_STATX_FORCE_SYNC), and cached in turn. 0 or -errno.
-int synced_attr(ServeCtx &ctx, fuse_ino_t ino, struct stat *attr);
+Result synced_attr(ServeCtx &ctx, fuse_ino_t ino, struct stat *attr);
 
 }  // namespace finesse::server

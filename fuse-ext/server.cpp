@@ -717,7 +717,7 @@ void Server::serve_slot(Worker &w, Client &c, wire::Slot *s) {
   uint32_t op = __atomic_load_n(&s->h.op, __ATOMIC_RELAXED);
   uint32_t len = __atomic_load_n(&s->h.req_len, __ATOMIC_RELAXED);
   wire::Reply rep{};
-  int32_t result = wire::kFallback;
+  Result result = kToKernel;
   Decoded d{};
   bool ready =
       ext_.fs.initialized.load(std::memory_order_acquire) && !ext_.challenges.replies_missed();
@@ -748,7 +748,7 @@ void Server::serve_slot(Worker &w, Client &c, wire::Slot *s) {
     result = serve_request(ctx, d, out);
   }
   if (op > 0 && op < wire::kOpCount) {
-    if (result == wire::kFallback)
+    if (result.to_kernel())
       ext_.counters.fallback[op]++;
     else
       ext_.counters.served[op]++;
@@ -756,7 +756,7 @@ void Server::serve_slot(Worker &w, Client &c, wire::Slot *s) {
   // The kernel must not answer from stale caches once the client sees our answer.
   ctx.inval.send(ext_.fs.session, ext_.kernel, &w.drops);
   memcpy(s->data, &rep, sizeof(rep));
-  s->h.result = result;
+  s->h.result = result.to_wire();
   s->h.rep_len = sizeof(rep) + rep.data_len;
   s->h.state.store(wire::kDone, std::memory_order_release);
   // Store-load (a release store and a later load may be reordered, on x86 too): the client

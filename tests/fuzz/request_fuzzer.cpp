@@ -40,7 +40,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   std::vector<char> out_data(wire::kSlotDataSize - sizeof(wire::Reply));
   wire::Reply rep{};
   server::ReplyBuf out{&rep, out_data.data(), out_data.size()};
-  int32_t rc = server::serve_request(ctx, d, out);
+  Result rc = server::serve_request(ctx, d, out);
   (void)rc;
   if (rep.data_len > out_data.size()) __builtin_trap();  // a reply larger than its buffer
   ext.cache.unpin(&ctx.pins, &ctx.forgets);

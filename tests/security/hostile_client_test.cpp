@@ -615,9 +615,20 @@ class StuckSource {
   pid_t walker_ = -1;
 };
 
+// The slowest a call may be while another client's call is stuck: 50 ms. Under emulation
+// (the VM tests under TCG raise FINESSE_TEST_TIMEOUT) calls are many times slower and an
+// outlier of 150 ms was seen; there the bound is FINESSE_SERVER_STUCK_MS (250), the wait
+// after which a call held up by the stuck one would have given up (which the route and stall
+// counters catch anyway).
+int64_t latency_bound_ns() {
+  const char *t = getenv("FINESSE_TEST_TIMEOUT");
+  bool emulated = t != nullptr && atoi(t) > 30;
+  return (emulated ? 250 : 50) * 1000000LL;
+}
+
 // A process that connects only after the trap was sprung: runs kCalls stats of dir and
 // exits 0 if they went as `expect` says (1: a wrong answer; 2: not as expected; 3: waited for
-// the stuck server more than once; 4: a call took 50 ms or more).
+// the stuck server more than once; 4: a call took latency_bound_ns() or more).
 enum class LateExpect { kBypass, kKernel };
 int run_late_client(const std::string &dir, LateExpect expect) {
   fflush(nullptr);
@@ -642,7 +653,7 @@ int run_late_client(const std::string &dir, LateExpect expect) {
       if (waits > 1) _exit(3);
       _exit(skips + waits == kCalls ? 0 : 2);
     }
-    if (slowest >= 50 * 1000000) _exit(4);
+    if (slowest >= latency_bound_ns()) _exit(4);
     _exit(bypassed == kCalls && skips + waits == 0 ? 0 : 2);
   }
   int status = -1;
@@ -694,10 +705,10 @@ TEST(HostileSource, StuckFileSystemCallHoldsOnlyItsOwnRequest) {
   EXPECT_TRUE(s.release()) << "the walker's stat was not the bypass's";
   EXPECT_EQ(probe.wrong, 0);
   EXPECT_EQ(probe.bypassed, probe.calls) << "stats sent to the kernel while the walker was stuck";
-  EXPECT_LT(probe.slowest_ns, 50 * 1000000) << "a stat waited for the stuck call";
+  EXPECT_LT(probe.slowest_ns, latency_bound_ns()) << "a stat waited for the stuck call";
   EXPECT_EQ(g.wrong, 0);
   EXPECT_EQ(g.bypassed, g.calls) << "calls sent to the kernel while the walker was stuck";
-  EXPECT_LT(g.slowest_ns, 50 * 1000000) << "a call waited for the stuck call";
+  EXPECT_LT(g.slowest_ns, latency_bound_ns()) << "a call waited for the stuck call";
   EXPECT_EQ(during.stalled_skipped - before.stalled_skipped, 0u);
   EXPECT_EQ(during.stalled_waited - before.stalled_waited, 0u);
   EXPECT_EQ(list_dir(s.dir()), expected_good_tree(30));
