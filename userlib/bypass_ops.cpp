@@ -9,6 +9,7 @@
 
 #include "channel.h"
 #include "resolve.h"
+#include "result.h"
 #include "scratch.h"
 #include "wire.h"
 
@@ -16,7 +17,6 @@ namespace finesse::client {
 
 namespace {
 
-using wire::kFallback;
 using wire::Op;
 
 thread_local int t_last_route = 0;
@@ -60,22 +60,22 @@ void set_path(Call &c, int i, const Target &t) {
 }
 
 // data: where the reply's data goes (the scratch's when the caller has no buffer).
-int64_t send(const Target &t, Op op, Call &c, bool mutation, char *data, size_t cap) {
+Result send(const Target &t, Op op, Call &c, bool mutation, char *data, size_t cap) {
   // A cached base (cwd, dirfd) goes with its inode number: the server answers FALLBACK for
   // anything that goes wrong before it has checked that the base is still there.
-  int64_t r = channel_call(t.m, op, c.req, c.s, mutation, &c.rep, data, cap, &c.facts);
+  Result r = channel_call(t.m, op, c.req, c.s, mutation, &c.rep, data, cap, &c.facts);
   // Refused with a cached cwd: it may be stale (a chdir the shim did not see). Learn it again.
-  if (r == kFallback && (c.req.flags & (wire::kCwdBase0 | wire::kCwdBase1))) cwd_base_refused();
+  if (r.to_kernel() && (c.req.flags & (wire::kCwdBase0 | wire::kCwdBase1))) cwd_base_refused();
   return r;
 }
 
 // Single-path operation on (dirfd, path).
-int64_t one_path(int dirfd, const char *path, Op op, Call &c, bool mutation) {
+Result one_path(int dirfd, const char *path, Op op, Call &c, bool mutation) {
   CallGuard g;
   Scratch *w = g.scratch();
-  if (w == nullptr) return kFallback;
+  if (w == nullptr) return kToKernel;
   Target &t = w->target[0];
-  if (!resolve_target(dirfd, path, &t)) return kFallback;
+  if (!resolve_target(dirfd, path, &t)) return kToKernel;
   set_path(c, 0, t);
   return send(t, op, c, mutation, w->data, sizeof(w->data));
 }
@@ -94,12 +94,12 @@ void client_stats(unsigned long long *b, unsigned long long *k) {
   *k = g_kernel.load();
 }
 
-int64_t b_fstatat(int dirfd, const char *path, struct stat *st, int flags) {
-  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT)) return kFallback;  // AT_EMPTY_PATH...
+Result b_fstatat(int dirfd, const char *path, struct stat *st, int flags) {
+  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT)) return kToKernel;  // AT_EMPTY_PATH...
   Call c;
   c.req.flags = (flags & AT_SYMLINK_NOFOLLOW) ? wire::kNoFollow : 0;
-  int64_t rc = one_path(dirfd, path, Op::kStat, c, false);
-  if (rc == 0) fill_stat(c.rep.attr, c.facts, st);
+  Result rc = one_path(dirfd, path, Op::kStat, c, false);
+  if (rc.ok()) fill_stat(c.rep.attr, c.facts, st);
   return rc;
 }
 
@@ -123,13 +123,13 @@ bool known_target(const KnownFile &f, Target *t) {
 
 // A single-file operation on the file an fd refers to (wire::kByFd).
 // data == nullptr: the reply's data goes to the scratch.
-int64_t by_fd(const KnownFile &f, Op op, Call &c, bool mutation, char *data = nullptr,
-              size_t cap = 0) {
+Result by_fd(const KnownFile &f, Op op, Call &c, bool mutation, char *data = nullptr,
+             size_t cap = 0) {
   CallGuard g;
   Scratch *w = g.scratch();
-  if (w == nullptr) return kFallback;
+  if (w == nullptr) return kToKernel;
   Target &t = w->target[0];
-  if (!known_target(f, &t)) return kFallback;
+  if (!known_target(f, &t)) return kToKernel;
   c.req.flags |= wire::kByFd | wire::kNoFollow;  // the fd's own file, even a symlink
   set_path(c, 0, t);
   if (data == nullptr) data = w->data, cap = sizeof(w->data);
@@ -138,23 +138,23 @@ int64_t by_fd(const KnownFile &f, Op op, Call &c, bool mutation, char *data = nu
 
 }  // namespace
 
-int64_t b_fstat_known(const KnownFile &f, struct stat *st) {
-  if (channel_kernel_caches_attrs(f.mnt_id)) return kFallback;
+Result b_fstat_known(const KnownFile &f, struct stat *st) {
+  if (channel_kernel_caches_attrs(f.mnt_id)) return kToKernel;
   Call c;
-  int64_t rc = by_fd(f, Op::kStat, c, false);
-  if (rc == 0) fill_stat(c.rep.attr, c.facts, st);
+  Result rc = by_fd(f, Op::kStat, c, false);
+  if (rc.ok()) fill_stat(c.rep.attr, c.facts, st);
   return rc;
 }
 
-int64_t b_statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *stx) {
+Result b_statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *stx) {
   constexpr unsigned kServed = STATX_BASIC_STATS | STATX_MNT_ID | STATX_BTIME;
-  if (mask & ~kServed) return kFallback;
-  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE)) return kFallback;
+  if (mask & ~kServed) return kToKernel;
+  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE)) return kToKernel;
   Call c;
   c.req.flags = (flags & AT_SYMLINK_NOFOLLOW) ? wire::kNoFollow : 0;
   if ((flags & AT_STATX_SYNC_TYPE) == AT_STATX_FORCE_SYNC) c.req.flags |= wire::kForceSync;
-  int64_t rc = one_path(dirfd, path, Op::kStat, c, false);
-  if (rc != 0) return rc;
+  Result rc = one_path(dirfd, path, Op::kStat, c, false);
+  if (!rc.ok()) return rc;
   const wire::Attr &a = c.rep.attr;
   const KernelFacts &f = c.facts;
   memset(stx, 0, sizeof(*stx));
@@ -180,9 +180,9 @@ int64_t b_statx(int dirfd, const char *path, int flags, unsigned mask, struct st
   return 0;
 }
 
-int64_t b_faccessat(int dirfd, const char *path, int mode, int flags) {
-  if (mode & ~(R_OK | W_OK | X_OK)) return kFallback;
-  if (flags & ~(AT_EACCESS | AT_SYMLINK_NOFOLLOW)) return kFallback;
+Result b_faccessat(int dirfd, const char *path, int mode, int flags) {
+  if (mode & ~(R_OK | W_OK | X_OK)) return kToKernel;
+  if (flags & ~(AT_EACCESS | AT_SYMLINK_NOFOLLOW)) return kToKernel;
   Call c;
   c.req.mode = static_cast<uint32_t>(mode);
   c.req.flags = ((flags & AT_EACCESS) ? wire::kEaccess : 0) |
@@ -190,27 +190,27 @@ int64_t b_faccessat(int dirfd, const char *path, int mode, int flags) {
   return one_path(dirfd, path, Op::kAccess, c, false);
 }
 
-int64_t b_unlinkat(int dirfd, const char *path, int flags) {
-  if (flags & ~AT_REMOVEDIR) return kFallback;
+Result b_unlinkat(int dirfd, const char *path, int flags) {
+  if (flags & ~AT_REMOVEDIR) return kToKernel;
   Call c;
   return one_path(dirfd, path, (flags & AT_REMOVEDIR) ? Op::kRmdir : Op::kUnlink, c, true);
 }
 
-int64_t b_mkdirat(int dirfd, const char *path, mode_t mode) {
+Result b_mkdirat(int dirfd, const char *path, mode_t mode) {
   Call c;
   c.req.mode = mode;
   return one_path(dirfd, path, Op::kMkdir, c, true);
 }
 
-int64_t b_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
-                    unsigned flags) {
+Result b_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
+                   unsigned flags) {
   CallGuard g;
   Scratch *w = g.scratch();
-  if (w == nullptr) return kFallback;
+  if (w == nullptr) return kToKernel;
   Target &from = w->target[0], &to = w->target[1];
   if (!resolve_target(olddirfd, oldpath, &from) || !resolve_target(newdirfd, newpath, &to))
-    return kFallback;
-  if (from.m.mnt_id != to.m.mnt_id) return kFallback;  // the kernel says EXDEV
+    return kToKernel;
+  if (from.m.mnt_id != to.m.mnt_id) return kToKernel;  // the kernel says EXDEV
   Call c;
   c.req.rename_flags = flags;
   set_path(c, 0, from);
@@ -294,106 +294,106 @@ void fill_statfs(const Call &c, struct statfs *st) {
 
 }  // namespace
 
-int64_t b_fchmodat(int dirfd, const char *path, mode_t mode, int flags) {
-  if (flags != 0) return kFallback;  // AT_SYMLINK_NOFOLLOW: EOPNOTSUPP games, kernel's
+Result b_fchmodat(int dirfd, const char *path, mode_t mode, int flags) {
+  if (flags != 0) return kToKernel;  // AT_SYMLINK_NOFOLLOW: EOPNOTSUPP games, kernel's
   Call c;
   chmod_req(c, mode);
   return one_path(dirfd, path, Op::kSetattr, c, true);
 }
 
-int64_t b_fchownat(int dirfd, const char *path, uid_t uid, gid_t gid, int flags) {
-  if (flags & ~AT_SYMLINK_NOFOLLOW) return kFallback;
+Result b_fchownat(int dirfd, const char *path, uid_t uid, gid_t gid, int flags) {
+  if (flags & ~AT_SYMLINK_NOFOLLOW) return kToKernel;
   Call c;
   chown_req(c, uid, gid);
   c.req.flags = (flags & AT_SYMLINK_NOFOLLOW) ? wire::kNoFollow : 0;
   return one_path(dirfd, path, Op::kSetattr, c, true);
 }
 
-int64_t b_truncate(const char *path, off_t length) {
+Result b_truncate(const char *path, off_t length) {
   if (length < 0) return -EINVAL;
   Call c;
   size_req(c, length);
   return one_path(AT_FDCWD, path, Op::kSetattr, c, true);
 }
 
-int64_t b_utimensat(int dirfd, const char *path, const struct timespec times[2], int flags) {
-  if (path == nullptr || (flags & ~AT_SYMLINK_NOFOLLOW)) return kFallback;
+Result b_utimensat(int dirfd, const char *path, const struct timespec times[2], int flags) {
+  if (path == nullptr || (flags & ~AT_SYMLINK_NOFOLLOW)) return kToKernel;
   Call c;
   c.req.flags = (flags & AT_SYMLINK_NOFOLLOW) ? wire::kNoFollow : 0;
-  if (!times_req(c, times)) return kFallback;
+  if (!times_req(c, times)) return kToKernel;
   return one_path(dirfd, path, Op::kSetattr, c, true);
 }
 
-int64_t b_fchmod_known(const KnownFile &f, mode_t mode) {
+Result b_fchmod_known(const KnownFile &f, mode_t mode) {
   Call c;
   chmod_req(c, mode);
   return by_fd(f, Op::kSetattr, c, true);
 }
 
-int64_t b_fchown_known(const KnownFile &f, uid_t uid, gid_t gid) {
+Result b_fchown_known(const KnownFile &f, uid_t uid, gid_t gid) {
   Call c;
   chown_req(c, uid, gid);
   return by_fd(f, Op::kSetattr, c, true);
 }
 
-int64_t b_ftruncate_known(const KnownFile &f, off_t length) {
-  if (length < 0) return kFallback;  // EINVAL, the kernel's
+Result b_ftruncate_known(const KnownFile &f, off_t length) {
+  if (length < 0) return kToKernel;  // EINVAL, the kernel's
   Call c;
   size_req(c, length);
   return by_fd(f, Op::kSetattr, c, true);
 }
 
-int64_t b_futimens_known(const KnownFile &f, const struct timespec times[2]) {
+Result b_futimens_known(const KnownFile &f, const struct timespec times[2]) {
   Call c;
-  if (!times_req(c, times)) return kFallback;
+  if (!times_req(c, times)) return kToKernel;
   return by_fd(f, Op::kSetattr, c, true);
 }
 
-int64_t b_fgetxattr_known(const KnownFile &f, const char *name, void *value, size_t size) {
+Result b_fgetxattr_known(const KnownFile &f, const char *name, void *value, size_t size) {
   Call c;
-  if (!xattr_req(c, name, size)) return kFallback;
+  if (!xattr_req(c, name, size)) return kToKernel;
   return by_fd(f, Op::kGetxattr, c, false, static_cast<char *>(value), size);
 }
 
-int64_t b_fstatfs_known(const KnownFile &f, struct statfs *st) {
+Result b_fstatfs_known(const KnownFile &f, struct statfs *st) {
   Call c;
-  int64_t rc = by_fd(f, Op::kStatfs, c, false);
-  if (rc == 0) fill_statfs(c, st);
+  Result rc = by_fd(f, Op::kStatfs, c, false);
+  if (rc.ok()) fill_statfs(c, st);
   return rc;
 }
 
-int64_t b_readlinkat(int dirfd, const char *path, char *buf, size_t size) {
-  if (size == 0) return kFallback;  // EINVAL, the kernel's
+Result b_readlinkat(int dirfd, const char *path, char *buf, size_t size) {
+  if (size == 0) return kToKernel;  // EINVAL, the kernel's
   Call c;
   c.req.size = size;
   CallGuard g;
   Scratch *w = g.scratch();
-  if (w == nullptr) return kFallback;
+  if (w == nullptr) return kToKernel;
   Target &t = w->target[0];
-  if (!resolve_target(dirfd, path, &t)) return kFallback;
+  if (!resolve_target(dirfd, path, &t)) return kToKernel;
   set_path(c, 0, t);
   return send(t, Op::kReadlink, c, false, buf, size);
 }
 
-int64_t b_symlinkat(const char *target, int dirfd, const char *linkpath) {
-  if (target == nullptr || target[0] == '\0') return kFallback;
+Result b_symlinkat(const char *target, int dirfd, const char *linkpath) {
+  if (target == nullptr || target[0] == '\0') return kToKernel;
   size_t tlen = strnlen(target, wire::kPathMax);
-  if (tlen >= wire::kPathMax) return kFallback;
+  if (tlen >= wire::kPathMax) return kToKernel;
   Call c;
   c.s.name = target;
   c.s.name_len = tlen;
   return one_path(dirfd, linkpath, Op::kSymlink, c, true);
 }
 
-int64_t b_linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags) {
-  if (flags & ~AT_SYMLINK_FOLLOW) return kFallback;
+Result b_linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags) {
+  if (flags & ~AT_SYMLINK_FOLLOW) return kToKernel;
   CallGuard g;
   Scratch *w = g.scratch();
-  if (w == nullptr) return kFallback;
+  if (w == nullptr) return kToKernel;
   Target &from = w->target[0], &to = w->target[1];
   if (!resolve_target(olddirfd, oldpath, &from) || !resolve_target(newdirfd, newpath, &to))
-    return kFallback;
-  if (from.m.mnt_id != to.m.mnt_id) return kFallback;
+    return kToKernel;
+  if (from.m.mnt_id != to.m.mnt_id) return kToKernel;
   Call c;
   c.req.flags = (flags & AT_SYMLINK_FOLLOW) ? wire::kFollow2 : 0;
   set_path(c, 0, from);
@@ -401,35 +401,35 @@ int64_t b_linkat(int olddirfd, const char *oldpath, int newdirfd, const char *ne
   return send(from, Op::kLink, c, true, w->data, sizeof(w->data));
 }
 
-int64_t b_statfs(const char *path, struct statfs *st) {
+Result b_statfs(const char *path, struct statfs *st) {
   Call c;
-  int64_t rc = one_path(AT_FDCWD, path, Op::kStatfs, c, false);
-  if (rc == 0) fill_statfs(c, st);
+  Result rc = one_path(AT_FDCWD, path, Op::kStatfs, c, false);
+  if (rc.ok()) fill_statfs(c, st);
   return rc;
 }
 
-int64_t b_getxattr(const char *path, const char *name, void *value, size_t size, bool nofollow) {
+Result b_getxattr(const char *path, const char *name, void *value, size_t size, bool nofollow) {
   Call c;
-  if (!xattr_req(c, name, size)) return kFallback;
+  if (!xattr_req(c, name, size)) return kToKernel;
   c.req.flags = nofollow ? wire::kNoFollow : 0;
   CallGuard g;
   Scratch *w = g.scratch();
-  if (w == nullptr) return kFallback;
+  if (w == nullptr) return kToKernel;
   Target &t = w->target[0];
-  if (!resolve_target(AT_FDCWD, path, &t)) return kFallback;
+  if (!resolve_target(AT_FDCWD, path, &t)) return kToKernel;
   set_path(c, 0, t);
   return send(t, Op::kGetxattr, c, false, static_cast<char *>(value), size);
 }
 
-int64_t b_listxattr(const char *path, char *list, size_t size, bool nofollow) {
+Result b_listxattr(const char *path, char *list, size_t size, bool nofollow) {
   Call c;
   c.req.flags = nofollow ? wire::kNoFollow : 0;
   c.req.size = size;
   CallGuard g;
   Scratch *w = g.scratch();
-  if (w == nullptr) return kFallback;
+  if (w == nullptr) return kToKernel;
   Target &t = w->target[0];
-  if (!resolve_target(AT_FDCWD, path, &t)) return kFallback;
+  if (!resolve_target(AT_FDCWD, path, &t)) return kToKernel;
   set_path(c, 0, t);
   return send(t, Op::kListxattr, c, false, list, size);
 }

@@ -1,7 +1,7 @@
 // Client-side marshalling of every bypassed operation: resolve the path to an attached
-// mount, build the request, interpret the reply. Each returns wire::kFallback when the
-// kernel must serve the call (nothing was done), or the libc-style result with the error
-// as -errno. Shared by libfinesse (explicit API) and libfinesse_preload (the shim).
+// mount, build the request, interpret the reply. Each returns a Result (common/result.h):
+// kToKernel when the kernel must serve the call (nothing was done), or the libc-style result
+// with the error as -errno. Shared by libfinesse (explicit API) and libfinesse_preload (the shim).
 #pragma once
 
 #include <sys/stat.h>
@@ -12,25 +12,27 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "result.h"
+
 namespace finesse::client {
 
-int64_t b_fstatat(int dirfd, const char *path, struct stat *st, int flags);
-int64_t b_statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *stx);
-int64_t b_faccessat(int dirfd, const char *path, int mode, int flags);
-int64_t b_unlinkat(int dirfd, const char *path, int flags);
-int64_t b_mkdirat(int dirfd, const char *path, mode_t mode);
-int64_t b_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
-                    unsigned flags);
-int64_t b_fchmodat(int dirfd, const char *path, mode_t mode, int flags);
-int64_t b_fchownat(int dirfd, const char *path, uid_t uid, gid_t gid, int flags);
-int64_t b_truncate(const char *path, off_t length);
-int64_t b_utimensat(int dirfd, const char *path, const struct timespec times[2], int flags);
-int64_t b_readlinkat(int dirfd, const char *path, char *buf, size_t size);
-int64_t b_symlinkat(const char *target, int dirfd, const char *linkpath);
-int64_t b_linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags);
-int64_t b_statfs(const char *path, struct statfs *st);
-int64_t b_getxattr(const char *path, const char *name, void *value, size_t size, bool nofollow);
-int64_t b_listxattr(const char *path, char *list, size_t size, bool nofollow);
+Result b_fstatat(int dirfd, const char *path, struct stat *st, int flags);
+Result b_statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *stx);
+Result b_faccessat(int dirfd, const char *path, int mode, int flags);
+Result b_unlinkat(int dirfd, const char *path, int flags);
+Result b_mkdirat(int dirfd, const char *path, mode_t mode);
+Result b_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
+                   unsigned flags);
+Result b_fchmodat(int dirfd, const char *path, mode_t mode, int flags);
+Result b_fchownat(int dirfd, const char *path, uid_t uid, gid_t gid, int flags);
+Result b_truncate(const char *path, off_t length);
+Result b_utimensat(int dirfd, const char *path, const struct timespec times[2], int flags);
+Result b_readlinkat(int dirfd, const char *path, char *buf, size_t size);
+Result b_symlinkat(const char *target, int dirfd, const char *linkpath);
+Result b_linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags);
+Result b_statfs(const char *path, struct statfs *st);
+Result b_getxattr(const char *path, const char *name, void *value, size_t size, bool nofollow);
+Result b_listxattr(const char *path, char *list, size_t size, bool nofollow);
 
 // The file an fd refers to, known by absolute path, inode number and mount (fd_file.h finds
 // them). The server serves a call on it only if the path still names that inode, and only
@@ -40,14 +42,14 @@ struct KnownFile {
   uint64_t ino;
   uint64_t mnt_id;
 };
-int64_t b_fstat_known(const KnownFile &f, struct stat *st);
-int64_t b_fchmod_known(const KnownFile &f, mode_t mode);
-int64_t b_fchown_known(const KnownFile &f, uid_t uid, gid_t gid);
+Result b_fstat_known(const KnownFile &f, struct stat *st);
+Result b_fchmod_known(const KnownFile &f, mode_t mode);
+Result b_fchown_known(const KnownFile &f, uid_t uid, gid_t gid);
 // The caller checks that the fd is open for writing (else EINVAL, the kernel's).
-int64_t b_ftruncate_known(const KnownFile &f, off_t length);
-int64_t b_futimens_known(const KnownFile &f, const struct timespec times[2]);
-int64_t b_fgetxattr_known(const KnownFile &f, const char *name, void *value, size_t size);
-int64_t b_fstatfs_known(const KnownFile &f, struct statfs *st);
+Result b_ftruncate_known(const KnownFile &f, off_t length);
+Result b_futimens_known(const KnownFile &f, const struct timespec times[2]);
+Result b_fgetxattr_known(const KnownFile &f, const char *name, void *value, size_t size);
+Result b_fstatfs_known(const KnownFile &f, struct statfs *st);
 
 // Route bookkeeping for finesse_last_route() and the per-process counters.
 void note_route(bool bypassed);

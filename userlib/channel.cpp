@@ -477,9 +477,12 @@ size_t put_string(uint8_t *data, size_t at, const char *s, size_t len, wire::Str
   return at + len + 1;
 }
 
-// Waits for the server's answer. Returns kDone, or kFallback when the request was withdrawn
-// before the server took it, or -ENOTCONN when the server died holding it.
-int64_t wait_done(Conn &c, wire::Slot *s, bool mutation, int64_t spin_ns) {
+// How a wait for the server's answer ended: answered; withdrawn before the server took the
+// request (or, for a read, the server died holding it: the kernel serves it); the server
+// died holding a mutation (it may have happened: never repeat it).
+enum class WaitEnd { kAnswered, kToKernel, kServerDied };
+
+WaitEnd wait_done(Conn &c, wire::Slot *s, bool mutation, int64_t spin_ns) {
   const Tuning &t = tuning();
   int64_t start = now_ns();
   bool spinning = g_spinners.fetch_add(1, std::memory_order_relaxed) < t.client_spinners;
@@ -519,16 +522,16 @@ int64_t wait_done(Conn &c, wire::Slot *s, bool mutation, int64_t spin_ns) {
       uint32_t posted = wire::kPosted;
       if (s->h.state.compare_exchange_strong(posted, wire::kFree)) {
         if (stalled) g_stalled_waits.fetch_add(1, std::memory_order_relaxed);
-        return wire::kFallback;
+        return WaitEnd::kToKernel;
       }
       if (gone && s->h.state.load() != wire::kDone)
-        return mutation ? -ENOTCONN : wire::kFallback;  // it may have happened: never repeat
+        return mutation ? WaitEnd::kServerDied : WaitEnd::kToKernel;
     }
   }
   t_call.spinning = false;
   if (spinning) g_spinners.fetch_sub(1, std::memory_order_relaxed);
   s->h.client_sleeping.store(0, std::memory_order_relaxed);
-  return wire::kDone;
+  return WaitEnd::kAnswered;
 }
 
 }  // namespace
@@ -600,16 +603,15 @@ __attribute__((no_sanitize_address)) void channel_recover_abandoned() {
   if (c.state.load(std::memory_order_acquire) == kConnected) c.retry_after_ns = 0;
 }
 
-int64_t channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const Strings &str,
-                     bool mutation, wire::Reply *rep, char *data, size_t cap,
-                     KernelFacts *facts) {
-  if (tuning().disabled || !channel_in_owner_process()) return wire::kFallback;
+Result channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const Strings &str,
+                    bool mutation, wire::Reply *rep, char *data, size_t cap, KernelFacts *facts) {
+  if (tuning().disabled || !channel_in_owner_process()) return kToKernel;
   Conn *c = find_conn(m.mnt_id);
-  if (c == nullptr || !acquire(*c, m)) return wire::kFallback;
+  if (c == nullptr || !acquire(*c, m)) return kToKernel;
   if (server_stalled(*c)) {
     release(*c);
     g_stalled_skips.fetch_add(1, std::memory_order_relaxed);
-    return wire::kFallback;
+    return kToKernel;
   }
   // A sleeping server takes a wake-up (60-80 us here) before it sees a request: about what
   // the kernel path costs when it must ask the daemon, and far more than when the kernel has
@@ -625,7 +627,7 @@ int64_t channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const
       timed->choose(op, !hdr->server_idle.load(std::memory_order_relaxed)) == ReadRoute::kKernel) {
     begin_kernel_sample(timed, op);
     release(*c);
-    return wire::kFallback;
+    return kToKernel;
   }
   if (routed && hdr->server_idle.load(std::memory_order_seq_cst)) {
     // Woken only for a run of calls (the previous read was recent): one now and then, a
@@ -635,7 +637,7 @@ int64_t channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const
       kick(*c, /*for_request=*/false);
     if (timed != nullptr) begin_kernel_sample(timed, op);
     release(*c);
-    return wire::kFallback;
+    return kToKernel;
   }
   // (Read only now: a call the kernel takes needs no clock of ours here.)
   const int64_t start_ns = timed != nullptr ? now_ns() : 0;
@@ -643,19 +645,19 @@ int64_t channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const
   KernelFacts sfacts{};
   if (facts != nullptr && op == wire::Op::kStatfs && !statfs_facts(*c, m, &sfacts)) {
     release(*c);
-    return wire::kFallback;
+    return kToKernel;
   }
   int idx = take_slot(*c);
   if (idx < 0) {
     release(*c);
-    return wire::kFallback;  // more threads in flight than slots: the kernel serves this one
+    return kToKernel;  // more threads in flight than slots: the kernel serves this one
   }
   wire::Slot *s = wire::slot_at(c->region, static_cast<uint32_t>(idx));
   size_t need = sizeof(wire::Request) + str.len0 + str.len1 + str.name_len + 3;
   if (need > wire::kSlotDataSize) {
     put_slot(*c, idx);
     release(*c);
-    return wire::kFallback;
+    return kToKernel;
   }
   req.umask = channel_umask();
   size_t at = sizeof(wire::Request);
@@ -676,13 +678,14 @@ int64_t channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const
     spin_ns = std::max<int64_t>(spin_ns, tuning().client_wake_spin_ns);
     timed = nullptr;  // a wake-up is not what the bypass costs while it is used
   }
-  int64_t result = wait_done(*c, s, mutation, spin_ns);
-  if (result == wire::kDone) {
-    result = s->h.result;
-    if (result != wire::kFallback) {
+  WaitEnd end = wait_done(*c, s, mutation, spin_ns);
+  Result result = kToKernel;
+  if (end == WaitEnd::kAnswered) {
+    result = Result::from_wire(s->h.result);
+    if (!result.to_kernel()) {
       if (timed != nullptr) timed->sample(op, ReadRoute::kBypass, now_ns() - start_ns);
       memcpy(rep, s->data, sizeof(*rep));
-      if (op == wire::Op::kStat && result == 0) {
+      if (op == wire::Op::kStat && result.rc() == 0) {
         bool cached = rep->hints & wire::kHintKernelCachesAttrs;
         if (cached) raise_flag(c->kernel_caches_attrs);
         raise_flag(cached ? g_seen_cached : g_seen_uncached);
@@ -703,11 +706,12 @@ int64_t channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const
     }
     s->h.state.store(wire::kFree, std::memory_order_release);
     put_slot(*c, idx);
-  } else if (result == wire::kFallback) {
+  } else if (end == WaitEnd::kToKernel) {
     put_slot(*c, idx);
   } else {
     // The slot stays claimed by a dead server; the connection is torn down on next use.
     t_call.slot = -1;
+    result = -ENOTCONN;  // what the kernel path returns for a dead daemon
   }
   release(*c);
   return result;

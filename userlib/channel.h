@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "registry_cache.h"
+#include "result.h"
 #include "wire.h"
 
 namespace finesse::client {
@@ -38,12 +39,11 @@ struct Strings {
   size_t name_len = 0;
 };
 
-// Sends one request and waits for its answer. Returns kFallback (nothing happened: use the
+// Sends one request and waits for its answer. Returns kToKernel (nothing happened: use the
 // kernel), or the server's result (0, -errno, or a byte count). rep gets the Reply, data up
 // to cap bytes of the reply's data. facts (optional) gets the mount's kernel facts.
-int64_t channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const Strings &s,
-                     bool mutation, wire::Reply *rep, char *data, size_t cap,
-                     KernelFacts *facts);
+Result channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const Strings &s,
+                    bool mutation, wire::Reply *rep, char *data, size_t cap, KernelFacts *facts);
 
 // Credentials changed (set*id): every connection reconnects before its next request.
 void channel_credentials_changed();

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "bypass_ops.h"
+#include "result.h"
 #include "scratch.h"
 #include "wire.h"
 
@@ -30,13 +31,13 @@ bool fd_allows(int fd, FdUse use);
 bool fd_file(int fd, char *buf, size_t cap, KnownFile *out);
 
 // op(file) for the file behind fd, found by find(fd, buf, cap, &file) (cached or not), when
-// fd allows `use`; else wire::kFallback.
+// fd allows `use`; else kToKernel.
 template <typename Find, typename Op>
-int64_t on_fd_file(int fd, FdUse use, Find find, Op op) {
+Result on_fd_file(int fd, FdUse use, Find find, Op op) {
   Scratch *w = thread_scratch();  // the path: not on a stack that may be small
   KnownFile f;
   if (w == nullptr || !find(fd, w->fdpath, sizeof(w->fdpath), &f) || !fd_allows(fd, use))
-    return wire::kFallback;
+    return kToKernel;
   return op(f);
 }
 

@@ -20,24 +20,24 @@ namespace {
 
 // Either the bypass answered (set errno as the kernel would), or the kernel answers.
 template <typename Kernel>
-auto finish(int64_t rc, Kernel kernel) -> decltype(kernel()) {
-  if (rc == finesse::wire::kFallback) {
+auto finish(finesse::Result r, Kernel kernel) -> decltype(kernel()) {
+  if (r.to_kernel()) {
     note_route(false);
     auto r = kernel();
     kernel_call_done();  // (timed when sent there to compare routes: read_route.h)
     return r;
   }
   note_route(true);
-  if (rc < 0) {
-    errno = static_cast<int>(-rc);
+  if (r.failed()) {
+    errno = static_cast<int>(-r.rc());
     return -1;
   }
-  return static_cast<decltype(kernel())>(rc);
+  return static_cast<decltype(kernel())>(r.rc());
 }
 
-// op(file) on the file behind fd (the kernel's facts, then /proc/self/fd), or kFallback.
+// op(file) on the file behind fd (the kernel's facts, then /proc/self/fd), or kToKernel.
 template <typename Op>
-int64_t on_fd(int fd, FdUse use, Op op) {
+finesse::Result on_fd(int fd, FdUse use, Op op) {
   return on_fd_file(fd, use, fd_file, op);
 }
 
@@ -131,7 +131,7 @@ API ssize_t finesse_listxattr(const char *p, char *list, size_t n) {
 API int finesse_fstat(int fd, struct stat *st) {
   // The kernel's cached attributes are the cheaper answer (channel.h): not even the fd's facts.
   if (channel_kernel_caches_all_attrs())
-    return finish(finesse::wire::kFallback, [&] { return fstat(fd, st); });
+    return finish(finesse::kToKernel, [&] { return fstat(fd, st); });
   return finish(on_fd(fd, FdUse::kAny, [&](const KnownFile &f) { return b_fstat_known(f, st); }),
                 [&] { return fstat(fd, st); });
 }

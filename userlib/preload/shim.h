@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "read_route.h"
+#include "result.h"
 #include "scratch.h"
 #include "wire.h"
 
@@ -55,33 +56,33 @@ class Scope {
   bool active_;
 };
 
-// The bypass answered rc (0, a count, or -errno): return it as libc would.
+// The bypass answered r (0, a count, or an errno): return it as libc would.
 template <typename R>
-R answer(int saved_errno, int64_t rc) {
-  if (rc < 0) {
-    errno = static_cast<int>(-rc);
+R answer(int saved_errno, Result r) {
+  if (r.failed()) {
+    errno = static_cast<int>(-r.rc());
     return static_cast<R>(-1);
   }
   errno = saved_errno;
-  return static_cast<R>(rc);
+  return static_cast<R>(r.rc());
 }
 
 void count_bypassed();
 
 }  // namespace finesse::shim
 
-// The body of a bypassable wrapper: try `bypass_expr` (an int64_t from bypass_ops.h); if it
+// The body of a bypassable wrapper: try `bypass_expr` (a Result from bypass_ops.h); if it
 // declines, call the next definition of `name` with errno as the caller left it (timed when
 // the bypass sent it there to compare routes: read_route.h).
 #define FINESSE_BYPASS_OR_NEXT(bypass_expr, name, ...)                                      \
   do {                                                                                      \
     int saved_errno_ = errno;                                                               \
-    int64_t rc_ = ::finesse::wire::kFallback;                                               \
+    ::finesse::Result rc_ = ::finesse::kToKernel;                                           \
     {                                                                                       \
       ::finesse::shim::Scope scope_;                                                        \
       if (scope_.active()) rc_ = (bypass_expr);                                             \
     }                                                                                       \
-    if (rc_ != ::finesse::wire::kFallback) {                                                \
+    if (!rc_.to_kernel()) {                                                                 \
       ::finesse::shim::count_bypassed();                                                    \
       return ::finesse::shim::answer<decltype(NEXT(name, __VA_ARGS__))>(saved_errno_, rc_); \
     }                                                                                       \

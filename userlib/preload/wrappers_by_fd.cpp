@@ -21,40 +21,40 @@ namespace {
 using finesse::client::FdUse;
 using finesse::client::KnownFile;
 
-// op(file) on fd's file as the fd table knows it, or kFallback.
+// op(file) on fd's file as the fd table knows it, or kToKernel.
 template <typename Op>
-int64_t on_fd(int fd, FdUse use, Op op) {
+finesse::Result on_fd(int fd, FdUse use, Op op) {
   return finesse::client::on_fd_file(fd, use, finesse::shim::fd_table::file, op);
 }
 
-int64_t b_fchmod(int fd, mode_t mode) {
+finesse::Result b_fchmod(int fd, mode_t mode) {
   return on_fd(fd, FdUse::kNotPath, [&](const KnownFile &f) { return b_fchmod_known(f, mode); });
 }
-int64_t b_fchown(int fd, uid_t uid, gid_t gid) {
+finesse::Result b_fchown(int fd, uid_t uid, gid_t gid) {
   return on_fd(fd, FdUse::kNotPath,
                [&](const KnownFile &f) { return b_fchown_known(f, uid, gid); });
 }
-int64_t b_ftruncate(int fd, off_t length) {
+finesse::Result b_ftruncate(int fd, off_t length) {
   return on_fd(fd, FdUse::kWritable,
                [&](const KnownFile &f) { return b_ftruncate_known(f, length); });
 }
-int64_t b_futimens(int fd, const struct timespec times[2]) {
+finesse::Result b_futimens(int fd, const struct timespec times[2]) {
   return on_fd(fd, FdUse::kNotPath,
                [&](const KnownFile &f) { return b_futimens_known(f, times); });
 }
-int64_t b_fgetxattr(int fd, const char *name, void *value, size_t size) {
+finesse::Result b_fgetxattr(int fd, const char *name, void *value, size_t size) {
   return on_fd(fd, FdUse::kNotPath, [&](const KnownFile &f) {
     return b_fgetxattr_known(f, name, value, size);
   });
 }
-int64_t b_fstatfs(int fd, struct statfs *st) {
+finesse::Result b_fstatfs(int fd, struct statfs *st) {
   return on_fd(fd, FdUse::kAny, [&](const KnownFile &f) { return b_fstatfs_known(f, st); });
 }
 template <typename Vfs>
-int64_t b_fstatvfs(int fd, Vfs *v) {
+finesse::Result b_fstatvfs(int fd, Vfs *v) {
   struct statfs s;
-  int64_t rc = b_fstatfs(fd, &s);
-  if (rc == 0) finesse::shim::to_statvfs(s, v);
+  finesse::Result rc = b_fstatfs(fd, &s);
+  if (rc.ok()) finesse::shim::to_statvfs(s, v);
   return rc;
 }
 

@@ -25,17 +25,17 @@ namespace {
 
 // utimes/lutimes as glibc does them: through utimensat. Out-of-range microseconds become
 // out-of-range nanoseconds, which the bypass leaves to the kernel (EINVAL).
-int64_t b_utimes(const char *p, const struct timeval tv[2], int flags) {
+finesse::Result b_utimes(const char *p, const struct timeval tv[2], int flags) {
   if (tv == nullptr) return b_utimensat(AT_FDCWD, p, nullptr, flags);
   if (tv[0].tv_usec < 0 || tv[0].tv_usec >= 1000000 || tv[1].tv_usec < 0 ||
       tv[1].tv_usec >= 1000000)
-    return finesse::wire::kFallback;
+    return finesse::kToKernel;
   struct timespec ts[2] = {{tv[0].tv_sec, tv[0].tv_usec * 1000},
                            {tv[1].tv_sec, tv[1].tv_usec * 1000}};
   return b_utimensat(AT_FDCWD, p, ts, flags);
 }
 
-int64_t b_utime(const char *p, const struct utimbuf *t) {
+finesse::Result b_utime(const char *p, const struct utimbuf *t) {
   if (t == nullptr) return b_utimensat(AT_FDCWD, p, nullptr, 0);
   struct timespec ts[2] = {{t->actime, 0}, {t->modtime, 0}};
   return b_utimensat(AT_FDCWD, p, ts, 0);

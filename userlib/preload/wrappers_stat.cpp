@@ -39,31 +39,31 @@ static_assert(sizeof(struct statfs) == sizeof(struct statfs64));
 
 // fstat(fd): the fd's path and inode from the fd table (or, for an fd we did not see
 // opened, from the kernel's facts and /proc/self/fd once).
-int64_t b_fstat(int fd, struct stat *st) {
+finesse::Result b_fstat(int fd, struct stat *st) {
   // Before looking the fd up: the kernel's cached attributes are the cheaper answer.
-  if (finesse::client::channel_kernel_caches_all_attrs()) return finesse::wire::kFallback;
+  if (finesse::client::channel_kernel_caches_all_attrs()) return finesse::kToKernel;
   finesse::client::Scratch *w = finesse::client::thread_scratch();
   finesse::client::KnownFile f;
   if (w == nullptr || !finesse::shim::fd_table::file(fd, w->fdpath, sizeof(w->fdpath), &f))
-    return finesse::wire::kFallback;
+    return finesse::kToKernel;
   return b_fstat_known(f, st);
 }
 
 // fstatat: AT_EMPTY_PATH with "" on an fd is fstat; everything else by path.
-int64_t b_fstatat_any(int fd, const char *p, struct stat *st, int flags) {
+finesse::Result b_fstatat_any(int fd, const char *p, struct stat *st, int flags) {
   if ((flags & AT_EMPTY_PATH) && p != nullptr && p[0] == '\0') {
     if (fd == AT_FDCWD || (flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT)))
-      return finesse::wire::kFallback;
+      return finesse::kToKernel;
     return b_fstat(fd, st);
   }
   return b_fstatat(fd, p, st, flags);
 }
 
 template <typename Vfs>
-int64_t b_statvfs(const char *path, Vfs *v) {
+finesse::Result b_statvfs(const char *path, Vfs *v) {
   struct statfs s;
-  int64_t rc = b_statfs(path, &s);
-  if (rc == 0) to_statvfs(s, v);
+  finesse::Result rc = b_statfs(path, &s);
+  if (rc.ok()) to_statvfs(s, v);
   return rc;
 }
 
@@ -96,40 +96,39 @@ FINESSE_EXPORT int fstat64(int fd, struct stat64 *st) {
 
 // The pre-2.33 entry points old binaries still call.
 FINESSE_EXPORT int __xstat(int ver, const char *p, struct stat *st) {
-  FINESSE_BYPASS_OR_NEXT(ver == kStatVer ? b_fstatat(AT_FDCWD, p, st, 0) : finesse::wire::kFallback,
+  FINESSE_BYPASS_OR_NEXT(ver == kStatVer ? b_fstatat(AT_FDCWD, p, st, 0) : finesse::kToKernel,
                          __xstat, ver, p, st);
 }
 FINESSE_EXPORT int __lxstat(int ver, const char *p, struct stat *st) {
   FINESSE_BYPASS_OR_NEXT(
-      ver == kStatVer ? b_fstatat(AT_FDCWD, p, st, AT_SYMLINK_NOFOLLOW) : finesse::wire::kFallback,
+      ver == kStatVer ? b_fstatat(AT_FDCWD, p, st, AT_SYMLINK_NOFOLLOW) : finesse::kToKernel,
       __lxstat, ver, p, st);
 }
 FINESSE_EXPORT int __fxstatat(int ver, int fd, const char *p, struct stat *st, int flags) {
-  FINESSE_BYPASS_OR_NEXT(
-      ver == kStatVer ? b_fstatat_any(fd, p, st, flags) : finesse::wire::kFallback, __fxstatat, ver,
-      fd, p, st, flags);
+  FINESSE_BYPASS_OR_NEXT(ver == kStatVer ? b_fstatat_any(fd, p, st, flags) : finesse::kToKernel,
+                         __fxstatat, ver, fd, p, st, flags);
 }
 FINESSE_EXPORT int __xstat64(int ver, const char *p, struct stat64 *st) {
   FINESSE_BYPASS_OR_NEXT(
-      ver == kStatVer ? b_fstatat(AT_FDCWD, p, as_stat(st), 0) : finesse::wire::kFallback,
-      __xstat64, ver, p, st);
+      ver == kStatVer ? b_fstatat(AT_FDCWD, p, as_stat(st), 0) : finesse::kToKernel, __xstat64, ver,
+      p, st);
 }
 FINESSE_EXPORT int __lxstat64(int ver, const char *p, struct stat64 *st) {
   FINESSE_BYPASS_OR_NEXT(ver == kStatVer ? b_fstatat(AT_FDCWD, p, as_stat(st), AT_SYMLINK_NOFOLLOW)
-                                         : finesse::wire::kFallback,
+                                         : finesse::kToKernel,
                          __lxstat64, ver, p, st);
 }
 FINESSE_EXPORT int __fxstatat64(int ver, int fd, const char *p, struct stat64 *st, int flags) {
   FINESSE_BYPASS_OR_NEXT(
-      ver == kStatVer ? b_fstatat_any(fd, p, as_stat(st), flags) : finesse::wire::kFallback,
-      __fxstatat64, ver, fd, p, st, flags);
+      ver == kStatVer ? b_fstatat_any(fd, p, as_stat(st), flags) : finesse::kToKernel, __fxstatat64,
+      ver, fd, p, st, flags);
 }
 FINESSE_EXPORT int __fxstat(int ver, int fd, struct stat *st) {
-  FINESSE_BYPASS_OR_NEXT(ver == kStatVer ? b_fstat(fd, st) : finesse::wire::kFallback, __fxstat,
-                         ver, fd, st);
+  FINESSE_BYPASS_OR_NEXT(ver == kStatVer ? b_fstat(fd, st) : finesse::kToKernel, __fxstat, ver, fd,
+                         st);
 }
 FINESSE_EXPORT int __fxstat64(int ver, int fd, struct stat64 *st) {
-  FINESSE_BYPASS_OR_NEXT(ver == kStatVer ? b_fstat(fd, as_stat(st)) : finesse::wire::kFallback,
+  FINESSE_BYPASS_OR_NEXT(ver == kStatVer ? b_fstat(fd, as_stat(st)) : finesse::kToKernel,
                          __fxstat64, ver, fd, st);
 }
 
