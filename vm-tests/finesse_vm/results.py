@@ -85,20 +85,26 @@ def skip_reason(lines, test, case):
     return reason or "(no message)"
 
 
-def documented_skips():
-    """Regexes from the 'Skips' section of vm-tests/README.md: bullets '- `REGEX` reason'."""
-    patterns, in_section = [], False
+def readme_bullets(section, bullet_re):
+    """The matches of bullet_re on the lines of vm-tests/README.md's '## <section>' section."""
+    found, in_section = [], False
     if not os.path.exists(README):
-        return patterns
+        return found
     with open(README) as f:
         for line in f:
             if line.startswith("## "):
-                in_section = line.strip().lower().startswith("## skips")
+                in_section = line.strip().lower().startswith("## " + section)
                 continue
-            m = re.match(r"^\s*[-*] `([^`]+)`\s*[-:—–]*\s*(\S.*)$", line) if in_section else None
+            m = re.match(bullet_re, line) if in_section else None
             if m:
-                patterns.append(re.compile(m.group(1)))
-    return patterns
+                found.append(m)
+    return found
+
+
+def documented_skips():
+    """Regexes from the 'Skips' section of vm-tests/README.md: bullets '- `REGEX` reason'."""
+    return [re.compile(m.group(1))
+            for m in readme_bullets("skips", r"^\s*[-*] `([^`]+)`\s*[-:—–]*\s*(\S.*)$")]
 
 
 def check_skips(result, lines, allowed):
@@ -118,19 +124,9 @@ def check_skips(result, lines, allowed):
 def documented_known_failures(kernel_name):
     """Regexes from the 'Known failures' section of vm-tests/README.md for this kernel:
     bullets '- `KERNEL` `REGEX` reason' (KERNEL as in kernels.json, or *)."""
-    patterns, in_section = [], False
-    if not os.path.exists(README):
-        return patterns
-    with open(README) as f:
-        for line in f:
-            if line.startswith("## "):
-                in_section = line.strip().lower().startswith("## known failures")
-                continue
-            m = re.match(r"^\s*[-*] `([^`]+)` `([^`]+)`\s*[-:—–]*\s*(\S.*)$", line) \
-                if in_section else None
-            if m and m.group(1) in (kernel_name, "*"):
-                patterns.append(re.compile(m.group(2)))
-    return patterns
+    bullets = readme_bullets("known failures",
+                             r"^\s*[-*] `([^`]+)` `([^`]+)`\s*[-:—–]*\s*(\S.*)$")
+    return [re.compile(m.group(2)) for m in bullets if m.group(1) in (kernel_name, "*")]
 
 
 def check_known_failures(result, kernel_name):
