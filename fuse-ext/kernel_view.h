@@ -49,9 +49,9 @@ class KernelView {
   void lookup_started() { in_flight_.fetch_add(1); }
   void lookup_done() { in_flight_.fetch_sub(1); }
   bool lookups_in_flight() const { return in_flight_.load() != 0; }
-  // The kernel's FUSE protocol minor version (INIT): from 37 (Linux 6.2) an entry
+  // The kernel's FUSE protocol minor version (INIT): from 38 (Linux 6.2) an entry
   // notification may only expire a dentry (FUSE_EXPIRE_ONLY) instead of dropping it.
-  void note_proto_minor(unsigned minor) { expire_only_.store(minor >= 37); }
+  void note_proto_minor(unsigned minor) { expire_only_.store(minor >= 38); }
   bool can_expire_only() const { return expire_only_.load(std::memory_order_relaxed); }
 
  private:

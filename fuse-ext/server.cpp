@@ -453,18 +453,19 @@ int Server::poll_events(int timeout, bool was_idle) {
   // Woken for anything else the server stays flagged idle (lead() sleeps again): clients
   // keep taking the kernel for reads.
   if (!was_idle)
-    maybe_beat();
+    maybe_beat(active_);
   else if (for_clients > 0)
     set_idle(0);  // beats too
   return for_clients;
 }
 
-// Moves every region's beat word, at most once a millisecond.
-void Server::maybe_beat() {
+// Moves every region's beat word, at most once a millisecond (whichever thread comes first:
+// a helper serving a flood while the leader finds nothing left to take beats too).
+void Server::maybe_beat(const ClientList &clients) {
   int64_t now = now_ns();
-  if (now < next_beat_ns_.load(std::memory_order_relaxed)) return;
-  next_beat_ns_.store(now + kBeatNs, std::memory_order_relaxed);
-  for (auto &c : active_) wire::header_of(c->base())->beat.fetch_add(1, std::memory_order_relaxed);
+  int64_t next = next_beat_ns_.load(std::memory_order_relaxed);
+  if (now < next || !next_beat_ns_.compare_exchange_strong(next, now + kBeatNs)) return;
+  for (auto &c : clients) wire::header_of(c->base())->beat.fetch_add(1, std::memory_order_relaxed);
 }
 
 void Server::set_idle(uint32_t v) {
@@ -688,7 +689,7 @@ bool Server::scan(Worker &w, bool *leading) {
         return true;
       }
     }
-    if (served && *leading) maybe_beat();  // many busy clients make a long pass: not stuck
+    if (served) maybe_beat(*w.clients);  // many busy clients make a long pass: not stuck
   }
   return found;
 }

@@ -103,12 +103,12 @@ class Server {
   void publish_clients();
   void on_control(Client &c);
   void set_idle(uint32_t v);
-  void maybe_beat();
   void close_all();
   bool find_posted();
 
   // Every serving thread's.
   bool scan(Worker &w, bool *leading);
+  void maybe_beat(const ClientList &clients);
   void serve_slot(Worker &w, Client &c, wire::Slot *s);
   const MountView &mount_view(Worker &w);
   void refresh_mount();
