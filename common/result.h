@@ -7,6 +7,7 @@
 // Header-only, no allocation, no exceptions: the client is libc-only.
 #pragma once
 
+#include <cerrno>
 #include <cstdint>
 
 #include "wire.h"
@@ -30,6 +31,16 @@ class [[nodiscard]] Result {
   constexpr bool is_error(int errnum) const { return v_ == -static_cast<int64_t>(errnum); }
   // The value (ok()) or -errno (failed()); not for a fallback.
   constexpr int64_t rc() const { return v_; }
+
+  // As a libc call returns it: the value, or -1 with errno set. Not for a fallback.
+  template <typename R>
+  R to_libc() const {
+    if (failed()) {
+      errno = static_cast<int>(-v_);
+      return static_cast<R>(-1);
+    }
+    return static_cast<R>(v_);
+  }
 
   // The channel's encoding (wire::Slot's result).
   constexpr int32_t to_wire() const {

@@ -34,7 +34,7 @@ struct Client {
   std::atomic<uint64_t> carry{0};
   std::atomic<uint32_t> next_slot{0};  // where the next turn starts
 
-  // What follows is the serving threads', under mu (creds_of()).
+  // What follows is the serving threads', under mu (Server::serve_slot).
   std::mutex mu;
   Creds creds;
   CredWatch cred_watch;  // keeps creds current (cred_watch.h)

@@ -70,10 +70,6 @@ bool contains(const std::vector<fuse_ino_t> &v, fuse_ino_t ino) {
   return std::find(v.begin(), v.end(), ino) != v.end();
 }
 
-}  // namespace
-
-namespace {
-
 // FUSE_NOTIFY_INVAL_ENTRY with FUSE_EXPIRE_ONLY (protocol 7.38), written as libfuse writes
 // notifications (libfuse before 3.16 has no call for it): the dentry stays, expired, so the
 // kernel asks the file system before its next use of it, and nothing is evicted now.

@@ -107,10 +107,7 @@ void Server::stop() {
   workers_.clear();
   door_.stop();
   close_all();
-  {
-    std::lock_guard<std::mutex> g(list_mu_);
-    published_.reset();
-  }
+  published_.publish(nullptr);
   listen_fd_.reset();
   unlink(socket_path_.c_str());
   for (UniqueFd *fd : {&epoll_fd_, &stop_fd_, &arrival_fd_, &mountinfo_fd_}) fd->reset();
@@ -162,25 +159,18 @@ void Server::refresh_mount() {
   if (own_mnt_id_ == 0 && mount_.found) own_mnt_id_ = mount_.mnt_id;
   v->mnt_id = own_mnt_id_;
   v->ok = mount_.found && mount_.mnt_id == own_mnt_id_ && !mount_.covered;
-  view_ = std::move(v);
-  view_gen_.fetch_add(1, std::memory_order_release);
+  view_.publish(std::move(v));
 }
 
 // The mount as this thread last took it, taken again when it was replaced.
 const MountView &Server::mount_view(Worker &w) {
-  uint64_t gen = view_gen_.load(std::memory_order_acquire);
-  if (gen != w.mount_view_gen || !w.mount) {
-    std::lock_guard<std::mutex> g(mount_mu_);
-    w.mount = view_;
-    w.mount_view_gen = view_gen_.load(std::memory_order_relaxed);
-  }
-  return *w.mount;
+  return *view_.take(&w.mount);  // (refresh_mount published one before any thread started)
 }
 
-// Whether our mount still lies at its mount point, looking at mountinfo again only when a
-// mount table may have changed: the BPF mount-change counter (one load, root servers), else
-// the mountinfo file's own change notification (one poll).
-bool Server::mount_current(Worker &w) {
+// Looks at mountinfo again (refresh_mount) when a mount table may have changed: the BPF
+// mount-change counter (one load, root servers), else the mountinfo file's own change
+// notification (one poll). Whether our mount still lies at its mount point is the view's ok.
+void Server::follow_mount_changes(Worker &w) {
   uint64_t gen = 0;
   uint32_t source = 0;
   if (w.kernel.mount_generation(&gen, &source)) {
@@ -189,11 +179,10 @@ bool Server::mount_current(Worker &w) {
       w.mount_gen_source = source;
       refresh_mount();
     }
-    return mount_view(w).ok;
+    return;
   }
   pollfd p{mountinfo_fd_.get(), POLLPRI, 0};
   if (mountinfo_fd_.valid() && poll(&p, 1, 0) > 0) refresh_mount();
-  return mount_view(w).ok;
 }
 
 namespace {
@@ -533,10 +522,7 @@ bool Server::adopt_arrivals() {
 // Hands the serving threads a new list of the clients with a region (each takes it at its
 // next pass; a dropped client lives on until the last thread let go of it).
 void Server::publish_clients() {
-  auto list = std::make_shared<const ClientList>(active_);
-  std::lock_guard<std::mutex> g(list_mu_);
-  published_ = std::move(list);
-  clients_gen_.fetch_add(1, std::memory_order_release);
+  published_.publish(std::make_shared<const ClientList>(active_));
 }
 
 void Server::drop_client(int fd) {
@@ -581,10 +567,11 @@ void Server::on_control(Client &c) {
   if (n != sizeof(req) || req.magic != wire::kMagic) {
     rep.status = -EPROTO;
   } else if (req.op == control::Op::kInfo) {
+    std::shared_ptr<const MountView> view = view_.current();
     std::lock_guard<std::mutex> g(mount_mu_);
     rep.info.pid = getpid();
-    rep.info.flags = (view_->facts.default_permissions ? control::kDefaultPermissions : 0) |
-                     (view_->facts.allow_other ? control::kAllowOther : 0);
+    rep.info.flags = (view->facts.default_permissions ? control::kDefaultPermissions : 0) |
+                     (view->facts.allow_other ? control::kAllowOther : 0);
     rep.info.mnt_id = mount_.mnt_id;
     rep.info.kernel_dev = mount_.kernel_dev;
     rep.info.clients = static_cast<uint32_t>(active_.size());
@@ -635,16 +622,11 @@ static_assert(wire::kSlotCount == 64, "one bit of the pending word per slot");
 // serving thread's: each slot goes to the thread that claims it. A leader (*leading) lets
 // the watcher take the lead while inside a request, and learns here if it did.
 bool Server::scan(Worker &w, bool *leading) {
-  uint64_t gen = clients_gen_.load(std::memory_order_acquire);
-  if (gen != w.clients_gen || !w.clients) {
-    std::lock_guard<std::mutex> g(list_mu_);
-    w.clients = published_;
-    w.clients_gen = clients_gen_.load(std::memory_order_relaxed);
-  }
-  if (!w.clients) return false;
+  const ClientList *clients = published_.take(&w.clients);
+  if (clients == nullptr) return false;
   bool found = false;
   int clients_in_pass = 0;
-  for (const auto &cp : *w.clients) {
+  for (const auto &cp : *clients) {
     Client &c = *cp;
     wire::RegionHeader *h = wire::header_of(c.base());
     int served = 0;
@@ -689,7 +671,7 @@ bool Server::scan(Worker &w, bool *leading) {
         return true;
       }
     }
-    if (served) maybe_beat(*w.clients);  // many busy clients make a long pass: not stuck
+    if (served) maybe_beat(*clients);  // many busy clients make a long pass: not stuck
   }
   return found;
 }
@@ -722,7 +704,7 @@ void Server::serve_slot(Worker &w, Client &c, wire::Slot *s) {
   Decoded d{};
   bool ready =
       ext_.fs.initialized.load(std::memory_order_acquire) && !ext_.challenges.replies_missed();
-  mount_current(w);
+  follow_mount_changes(w);
   if (ready && mount_view(w).conn_want != ext_.fs.conn_want) refresh_mount();  // INIT came
   const MountView &mv = mount_view(w);  // not taken again below: the reference stays good
   std::shared_ptr<const Creds> creds;

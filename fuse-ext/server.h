@@ -33,6 +33,7 @@
 #include "kernel_view.h"
 #include "kernel_watch.h"
 #include "mount_info.h"
+#include "published.h"
 #include "request_decode.h"
 #include "serve_ctx.h"
 #include "unique_fd.h"
@@ -64,10 +65,8 @@ struct Worker {
   KernelWatch kernel;        // cwd, watch and mount-change counters (kernel_watch.h)
   uint64_t mount_gen = 0;    // mount-change counter at this thread's last look
   uint32_t mount_gen_source = 0;
-  std::shared_ptr<const ClientList> clients;  // the clients as last published
-  uint64_t clients_gen = 0;
-  std::shared_ptr<const MountView> mount;  // the mount as last published
-  uint64_t mount_view_gen = 0;
+  Published<ClientList>::Copy clients;  // the clients as last taken
+  Published<MountView>::Copy mount;     // the mount as last taken
 };
 
 class Server {
@@ -112,7 +111,7 @@ class Server {
   void serve_slot(Worker &w, Client &c, wire::Slot *s);
   const MountView &mount_view(Worker &w);
   void refresh_mount();
-  bool mount_current(Worker &w);
+  void follow_mount_changes(Worker &w);
   bool kernel_allows(Worker &w, Client &c, const MountView &mv, const Decoded &d);
   void forget_all(const std::vector<Forget> &forgets);
 
@@ -149,15 +148,12 @@ class Server {
   std::unordered_map<int, Client *> by_efd_;
   std::unordered_map<int, Client *> by_pidfd_;  // the connecting process: dropped when it exits
   ClientList active_;                           // clients with a region
-  std::mutex list_mu_;                          // guards published_
-  std::shared_ptr<const ClientList> published_;
-  std::atomic<uint64_t> clients_gen_{1};
+  Published<ClientList> published_;
 
-  std::mutex mount_mu_;  // guards mount_, own_mnt_id_, view_
+  std::mutex mount_mu_;  // guards mount_, own_mnt_id_
   MountInfo mount_;
   uint64_t own_mnt_id_ = 0;
-  std::shared_ptr<const MountView> view_;
-  std::atomic<uint64_t> view_gen_{1};
+  Published<MountView> view_;
 
   std::atomic<int64_t> next_beat_ns_{0};  // when the regions' beat words move next (wire.h)
 };

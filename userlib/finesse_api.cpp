@@ -23,16 +23,12 @@ template <typename Kernel>
 auto finish(finesse::Result r, Kernel kernel) -> decltype(kernel()) {
   if (r.to_kernel()) {
     note_route(false);
-    auto r = kernel();
+    auto k = kernel();
     kernel_call_done();  // (timed when sent there to compare routes: read_route.h)
-    return r;
+    return k;
   }
   note_route(true);
-  if (r.failed()) {
-    errno = static_cast<int>(-r.rc());
-    return -1;
-  }
-  return static_cast<decltype(kernel())>(r.rc());
+  return r.to_libc<decltype(kernel())>();
 }
 
 // op(file) on the file behind fd (the kernel's facts, then /proc/self/fd), or kToKernel.

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <vector>
@@ -18,28 +19,51 @@ void count(GoodRun *r, bool ok) {
   if (!ok) r->wrong++;
   if (finesse_last_route() == FINESSE_ROUTE_BYPASS) r->bypassed++;
 }
+
+// Times each call (from *t to now) into r, and counts it.
+void timed(GoodRun *r, int64_t *t, bool ok) {
+  int64_t end = now_ns();
+  r->slowest_ns = std::max(r->slowest_ns, end - *t);
+  *t = end;
+  count(r, ok);
+}
+
+// Calls run(&r), with r's stall counts the client's counters' moves meanwhile.
+template <typename Run>
+GoodRun with_stall_counts(Run run) {
+  GoodRun r;
+  finesse_client_stats before{}, after{};
+  finesse_get_client_stats(&before);
+  run(&r);
+  finesse_get_client_stats(&after);
+  r.stalled_skipped = after.stalled_skipped - before.stalled_skipped;
+  r.stalled_waited = after.stalled_waited - before.stalled_waited;
+  return r;
+}
+
 }  // namespace
 
 GoodRun run_good_client(const std::string &dir, int n) {
-  GoodRun r;
-  int64_t t = now_ns();
-  auto timed = [&](bool ok) {
-    int64_t end = now_ns();
-    r.slowest_ns = std::max(r.slowest_ns, end - t);
-    t = end;
-    count(&r, ok);
-  };
-  for (int i = 0; i < n; i++) {
-    std::string p = dir + "/d" + std::to_string(i);
-    t = now_ns();
-    timed(finesse_mkdir(p.c_str(), 0755) == 0);
-    struct stat st;
-    t = now_ns();
-    timed(finesse_stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode));
-    t = now_ns();
-    if (i % 3 == 0) timed(finesse_rmdir(p.c_str()) == 0);
-  }
-  return r;
+  return with_stall_counts([&](GoodRun *r) {
+    for (int i = 0; i < n; i++) {
+      std::string p = dir + "/d" + std::to_string(i);
+      int64_t t = now_ns();
+      timed(r, &t, finesse_mkdir(p.c_str(), 0755) == 0);
+      struct stat st;
+      timed(r, &t, finesse_stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode));
+      if (i % 3 == 0) timed(r, &t, finesse_rmdir(p.c_str()) == 0);
+    }
+  });
+}
+
+GoodRun run_stat_probe(const std::string &dir, int ms) {
+  return with_stall_counts([&](GoodRun *r) {
+    for (int64_t until = now_ns() + int64_t{ms} * 1000000; now_ns() < until; usleep(1000)) {
+      struct stat st;
+      int64_t t = now_ns();
+      timed(r, &t, finesse_stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode));
+    }
+  });
 }
 
 std::string expected_good_tree(int n) {

@@ -59,12 +59,8 @@ class Scope {
 // The bypass answered r (0, a count, or an errno): return it as libc would.
 template <typename R>
 R answer(int saved_errno, Result r) {
-  if (r.failed()) {
-    errno = static_cast<int>(-r.rc());
-    return static_cast<R>(-1);
-  }
-  errno = saved_errno;
-  return static_cast<R>(r.rc());
+  errno = saved_errno;  // a success leaves errno as the caller had it
+  return r.to_libc<R>();
 }
 
 void count_bypassed();
