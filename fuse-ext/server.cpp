@@ -263,9 +263,12 @@ bool Server::can_take_over() const {
 void Server::lead(Worker &w) {
   const Tuning &t = tuning();
   int64_t last_work = now_ns();
-  int64_t next_poll = last_work + kBusyPollNs;
   uint32_t iterations = 0;
   leader_asleep_since_.store(0, std::memory_order_relaxed);
+  // The sockets first: a lead taken from a thread inside a long request may itself be taken
+  // inside its first one, and then only this look sees new clients, hang-ups and the stop.
+  next_poll_ns_ = 0;
+  if (!poll_if_due()) return;
   // Spin budget after the last request: FINESSE_SERVER_SPIN_US while requests come in runs,
   // halved (down to kMinSpinNs) after each wake-up that served a single turn, quadrupled
   // again when a sleep ended sooner than the full budget would have spun, full again after
@@ -282,10 +285,7 @@ void Server::lead(Worker &w) {
     if (found) {
       turns_since_wake++;
       last_work = now_ns();
-      if (last_work >= next_poll) {
-        next_poll = last_work + kBusyPollNs;
-        if (poll_events(0) < 0) return;
-      }
+      if (!poll_if_due()) return;
       continue;
     }
     // Spin (reading the clock and yielding only now and then: a client thread waiting for a
@@ -334,7 +334,7 @@ void Server::lead(Worker &w) {
         futex_wake(&watch_word_, 1);
       }
     }
-    next_poll = now_ns() + kBusyPollNs;
+    next_poll_ns_ = now_ns() + kBusyPollNs;
     if (n == 0) continue;
     last_work = now_ns();
     if (spinning) continue;
@@ -343,7 +343,7 @@ void Server::lead(Worker &w) {
     // microseconds. Woken by a request sooner than the full spin would have lasted: more.
     if (!find_posted())
       spin_ns = t.server_spin_ns;
-    else if (next_poll - kBusyPollNs - slept_at < t.server_spin_ns)
+    else if (next_poll_ns_ - kBusyPollNs - slept_at < t.server_spin_ns)
       spin_ns = std::min(spin_ns * 4, t.server_spin_ns);
   }
 }
@@ -427,6 +427,15 @@ void Server::serve_load(Worker &w) {
     if ((iterations & 31) == 0 && now_ns() - last_work > kHelperSpinNs) break;
   }
   serving_.fetch_sub(1);
+}
+
+// The leader's look at its sockets while busy, at most every kBusyPollNs; false once asked
+// to stop.
+bool Server::poll_if_due() {
+  int64_t now = now_ns();
+  if (now < next_poll_ns_) return true;
+  next_poll_ns_ = now + kBusyPollNs;
+  return poll_events(0) >= 0;
 }
 
 // Handles what the sockets have (waiting up to timeout ms): how many of the events were a
@@ -670,6 +679,9 @@ bool Server::scan(Worker &w, bool *leading) {
         *leading = false;
         return true;
       }
+      // A pass over clients that keep posting slow requests is long: the sockets meanwhile.
+      // (The stop is seen again by lead(): the stop eventfd stays readable.)
+      poll_if_due();
     }
     if (served) maybe_beat(*clients);  // many busy clients make a long pass: not stuck
   }

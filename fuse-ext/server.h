@@ -96,6 +96,7 @@ class Server {
 
   // The leader's: sockets, clients, beat and idle words.
   int poll_events(int timeout, bool was_idle = false);
+  bool poll_if_due();
   bool handle_event(int fd, uint32_t events);
   bool adopt_arrivals();
   void drop_client(int fd);
@@ -148,6 +149,7 @@ class Server {
   std::unordered_map<int, Client *> by_efd_;
   std::unordered_map<int, Client *> by_pidfd_;  // the connecting process: dropped when it exits
   ClientList active_;                           // clients with a region
+  int64_t next_poll_ns_ = 0;                    // when a busy leader looks at its sockets
   Published<ClientList> published_;
 
   std::mutex mount_mu_;  // guards mount_, own_mnt_id_

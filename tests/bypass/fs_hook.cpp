@@ -13,6 +13,8 @@
 //                             itself was beaten (the sample file systems check again; one
 //                             that relies on the kernel's check, as FUSE lets it, would have
 //                             made a cycle).
+//   FINESSE_HOOK_SLOW_US=N    every lookup and getattr takes N microseconds longer (storage
+//                             that answers slowly, as a network file system's may).
 //   FINESSE_HOOK_OWN_LOOP=1   fuse_session_loop runs the file system's own single-threaded
 //                             fuse_session_receive_buf/fuse_session_process_buf loop.
 #define FUSE_USE_VERSION 34
@@ -80,8 +82,17 @@ void wait_release() {
   unlink((dir + "/in-lookup").c_str());
 }
 
+void slow_storage() {
+  static const long us = [] {
+    const char *v = getenv("FINESSE_HOOK_SLOW_US");
+    return v != nullptr ? atol(v) : 0;
+  }();
+  if (us > 0) usleep(static_cast<useconds_t>(us));
+}
+
 void h_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
   NoReentry g;
+  slow_storage();
   t_slow = slow_dir() != nullptr && strncmp(name, "slow", 4) == 0;
   g_ops.lookup(req, parent, name);
   t_slow = false;
@@ -89,6 +100,7 @@ void h_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
 
 void h_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info *fi) {
   NoReentry g;
+  slow_storage();
   g_ops.getattr(req, ino, fi);
 }
 

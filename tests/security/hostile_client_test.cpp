@@ -220,7 +220,8 @@ bool wait_ready(int parent_end) {
 }
 
 // What a hostile process does to its own region until it is killed.
-enum class Misbehaviour { kChaos, kFlood, kPostedNeverRead, kStopped };
+// kFloodMissing: stats of a name that does not exist (every one asks the file system).
+enum class Misbehaviour { kChaos, kFlood, kFloodMissing, kPostedNeverRead, kStopped };
 
 // Two hundred levels: a walk that costs the server tens of microseconds per request.
 const std::string kDeepPath = [] {
@@ -231,16 +232,16 @@ const std::string kDeepPath = [] {
 
 // Keeps the server busy for good: threads re-post well-formed requests the moment they are
 // answered, so that the server never runs out of work while the good client connects.
-[[noreturn]] void flood(RawClient &c) {
+[[noreturn]] void flood(RawClient &c, const std::string &path) {
   constexpr uint32_t kThreads = 1;
   std::vector<std::thread> ts;
   for (uint32_t t = 0; t < kThreads; t++)
-    ts.emplace_back([&c, t] {
+    ts.emplace_back([&c, &path, t] {
       for (uint64_t n = 0;; n++) {
         uint32_t i = t + kThreads * static_cast<uint32_t>(n % (wire::kSlotCount / kThreads));
         wire::Slot *s = c.slot(i);
         if (s->h.state.load() == wire::kPosted || s->h.state.load() == wire::kClaimed) continue;
-        c.put_request(i, Op::kStat, wire::Request{}, kDeepPath);  // the answer overwrote it
+        c.put_request(i, Op::kStat, wire::Request{}, path);  // the answer overwrote it
         s->h.state.store(wire::kPosted);
         wire::header_of(c.region)->pending.fetch_or(uint64_t{1} << i);
         uint64_t one = 1;  // a sleeping server is woken, as by any client
@@ -265,7 +266,8 @@ const std::string kDeepPath = [] {
   }
   say_ready();
   if (how == Misbehaviour::kStopped) raise(SIGSTOP);
-  if (how == Misbehaviour::kFlood) flood(c);
+  if (how == Misbehaviour::kFlood) flood(c, kDeepPath);
+  if (how == Misbehaviour::kFloodMissing) flood(c, "missing");
   if (how != Misbehaviour::kChaos) {
     for (;;) pause();
   }
@@ -334,8 +336,8 @@ std::string server_totals(const AttachedFs &fs) {
          std::to_string(r.stats.clients_total);
 }
 
-void expect_good_client_unharmed(AttachedFs &fs, const std::vector<pid_t> &hostile) {
-  constexpr int kRounds = 150;
+void expect_good_client_unharmed(AttachedFs &fs, const std::vector<pid_t> &hostile,
+                                 int kRounds = 150) {
   std::string dir = fs.path("good");
   ASSERT_EQ(mkdir(dir.c_str(), 0777), 0);
   std::string before = server_totals(fs);
@@ -349,8 +351,10 @@ void expect_good_client_unharmed(AttachedFs &fs, const std::vector<pid_t> &hosti
   }
   for (pid_t p : hostile) end_child(p);
   EXPECT_EQ(g.wrong, 0);
-  EXPECT_EQ(g.bypassed, g.calls) << "calls that fell back (in " << took_ms
-                                 << " ms); server before: " << before << "; after: " << after;
+  EXPECT_EQ(g.bypassed, g.calls) << "calls that fell back (in " << took_ms << " ms; "
+                                 << g.stalled_skipped << " skipped and " << g.stalled_waited
+                                 << " withdrawn on a still beat); server before: " << before
+                                 << "; after: " << after;
   EXPECT_TRUE(fs.fs().daemon_alive()) << fs.fs().daemon_stderr();
   EXPECT_EQ(list_dir(dir), expected_good_tree(kRounds));
 }
@@ -416,6 +420,23 @@ TEST_F(Hostile, FloodingClientDoesNotHoldUpTheUnmount) {
   pin_process(getpid(), all);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
       << "the daemon had to be killed: status " << status;
+}
+
+// Storage that answers slowly (every lookup and getattr 5 ms longer), flooded: each request
+// outlasts the watcher's two looks, so the lead changes hands at nearly every one. A client
+// that connects meanwhile must still be taken in and served (first seen under a slow
+// emulator, where a flood's 200-level walks took as long: no leader stayed long enough to
+// look at its sockets, and the new client's calls all went to the kernel).
+TEST(HostileSlowStorage, FloodWhoseCallsOutlastTheWatchDoesNotKeepANewClientOut) {
+  MountOptions o = memfs_opts();
+  o.env["LD_PRELOAD"] = fs_hook_lib();
+  o.env["FINESSE_HOOK_SLOW_US"] = "5000";
+  AttachedFs fs(o);
+  std::string sock = server_socket_of(fs.mnt());
+  ASSERT_FALSE(sock.empty());
+  pid_t h = spawn_misbehaving(sock, Misbehaviour::kFloodMissing);
+  ASSERT_GT(h, 0);
+  expect_good_client_unharmed(fs, {h}, 20);
 }
 
 TEST_F(Hostile, ClientThatNeverReadsRepliesDoesNotHarmOthers) {
