@@ -105,7 +105,7 @@ DeleteEval evaluate_delete(const ConfigResult &config, int threads) {
 
 AppEval evaluate_app(const ConfigResult &config, App app) {
   AppEval e;
-  for (Column column : kColumns) {
+  for (Column column : kAppColumns) {
     const int c = static_cast<int>(column);
     auto it = config.apps.find({app, column});
     if (it == config.apps.end()) continue;
@@ -118,10 +118,15 @@ AppEval evaluate_app(const ConfigResult &config, App app) {
     e.seconds[c] = summarize(wall);
     e.cpu_s[c] = summarize(cpu).median;
   }
-  for (int c = 0; c < 3; ++c) {
-    if (e.seconds[0].median > 0) e.ratio_to_native[c] = e.seconds[c].median / e.seconds[0].median;
+  auto median = [&](Column c) { return e.seconds[static_cast<int>(c)].median; };
+  for (Column column : kAppColumns) {
+    if (median(Column::kNative) > 0)
+      e.ratio_to_native[static_cast<int>(column)] = median(column) / median(Column::kNative);
   }
-  if (e.seconds[1].median > 0) e.bypass_over_fuse = e.seconds[2].median / e.seconds[1].median;
+  if (median(Column::kFuse) > 0)
+    e.bypass_over_fuse = median(Column::kBypass) / median(Column::kFuse);
+  if (median(Column::kPlain) > 0)
+    e.attached_over_plain = median(Column::kFuse) / median(Column::kPlain);
   return e;
 }
 

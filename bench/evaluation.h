@@ -55,14 +55,19 @@ struct DeleteEval {
 DeleteEval evaluate_delete(const ConfigResult &config, int threads);
 
 // One application: wall time per column and the ratios to native.
+// Indexed by Column (kAppColumns).
 struct AppEval {
-  Summary seconds[3];
-  double cpu_s[3] = {};            // median of (programs + daemon) CPU
-  double ratio_to_native[3] = {};  // time / native time
+  Summary seconds[kColumnCount];
+  double cpu_s[kColumnCount] = {};            // median of (programs + daemon) CPU
+  double ratio_to_native[kColumnCount] = {};  // time / native time
   double bypass_over_fuse = 0;     // the shim's time / kernel FUSE's (target: <= 1.0)
+  // The kernel path with the server attached / kernel FUSE without Finesse (target: <= 1.0;
+  // 0 when the plain column was not measured).
+  double attached_over_plain = 0;
   int failed_runs = 0;
 };
 inline constexpr double kAppShimTarget = 1.0;
+inline constexpr double kAttachedTarget = 1.0;
 AppEval evaluate_app(const ConfigResult &config, App app);
 
 // Everything that makes a bypass column not a bypass measurement, or any call fail: one line

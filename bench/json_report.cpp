@@ -77,8 +77,9 @@ json apps_json(const ConfigResult &config) {
     if (!config.apps.contains({app.app, Column::kNative})) continue;
     const AppEval a = evaluate_app(config, app.app);
     json columns, ratios;
-    for (Column column : kColumns) {
+    for (Column column : kAppColumns) {
       const int c = static_cast<int>(column);
+      if (a.seconds[c].median <= 0) continue;  // (plain: not measured)
       columns[column_key(column)] = {{"median_s", a.seconds[c].median},
                                      {"min_s", a.seconds[c].min},
                                      {"max_s", a.seconds[c].max},
@@ -90,6 +91,7 @@ json apps_json(const ConfigResult &config) {
                    {"columns", columns},
                    {"time_over_native", ratios},
                    {"bypass_over_fuse", a.bypass_over_fuse},
+                   {"attached_over_plain", a.attached_over_plain},
                    {"failed_runs", a.failed_runs}});
   }
   return out;

@@ -56,18 +56,23 @@ def apps(doc, config):
     if not config.get("apps"):
         return []
     out = [f"**applications, {doc['app_files']} files: {config['storage']} source, "
-           f"{config['label']}** (bypass: `LD_PRELOAD=libfinesse_preload.so`)", "",
-           "| program | native ms | kernel FUSE ms | bypass ms | FUSE/native | bypass/native | "
-           "bypass/FUSE | CPU ms native / FUSE / bypass |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|"]
+           f"{config['label']}** (plain: kernel FUSE without Finesse, a twin daemon; attached: "
+           f"the kernel path with the server attached, no shim, as a static binary sees it; "
+           f"bypass: `LD_PRELOAD=libfinesse_preload.so`)", "",
+           "| program | native ms | plain FUSE ms | attached ms | bypass ms | attached/native | "
+           "bypass/native | attached/plain | bypass/attached | CPU ms native / plain / attached / bypass |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for a in config["apps"]:
         c, r = a["columns"], a["time_over_native"]
-        cpu = " / ".join(num(c[k]["cpu_s"] * 1e3) for k in ("native", "fuse", "bypass"))
-        shim = a.get("bypass_over_fuse")
-        shim = "n/a" if shim is None else f"{shim:.2f}×" + ("" if shim <= 1.0 else " **(> 1)**")
-        out.append(f"| `{a['label']}` | {num(c['native']['median_s'] * 1e3)} | "
-                   f"{num(c['fuse']['median_s'] * 1e3)} | {num(c['bypass']['median_s'] * 1e3)} | "
-                   f"{r['fuse']:.2f}× | {r['bypass']:.2f}× | {shim} | {cpu} |")
+        keys = ("native", "plain", "fuse", "bypass")
+        ms = {k: num(c[k]["median_s"] * 1e3) if k in c else "–" for k in keys}
+        cpu = " / ".join(num(c[k]["cpu_s"] * 1e3) if k in c else "–" for k in keys)
+
+        def goal(v):
+            return "n/a" if not v else f"{v:.2f}×" + ("" if v <= 1.0 else " **(> 1)**")
+        out.append(f"| `{a['label']}` | {ms['native']} | {ms['plain']} | {ms['fuse']} | "
+                   f"{ms['bypass']} | {r['fuse']:.2f}× | {r['bypass']:.2f}× | "
+                   f"{goal(a.get('attached_over_plain'))} | {goal(a.get('bypass_over_fuse'))} | {cpu} |")
     return out
 
 

@@ -87,11 +87,10 @@ bool probe_bypass(const std::string &mnt) {
 
 // With few, long repetitions, each column goes first once: a drift within a repetition (a
 // neighbour starting to compile) then does not always hit the same column.
-std::vector<Column> rotated_columns(int rep) {
+template <size_t N>
+std::vector<Column> rotated_columns(int rep, const Column (&columns)[N]) {
   std::vector<Column> out;
-  for (size_t i = 0; i < std::size(kColumns); ++i) {
-    out.push_back(kColumns[(i + static_cast<size_t>(rep)) % std::size(kColumns)]);
-  }
+  for (size_t i = 0; i < N; ++i) out.push_back(columns[(i + static_cast<size_t>(rep)) % N]);
   return out;
 }
 
@@ -160,7 +159,7 @@ void run_config(const RunResult &run, const std::string &work, const std::string
   if (suite_on(opt, "delete")) {
     for (int rep = 0; rep < heavy_reps(opt); ++rep) {
       for (int threads : kDeleteThreads) {
-        for (Column column : rotated_columns(rep)) {
+        for (Column column : rotated_columns(rep, kColumns)) {
           throw_if_interrupted();
           progress.step(where + "  rep " + std::to_string(rep + 1) + "  delete " +
                         std::to_string(opt.files) + " files, " + std::to_string(threads) +
@@ -175,16 +174,27 @@ void run_config(const RunResult &run, const std::string &work, const std::string
     }
   }
   if (suite_on(opt, "apps")) {
+    // Kernel FUSE without Finesse: the same daemon on a twin source, without the server.
+    const std::string plain_src = work + "/plain-src-" + cfg.key,
+                      plain_mnt = work + "/plain-mnt-" + cfg.key;
+    make_dir(plain_src);
+    make_dir(plain_mnt);
+    DaemonMount plain({daemon_argv(run.fs_binary, plain_src, plain_mnt, cfg.mount_options),
+                       {},
+                       plain_mnt,
+                       work + "/plain-daemon-" + cfg.key + ".log"});
     for (int rep = 0; rep < heavy_reps(opt); ++rep) {
-      for (Column column : rotated_columns(rep)) {
+      for (Column column : rotated_columns(rep, kAppColumns)) {
         throw_if_interrupted();
         progress.step(where + "  rep " + std::to_string(rep + 1) + "  applications  " +
                       column_key(column));
         const std::string name = "app-r" + std::to_string(rep) + "-" + column_key(column);
-        auto samples = measure_apps(column, column == Column::kNative ? src : mnt, name, tarball,
-                                    run.shim_lib, daemon);
+        const bool is_plain = column == Column::kPlain;
+        const std::string view = column == Column::kNative ? src : is_plain ? plain_mnt : mnt;
+        auto samples = measure_apps(column, view, name, tarball, run.shim_lib,
+                                    is_plain ? plain.pid() : daemon);
         for (const auto &[app, sample] : samples) out->apps[{app, column}].push_back(sample);
-        remove_tree(src + "/" + name);
+        remove_tree((is_plain ? plain_src : src) + "/" + name);
       }
     }
   }
@@ -240,7 +250,7 @@ RunResult run_benchmark(const Options &options) {
   const size_t heavy = static_cast<size_t>(heavy_reps(options));
   const size_t per_config = (suite_on(options, "ops") ? reps * ops * std::size(kColumns) : 0) +
                             (suite_on(options, "delete") ? heavy * 2 * std::size(kColumns) : 0) +
-                            (suite_on(options, "apps") ? heavy * std::size(kColumns) : 0);
+                            (suite_on(options, "apps") ? heavy * std::size(kAppColumns) : 0);
   const size_t sub_runs = (suite_on(options, "spin") ? spin_settings().size() : 0) +
                           (suite_on(options, "taskset") ? 1 : 0) +
                           (suite_on(options, "harm") ? harm_steps(options) : 0);

@@ -254,6 +254,8 @@ const char *column_key(Column column) {
       return "fuse";
     case Column::kBypass:
       return "bypass";
+    case Column::kPlain:
+      return "plain";
   }
   return "?";
 }

@@ -28,10 +28,16 @@ enum class Op {
 
 enum class Column {
   kNative,  // libc on the source directory
-  kFuse,    // libc on the mount: the kernel FUSE path
+  kFuse,    // libc on the mount: the kernel FUSE path, the server loaded and attached
   kBypass,  // finesse_* on the same mount, attached
+  // libc on a twin mount of the same daemon without libfinesse_fuse.so: kernel FUSE without
+  // Finesse (the applications suite; kFuse beside it is what a static binary sees).
+  kPlain,
 };
 inline constexpr Column kColumns[] = {Column::kNative, Column::kFuse, Column::kBypass};
+inline constexpr Column kAppColumns[] = {Column::kNative, Column::kPlain, Column::kFuse,
+                                         Column::kBypass};
+inline constexpr int kColumnCount = 4;  // every Column, as array indexes
 
 struct OpInfo {
   Op op;

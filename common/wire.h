@@ -123,6 +123,28 @@ struct Reply {
 // fstat of an open fd answers from them without the daemon, cheaper than a bypassed one.
 constexpr uint32_t kHintKernelCachesAttrs = 1u << 0;
 
+// Extended attributes outside user.* that programs read for every file (`ls -l`: the SELinux
+// label, the POSIX ACLs), one bit each. The kernel answers them itself where a security
+// module or its ACL code claims them, and asks the file system otherwise; the server sees
+// which it asks (RegionHeader::xattrs_forwarded) and only those are bypassed.
+constexpr uint32_t kXattrSelinux = 1u << 0;     // security.selinux: the file system's value
+constexpr uint32_t kXattrAclAccess = 1u << 1;   // system.posix_acl_access: none (ENODATA) only
+constexpr uint32_t kXattrAclDefault = 1u << 2;  // system.posix_acl_default: likewise
+// name's bit, 0 for any other name.
+inline uint32_t xattr_bit(const char *name) {
+  if (name == nullptr) return 0;
+  auto is = [name](const char *s) {
+    for (size_t i = 0;; i++) {
+      if (name[i] != s[i]) return false;
+      if (s[i] == '\0') return true;
+    }
+  };
+  if (is("security.selinux")) return kXattrSelinux;
+  if (is("system.posix_acl_access")) return kXattrAclAccess;
+  if (is("system.posix_acl_default")) return kXattrAclDefault;
+  return 0;
+}
+
 struct alignas(64) SlotHeader {
   std::atomic<uint32_t> state;            // SlotState; the futex word the client sleeps on
   std::atomic<uint32_t> client_sleeping;  // set by a client about to futex-wait
@@ -152,6 +174,9 @@ struct alignas(64) RegionHeader {
   // file system (a call that does not return), and clients use the kernel meanwhile.
   std::atomic<uint32_t> beat;
   alignas(64) std::atomic<uint32_t> closed;       // server stopped serving this connection
+  // kXattr* bits of the names the kernel was seen handing to the file system (set by the
+  // server, never cleared): the client asks the server for those only.
+  std::atomic<uint32_t> xattrs_forwarded;
   // Bit i set: slot i was posted. Lets the server look at one word per client instead of
   // one cache line per slot. Only a hint: the slot's state decides.
   alignas(64) std::atomic<uint64_t> pending;

@@ -31,8 +31,9 @@ constexpr size_t kMaxClients = 4096;
 constexpr int kMaxClientsPerUser = 1024;
 
 // Sends the welcome w with a sealed 0600 region and its eventfd, for a client just
-// admitted. False on failure.
-bool make_region(Client &c, const wire::Welcome &w) {
+// admitted; the region says which xattr names the kernel hands the file system
+// (`forwarded`). False on failure.
+bool make_region(Client &c, const wire::Welcome &w, uint32_t forwarded) {
   int memfd = memfd_create("finesse-region", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   // 0600: memfds start as 0777, and /proc/<pid>/fd/N reopens by the inode's mode.
   if (memfd < 0 || fchmod(memfd, 0600) < 0 || ftruncate(memfd, wire::kRegionSize) < 0 ||
@@ -49,6 +50,7 @@ bool make_region(Client &c, const wire::Welcome &w) {
     hdr->version = wire::kVersion;
     hdr->slot_count = wire::kSlotCount;
     hdr->slot_size = wire::kSlotSize;
+    hdr->xattrs_forwarded.store(forwarded, std::memory_order_relaxed);
   }
   bool ok = region != MAP_FAILED && efd >= 0 && send_msg(c.sock, &w, sizeof(w), fds, 2) >= 0;
   close(memfd);  // the mapping stays; the client has its own fd
@@ -288,7 +290,7 @@ void FrontDoor::on_hello(int fd) {
   // What a stat answer would tell the client, told now: its first fstat of a file it opened
   // goes to the kernel's cached attributes without looking the fd up.
   if (kernel_.caches_attrs()) w.hints |= wire::kHintKernelCachesAttrs;
-  if (!make_region(c, w)) return drop(fd);
+  if (!make_region(c, w, kernel_.xattrs_forwarded())) return drop(fd);
   counters_.clients_total++;
   counters_.clients_active++;
   hand_over(fd);

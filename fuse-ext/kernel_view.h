@@ -15,6 +15,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "wire.h"
+
 namespace finesse::server {
 
 class KernelView {
@@ -53,6 +55,15 @@ class KernelView {
   // notification may only expire a dentry (FUSE_EXPIRE_ONLY) instead of dropping it.
   void note_proto_minor(unsigned minor) { expire_only_.store(minor >= 38); }
   bool can_expire_only() const { return expire_only_.load(std::memory_order_relaxed); }
+  // A kernel GETXATTR request for name: the kernel asks the file system for it (no security
+  // module or ACL code of its own answered), so the bypass may too (wire::xattr_bit). True
+  // the first time for that name.
+  bool note_xattr_request(const char *name) {
+    uint32_t bit = wire::xattr_bit(name);
+    if (bit == 0 || (xattrs_forwarded_.load(std::memory_order_relaxed) & bit)) return false;
+    return !(xattrs_forwarded_.fetch_or(bit, std::memory_order_acq_rel) & bit);
+  }
+  uint32_t xattrs_forwarded() const { return xattrs_forwarded_.load(std::memory_order_acquire); }
 
  private:
   struct Held {
@@ -70,6 +81,7 @@ class KernelView {
   std::atomic<bool> entry_attrs_cached_{false};  // an entry reply had attr_timeout > 0
   std::atomic<bool> dir_cache_{false};
   std::atomic<int> in_flight_{0};
+  std::atomic<uint32_t> xattrs_forwarded_{0};
 };
 
 // The kernel lookup, readdirplus or create (create, mkdir, mknod, symlink) this thread is

@@ -214,8 +214,17 @@ uint64_t NodeCache::name_changed(fuse_ino_t parent, std::string_view name,
 
 void NodeCache::drop_entry_locked(fuse_ino_t parent, const std::string &name,
                                   std::vector<Forget> *forgets) {
+  // The node the name led to lost a link: what kernel entries naming it by its other names
+  // say of its link count and ctime is stale now too (a hard link removed, its twin stat'ed).
+  const Key key{parent, name};
+  auto d = dentries_.find(key);
+  auto k = kernel_entries_.find(key);
+  const fuse_ino_t victims[2] = {d != dentries_.end() ? d->second.ino : 0,
+                                 k != kernel_entries_.end() ? k->second.ino : 0};
   remove_dentry_locked(parent, name, forgets);
   erase_kernel_entry_locked(parent, name);
+  for (fuse_ino_t v : victims)
+    if (v != 0) erase_kernel_entries_naming_locked(v);
 }
 
 void NodeCache::invalidate_attr(fuse_ino_t ino) {

@@ -246,6 +246,14 @@ void t_release(fuse_req_t req, fuse_ino_t ino, fuse_file_info *fi) {
       [&] { st().ops.release(req, ino, fi); });
 }
 
+// The names the kernel asks the file system for are the ones the bypass may answer.
+void t_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size) {
+  ext().counters.kernel_ops++;
+  if (ext().kernel.note_xattr_request(name)) ext().server.tell_xattrs_forwarded();
+  OpGuard g(st());
+  st().ops.getxattr(req, ino, name, size);
+}
+
 }  // namespace
 
 #define FINESSE_WRAP(field, fn) \
@@ -290,7 +298,7 @@ void build_trampolines() {
   FINESSE_PLAIN(releasedir);
   FINESSE_PLAIN(fsyncdir);
   FINESSE_PLAIN(statfs);
-  FINESSE_PLAIN(getxattr);
+  FINESSE_WRAP(getxattr, t_getxattr);
   FINESSE_PLAIN(listxattr);
   FINESSE_PLAIN(access);
   FINESSE_PLAIN(getlk);

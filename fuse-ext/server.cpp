@@ -463,14 +463,38 @@ void Server::maybe_beat(const ClientList &clients) {
   int64_t now = now_ns();
   int64_t next = next_beat_ns_.load(std::memory_order_relaxed);
   if (now < next || !next_beat_ns_.compare_exchange_strong(next, now + kBeatNs)) return;
-  for (auto &c : clients) wire::header_of(c->base())->beat.fetch_add(1, std::memory_order_relaxed);
+  const uint32_t forwarded = ext_.kernel.xattrs_forwarded();
+  for (auto &c : clients) {
+    wire::RegionHeader *h = wire::header_of(c->base());
+    h->beat.fetch_add(1, std::memory_order_relaxed);
+    tell_forwarded(h, forwarded);
+  }
+}
+
+// Told at once when learned (a client whose calls all take the kernel while the server
+// sleeps would not hear it from the beat), from a libfuse thread; a client adopted meanwhile
+// hears it with the next beat.
+void Server::tell_xattrs_forwarded() {
+  std::shared_ptr<const ClientList> clients = published_.current();
+  if (!clients) return;
+  const uint32_t forwarded = ext_.kernel.xattrs_forwarded();
+  for (auto &c : *clients) tell_forwarded(wire::header_of(c->base()), forwarded);
+}
+
+// What the kernel was seen asking the file system for (KernelView::note_xattr_request),
+// told to a client with the beat.
+void Server::tell_forwarded(wire::RegionHeader *h, uint32_t forwarded) {
+  if (h->xattrs_forwarded.load(std::memory_order_relaxed) != forwarded)
+    h->xattrs_forwarded.store(forwarded, std::memory_order_relaxed);
 }
 
 void Server::set_idle(uint32_t v) {
+  const uint32_t forwarded = ext_.kernel.xattrs_forwarded();
   for (auto &c : active_) {
     wire::RegionHeader *h = wire::header_of(c->base());
     h->server_idle.store(v);
     h->beat.fetch_add(1, std::memory_order_relaxed);
+    tell_forwarded(h, forwarded);
   }
   std::atomic_thread_fence(std::memory_order_seq_cst);
 }

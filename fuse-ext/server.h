@@ -82,6 +82,9 @@ class Server {
   // forgotten.
   void stop();
   bool running() const { return !workers_.empty(); }
+  // The kernel was seen handing the file system a new xattr name (KernelView): tells every
+  // client now.
+  void tell_xattrs_forwarded();
 
  private:
   // The pool (see above).
@@ -109,6 +112,7 @@ class Server {
   // Every serving thread's.
   bool scan(Worker &w, bool *leading);
   void maybe_beat(const ClientList &clients);
+  static void tell_forwarded(wire::RegionHeader *h, uint32_t forwarded);
   void serve_slot(Worker &w, Client &c, wire::Slot *s);
   const MountView &mount_view(Worker &w);
   void refresh_mount();

@@ -267,7 +267,10 @@ bool times_req(Call &c, const struct timespec times[2]) {
 // declines those anyway, and asking it first would only add a round trip to, say, the ACL
 // lookup `ls -l` makes for every file).
 bool xattr_req(Call &c, const char *name, size_t size) {
-  if (name == nullptr || strncmp(name, "user.", 5) != 0) return false;
+  // Other names: the kernel, but for the few it hands the file system as they are (which the
+  // server tells: channel_call).
+  if (name == nullptr || (strncmp(name, "user.", 5) != 0 && wire::xattr_bit(name) == 0))
+    return false;
   size_t nlen = strnlen(name, wire::kNameMax + 1);
   if (nlen > wire::kNameMax) return false;
   c.req.size = size;

@@ -613,6 +613,16 @@ Result channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const 
     g_stalled_skips.fetch_add(1, std::memory_order_relaxed);
     return kToKernel;
   }
+  // An xattr name outside user.* that the kernel answers itself (a security module, its ACL
+  // code) or was not seen handing to the file system yet: the kernel, without asking.
+  if (op == wire::Op::kGetxattr) {
+    uint32_t bit = wire::xattr_bit(str.name);
+    if (bit != 0 &&
+        !(wire::header_of(c->region)->xattrs_forwarded.load(std::memory_order_relaxed) & bit)) {
+      release(*c);
+      return kToKernel;
+    }
+  }
   // A sleeping server takes a wake-up (60-80 us here) before it sees a request: about what
   // the kernel path costs when it must ask the daemon, and far more than when the kernel has
   // the answer (an lstat of a name READDIRPLUS just gave it: ~1 us). A read-only call takes

@@ -29,6 +29,11 @@ class IdleServer : public ::testing::Test {
     ASSERT_TRUE(g_default_routes);
     MountOptions o;
     o.env["FINESSE_SERVER_SPIN_US"] = std::to_string(kServerSpinMs * 1000);
+    // Nothing cached by the kernel: where it caches, reads take whichever route was cheaper
+    // lately (read_route_test), and a cached stat is the kernel's until its entry expires
+    // (1 s), which made the wake-up here a matter of seconds under load.
+    o.entry_timeout = 0;
+    o.attr_timeout = 0;
     fs_ = std::make_unique<AttachedFs>(o);
     ASSERT_EQ(::mkdir(fs_->path("d").c_str(), 0755), 0);
     // Connected (the first call of a process only starts the handshake).

@@ -91,6 +91,7 @@ void build_twin_tree(const std::string &r) {
   if (symlink("a", l.c_str()) != 0) perror("symlink");
   std::string x = r + "/open/a";
   setxattr(x.c_str(), "user.k", "v1", 2, 0);
+  setxattr(x.c_str(), "security.selinux", "system_u:object_r:x_t:s0", 25, 0);
 }
 
 std::string describe_tree(const std::string &root) {
@@ -299,7 +300,17 @@ RandomOp run_random_op(std::mt19937 &rng, const std::string &a, const std::strin
       size_t n = rng() % 2 ? 0 : 1 + rng() % 8;
       char va[16], vb[16];
       bool l = rng() % 2;
-      const char *name = rng() % 4 ? "user.k" : "user.missing";
+      // (The SELinux label and the ACLs: answered by the bypass once the kernel handed them
+      // to the file system; a symlink's ACLs and names it answers itself stay the kernel's.)
+      const char *names[] = {"user.k",
+                             "user.k",
+                             "user.k",
+                             "user.missing",
+                             "security.selinux",
+                             "system.posix_acl_access",
+                             "system.posix_acl_default",
+                             "security.capability"};
+      const char *name = names[rng() % 8];
       op.text = std::string(l ? "lgetxattr " : "getxattr ") + p + " " + name + " " + std::to_string(n);
       op.bypass = keep_errno([&] {
         long rc = l ? finesse_lgetxattr(pa.c_str(), name, n ? va : nullptr, n)

@@ -107,6 +107,26 @@ TEST(NodeCache, TheKernelsForgetOfANodeInUseWaitsForTheRequest) {
   EXPECT_EQ(c.kernel_forgot(30, 1), 1u);  // unpinned: through again
 }
 
+// Two names of one node (a hard link) the kernel holds: removing one changes the node's link
+// count and ctime, so what the other name's entry says of them is stale.
+TEST(NodeCache, RemovingOneNameOfANodeDropsTheKernelEntriesOfItsOtherNames) {
+  NodeCache c;
+  std::vector<Forget> forgets;
+  c.note_kernel_entry(FUSE_ROOT_ID, "a", entry(40, S_IFLNK | 0777), c.generation(), 1);
+  c.note_kernel_entry(FUSE_ROOT_ID, "b", entry(40, S_IFLNK | 0777), c.generation(), 1);
+  c.note_kernel_entry(FUSE_ROOT_ID, "other", entry(41, S_IFREG | 0644), c.generation(), 1);
+  fuse_ino_t ino = 0;
+  struct stat st {};
+  ASSERT_TRUE(c.find_kernel_entry(FUSE_ROOT_ID, "a", 2, &ino, &st));
+  c.name_changed(FUSE_ROOT_ID, "b", &forgets);  // the kernel path's unlink of b
+  EXPECT_FALSE(c.find_kernel_entry(FUSE_ROOT_ID, "a", 2, &ino, &st)) << "a's link count";
+  EXPECT_TRUE(c.find_kernel_entry(FUSE_ROOT_ID, "other", 2, &ino, &st));
+  c.note_kernel_entry(FUSE_ROOT_ID, "a", entry(40, S_IFLNK | 0777), c.generation(), 1);
+  c.note_kernel_entry(FUSE_ROOT_ID, "b", entry(40, S_IFLNK | 0777), c.generation(), 1);
+  c.drop_entry(FUSE_ROOT_ID, "a", &forgets);  // the bypass's unlink of a
+  EXPECT_FALSE(c.find_kernel_entry(FUSE_ROOT_ID, "b", 2, &ino, &st)) << "b's link count";
+}
+
 TEST(NodeCache, StaleResultsAreNotCachedButStillForgotten) {
   NodeCache c;
   std::vector<Forget> forgets;
