@@ -15,6 +15,8 @@ def num(v):
 
 
 def per_call(config):
+    if not config.get("results"):
+        return []
     out = [f"**per call: {config['storage']} source ({config['source_fs']}), {config['label']}**", "",
            "| operation | native µs | kernel FUSE µs | bypass µs | FUSE overhead removed | "
            "CPU µs/call native / FUSE / bypass | goal |",
