@@ -49,8 +49,9 @@ int block_of(const Options &opt) {
 std::vector<const MountConfig *> harm_configs(const Options &opt) {
   std::vector<const MountConfig *> out;
   for (const MountConfig &cfg : mount_configs()) {
-    if (opt.only_configs.empty() || std::find(opt.only_configs.begin(), opt.only_configs.end(),
-                                              cfg.key) != opt.only_configs.end()) {
+    if (opt.only_configs.empty() ? !cfg.kernel_no_open
+                                 : std::find(opt.only_configs.begin(), opt.only_configs.end(),
+                                             cfg.key) != opt.only_configs.end()) {
       out.push_back(&cfg);
     }
   }
@@ -142,6 +143,7 @@ Mounts start_mounts(const std::string &work, const MountConfig &cfg, const HarmB
     std::map<std::string, std::string> env;
     const bool server = std::string(which) == "srv";
     if (server) env["LD_PRELOAD"] = bin.preload_lib;
+    if (server && cfg.kernel_no_open) env["FINESSE_KERNEL_NO_OPEN"] = "1";
     auto mount = std::make_unique<DaemonMount>(
         DaemonSpec{daemon_argv(bin.fs_binary, src, mnt, cfg.mount_options),
                    env,

@@ -42,7 +42,7 @@ constexpr const char *kUsage =
     "  --only OP,...      only these operations: stat_existing stat_missing access create\n"
     "                     unlink mkdir rmdir rename chmod utimens open_close readdir_1000\n"
     "                     fstat (for profiling)\n"
-    "  --config CFG,...   only these mount configurations: cached uncached\n"
+    "  --config CFG,...   only these mount configurations: cached uncached (the default), no-open\n"
     "  -h, --help         this text\n";
 
 bool parse_count(const char *text, long min, long max, long *out) {

@@ -102,6 +102,10 @@ template <typename Item>
 bool selected(const std::vector<std::string> &only, const Item &item) {
   return only.empty() || std::find(only.begin(), only.end(), item.key) != only.end();
 }
+bool selected(const std::vector<std::string> &only, const MountConfig &cfg) {
+  if (only.empty()) return !cfg.kernel_no_open;
+  return std::find(only.begin(), only.end(), cfg.key) != only.end();
+}
 
 // Unknown names in --only / --config are usage errors, not silently empty tables.
 template <typename Item>
@@ -121,9 +125,9 @@ void run_config(const RunResult &run, const std::string &work, const std::string
   const std::string src = work + "/src-" + cfg.key, mnt = work + "/mnt-" + cfg.key;
   make_dir(src);
   make_dir(mnt);
-  DaemonMount mount({daemon_argv(run.fs_binary, src, mnt, cfg.mount_options),
-                     {{"LD_PRELOAD", run.preload_lib}},
-                     mnt,
+  std::map<std::string, std::string> env = {{"LD_PRELOAD", run.preload_lib}};
+  if (cfg.kernel_no_open) env["FINESSE_KERNEL_NO_OPEN"] = "1";
+  DaemonMount mount({daemon_argv(run.fs_binary, src, mnt, cfg.mount_options), env, mnt,
                      work + "/daemon-" + cfg.key + ".log"});
   BypassAttachment attachment(mnt);
   out->probe_bypassed = probe_bypass(mnt);
@@ -208,6 +212,10 @@ const std::vector<MountConfig> &mount_configs() {
        "entry_timeout=1,attr_timeout=1", true},
       {"uncached", "no kernel caching (entry/attr timeout 0)", "entry_timeout=0,attr_timeout=0",
        false},
+      {"no-open",
+       "default caching, default_permissions, kernel opens without a round trip "
+       "(FINESSE_KERNEL_NO_OPEN=1)",
+       "entry_timeout=1,attr_timeout=1,default_permissions", true, true},
   };
   return configs;
 }

@@ -25,6 +25,9 @@ struct MountConfig {
   std::string label;          // for the table
   std::string mount_options;  // passed with -o
   bool kernel_caching;
+  // The Finesse daemon's opens without a round trip (FINESSE_KERNEL_NO_OPEN=1); measured only
+  // when named in --config.
+  bool kernel_no_open = false;
 };
 const std::vector<MountConfig> &mount_configs();
 

@@ -192,4 +192,28 @@ void fs_forget(FsState &fs, fuse_ino_t ino, uint64_t nlookup) {
   (void)ignored;
 }
 
+Result fs_open(FsState &fs, fuse_ino_t ino, fuse_file_info *fi) {
+  if (fs.ops.open == nullptr) {  // libfuse's answer without an open op: handle 0
+    fi->fh = 0;
+    return 0;
+  }
+  Call call(fs, nullptr);
+  if (Result r = run(call, &Ops::open, ino, fi); !r.ok()) return r;
+  if (call.r()->kind != ReplyKind::kOpen) return -EIO;
+  *fi = call.r()->fi;
+  return 0;
+}
+
+void fs_close(FsState &fs, fuse_ino_t ino, fuse_file_info *fi, bool flush) {
+  if (flush && fs.ops.flush != nullptr) {
+    Call call(fs, nullptr);
+    Result ignored = run(call, &Ops::flush, ino, fi);  // nobody is left to tell of an error
+    (void)ignored;
+  }
+  if (fs.ops.release == nullptr) return;
+  Call call(fs, nullptr);
+  Result ignored = run(call, &Ops::release, ino, fi);
+  (void)ignored;
+}
+
 }  // namespace finesse::server

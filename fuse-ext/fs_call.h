@@ -46,5 +46,10 @@ Result fs_getxattr(const CallCtx &c, fuse_ino_t ino, const char *name, size_t si
                    size_t *len);
 Result fs_listxattr(const CallCtx &c, fuse_ino_t ino, size_t size, char *buf, size_t *len);
 void fs_forget(FsState &fs, fuse_ino_t ino, uint64_t nlookup);
+// The file system's own handles, opened by the extension as the daemon (KernelHandles):
+// fi->flags in, fi as the open's reply out (to the kernel: no synthetic request was free).
+Result fs_open(FsState &fs, fuse_ino_t ino, fuse_file_info *fi);
+// Flush (for a handle that was written) and release.
+void fs_close(FsState &fs, fuse_ino_t ino, fuse_file_info *fi, bool flush);
 
 }  // namespace finesse::server

@@ -177,6 +177,16 @@ EXPORT int fuse_reply_create(fuse_req_t req, const struct fuse_entry_param *e,
       ext().cache.note_kernel_entry(er.parent, er.name, *e, er.gen, finesse::now_ns());
     // A writable handle of the new file, counted before the kernel can release it.
     if (fi != nullptr && (fi->flags & O_ACCMODE) != O_RDONLY) ext().writers.opened(e->ino);
+    // The no-open mode: the handle is the extension's, the kernel's file gets handle 0.
+    // (Adopted once the kernel has the file: after a failed reply the file system deals with
+    // its handle as it would without us. A read that comes first opens a handle of its own.)
+    if (fi != nullptr && ext().handles.engaged()) {
+      fuse_file_info zero = *fi;
+      zero.fh = 0;
+      int rc = REAL(fuse_reply_create)(req, e, &zero);
+      if (rc == 0) ext().handles.adopt(e->ino, *fi);
+      return rc;
+    }
   }
   return REAL(fuse_reply_create)(req, e, fi);
 }
@@ -252,7 +262,10 @@ EXPORT int fuse_reply_xattr(fuse_req_t req, size_t count) {
     return REAL(fn) args;                                           \
   }
 EXPORT int fuse_reply_open(fuse_req_t req, const struct fuse_file_info *fi) {
-  if (auto *s = as_synthetic(req)) return complete(s, ReplyKind::kErr, EIO), 0;
+  if (auto *s = as_synthetic(req)) {
+    s->fi = *fi;
+    return complete(s, ReplyKind::kOpen, 0), 0;
+  }
   if (fi != nullptr && fi->cache_readdir) ext().kernel.note_dir_cache();
   return REAL(fuse_reply_open)(req, fi);
 }

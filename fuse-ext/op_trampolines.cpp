@@ -47,6 +47,7 @@ struct Plain<void (*)(fuse_req_t, A...)> {
 
 void t_init(void *userdata, fuse_conn_info *conn) {
   if (st().ops.init) st().ops.init(userdata, conn);
+  ext().handles.decide(conn, st().mountpoint.c_str());
   st().conn_want = conn->want;
   ext().kernel.note_proto_minor(conn->proto_minor);
   st().initialized.store(true, std::memory_order_release);
@@ -55,6 +56,7 @@ void t_init(void *userdata, fuse_conn_info *conn) {
 void t_destroy(void *userdata) {
   ext().server.stop();
   st().initialized.store(false);
+  ext().handles.close_all();
   if (st().ops.destroy) st().ops.destroy(userdata);
 }
 
@@ -97,6 +99,7 @@ void t_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_
 // for its end (NodeCache::kernel_forgot; the server forgets it then).
 void t_forget(fuse_req_t req, fuse_ino_t ino, uint64_t n) {
   ext().kernel.note_forget(ino, n);
+  if (ext().handles.engaged()) ext().handles.forget(ino);
   uint64_t now = ext().cache.kernel_forgot(ino, n);
   if (now == 0) return fuse_reply_none(req);
   OpGuard g(st());
@@ -107,12 +110,50 @@ void t_forget_multi(fuse_req_t req, size_t count, fuse_forget_data *f) {
   size_t kept = 0;
   for (size_t i = 0; i < count; i++) {
     ext().kernel.note_forget(f[i].ino, f[i].nlookup);
+    if (ext().handles.engaged()) ext().handles.forget(f[i].ino);
     uint64_t now = ext().cache.kernel_forgot(f[i].ino, f[i].nlookup);
     if (now != 0) f[kept++] = {f[i].ino, now};
   }
   if (kept == 0) return fuse_reply_none(req);
   OpGuard g(st());
   st().ops.forget_multi(req, kept, f);
+}
+
+// A file request of the kernel in the no-open mode (kernel_handles.h) comes with handle 0:
+// the file system gets the extension's own handle of the file instead, held for the call.
+class KernelFile {
+ public:
+  KernelFile(fuse_ino_t ino, fuse_file_info *fi, bool write) : ino_(ino), fi_(fi) {
+    if (!ext().handles.ours(fi)) return;
+    mine_ = *fi;
+    int rc = ext().handles.get(ino, write, &mine_);
+    if (rc < 0) {
+      err_ = -rc;
+      return;
+    }
+    mine_.flags = fi->flags;  // the kernel file's flags, as the file system would see them
+    held_ = true;
+    fi_ = &mine_;
+  }
+  ~KernelFile() {
+    if (held_) ext().handles.put(ino_, mine_.fh);
+  }
+  KernelFile(const KernelFile &) = delete;
+  KernelFile &operator=(const KernelFile &) = delete;
+  fuse_file_info *fi() const { return fi_; }
+  int err() const { return err_; }  // the open failed: reply this errno
+
+ private:
+  fuse_ino_t ino_;
+  fuse_file_info *fi_;
+  fuse_file_info mine_{};
+  bool held_ = false;
+  int err_ = 0;
+};
+
+// Whether the kernel opened the file for writing.
+bool writable(const fuse_file_info *fi) {
+  return (fi->flags & O_ACCMODE) != O_RDONLY;
 }
 
 // A kernel-path mutation: what it changes is invalidated before the call (a racing bypass
@@ -195,13 +236,18 @@ void attr_changed(fuse_ino_t ino) {
 
 void t_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
                fuse_file_info *fi) {
+  // (An ftruncate in the no-open mode: by inode, as a truncate.)
+  if (ext().handles.ours(fi)) fi = nullptr;
   mutation([&] { attr_changed(ino); }, [&] { st().ops.setattr(req, ino, attr, to_set, fi); });
+}
+void t_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info *fi) {
+  ext().counters.kernel_ops++;
+  if (ext().handles.ours(fi)) fi = nullptr;
+  OpGuard g(st());
+  st().ops.getattr(req, ino, fi);
 }
 // Writes through the kernel path: what the file system then holds may change again when
 // the writing handle is released (OpenWriters).
-bool writable(const fuse_file_info *fi) {
-  return (fi->flags & O_ACCMODE) != O_RDONLY;
-}
 void written(fuse_ino_t ino) {
   ext().writers.wrote(ino);
   attr_changed(ino);
@@ -209,13 +255,65 @@ void written(fuse_ino_t ino) {
 
 void t_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
              fuse_file_info *fi) {
-  mutation([&] { written(ino); }, [&] { st().ops.write(req, ino, buf, size, off, fi); });
+  KernelFile f(ino, fi, true);
+  if (f.err()) return (void)fuse_reply_err(req, f.err());
+  mutation([&] { written(ino); }, [&] { st().ops.write(req, ino, buf, size, off, f.fi()); });
 }
 void t_write_buf(fuse_req_t req, fuse_ino_t ino, fuse_bufvec *bufv, off_t off,
                  fuse_file_info *fi) {
-  mutation([&] { written(ino); }, [&] { st().ops.write_buf(req, ino, bufv, off, fi); });
+  KernelFile f(ino, fi, true);
+  if (f.err()) return (void)fuse_reply_err(req, f.err());
+  mutation([&] { written(ino); }, [&] { st().ops.write_buf(req, ino, bufv, off, f.fi()); });
+}
+void t_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info *fi) {
+  ext().counters.kernel_ops++;
+  KernelFile f(ino, fi, false);
+  if (f.err()) return (void)fuse_reply_err(req, f.err());
+  OpGuard g(st());
+  st().ops.read(req, ino, size, off, f.fi());
+}
+// The no-open mode's handles are the extension's: the kernel's flush of handle 0 is answered
+// ENOSYS, after which the kernel sends no FLUSH at all (no_flush); the handle is flushed when
+// the extension closes it.
+void t_flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info *fi) {
+  ext().counters.kernel_ops++;
+  if (ext().handles.ours(fi)) return (void)fuse_reply_err(req, ENOSYS);
+  OpGuard g(st());
+  st().ops.flush(req, ino, fi);
+}
+void t_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info *fi) {
+  ext().counters.kernel_ops++;
+  KernelFile f(ino, fi, fi != nullptr && writable(fi));
+  if (f.err()) return (void)fuse_reply_err(req, f.err());
+  OpGuard g(st());
+  st().ops.fsync(req, ino, datasync, f.fi());
+}
+void t_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, fuse_file_info *fi) {
+  ext().counters.kernel_ops++;
+  KernelFile f(ino, fi, false);
+  if (f.err()) return (void)fuse_reply_err(req, f.err());
+  OpGuard g(st());
+  st().ops.lseek(req, ino, off, whence, f.fi());
+}
+void t_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in, fuse_file_info *fi_in,
+                       fuse_ino_t ino_out, off_t off_out, fuse_file_info *fi_out, size_t len,
+                       int flags) {
+  KernelFile in(ino_in, fi_in, false);
+  if (in.err()) return (void)fuse_reply_err(req, in.err());
+  KernelFile out(ino_out, fi_out, true);
+  if (out.err()) return (void)fuse_reply_err(req, out.err());
+  mutation([&] { written(ino_out); },
+           [&] {
+             st().ops.copy_file_range(req, ino_in, off_in, in.fi(), ino_out, off_out, out.fi(), len,
+                                      flags);
+           });
 }
 void t_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info *fi) {
+  // The no-open mode: the kernel learns from this answer to send no OPEN again.
+  if (ext().handles.engaged()) {
+    ext().counters.kernel_ops++;
+    return (void)fuse_reply_err(req, ENOSYS);
+  }
   if (writable(fi)) ext().writers.opened(ino);
   mutation(
       [&] {
@@ -233,9 +331,16 @@ void t_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name) {
 }
 void t_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
                  fuse_file_info *fi) {
-  mutation([&] { written(ino); }, [&] { st().ops.fallocate(req, ino, mode, off, len, fi); });
+  KernelFile f(ino, fi, true);
+  if (f.err()) return (void)fuse_reply_err(req, f.err());
+  mutation([&] { written(ino); }, [&] { st().ops.fallocate(req, ino, mode, off, len, f.fi()); });
 }
 void t_release(fuse_req_t req, fuse_ino_t ino, fuse_file_info *fi) {
+  // (A file created before the kernel learnt no_open: its handle is the extension's.)
+  if (ext().handles.ours(fi)) {
+    ext().counters.kernel_ops++;
+    return (void)fuse_reply_err(req, 0);
+  }
   // A file written through a cache may get its final size and times on release; one not
   // written through the kernel path since its writable handles were opened keeps them.
   const bool may_change = writable(fi) && ext().writers.released(ino);
@@ -288,11 +393,11 @@ void build_trampolines() {
   FINESSE_WRAP(removexattr, t_removexattr);
   FINESSE_WRAP(fallocate, t_fallocate);
   FINESSE_WRAP(release, t_release);
-  FINESSE_PLAIN(getattr);
+  FINESSE_WRAP(getattr, t_getattr);
   FINESSE_PLAIN(readlink);
-  FINESSE_PLAIN(read);
-  FINESSE_PLAIN(flush);
-  FINESSE_PLAIN(fsync);
+  FINESSE_WRAP(read, t_read);
+  FINESSE_WRAP(flush, t_flush);
+  FINESSE_WRAP(fsync, t_fsync);
   FINESSE_PLAIN(opendir);
   FINESSE_PLAIN(readdir);
   FINESSE_PLAIN(releasedir);
@@ -309,8 +414,8 @@ void build_trampolines() {
   FINESSE_PLAIN(retrieve_reply);
   FINESSE_PLAIN(flock);
   FINESSE_WRAP(readdirplus, t_readdirplus);
-  FINESSE_PLAIN(copy_file_range);
-  FINESSE_PLAIN(lseek);
+  FINESSE_WRAP(copy_file_range, t_copy_file_range);
+  FINESSE_WRAP(lseek, t_lseek);
 }
 
 }  // namespace finesse::server

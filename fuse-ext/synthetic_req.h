@@ -16,7 +16,17 @@
 
 namespace finesse::server {
 
-enum class ReplyKind : uint8_t { kNone, kErr, kEntry, kAttr, kReadlink, kBuf, kStatfs, kXattr };
+enum class ReplyKind : uint8_t {
+  kNone,
+  kErr,
+  kEntry,
+  kAttr,
+  kReadlink,
+  kBuf,
+  kStatfs,
+  kXattr,
+  kOpen
+};
 
 struct SyntheticReq {
   std::atomic<uint32_t> done{0};  // futex word: 1 once the file system replied
@@ -30,6 +40,7 @@ struct SyntheticReq {
   double attr_timeout = 0;
   struct statvfs stv {};
   size_t xattr_size = 0;
+  fuse_file_info fi{};  // an open's handle (KernelHandles)
   // Data replies (readlink, getxattr, listxattr) are copied into buf (capacity buf_cap).
   char *buf = nullptr;
   size_t buf_cap = 0;

@@ -195,6 +195,15 @@ TEST_P(ShimCases, SignalStacksLongjmpsAndCancellation) {
     EXPECT_NE(r.shim.out.find(line), std::string::npos) << line << " in:\n" << r.shim.out;
 }
 
+// The same siglongjmps with a timer every 3 ms: calls get further before they are cut (under
+// emulation a 3 ms timer once ended the shim run in SIGSEGV).
+TEST_P(ShimCases, LongjmpsFromASlowerTimer) {
+  Runs r = run_twins(*fs_, "longjmp", a_, b_, "3000", "3000");
+  expect_same(r);
+  for (const char *line : {"longjmp exit=0", "longjmp: calls after bad=0+0"})
+    EXPECT_NE(r.shim.out.find(line), std::string::npos) << line << " in:\n" << r.shim.out;
+}
+
 // Threads that call wrappers the moment they start, before the real functions are known.
 TEST_P(ShimCases, ThreadsCallingAtStartGetRealFunctions) {
   for (const char *disable : {"1", "0"}) {
