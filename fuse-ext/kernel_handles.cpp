@@ -34,56 +34,71 @@ void KernelHandles::decide(fuse_conn_info *conn, const char *mountpoint) {
   engaged_.store(true, std::memory_order_relaxed);
 }
 
-int KernelHandles::get(fuse_ino_t ino, bool write, fuse_file_info *out) {
+int handle_flags(int kernel_flags, bool write) {
+  const int kept = kernel_flags & (O_SYNC | O_DSYNC | O_DIRECT | O_NOATIME);
+  return write ? O_WRONLY | kept | (kernel_flags & O_APPEND) : O_RDONLY | kept;
+}
+
+namespace {
+
+// The flags of an adopted create's handle, as handle_flags keys them: one opened for reading
+// and writing serves writes.
+int adopted_flags(int create_flags) {
+  return handle_flags(create_flags, (create_flags & O_ACCMODE) != O_RDONLY);
+}
+
+bool writes(int flags) {
+  return (flags & O_ACCMODE) != O_RDONLY;
+}
+
+}  // namespace
+
+KernelHandles::Handle *KernelHandles::find_locked(fuse_ino_t ino, int flags) {
+  auto it = map_.find(ino);
+  if (it == map_.end()) return nullptr;
+  for (Handle &h : it->second)
+    if (h.flags == flags) return &h;
+  return nullptr;
+}
+
+int KernelHandles::get(fuse_ino_t ino, int flags, fuse_file_info *out) {
   std::vector<Closing> closing;
   bool found = false;
   {
     std::lock_guard<std::mutex> g(mu_);
     closing.swap(retired_);
-    auto it = map_.find(ino);
-    if (it != map_.end()) {
-      Entry &e = it->second;
-      Handle *h = write ? &e.wr : &e.rd;
-      // A read may use a handle open for reading and writing.
-      if (!write && !e.rd.open && e.wr.open && (e.wr.fi.flags & O_ACCMODE) == O_RDWR) h = &e.wr;
-      if (h->open) {
-        h->users++;
-        h->last_use = ++clock_;
-        *out = h->fi;
-        found = true;
-      }
+    if (Handle *h = find_locked(ino, flags)) {
+      h->users++;
+      h->last_use = ++clock_;
+      *out = h->fi;
+      found = true;
     }
   }
   close(closing);
   if (found) return 0;
   fuse_file_info fi{};
-  fi.flags = write ? O_WRONLY : O_RDONLY;
   Result r = kToKernel;
   // No synthetic request free: they come back within a file-system call; never fail a read
   // for it.
   for (int tries = 0; r.to_kernel() && tries < 100000; tries++) {
     if (tries > 0) sched_yield();
-    fuse_file_info attempt = fi;
-    r = fs_open(fs_, ino, &attempt);
-    if (r.ok()) fi = attempt;
+    fi = fuse_file_info{};
+    fi.flags = flags;
+    r = fs_open(fs_, ino, &fi);
   }
   if (r.to_kernel()) return -EAGAIN;
   if (r.failed()) return static_cast<int>(r.rc());
-  if (write) writers_.opened(ino);
+  if (writes(flags)) writers_.opened(ino);
   opened_total_.fetch_add(1, std::memory_order_relaxed);
   {
     std::lock_guard<std::mutex> g(mu_);
-    Handle &h = write ? map_[ino].wr : map_[ino].rd;
-    if (h.open) {  // another thread opened one meanwhile: use it, close ours
-      h.users++;
-      h.last_use = ++clock_;
-      *out = h.fi;
-      closing.push_back({ino, fi, write});
+    if (Handle *h = find_locked(ino, flags)) {  // another thread opened one meanwhile
+      h->users++;
+      h->last_use = ++clock_;
+      *out = h->fi;
+      closing.push_back({ino, fi, writes(flags)});
     } else {
-      h.fi = fi;
-      h.open = true;
-      h.users = 1;
-      h.last_use = ++clock_;
+      map_[ino].push_back({flags, fi, 1, ++clock_});
       open_++;
       *out = fi;
       evict_locked(&closing);
@@ -97,36 +112,40 @@ void KernelHandles::put(fuse_ino_t ino, uint64_t fh) {
   std::lock_guard<std::mutex> g(mu_);
   auto it = map_.find(ino);
   if (it == map_.end()) return;
-  for (Handle *h : {&it->second.rd, &it->second.wr})
-    if (h->open && h->fi.fh == fh && h->users > 0) {
-      h->users--;
+  for (Handle &h : it->second)
+    if (h.fi.fh == fh && h.users > 0) {
+      h.users--;
       return;
     }
 }
 
 void KernelHandles::adopt(fuse_ino_t ino, const fuse_file_info &fi) {
-  const int acc = fi.flags & O_ACCMODE;
-  const bool write = acc != O_RDONLY;
+  const int flags = adopted_flags(fi.flags);
   std::lock_guard<std::mutex> g(mu_);
-  // O_APPEND would make every write an append whatever its offset (the kernel gives the
-  // offsets); O_DIRECT has alignment rules that page-cache writes do not keep.
-  Handle &h = write ? map_[ino].wr : map_[ino].rd;
-  if ((fi.flags & (O_APPEND | O_DIRECT)) || h.open) {
-    retired_.push_back({ino, fi, write});
+  opened_total_.fetch_add(1, std::memory_order_relaxed);
+  if (find_locked(ino, flags) != nullptr) {
+    retired_.push_back({ino, fi, writes(flags)});
     return;
   }
-  h.fi = fi;
-  h.open = true;
-  h.users = 0;
-  h.last_use = ++clock_;
+  map_[ino].push_back({flags, fi, 0, ++clock_});
   open_++;
-  opened_total_.fetch_add(1, std::memory_order_relaxed);
 }
 
-void KernelHandles::take_locked(fuse_ino_t ino, Handle &h, bool write, std::vector<Closing> *out) {
-  out->push_back({ino, h.fi, write});
-  h = Handle{};
-  open_--;
+void KernelHandles::take_locked(fuse_ino_t ino, bool in_use_too, std::vector<Closing> *out) {
+  auto it = map_.find(ino);
+  if (it == map_.end()) return;
+  std::vector<Handle> &list = it->second;
+  for (size_t i = 0; i < list.size();) {
+    if (list[i].users == 0 || in_use_too) {
+      out->push_back({ino, list[i].fi, writes(list[i].flags)});
+      list[i] = list.back();
+      list.pop_back();
+      open_--;
+    } else {
+      i++;
+    }
+  }
+  if (list.empty()) map_.erase(it);
 }
 
 void KernelHandles::forget(fuse_ino_t ino) {
@@ -134,13 +153,7 @@ void KernelHandles::forget(fuse_ino_t ino) {
   {
     std::lock_guard<std::mutex> g(mu_);
     closing.swap(retired_);
-    auto it = map_.find(ino);
-    if (it != map_.end()) {
-      Entry &e = it->second;
-      if (e.rd.open && e.rd.users == 0) take_locked(ino, e.rd, false, &closing);
-      if (e.wr.open && e.wr.users == 0) take_locked(ino, e.wr, true, &closing);
-      if (!e.rd.open && !e.wr.open) map_.erase(it);
-    }
+    take_locked(ino, false, &closing);
   }
   close(closing);
 }
@@ -150,12 +163,9 @@ void KernelHandles::close_all() {
   {
     std::lock_guard<std::mutex> g(mu_);
     closing.swap(retired_);
-    for (auto it = map_.begin(); it != map_.end();) {
-      Entry &e = it->second;
-      if (e.rd.open && e.rd.users == 0) take_locked(it->first, e.rd, false, &closing);
-      if (e.wr.open && e.wr.users == 0) take_locked(it->first, e.wr, true, &closing);
-      it = !e.rd.open && !e.wr.open ? map_.erase(it) : std::next(it);
-    }
+    std::vector<fuse_ino_t> inos;
+    for (const auto &[ino, list] : map_) inos.push_back(ino);
+    for (fuse_ino_t ino : inos) take_locked(ino, false, &closing);
   }
   close(closing);
 }
@@ -168,23 +178,29 @@ size_t KernelHandles::open_now() {
 void KernelHandles::evict_locked(std::vector<Closing> *out) {
   if (open_ <= kMaxOpen) return;
   // Down to three quarters: one scan of the table per kMaxOpen / 4 opens.
-  struct Victim {
+  struct Idle {
     uint64_t last_use;
     fuse_ino_t ino;
-    bool write;
+    uint64_t fh;
   };
-  std::vector<Victim> idle;
-  for (auto &[ino, e] : map_) {
-    if (e.rd.open && e.rd.users == 0) idle.push_back({e.rd.last_use, ino, false});
-    if (e.wr.open && e.wr.users == 0) idle.push_back({e.wr.last_use, ino, true});
-  }
+  std::vector<Idle> idle;
+  for (const auto &[ino, list] : map_)
+    for (const Handle &h : list)
+      if (h.users == 0) idle.push_back({h.last_use, ino, h.fi.fh});
   std::sort(idle.begin(), idle.end(),
-            [](const Victim &a, const Victim &b) { return a.last_use < b.last_use; });
-  for (const Victim &v : idle) {
+            [](const Idle &a, const Idle &b) { return a.last_use < b.last_use; });
+  for (const Idle &v : idle) {
     if (open_ <= kMaxOpen * 3 / 4) break;
-    auto it = map_.find(v.ino);
-    take_locked(v.ino, v.write ? it->second.wr : it->second.rd, v.write, out);
-    if (!it->second.rd.open && !it->second.wr.open) map_.erase(it);
+    std::vector<Handle> &list = map_[v.ino];
+    for (size_t i = 0; i < list.size(); i++) {
+      if (list[i].fi.fh != v.fh) continue;
+      out->push_back({v.ino, list[i].fi, writes(list[i].flags)});
+      list[i] = list.back();
+      list.pop_back();
+      open_--;
+      break;
+    }
+    if (list.empty()) map_.erase(v.ino);
   }
 }
 

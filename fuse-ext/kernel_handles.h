@@ -3,8 +3,8 @@
 // for files (no_open, then no_flush) and opens and closes cost applications no round trip to
 // the daemon, with or without the shim. Every file request then comes with handle 0; the
 // extension serves it with a handle of the file system's own that it opened itself, one
-// readable and one writable per inode, shared by every kernel open of the file, closed when
-// the kernel forgets the inode or when more than kMaxOpen are open.
+// per inode and set of open flags that matter (handle_flags), shared by every kernel open of
+// the file with those flags, closed when the kernel forgets the inode or past kMaxOpen.
 //
 // Only where it is safe (decided once, at INIT): the kernel checks access at open
 // (default_permissions), the file system implements no locks (they are tied to handles),
@@ -31,6 +31,12 @@
 
 namespace finesse::server {
 
+// The open flags of the extension's handle for a kernel file opened with kernel_flags, for
+// reading or writing: what changes how the file system's file behaves is kept (O_APPEND: a
+// write lands at the file's real end, whatever size the kernel has cached; O_SYNC, O_DSYNC,
+// O_DIRECT, O_NOATIME), so a handle behaves as the one the kernel's OPEN would have made.
+int handle_flags(int kernel_flags, bool write);
+
 class KernelHandles {
  public:
   static constexpr size_t kMaxOpen = 256;
@@ -48,12 +54,12 @@ class KernelHandles {
   // A file request of the kernel whose handle is the extension's to give (engaged, fh 0).
   bool ours(const fuse_file_info *fi) const { return fi != nullptr && fi->fh == 0 && engaged(); }
 
-  // The file system's handle of ino for reading or writing, opened if needed, held until
-  // put(ino, out->fh). 0 or -errno (the open's error).
-  int get(fuse_ino_t ino, bool write, fuse_file_info *out);
+  // The file system's handle of ino opened with `flags` (handle_flags), opened if needed,
+  // held until put(ino, out->fh). 0 or -errno (the open's error).
+  int get(fuse_ino_t ino, int flags, fuse_file_info *out);
   void put(fuse_ino_t ino, uint64_t fh);
-  // A handle the file system opened for the kernel's CREATE (the kernel gets handle 0):
-  // kept as ino's handle, or closed later if it cannot serve (O_APPEND, another's there).
+  // A handle the file system opened for the kernel's CREATE (the kernel got handle 0): kept
+  // as ino's handle with the create's flags, or closed later if one is there already.
   void adopt(fuse_ino_t ino, const fuse_file_info &fi);
   // The kernel evicted ino: its handles are closed (none is in use: no file holds ino).
   void forget(fuse_ino_t ino);
@@ -66,13 +72,10 @@ class KernelHandles {
 
  private:
   struct Handle {
+    int flags = 0;
     fuse_file_info fi{};
-    bool open = false;
     int users = 0;
     uint64_t last_use = 0;
-  };
-  struct Entry {
-    Handle rd, wr;
   };
   struct Closing {
     fuse_ino_t ino;
@@ -80,9 +83,11 @@ class KernelHandles {
     bool written;
   };
 
+  Handle *find_locked(fuse_ino_t ino, int flags);
   // Takes the handles past kMaxOpen that nobody uses, least recently used first (mu_ held).
   void evict_locked(std::vector<Closing> *out);
-  void take_locked(fuse_ino_t ino, Handle &h, bool write, std::vector<Closing> *out);
+  // Takes ino's unused handles (all: also those in use) for closing (mu_ held).
+  void take_locked(fuse_ino_t ino, bool in_use_too, std::vector<Closing> *out);
   // Closes outside mu_ and outside any file-system call of this thread.
   void close(std::vector<Closing> &list);
 
@@ -91,8 +96,8 @@ class KernelHandles {
   NodeCache &cache_;  // a written file's attributes, invalidated when its handle closes
   std::atomic<bool> engaged_{false};
   std::mutex mu_;
-  std::unordered_map<fuse_ino_t, Entry> map_;
-  std::vector<Closing> retired_;  // adopted handles that cannot serve, closed at the next get
+  std::unordered_map<fuse_ino_t, std::vector<Handle>> map_;  // a few per inode at most
+  std::vector<Closing> retired_;  // adopted handles not kept, closed at the next get
   size_t open_ = 0;
   uint64_t clock_ = 0;
   std::atomic<uint64_t> opened_total_{0};

@@ -126,7 +126,7 @@ class KernelFile {
   KernelFile(fuse_ino_t ino, fuse_file_info *fi, bool write) : ino_(ino), fi_(fi) {
     if (!ext().handles.ours(fi)) return;
     mine_ = *fi;
-    int rc = ext().handles.get(ino, write, &mine_);
+    int rc = ext().handles.get(ino, handle_flags(fi->flags, write), &mine_);
     if (rc < 0) {
       err_ = -rc;
       return;
