@@ -17,7 +17,7 @@
 namespace finesse::wire {
 
 constexpr uint32_t kMagic = 0x464e5345;  // "ESNF"
-constexpr uint32_t kVersion = 3;
+constexpr uint32_t kVersion = 4;
 constexpr uint32_t kSlotCount = 64;
 constexpr uint32_t kSlotSize = 16384;
 constexpr uint32_t kHeaderSize = 4096;
@@ -58,6 +58,11 @@ constexpr uint32_t kCwdBase0 = 1u << 4;
 constexpr uint32_t kCwdBase1 = 1u << 5;
 // stat: statx(AT_STATX_FORCE_SYNC): the final attributes from the file system, not a cache.
 constexpr uint32_t kForceSync = 1u << 6;
+// stat of the file an fd of the client refers to, by the kernel's own node id for it
+// (Request::node, from name_to_handle_at: FUSE's file handle holds it) instead of a path:
+// the server checks that the client's fd Request::fd refers to that node (the kernel's file
+// handle of /proc/<pid>/fd/<fd>) and that the kernel holds it, and answers only successes.
+constexpr uint32_t kByNode = 1u << 7;
 
 // Setattr valid bits (subset of FUSE_SET_ATTR_*; the server maps them).
 constexpr uint32_t kSetMode = 1u << 0;
@@ -95,11 +100,12 @@ struct Request {
   uint32_t valid;  // setattr
   uint32_t uid, gid;
   uint32_t rename_flags;
-  uint32_t pad;
+  int32_t fd;     // kByNode: the client's fd
   uint64_t size;  // truncate length, xattr/readlink buffer size
   int64_t atime_sec, atime_nsec, mtime_sec, mtime_nsec;
   PathArg path[2];
   StrRef name;  // xattr name, symlink target
+  uint64_t node;  // kByNode: the kernel's node id of the fd's file
 };
 
 struct Attr {

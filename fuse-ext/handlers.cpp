@@ -1,6 +1,8 @@
 #include "handlers.h"
 
+#include <fcntl.h>
 #include <linux/fs.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -12,6 +14,7 @@
 #include "clock.h"
 #include "cred_watch.h"
 #include "fs_state.h"
+#include "fuse_node.h"
 #include "kernel_view.h"
 #include "path_walk.h"
 #include "result.h"
@@ -107,7 +110,41 @@ void removed(ServeCtx &ctx, fuse_ino_t parent, const std::string &name, fuse_ino
   ctx.inval.inode(victim);
 }
 
+// The kernel's node id of the file the client's fd refers to, read from the kernel's own
+// file handle of /proc/<pid>/fd/<fd> (no request to any FUSE daemon), on our mount. False if
+// it cannot be had (another user's process without the right to look at its fds).
+bool client_fd_node(pid_t pid, int fd, uint64_t mnt_id, uint64_t *node) {
+  if (pid <= 0 || fd < 0) return false;
+  char link[64];
+  snprintf(link, sizeof(link), "/proc/%d/fd/%d", static_cast<int>(pid), fd);
+  uint64_t mnt = 0;
+  return fuse_node_of(AT_FDCWD, link, AT_SYMLINK_FOLLOW, node, &mnt) && mnt == mnt_id;
+}
+
+// fstat by node (wire::kByNode): the client says which node its fd refers to; the server
+// believes it only if the kernel's handle of that very fd says so and the kernel holds the
+// node (pinned first: its forget waits for the request's end). Like every by-fd request,
+// only a success is answered.
+Result stat_by_node(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
+  const fuse_ino_t node = d.req.node;
+  uint64_t seen = 0;
+  if (node == 0 || ctx.mount->mnt_id == 0 ||
+      !client_fd_node(ctx.creds->pid, d.req.fd, ctx.mount->mnt_id, &seen) || seen != node)
+    return kToKernel;
+  ctx.cache->pin_kernel_node(node, &ctx.pins);
+  if (!ctx.kernel->known(node)) return kToKernel;
+  struct stat st;
+  Result rc =
+      (d.req.flags & wire::kForceSync) ? synced_attr(ctx, node, &st) : fresh_attr(ctx, node, &st);
+  if (!rc.ok()) return kToKernel;
+  if (ctx.mount->writeback_cache && S_ISREG(st.st_mode)) return kToKernel;
+  if (ctx.kernel->caches_attrs()) out.rep->hints |= wire::kHintKernelCachesAttrs;
+  to_wire(st, &out.rep->attr);
+  return 0;
+}
+
 Result do_stat(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
+  if (d.req.flags & wire::kByNode) return stat_by_node(ctx, d, out);
   WalkResult w;
   WalkSpec spec = spec_of(d, 0, !(d.req.flags & wire::kNoFollow));
   spec.attr_only = !(d.req.flags & wire::kForceSync);

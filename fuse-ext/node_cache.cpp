@@ -305,6 +305,13 @@ bool NodeCache::find_kernel_entry(fuse_ino_t parent, std::string_view name, int6
   return true;
 }
 
+void NodeCache::pin_kernel_node(fuse_ino_t ino, Pins *pins) {
+  std::lock_guard<std::mutex> g(mu_);
+  kernel_holds_[ino].pins++;
+  kernel_hold_count_.store(kernel_holds_.size(), std::memory_order_relaxed);
+  pins->kernel.push_back(ino);
+}
+
 uint64_t NodeCache::kernel_forgot(fuse_ino_t ino, uint64_t n) {
   if (kernel_entry_count_.load(std::memory_order_relaxed) == 0 &&
       kernel_hold_count_.load(std::memory_order_relaxed) == 0)

@@ -113,6 +113,10 @@ class NodeCache {
   // its number may be passed to the file system meanwhile.
   bool find_kernel_entry(fuse_ino_t parent, std::string_view name, int64_t now_ns, fuse_ino_t *ino,
                          struct stat *attr, Pins *pins = nullptr);
+  // Pins the kernel's node ino against the kernel's forget until the request ends (its
+  // forget then waits), whether or not the kernel still holds it: the caller checks that
+  // after this (KernelView::known), so that a forget cannot slip in between.
+  void pin_kernel_node(fuse_ino_t ino, Pins *pins);
   // The kernel forgot n lookups of ino: its entries go; returns how many lookups the file
   // system is to forget now (0: a request uses the node, and they wait for its unpin).
   uint64_t kernel_forgot(fuse_ino_t ino, uint64_t n);

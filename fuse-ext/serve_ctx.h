@@ -26,6 +26,7 @@ struct MountFacts {
   bool protected_hardlinks = true;
   std::unordered_set<std::string> nested;  // mount points below ours, relative paths
   bool noexec = false;                     // the mount point's noexec
+  uint64_t mnt_id = 0;                     // the mount's id (wire::kByNode checks an fd's)
 };
 
 struct ServeCtx {

@@ -135,6 +135,7 @@ void Server::refresh_mount() {
   f.allow_other = mount_.allow_other;
   f.read_only = mount_.read_only;
   f.noexec = mount_.noexec;
+  f.mnt_id = mount_.mnt_id;
   for (const auto &n : mount_.nested) f.nested.insert(n);
   int fd = open("/proc/sys/fs/protected_hardlinks", O_RDONLY | O_CLOEXEC);
   if (fd >= 0) {

@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include "channel.h"
+#include "fd_file.h"
 #include "resolve.h"
 #include "result.h"
 #include "scratch.h"
@@ -137,6 +138,30 @@ Result by_fd(const KnownFile &f, Op op, Call &c, bool mutation, char *data = nul
 }
 
 }  // namespace
+
+Result b_fstat_fd(int fd, struct stat *st) {
+  uint64_t node = 0, mnt_id = 0;
+  if (!fd_fuse_node(fd, &node, &mnt_id) || channel_kernel_caches_attrs(mnt_id)) return kToKernel;
+  MountMatch m;
+  if (!classify_mount_id(mnt_id, &m)) return kToKernel;
+  CallGuard g;
+  Scratch *w = g.scratch();
+  if (w == nullptr) return kToKernel;
+  Call c;
+  c.req.flags = wire::kByNode | wire::kNoFollow;
+  c.req.node = node;
+  c.req.fd = fd;
+  Result rc =
+      channel_call(m, Op::kStat, c.req, c.s, false, &c.rep, w->data, sizeof(w->data), &c.facts);
+  if (!rc.ok()) return kToKernel;  // (the server answers successes only)
+  // The fd may have been closed and its number reused meanwhile (another thread): the
+  // answer is the fd's only if it still refers to that node.
+  uint64_t node_after = 0, mnt_after = 0;
+  if (!fd_fuse_node(fd, &node_after, &mnt_after) || node_after != node || mnt_after != mnt_id)
+    return kToKernel;
+  fill_stat(c.rep.attr, c.facts, st);
+  return rc;
+}
 
 Result b_fstat_known(const KnownFile &f, struct stat *st) {
   if (channel_kernel_caches_attrs(f.mnt_id)) return kToKernel;

@@ -34,6 +34,9 @@ Result b_statfs(const char *path, struct statfs *st);
 Result b_getxattr(const char *path, const char *name, void *value, size_t size, bool nofollow);
 Result b_listxattr(const char *path, char *list, size_t size, bool nofollow);
 
+// fstat by the kernel's node id of the fd's file (wire::kByNode): no path, no walk, no fact.
+Result b_fstat_fd(int fd, struct stat *st);
+
 // The file an fd refers to, known by absolute path, inode number and mount (fd_file.h finds
 // them). The server serves a call on it only if the path still names that inode, and only
 // when it succeeds: every refusal is left to the kernel, which sees the fd (wire::kByFd).

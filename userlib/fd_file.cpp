@@ -4,6 +4,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "fuse_node.h"
 #include "kernel_facts.h"
 #include "resolve.h"
 
@@ -23,6 +24,10 @@ size_t fd_path(int fd, char *out, size_t cap) {
   if (n <= 0 || out[0] != '/') return 0;
   out[n] = '\0';
   return static_cast<size_t>(n);
+}
+
+bool fd_fuse_node(int fd, uint64_t *node, uint64_t *mnt_id) {
+  return fuse_node_of(fd, "", AT_EMPTY_PATH, node, mnt_id);
 }
 
 bool fd_allows(int fd, FdUse use) {

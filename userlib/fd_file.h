@@ -17,6 +17,11 @@ namespace finesse::client {
 // an absolute path that fits. One readlink, no allocation.
 size_t fd_path(int fd, char *out, size_t cap);
 
+// The kernel's FUSE node id of the file fd refers to, and its mount id: FUSE's file handle
+// (name_to_handle_at, answered by the kernel without asking the daemon) holds the node id.
+// False for an fd on another file system, or where handles cannot be had.
+bool fd_fuse_node(int fd, uint64_t *node, uint64_t *mnt_id);
+
 // What an fd-based call needs of the fd itself; the kernel refuses the rest.
 enum class FdUse {
   kAny,       // any fd, O_PATH too (fstat, fstatfs)

@@ -128,6 +128,8 @@ API int finesse_fstat(int fd, struct stat *st) {
   // The kernel's cached attributes are the cheaper answer (channel.h): not even the fd's facts.
   if (channel_kernel_caches_all_attrs())
     return finish(finesse::kToKernel, [&] { return fstat(fd, st); });
+  if (finesse::Result rc = finesse::client::b_fstat_fd(fd, st); !rc.to_kernel())
+    return finish(rc, [&] { return fstat(fd, st); });
   return finish(on_fd(fd, FdUse::kAny, [&](const KnownFile &f) { return b_fstat_known(f, st); }),
                 [&] { return fstat(fd, st); });
 }

@@ -127,4 +127,26 @@ bool classify_absolute(const char *path, MountMatch *m) {
   return g_seq.load(std::memory_order_relaxed) == s1;
 }
 
+bool classify_mount_id(uint64_t mnt_id, MountMatch *m) {
+  if (mnt_id == 0) return false;
+  refresh_if_stale();
+  uint32_t s1 = g_seq.load(std::memory_order_acquire);
+  if (s1 & 1) return false;
+  int count = g_snap.count;
+  for (int i = 0; i < count && i < FINESSE_MAX_MOUNTS; i++) {
+    const finesse_mount_entry &e = g_snap.entries[i];
+    if (e.mnt_id != mnt_id || g_hidden[i].load(std::memory_order_relaxed)) continue;
+    m->mnt_id = e.mnt_id;
+    m->prefix_len = 0;
+    m->server_pid = e.server_pid;
+    memcpy(m->mount_path, e.mount_path, sizeof(m->mount_path));
+    memcpy(m->socket_path, e.socket_path, sizeof(m->socket_path));
+    m->mount_path[sizeof(m->mount_path) - 1] = '\0';
+    m->socket_path[sizeof(m->socket_path) - 1] = '\0';
+    std::atomic_thread_fence(std::memory_order_acquire);
+    return g_seq.load(std::memory_order_relaxed) == s1;
+  }
+  return false;
+}
+
 }  // namespace finesse::client

@@ -21,6 +21,9 @@ struct MountMatch {
 
 // True when path (absolute) is on an attached mount; fills m.
 bool classify_absolute(const char *path, MountMatch *m);
+// The attached mount with this mount id (not hidden), as classify_absolute fills it with
+// prefix_len 0. False: not attached here.
+bool classify_mount_id(uint64_t mnt_id, MountMatch *m);
 // Forces the next classification to re-read the registry.
 void registry_invalidate();
 

@@ -259,6 +259,45 @@ TEST_P(FdCalls, RefusalsAreTheKernels) {
   EXPECT_EQ(k.st_mode, S_IFREG | 0644u);
 }
 
+// Without kernel caching fstat is served by the fd's node (wire::kByNode): no path to walk
+// and no fact needed, so a file moved away or unlinked while open is served too, with the
+// kernel's answer.
+TEST(FdCallsByNode, FstatOfAMovedOrUnlinkedFileIsServedByItsNode) {
+  for (FsKind kind : {FsKind::kMemfs, FsKind::kPassthrough}) {
+    MountOptions o = mount_options(kind, true, false);
+    o.entry_timeout = 0;
+    o.attr_timeout = 0;
+    AttachedFs fs(o);
+    const std::string f = fs.path("f"), g = fs.path("g");
+    int fd = ::open(f.c_str(), O_CREAT | O_RDWR, 0644);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::write(fd, "12345", 5), 5);
+    struct stat st, k;
+    uint64_t served = fs.served_total();
+    ASSERT_EQ(finesse_fstat(fd, &st), 0);
+    EXPECT_ROUTE(FINESSE_ROUTE_BYPASS);
+    EXPECT_EQ(st.st_size, 5);
+    ASSERT_EQ(::rename(f.c_str(), g.c_str()), 0);
+    ASSERT_EQ(::mknod(f.c_str(), S_IFREG | 0600, 0), 0);  // another file at the old path
+    ASSERT_EQ(finesse_fstat(fd, &st), 0);
+    EXPECT_ROUTE(FINESSE_ROUTE_BYPASS);
+    ASSERT_EQ(::fstat(fd, &k), 0);
+    EXPECT_EQ(st.st_ino, k.st_ino);
+    EXPECT_EQ(st.st_size, 5);
+    ASSERT_EQ(::unlink(g.c_str()), 0);
+    ASSERT_EQ(finesse_fstat(fd, &st), 0);
+    EXPECT_ROUTE(FINESSE_ROUTE_BYPASS);
+    ASSERT_EQ(::fstat(fd, &k), 0);
+    EXPECT_EQ(st.st_nlink, k.st_nlink);
+    EXPECT_EQ(st.st_nlink, 0u);
+    EXPECT_EQ(st.st_ino, k.st_ino);
+    EXPECT_EQ(st.st_mode, k.st_mode);
+    EXPECT_EQ(st.st_dev, k.st_dev);
+    EXPECT_EQ(fs.served_total() - served, 3u);
+    ::close(fd);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(All, FdCalls,
                          ::testing::Values(FsKind::kMemfs, FsKind::kPassthrough, FsKind::kHighLevel),
                          [](const auto &i) { return fs_name(i.param); });

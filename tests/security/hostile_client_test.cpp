@@ -3,6 +3,7 @@
 // the server. The server must answer garbage with FALLBACK (never crash), and a well-behaved
 // client on the same mount must keep being served, with the tree it built intact.
 #include <dirent.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -24,6 +25,7 @@
 #include "attached_fs.h"
 #include "clock.h"
 #include "control.h"
+#include "fuse_node.h"
 #include "good_client.h"
 #include "loader.h"
 #include "raw_client.h"
@@ -551,6 +553,44 @@ TEST_F(Hostile, OneUserCannotTakeEveryConnection) {
   }
   ASSERT_TRUE(wait_ready(ready));
   expect_good_client_unharmed(*fs_, {h});
+}
+
+// fstat by node (wire::kByNode) names a node and an fd: the server answers only if that fd
+// of the client's process refers to that very node. A node forged, taken from a file the
+// client has no fd on, or paired with another fd or none gets FALLBACK: no attributes of a
+// file the client could not stat leak that way.
+TEST_F(Hostile, FstatByNodeNeedsAnFdOnThatNode) {
+  ASSERT_EQ(mknod(fs_->path("g").c_str(), S_IFREG | 0600, 0), 0);
+  int f = open(fs_->path("f").c_str(), O_RDONLY);
+  ASSERT_GE(f, 0);
+  uint64_t node_f = 0, node_g = 0, mnt = 0;
+  ASSERT_TRUE(fuse_node_of(f, "", AT_EMPTY_PATH, &node_f, &mnt));
+  int g = open(fs_->path("g").c_str(), O_RDONLY);
+  ASSERT_GE(g, 0);
+  ASSERT_TRUE(fuse_node_of(g, "", AT_EMPTY_PATH, &node_g, &mnt));
+  close(g);  // the client keeps no fd on g
+  int other = open("/dev/null", O_RDONLY);
+  ASSERT_GE(other, 0);
+  RawClient c;
+  ASSERT_EQ(c.connect(sock_), 0);
+  ASSERT_EQ(c.status, wire::HelloStatus::kServed);
+  auto by_node = [&](uint64_t node, int fd) {
+    return spoiled_stat(c, [&](wire::Slot *, wire::Request *r) {
+      r->flags = wire::kByNode | wire::kNoFollow;
+      r->node = node;
+      r->fd = fd;
+    });
+  };
+  EXPECT_EQ(by_node(node_f, f), 0) << "the client's own fd on the node";
+  EXPECT_EQ(by_node(node_g, f), wire::kFallback) << "another node than the fd's";
+  EXPECT_EQ(by_node(node_g, 999), wire::kFallback) << "an fd number not open";
+  EXPECT_EQ(by_node(node_g, other), wire::kFallback) << "an fd on another file system";
+  EXPECT_EQ(by_node(node_g, -1), wire::kFallback) << "no fd";
+  for (uint64_t forged : {uint64_t{0}, uint64_t{1}, uint64_t{12345}, ~uint64_t{0}})
+    EXPECT_EQ(by_node(forged, f), wire::kFallback) << "node " << forged;
+  EXPECT_EQ(by_node(node_f, f), 0) << "still served";
+  close(f);
+  close(other);
 }
 
 // The control socket is the same socket: its root-only operations (detach every client,

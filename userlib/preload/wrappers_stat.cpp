@@ -42,6 +42,8 @@ static_assert(sizeof(struct statfs) == sizeof(struct statfs64));
 finesse::Result b_fstat(int fd, struct stat *st) {
   // Before looking the fd up: the kernel's cached attributes are the cheaper answer.
   if (finesse::client::channel_kernel_caches_all_attrs()) return finesse::kToKernel;
+  // By the fd's node: no path to walk (an fd the shim did not see opened, an unlinked file).
+  if (finesse::Result rc = finesse::client::b_fstat_fd(fd, st); !rc.to_kernel()) return rc;
   finesse::client::Scratch *w = finesse::client::thread_scratch();
   finesse::client::KnownFile f;
   if (w == nullptr || !finesse::shim::fd_table::file(fd, w->fdpath, sizeof(w->fdpath), &f))
