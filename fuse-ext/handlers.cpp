@@ -507,24 +507,14 @@ Result do_statfs(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
   return 0;
 }
 
-// getxattr of a name outside user.* that the kernel hands the file system as it is
-// (wire::xattr_bit, learned from its requests): the VFS checks no permission on the file for
-// security.* and system.* reads. The POSIX ACLs the kernel turns into its own form: only
-// their absence is answered here (as the kernel does: no value, or an empty one, is ENODATA),
-// and only for files and directories.
-Result forwarded_xattr(ServeCtx &ctx, const WalkResult &w, const std::string &name, uint32_t bit,
-                       size_t want, ReplyBuf &out) {
-  size_t len = 0;
-  if (bit == wire::kXattrSelinux) {
-    Result rc = fs_getxattr(ctx.call(), w.ino, name.c_str(), want, out.data, &len);
-    if (!rc.ok()) return rc.is_error(ENOSYS) ? Result(kToKernel) : rc;
-    if (want != 0) {
-      if (len > want) return -ERANGE;
-      out.rep->data_len = static_cast<uint32_t>(len);
-    }
-    return static_cast<int32_t>(len);
-  }
+// getxattr of a POSIX ACL name the kernel hands the file system (wire::xattr_bit, learned
+// from its requests): the kernel turns ACLs into its own form, so only their absence is
+// answered here (as the kernel does: no value, or an empty one, is ENODATA), and only for
+// files and directories. (The security label goes as a user.* name does, without the
+// permission check: the VFS checks none for security.* and system.* reads.)
+Result absent_acl(ServeCtx &ctx, const WalkResult &w, const std::string &name) {
   if (!S_ISREG(w.attr.st_mode) && !S_ISDIR(w.attr.st_mode)) return kToKernel;
+  size_t len = 0;
   Result rc = fs_getxattr(ctx.call(), w.ino, name.c_str(), 0, nullptr, &len);
   if (rc.is_error(ENODATA) || (rc.ok() && len == 0)) return -ENODATA;
   return kToKernel;
@@ -532,11 +522,12 @@ Result forwarded_xattr(ServeCtx &ctx, const WalkResult &w, const std::string &na
 
 Result do_xattr(ServeCtx &ctx, const Decoded &d, ReplyBuf &out, bool list) {
   uint32_t forwarded_bit = 0;
+  const std::string name(list ? std::string_view() : d.name);
   if (!list) {
-    if (d.name.empty()) return -ERANGE;
-    if (d.name.compare(0, 5, "user.") != 0) {
+    if (name.empty()) return -ERANGE;
+    if (name.compare(0, 5, "user.") != 0) {
       // Other namespaces: the kernel, unless it was seen asking the file system.
-      forwarded_bit = wire::xattr_bit(std::string(d.name).c_str());
+      forwarded_bit = wire::xattr_bit(name.c_str());
       if (forwarded_bit == 0 || !(ctx.kernel->xattrs_forwarded() & forwarded_bit)) return kToKernel;
     }
   }
@@ -544,12 +535,8 @@ Result do_xattr(ServeCtx &ctx, const Decoded &d, ReplyBuf &out, bool list) {
   Result rc = walk_path(ctx, spec_of(d, 0, !(d.req.flags & wire::kNoFollow)), &w);
   if (!rc.ok()) return rc;
   if (!w.exists) return -ENOENT;
-  if (forwarded_bit != 0) {
-    size_t want = std::min<uint64_t>(d.req.size, 65536);
-    if (want > out.cap) return kToKernel;
-    return forwarded_xattr(ctx, w, std::string(d.name), forwarded_bit, want, out);
-  }
-  if (!list) {
+  if (forwarded_bit != 0 && forwarded_bit != wire::kXattrSelinux) return absent_acl(ctx, w, name);
+  if (!list && forwarded_bit == 0) {
     // xattr_permission() for user.*: only files and directories, and read permission.
     if (!S_ISREG(w.attr.st_mode) && !S_ISDIR(w.attr.st_mode)) return -ENODATA;
     if (dp(ctx)) {
@@ -561,10 +548,11 @@ Result do_xattr(ServeCtx &ctx, const Decoded &d, ReplyBuf &out, bool list) {
   size_t want = std::min<uint64_t>(d.req.size, 65536);
   if (want > out.cap) return kToKernel;  // larger than a slot: the kernel path has room
   size_t len = 0;
-  std::string name(d.name);
   rc = list ? fs_listxattr(ctx.call(), w.ino, want, out.data, &len)
             : fs_getxattr(ctx.call(), w.ino, name.c_str(), want, out.data, &len);
-  if (rc.is_error(ENOSYS)) return -EOPNOTSUPP;
+  // A file system without xattrs: EOPNOTSUPP, as the kernel says; for the security label the
+  // kernel then falls back to its own answer, which only it knows.
+  if (rc.is_error(ENOSYS)) return forwarded_bit != 0 ? Result(kToKernel) : Result(-EOPNOTSUPP);
   if (!rc.ok()) return rc;
   if (want != 0) {
     if (len > want) return -ERANGE;
