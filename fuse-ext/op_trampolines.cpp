@@ -265,12 +265,18 @@ void t_write_buf(fuse_req_t req, fuse_ino_t ino, fuse_bufvec *bufv, off_t off,
   if (f.err()) return (void)fuse_reply_err(req, f.err());
   mutation([&] { written(ino); }, [&] { st().ops.write_buf(req, ino, bufv, off, f.fi()); });
 }
-void t_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info *fi) {
+// A file request that changes nothing: call(the file system's fi) with the handle held.
+template <typename Call>
+void on_kernel_file(fuse_req_t req, fuse_ino_t ino, fuse_file_info *fi, bool write, Call call) {
   ext().counters.kernel_ops++;
-  KernelFile f(ino, fi, false);
+  KernelFile f(ino, fi, write);
   if (f.err()) return (void)fuse_reply_err(req, f.err());
   OpGuard g(st());
-  st().ops.read(req, ino, size, off, f.fi());
+  call(f.fi());
+}
+void t_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info *fi) {
+  on_kernel_file(req, ino, fi, false,
+                 [&](fuse_file_info *k) { st().ops.read(req, ino, size, off, k); });
 }
 // The no-open mode's handles are the extension's: the kernel's flush of handle 0 is answered
 // ENOSYS, after which the kernel sends no FLUSH at all (no_flush); the handle is flushed when
@@ -282,18 +288,12 @@ void t_flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info *fi) {
   st().ops.flush(req, ino, fi);
 }
 void t_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info *fi) {
-  ext().counters.kernel_ops++;
-  KernelFile f(ino, fi, fi != nullptr && writable(fi));
-  if (f.err()) return (void)fuse_reply_err(req, f.err());
-  OpGuard g(st());
-  st().ops.fsync(req, ino, datasync, f.fi());
+  on_kernel_file(req, ino, fi, fi != nullptr && writable(fi),
+                 [&](fuse_file_info *k) { st().ops.fsync(req, ino, datasync, k); });
 }
 void t_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, fuse_file_info *fi) {
-  ext().counters.kernel_ops++;
-  KernelFile f(ino, fi, false);
-  if (f.err()) return (void)fuse_reply_err(req, f.err());
-  OpGuard g(st());
-  st().ops.lseek(req, ino, off, whence, f.fi());
+  on_kernel_file(req, ino, fi, false,
+                 [&](fuse_file_info *k) { st().ops.lseek(req, ino, off, whence, k); });
 }
 void t_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in, fuse_file_info *fi_in,
                        fuse_ino_t ino_out, off_t off_out, fuse_file_info *fi_out, size_t len,

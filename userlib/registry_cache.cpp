@@ -93,6 +93,21 @@ void refresh_if_stale() {
   pthread_setcancelstate(cancel_state, nullptr);
 }
 
+// Copies entry i of the snapshot read under sequence s1 into m; false if it was rewritten
+// meanwhile.
+bool take_entry(int i, size_t prefix_len, uint32_t s1, MountMatch *m) {
+  const finesse_mount_entry &e = g_snap.entries[i];
+  m->mnt_id = e.mnt_id;
+  m->prefix_len = prefix_len;
+  m->server_pid = e.server_pid;
+  memcpy(m->mount_path, e.mount_path, sizeof(m->mount_path));
+  memcpy(m->socket_path, e.socket_path, sizeof(m->socket_path));
+  m->mount_path[sizeof(m->mount_path) - 1] = '\0';
+  m->socket_path[sizeof(m->socket_path) - 1] = '\0';
+  std::atomic_thread_fence(std::memory_order_acquire);
+  return g_seq.load(std::memory_order_relaxed) == s1;
+}
+
 }  // namespace
 
 void registry_invalidate() { g_checked_ns.store(0, std::memory_order_release); }
@@ -115,16 +130,7 @@ bool classify_absolute(const char *path, MountMatch *m) {
   }
   // A hidden mount's paths are not the shorter registered prefix's either: the kernel's.
   if (best < 0 || g_hidden[best].load(std::memory_order_relaxed)) return false;
-  const finesse_mount_entry &e = g_snap.entries[best];
-  m->mnt_id = e.mnt_id;
-  m->prefix_len = best_len;
-  m->server_pid = e.server_pid;
-  memcpy(m->mount_path, e.mount_path, sizeof(m->mount_path));
-  memcpy(m->socket_path, e.socket_path, sizeof(m->socket_path));
-  m->mount_path[sizeof(m->mount_path) - 1] = '\0';
-  m->socket_path[sizeof(m->socket_path) - 1] = '\0';
-  std::atomic_thread_fence(std::memory_order_acquire);
-  return g_seq.load(std::memory_order_relaxed) == s1;
+  return take_entry(best, best_len, s1, m);
 }
 
 bool classify_mount_id(uint64_t mnt_id, MountMatch *m) {
@@ -136,15 +142,7 @@ bool classify_mount_id(uint64_t mnt_id, MountMatch *m) {
   for (int i = 0; i < count && i < FINESSE_MAX_MOUNTS; i++) {
     const finesse_mount_entry &e = g_snap.entries[i];
     if (e.mnt_id != mnt_id || g_hidden[i].load(std::memory_order_relaxed)) continue;
-    m->mnt_id = e.mnt_id;
-    m->prefix_len = 0;
-    m->server_pid = e.server_pid;
-    memcpy(m->mount_path, e.mount_path, sizeof(m->mount_path));
-    memcpy(m->socket_path, e.socket_path, sizeof(m->socket_path));
-    m->mount_path[sizeof(m->mount_path) - 1] = '\0';
-    m->socket_path[sizeof(m->socket_path) - 1] = '\0';
-    std::atomic_thread_fence(std::memory_order_acquire);
-    return g_seq.load(std::memory_order_relaxed) == s1;
+    return take_entry(i, 0, s1, m);
   }
   return false;
 }
