@@ -139,11 +139,15 @@ Result by_fd(const KnownFile &f, Op op, Call &c, bool mutation, char *data = nul
 
 }  // namespace
 
-Result b_fstat_fd(int fd, struct stat *st) {
+Result b_fstat_fd(int fd, struct stat *st, bool *elsewhere) {
+  if (!channel_ever_connected()) return kToKernel;
   uint64_t node = 0, mnt_id = 0;
-  if (!fd_fuse_node(fd, &node, &mnt_id) || channel_kernel_caches_attrs(mnt_id)) return kToKernel;
   MountMatch m;
-  if (!classify_mount_id(mnt_id, &m)) return kToKernel;
+  if (!fd_fuse_node(fd, &node, &mnt_id) || !classify_mount_id(mnt_id, &m)) {
+    if (elsewhere != nullptr) *elsewhere = true;
+    return kToKernel;
+  }
+  if (channel_kernel_caches_attrs(mnt_id)) return kToKernel;
   CallGuard g;
   Scratch *w = g.scratch();
   if (w == nullptr) return kToKernel;

@@ -35,7 +35,9 @@ Result b_getxattr(const char *path, const char *name, void *value, size_t size, 
 Result b_listxattr(const char *path, char *list, size_t size, bool nofollow);
 
 // fstat by the kernel's node id of the fd's file (wire::kByNode): no path, no walk, no fact.
-Result b_fstat_fd(int fd, struct stat *st);
+// Only in a process that connected to a server before. *elsewhere: the fd is on no attached
+// mount (not a FUSE file, or not an attached one).
+Result b_fstat_fd(int fd, struct stat *st, bool *elsewhere = nullptr);
 
 // The file an fd refers to, known by absolute path, inode number and mount (fd_file.h finds
 // them). The server serves a call on it only if the path still names that inode, and only

@@ -79,6 +79,7 @@ std::atomic<pid_t> g_owner{0};  // our pid (see channel_in_owner_process)
 // Stat answers of any mount with and without wire::kHintKernelCachesAttrs: while only the
 // former were seen, fstat goes to the kernel before its fd is even looked up.
 std::atomic<bool> g_seen_cached{false}, g_seen_uncached{false};
+std::atomic<bool> g_ever_connected{false};
 
 // Sets a flag that only ever goes from false to true, writing its cache line (shared by every
 // thread's calls) only the first time.
@@ -321,6 +322,7 @@ int finish_handshake(Conn &c, const MountMatch &m) {
   if (cached) raise_flag(g_seen_cached);
   c.read_routes.reset();
   c.slots.store(0);
+  raise_flag(g_ever_connected);
   return kConnected;
 }
 
@@ -725,6 +727,10 @@ Result channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const 
   }
   release(*c);
   return result;
+}
+
+bool channel_ever_connected() {
+  return g_ever_connected.load(std::memory_order_relaxed);
 }
 
 bool channel_kernel_caches_attrs(uint64_t mnt_id) {

@@ -79,4 +79,8 @@ void channel_defer_first_handshake();
 // scratch.h): gives back its connection reference, slot and spinner place.
 void channel_recover_abandoned();
 
+// Whether this process ever connected to a server: before that, fd-based calls do not even
+// ask the kernel which file system an fd is on.
+bool channel_ever_connected();
+
 }  // namespace finesse::client

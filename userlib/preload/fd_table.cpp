@@ -155,6 +155,20 @@ bool known_or_learn(int fd, char *out, size_t cap, uint64_t *ino, uint64_t *mnt_
   return base(fd, out, cap, ino, mnt_id);
 }
 
+bool known_elsewhere(int fd) {
+  Entry *t = table_or_null();
+  if (t == nullptr || !in_range(fd)) return false;
+  const Entry &e = t[fd];
+  return e.no_fact.load(std::memory_order_relaxed) == e.epoch.load(std::memory_order_acquire) + 1;
+}
+
+void note_elsewhere(int fd) {
+  Entry *t = table_or_create();
+  if (t == nullptr || !in_range(fd) || !in_owner_process()) return;
+  Entry &e = t[fd];
+  e.no_fact.store(e.epoch.load(std::memory_order_acquire) + 1, std::memory_order_relaxed);
+}
+
 bool file(int fd, char *out, size_t cap, client::KnownFile *f) {
   uint64_t ino, mnt;
   if (!known_or_learn(fd, out, cap, &ino, &mnt)) return false;

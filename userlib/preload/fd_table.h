@@ -28,6 +28,10 @@ bool base(int fd, char *out, size_t cap, uint64_t *ino, uint64_t *mnt_id);
 // base(), or else learned from the kernel's facts (kernel_facts.h) and recorded: any fd on
 // an attached mount (not only directories), its path from /proc/self/fd and inode.
 bool known_or_learn(int fd, char *out, size_t cap, uint64_t *ino, uint64_t *mnt_id);
+// Whether fd is known, for its current number's life, to be on no attached mount, and to
+// record that (an fd-based call then goes to the kernel at the cost of two loads).
+bool known_elsewhere(int fd);
+void note_elsewhere(int fd);
 // known_or_learn(), confirmed by the kernel's current fact for fd: the file an fd-based call
 // (fstat, fchmod, ...) may be sent for, its path in out.
 bool file(int fd, char *out, size_t cap, client::KnownFile *f);

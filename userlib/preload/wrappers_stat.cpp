@@ -43,7 +43,15 @@ finesse::Result b_fstat(int fd, struct stat *st) {
   // Before looking the fd up: the kernel's cached attributes are the cheaper answer.
   if (finesse::client::channel_kernel_caches_all_attrs()) return finesse::kToKernel;
   // By the fd's node: no path to walk (an fd the shim did not see opened, an unlinked file).
-  if (finesse::Result rc = finesse::client::b_fstat_fd(fd, st); !rc.to_kernel()) return rc;
+  // An fd found on no attached mount is remembered as such until its number is reused.
+  if (finesse::shim::fd_table::known_elsewhere(fd)) return finesse::kToKernel;
+  bool elsewhere = false;
+  if (finesse::Result rc = finesse::client::b_fstat_fd(fd, st, &elsewhere); !rc.to_kernel())
+    return rc;
+  if (elsewhere) {
+    finesse::shim::fd_table::note_elsewhere(fd);
+    return finesse::kToKernel;
+  }
   finesse::client::Scratch *w = finesse::client::thread_scratch();
   finesse::client::KnownFile f;
   if (w == nullptr || !finesse::shim::fd_table::file(fd, w->fdpath, sizeof(w->fdpath), &f))
