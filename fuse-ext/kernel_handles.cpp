@@ -129,6 +129,25 @@ void KernelHandles::adopt(fuse_ino_t ino, const fuse_file_info &fi) {
   }
   map_[ino].push_back({flags, fi, 0, ++clock_});
   open_++;
+  adopted_.push_back(ino);
+}
+
+void KernelHandles::settle(const std::function<bool(fuse_ino_t)> &kernel_holds) {
+  std::vector<Closing> closing;
+  std::vector<fuse_ino_t> adopted;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    closing.swap(retired_);
+    adopted.swap(adopted_);
+  }
+  // (After the adoption: a forget handled since finds the handle and closes it itself; one
+  // handled before shows here as an inode the kernel does not hold.)
+  for (fuse_ino_t ino : adopted) {
+    if (kernel_holds(ino)) continue;
+    std::lock_guard<std::mutex> g(mu_);
+    take_locked(ino, false, &closing);
+  }
+  close(closing);
 }
 
 void KernelHandles::take_locked(fuse_ino_t ino, bool in_use_too, std::vector<Closing> *out) {

@@ -21,6 +21,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -60,7 +61,12 @@ class KernelHandles {
   void put(fuse_ino_t ino, uint64_t fh);
   // A handle the file system opened for the kernel's CREATE (the kernel got handle 0): kept
   // as ino's handle with the create's flags, or closed later if one is there already.
+  // Called inside the file system's create: nothing is closed there.
   void adopt(fuse_ino_t ino, const fuse_file_info &fi);
+  // After a create returned from the file system: closes what adopt() set aside, and the
+  // handles adopted for an inode the kernel no longer holds (a forget that was handled
+  // before the adoption: nothing else would ever close them).
+  void settle(const std::function<bool(fuse_ino_t)> &kernel_holds);
   // The kernel evicted ino: its handles are closed (none is in use: no file holds ino).
   void forget(fuse_ino_t ino);
   // Before the file system's destroy.
@@ -97,7 +103,8 @@ class KernelHandles {
   std::atomic<bool> engaged_{false};
   std::mutex mu_;
   std::unordered_map<fuse_ino_t, std::vector<Handle>> map_;  // a few per inode at most
-  std::vector<Closing> retired_;  // adopted handles not kept, closed at the next get
+  std::vector<Closing> retired_;     // adopted handles not kept, closed at the next settle
+  std::vector<fuse_ino_t> adopted_;  // inodes adopted since the last settle
   size_t open_ = 0;
   uint64_t clock_ = 0;
   std::atomic<uint64_t> opened_total_{0};

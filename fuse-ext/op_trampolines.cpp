@@ -210,6 +210,8 @@ void t_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
               fuse_file_info *fi) {
   // (Its writable handle is counted by fuse_reply_create, before the kernel can release it.)
   entry_mutation(req, parent, name, [&] { st().ops.create(req, parent, name, mode, fi); });
+  if (ext().handles.engaged())
+    ext().handles.settle([](fuse_ino_t ino) { return ext().kernel.known(ino); });
 }
 void t_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname) {
   mutation(
