@@ -195,13 +195,16 @@ TEST_P(ShimCases, SignalStacksLongjmpsAndCancellation) {
     EXPECT_NE(r.shim.out.find(line), std::string::npos) << line << " in:\n" << r.shim.out;
 }
 
-// The same siglongjmps with a timer every 3 ms: calls get further before they are cut (under
-// emulation a 3 ms timer once ended the shim run in SIGSEGV).
-TEST_P(ShimCases, LongjmpsFromASlowerTimer) {
-  Runs r = run_twins(*fs_, "longjmp", a_, b_, "3000", "3000");
-  expect_same(r);
-  for (const char *line : {"longjmp exit=0", "longjmp: calls after bad=0+0"})
-    EXPECT_NE(r.shim.out.find(line), std::string::npos) << line << " in:\n" << r.shim.out;
+// The same siglongjmps with the timer at 20 us (a call is cut almost anywhere, the recovery
+// code included) and at 3 ms (calls get further before they are cut).
+TEST_P(ShimCases, LongjmpsFromAFastAndASlowTimer) {
+  for (const char *us : {"20", "3000"}) {
+    Runs r = run_twins(*fs_, "longjmp", a_, b_, us, us);
+    expect_same(r);
+    for (const char *line : {"longjmp exit=0", "longjmp: calls after bad=0+0"})
+      EXPECT_NE(r.shim.out.find(line), std::string::npos) << line << " with " << us << " us in:\n"
+                                                          << r.shim.out;
+  }
 }
 
 // Threads that call wrappers the moment they start, before the real functions are known.
