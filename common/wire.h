@@ -58,7 +58,7 @@ constexpr uint32_t kCwdBase0 = 1u << 4;
 constexpr uint32_t kCwdBase1 = 1u << 5;
 // stat: statx(AT_STATX_FORCE_SYNC): the final attributes from the file system, not a cache.
 constexpr uint32_t kForceSync = 1u << 6;
-// stat of the file an fd of the client refers to, by the kernel's own node id for it
+// stat or setattr of the file an fd of the client refers to, by the kernel's own node id for it
 // (Request::node, from name_to_handle_at: FUSE's file handle holds it) instead of a path:
 // the server checks that the client's fd Request::fd refers to that node (the kernel's file
 // handle of /proc/<pid>/fd/<fd>) and that the kernel holds it, and answers only successes.

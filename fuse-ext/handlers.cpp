@@ -121,11 +121,11 @@ bool client_fd_node(pid_t pid, int fd, uint64_t mnt_id, uint64_t *node) {
   return fuse_node_of(AT_FDCWD, link, AT_SYMLINK_FOLLOW, node, &mnt) && mnt == mnt_id;
 }
 
-// fstat by node (wire::kByNode): the client says which node its fd refers to; the server
-// believes it only if the kernel's handle of that very fd says so and the kernel holds the
-// node (pinned first: its forget waits for the request's end). Like every by-fd request,
-// only a success is answered.
-Result stat_by_node(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
+// The file a by-node request is for (wire::kByNode), as a walk would give it: the client
+// says which node its fd refers to; the server believes it only if the kernel's handle of
+// that very fd says so and the kernel holds the node (checked after pinning it: a forget
+// handled first is seen, one handled after waits for the request's end).
+Result node_of_client_fd(ServeCtx &ctx, const Decoded &d, WalkResult *w) {
   const fuse_ino_t node = d.req.node;
   uint64_t seen = 0;
   if (node == 0 || ctx.mount->mnt_id == 0 ||
@@ -137,18 +137,24 @@ Result stat_by_node(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
   Result rc =
       (d.req.flags & wire::kForceSync) ? synced_attr(ctx, node, &st) : fresh_attr(ctx, node, &st);
   if (!rc.ok()) return kToKernel;
-  if (ctx.mount->writeback_cache && S_ISREG(st.st_mode)) return kToKernel;
-  if (ctx.kernel->caches_attrs()) out.rep->hints |= wire::kHintKernelCachesAttrs;
-  to_wire(st, &out.rep->attr);
+  w->exists = true;
+  w->ino = node;
+  w->attr = st;
+  w->from_kernel_entry = true;  // the kernel's node, its attributes just read
   return 0;
 }
 
+// The request's file: by node, or by walking its path (spec).
+Result find_file(ServeCtx &ctx, const Decoded &d, const WalkSpec &spec, WalkResult *w) {
+  if (d.req.flags & wire::kByNode) return node_of_client_fd(ctx, d, w);
+  return walk_path(ctx, spec, w);
+}
+
 Result do_stat(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
-  if (d.req.flags & wire::kByNode) return stat_by_node(ctx, d, out);
   WalkResult w;
   WalkSpec spec = spec_of(d, 0, !(d.req.flags & wire::kNoFollow));
   spec.attr_only = !(d.req.flags & wire::kForceSync);
-  Result rc = walk_path(ctx, spec, &w);
+  Result rc = find_file(ctx, d, spec, &w);
   if (!rc.ok()) return rc;
   if (!w.exists) return -ENOENT;
   // With the writeback cache the kernel keeps a regular file's size and times over what the
@@ -311,14 +317,14 @@ Result do_setattr(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
   if (!mutations_allowed(ctx)) return kToKernel;
   const wire::Request &r = d.req;
   bool nofollow = r.flags & wire::kNoFollow;
-  bool by_fd = r.flags & wire::kByFd;
+  bool by_fd = r.flags & (wire::kByFd | wire::kByNode);
   if ((r.valid & wire::kSetMode) && nofollow && !by_fd) return kToKernel;
   WalkResult w;
   WalkSpec spec = spec_of(d, 0, !nofollow);
   // A name the kernel holds is changed through the kernel's node (pinned against its forget),
   // with the attributes the kernel would check: no lookup of the server's own.
   spec.attr_only = true;
-  Result rc = walk_path(ctx, spec, &w);
+  Result rc = find_file(ctx, d, spec, &w);
   if (!rc.ok()) return rc;
   if (!w.exists) return -ENOENT;
   if (by_fd && S_ISLNK(w.attr.st_mode)) return kToKernel;  // an O_PATH fd: EBADF, the kernel's
@@ -582,12 +588,18 @@ Result dispatch(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
 }
 
 // wire::kByFd: only the operations an fd can name, only on a verified final component, and
-// only successes (the kernel, which sees the fd, decides every refusal).
+// only successes (the kernel, which sees the fd, decides every refusal). wire::kByNode: stat
+// and setattr, on the node the client's fd names, and likewise only successes.
 Result serve_by_fd(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
   using wire::Op;
-  bool fd_op = d.op == Op::kStat || d.op == Op::kSetattr || d.op == Op::kGetxattr ||
-               d.op == Op::kListxattr || d.op == Op::kStatfs;
-  if (!fd_op || d.path[0].empty() || d.req.path[0].verify_len != d.path[0].size()) return kToKernel;
+  if (d.req.flags & wire::kByNode) {
+    if (d.op != Op::kStat && d.op != Op::kSetattr) return kToKernel;
+  } else {
+    bool fd_op = d.op == Op::kStat || d.op == Op::kSetattr || d.op == Op::kGetxattr ||
+                 d.op == Op::kListxattr || d.op == Op::kStatfs;
+    if (!fd_op || d.path[0].empty() || d.req.path[0].verify_len != d.path[0].size())
+      return kToKernel;
+  }
   Result rc = dispatch(ctx, d, out);
   if (rc.ok() || rc.to_kernel()) return rc;
   bool xattr_answer = (d.op == Op::kGetxattr || d.op == Op::kListxattr) &&
@@ -602,7 +614,7 @@ Result serve_by_fd(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
 Result serve_request(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
   out.rep->data_len = 0;
   out.rep->hints = 0;
-  if (d.req.flags & wire::kByFd) return serve_by_fd(ctx, d, out);
+  if (d.req.flags & (wire::kByFd | wire::kByNode)) return serve_by_fd(ctx, d, out);
   return dispatch(ctx, d, out);
 }
 

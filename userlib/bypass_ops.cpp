@@ -139,34 +139,6 @@ Result by_fd(const KnownFile &f, Op op, Call &c, bool mutation, char *data = nul
 
 }  // namespace
 
-Result b_fstat_fd(int fd, struct stat *st, bool *elsewhere) {
-  if (!channel_ever_connected()) return kToKernel;
-  uint64_t node = 0, mnt_id = 0;
-  MountMatch m;
-  if (!fd_fuse_node(fd, &node, &mnt_id) || !classify_mount_id(mnt_id, &m)) {
-    if (elsewhere != nullptr) *elsewhere = true;
-    return kToKernel;
-  }
-  if (channel_kernel_caches_attrs(mnt_id)) return kToKernel;
-  CallGuard g;
-  Scratch *w = g.scratch();
-  if (w == nullptr) return kToKernel;
-  Call c;
-  c.req.flags = wire::kByNode | wire::kNoFollow;
-  c.req.node = node;
-  c.req.fd = fd;
-  Result rc =
-      channel_call(m, Op::kStat, c.req, c.s, false, &c.rep, w->data, sizeof(w->data), &c.facts);
-  if (!rc.ok()) return kToKernel;  // (the server answers successes only)
-  // The fd may have been closed and its number reused meanwhile (another thread): the
-  // answer is the fd's only if it still refers to that node.
-  uint64_t node_after = 0, mnt_after = 0;
-  if (!fd_fuse_node(fd, &node_after, &mnt_after) || node_after != node || mnt_after != mnt_id)
-    return kToKernel;
-  fill_stat(c.rep.attr, c.facts, st);
-  return rc;
-}
-
 Result b_fstat_known(const KnownFile &f, struct stat *st) {
   if (channel_kernel_caches_attrs(f.mnt_id)) return kToKernel;
   Call c;
@@ -354,6 +326,70 @@ Result b_utimensat(int dirfd, const char *path, const struct timespec times[2], 
   c.req.flags = (flags & AT_SYMLINK_NOFOLLOW) ? wire::kNoFollow : 0;
   if (!times_req(c, times)) return kToKernel;
   return one_path(dirfd, path, Op::kSetattr, c, true);
+}
+
+namespace {
+
+// A call on the file fd refers to, by the kernel's node of it (wire::kByNode): only in a
+// process that connected to a server before; *elsewhere when the fd is on no attached mount;
+// the fd must allow `use` (the kernel's refusal otherwise). A read-only call's answer counts
+// only if the fd still names that node afterwards (a close and reuse by another thread).
+Result by_node(int fd, FdUse use, Op op, Call &c, bool mutation, bool *elsewhere) {
+  if (!channel_ever_connected()) return kToKernel;
+  uint64_t node = 0, mnt_id = 0;
+  MountMatch m;
+  if (!fd_fuse_node(fd, &node, &mnt_id) || !classify_mount_id(mnt_id, &m)) {
+    if (elsewhere != nullptr) *elsewhere = true;
+    return kToKernel;
+  }
+  if ((op == Op::kStat && channel_kernel_caches_attrs(mnt_id)) || !fd_allows(fd, use))
+    return kToKernel;
+  CallGuard g;
+  Scratch *w = g.scratch();
+  if (w == nullptr) return kToKernel;
+  c.req.flags |= wire::kByNode | wire::kNoFollow;
+  c.req.node = node;
+  c.req.fd = fd;
+  Result rc = channel_call(m, op, c.req, c.s, mutation, &c.rep, w->data, sizeof(w->data), &c.facts);
+  if (!rc.ok() || mutation) return rc;
+  uint64_t node_after = 0, mnt_after = 0;
+  if (!fd_fuse_node(fd, &node_after, &mnt_after) || node_after != node || mnt_after != mnt_id)
+    return kToKernel;
+  return rc;
+}
+
+}  // namespace
+
+Result b_fstat_fd(int fd, struct stat *st, bool *elsewhere) {
+  Call c;
+  Result rc = by_node(fd, FdUse::kAny, Op::kStat, c, false, elsewhere);
+  if (rc.ok()) fill_stat(c.rep.attr, c.facts, st);
+  return rc;
+}
+
+Result b_fchmod_fd(int fd, mode_t mode, bool *elsewhere) {
+  Call c;
+  chmod_req(c, mode);
+  return by_node(fd, FdUse::kNotPath, Op::kSetattr, c, true, elsewhere);
+}
+
+Result b_fchown_fd(int fd, uid_t uid, gid_t gid, bool *elsewhere) {
+  Call c;
+  chown_req(c, uid, gid);
+  return by_node(fd, FdUse::kNotPath, Op::kSetattr, c, true, elsewhere);
+}
+
+Result b_ftruncate_fd(int fd, off_t length, bool *elsewhere) {
+  if (length < 0) return kToKernel;  // EINVAL, the kernel's
+  Call c;
+  size_req(c, length);
+  return by_node(fd, FdUse::kWritable, Op::kSetattr, c, true, elsewhere);
+}
+
+Result b_futimens_fd(int fd, const struct timespec times[2], bool *elsewhere) {
+  Call c;
+  if (!times_req(c, times)) return kToKernel;
+  return by_node(fd, FdUse::kNotPath, Op::kSetattr, c, true, elsewhere);
 }
 
 Result b_fchmod_known(const KnownFile &f, mode_t mode) {

@@ -34,10 +34,15 @@ Result b_statfs(const char *path, struct statfs *st);
 Result b_getxattr(const char *path, const char *name, void *value, size_t size, bool nofollow);
 Result b_listxattr(const char *path, char *list, size_t size, bool nofollow);
 
-// fstat by the kernel's node id of the fd's file (wire::kByNode): no path, no walk, no fact.
-// Only in a process that connected to a server before. *elsewhere: the fd is on no attached
-// mount (not a FUSE file, or not an attached one).
+// Calls on an fd by the kernel's node id of its file (wire::kByNode): no path, no walk, no
+// fact; the server checks the fd names the node. Only in a process that connected to a
+// server before. *elsewhere: the fd is on no attached mount (not a FUSE file, or not an
+// attached one). Every refusal is the kernel's, as with KnownFile below.
 Result b_fstat_fd(int fd, struct stat *st, bool *elsewhere = nullptr);
+Result b_fchmod_fd(int fd, mode_t mode, bool *elsewhere = nullptr);
+Result b_fchown_fd(int fd, uid_t uid, gid_t gid, bool *elsewhere = nullptr);
+Result b_ftruncate_fd(int fd, off_t length, bool *elsewhere = nullptr);
+Result b_futimens_fd(int fd, const struct timespec times[2], bool *elsewhere = nullptr);
 
 // The file an fd refers to, known by absolute path, inode number and mount (fd_file.h finds
 // them). The server serves a call on it only if the path still names that inode, and only

@@ -37,6 +37,13 @@ finesse::Result on_fd(int fd, FdUse use, Op op) {
   return on_fd_file(fd, use, fd_file, op);
 }
 
+// by_node() (the fd's node: bypass_ops.h b_*_fd), else by_path on the file behind fd.
+template <typename ByNode, typename ByPath>
+finesse::Result on_fd(int fd, FdUse use, ByNode by_node, ByPath by_path) {
+  if (finesse::Result rc = by_node(); !rc.to_kernel()) return rc;
+  return on_fd(fd, use, by_path);
+}
+
 }  // namespace
 
 #define API extern "C" __attribute__((visibility("default")))
@@ -128,30 +135,34 @@ API int finesse_fstat(int fd, struct stat *st) {
   // The kernel's cached attributes are the cheaper answer (channel.h): not even the fd's facts.
   if (channel_kernel_caches_all_attrs())
     return finish(finesse::kToKernel, [&] { return fstat(fd, st); });
-  if (finesse::Result rc = finesse::client::b_fstat_fd(fd, st); !rc.to_kernel())
-    return finish(rc, [&] { return fstat(fd, st); });
-  return finish(on_fd(fd, FdUse::kAny, [&](const KnownFile &f) { return b_fstat_known(f, st); }),
+  return finish(on_fd(
+                    fd, FdUse::kAny, [&] { return b_fstat_fd(fd, st); },
+                    [&](const KnownFile &f) { return b_fstat_known(f, st); }),
                 [&] { return fstat(fd, st); });
 }
 API int finesse_fchmod(int fd, mode_t mode) {
-  return finish(
-      on_fd(fd, FdUse::kNotPath, [&](const KnownFile &f) { return b_fchmod_known(f, mode); }),
-      [&] { return fchmod(fd, mode); });
+  return finish(on_fd(
+                    fd, FdUse::kNotPath, [&] { return b_fchmod_fd(fd, mode); },
+                    [&](const KnownFile &f) { return b_fchmod_known(f, mode); }),
+                [&] { return fchmod(fd, mode); });
 }
 API int finesse_fchown(int fd, uid_t u, gid_t g) {
-  return finish(
-      on_fd(fd, FdUse::kNotPath, [&](const KnownFile &f) { return b_fchown_known(f, u, g); }),
-      [&] { return fchown(fd, u, g); });
+  return finish(on_fd(
+                    fd, FdUse::kNotPath, [&] { return b_fchown_fd(fd, u, g); },
+                    [&](const KnownFile &f) { return b_fchown_known(f, u, g); }),
+                [&] { return fchown(fd, u, g); });
 }
 API int finesse_ftruncate(int fd, off_t len) {
-  return finish(
-      on_fd(fd, FdUse::kWritable, [&](const KnownFile &f) { return b_ftruncate_known(f, len); }),
-      [&] { return ftruncate(fd, len); });
+  return finish(on_fd(
+                    fd, FdUse::kWritable, [&] { return b_ftruncate_fd(fd, len); },
+                    [&](const KnownFile &f) { return b_ftruncate_known(f, len); }),
+                [&] { return ftruncate(fd, len); });
 }
 API int finesse_futimens(int fd, const struct timespec t[2]) {
-  return finish(
-      on_fd(fd, FdUse::kNotPath, [&](const KnownFile &f) { return b_futimens_known(f, t); }),
-      [&] { return futimens(fd, t); });
+  return finish(on_fd(
+                    fd, FdUse::kNotPath, [&] { return b_futimens_fd(fd, t); },
+                    [&](const KnownFile &f) { return b_futimens_known(f, t); }),
+                [&] { return futimens(fd, t); });
 }
 API ssize_t finesse_fgetxattr(int fd, const char *name, void *v, size_t n) {
   return finish(on_fd(fd, FdUse::kNotPath,

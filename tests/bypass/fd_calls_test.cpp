@@ -261,7 +261,7 @@ TEST_P(FdCalls, RefusalsAreTheKernels) {
 
 // Without kernel caching fstat is served by the fd's node (wire::kByNode): no path to walk
 // and no fact needed, so a file moved away or unlinked while open is served too, with the
-// kernel's answer.
+// kernel's answer; fchmod, fchown, ftruncate and futimens likewise.
 TEST(FdCallsByNode, FstatOfAMovedOrUnlinkedFileIsServedByItsNode) {
   for (FsKind kind : {FsKind::kMemfs, FsKind::kPassthrough}) {
     MountOptions o = mount_options(kind, true, false);
@@ -294,6 +294,32 @@ TEST(FdCallsByNode, FstatOfAMovedOrUnlinkedFileIsServedByItsNode) {
     EXPECT_EQ(st.st_mode, k.st_mode);
     EXPECT_EQ(st.st_dev, k.st_dev);
     EXPECT_EQ(fs.served_total() - served, 3u);
+    // And the fd's other calls, on the unlinked file, as the kernel sees them after.
+    ASSERT_EQ(finesse_fchmod(fd, 0640), 0);
+    EXPECT_ROUTE(FINESSE_ROUTE_BYPASS);
+    ASSERT_EQ(finesse_fchown(fd, static_cast<uid_t>(-1), 1234), 0);
+    EXPECT_ROUTE(FINESSE_ROUTE_BYPASS);
+    ASSERT_EQ(finesse_ftruncate(fd, 2), 0);
+    EXPECT_ROUTE(FINESSE_ROUTE_BYPASS);
+    struct timespec times[2] = {{1000, 5}, {2000, 7}};
+    ASSERT_EQ(finesse_futimens(fd, times), 0);
+    EXPECT_ROUTE(FINESSE_ROUTE_BYPASS);
+    ASSERT_EQ(::fstat(fd, &k), 0);
+    EXPECT_EQ(k.st_mode, S_IFREG | 0640u);
+    EXPECT_EQ(k.st_gid, 1234u);
+    EXPECT_EQ(k.st_size, 2);
+    EXPECT_EQ(k.st_mtim.tv_sec, 2000);
+    EXPECT_EQ(k.st_mtim.tv_nsec, 7);
+    ASSERT_EQ(::stat(f.c_str(), &k), 0);
+    EXPECT_EQ(k.st_mode, S_IFREG | 0600u) << "the file now at the old path is untouched";
+    // What the fd itself decides stays the kernel's: ftruncate of a read-only fd.
+    int ro = ::open(f.c_str(), O_RDONLY);
+    ASSERT_GE(ro, 0);
+    errno = 0;
+    EXPECT_EQ(finesse_ftruncate(ro, 0), -1);
+    EXPECT_EQ(errno, EINVAL);
+    EXPECT_ROUTE(FINESSE_ROUTE_KERNEL);
+    ::close(ro);
     ::close(fd);
   }
 }

@@ -555,10 +555,10 @@ TEST_F(Hostile, OneUserCannotTakeEveryConnection) {
   expect_good_client_unharmed(*fs_, {h});
 }
 
-// fstat by node (wire::kByNode) names a node and an fd: the server answers only if that fd
-// of the client's process refers to that very node. A node forged, taken from a file the
-// client has no fd on, or paired with another fd or none gets FALLBACK: no attributes of a
-// file the client could not stat leak that way.
+// stat and setattr by node (wire::kByNode) name a node and an fd: the server answers only if that
+// fd of the client's process refers to that very node. A node forged, taken from a file the client
+// has no fd on, or paired with another fd or none gets FALLBACK: no attributes of a file the client
+// could not stat leak that way.
 TEST_F(Hostile, FstatByNodeNeedsAnFdOnThatNode) {
   ASSERT_EQ(mknod(fs_->path("g").c_str(), S_IFREG | 0600, 0), 0);
   int f = open(fs_->path("f").c_str(), O_RDONLY);
@@ -589,6 +589,21 @@ TEST_F(Hostile, FstatByNodeNeedsAnFdOnThatNode) {
   for (uint64_t forged : {uint64_t{0}, uint64_t{1}, uint64_t{12345}, ~uint64_t{0}})
     EXPECT_EQ(by_node(forged, f), wire::kFallback) << "node " << forged;
   EXPECT_EQ(by_node(node_f, f), 0) << "still served";
+  // A chmod by node likewise: of g through f's fd, nothing changes.
+  int32_t rc = spoiled_stat(
+      c,
+      [&](wire::Slot *, wire::Request *r) {
+        r->flags = wire::kByNode | wire::kNoFollow;
+        r->node = node_g;
+        r->fd = f;
+        r->valid = wire::kSetMode;
+        r->mode = 0777;
+      },
+      Op::kSetattr);
+  EXPECT_EQ(rc, wire::kFallback);
+  struct stat st;
+  ASSERT_EQ(stat(fs_->path("g").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
   close(f);
   close(other);
 }

@@ -1,7 +1,7 @@
-// Calls on an open fd (fstat lives with the stat family): fchmod, fchown, ftruncate, futimens,
-// fgetxattr, fstatfs/fstatvfs. The fd's file is named by the path the fd table holds (or
-// learned from the kernel's facts) and checked by inode; the server answers only successes
-// (wire::kByFd), and the kernel decides whatever the fd itself would decide.
+// Calls on an open fd (fstat lives with the stat family): fchmod, fchown, ftruncate, futimens
+// by the fd's node (fd_call.h) or else, like fgetxattr and fstatfs/fstatvfs, by the path the fd
+// table holds (or learned from the kernel's facts), checked by inode; the server answers only
+// successes (wire::kByNode, wire::kByFd), and the kernel decides whatever the fd would.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "bypass_ops.h"
+#include "fd_call.h"
 #include "fd_file.h"
 #include "fd_table.h"
 #include "real_libc.h"
@@ -21,34 +22,40 @@ namespace {
 using finesse::client::FdUse;
 using finesse::client::KnownFile;
 
-// op(file) on fd's file as the fd table knows it, or kToKernel.
+using finesse::shim::on_fd;
+
+// op(file) on fd's file as the fd table knows it, or kToKernel (no form by node).
 template <typename Op>
-finesse::Result on_fd(int fd, FdUse use, Op op) {
+finesse::Result on_fd_path(int fd, FdUse use, Op op) {
   return finesse::client::on_fd_file(fd, use, finesse::shim::fd_table::file, op);
 }
 
 finesse::Result b_fchmod(int fd, mode_t mode) {
-  return on_fd(fd, FdUse::kNotPath, [&](const KnownFile &f) { return b_fchmod_known(f, mode); });
+  return on_fd(
+      fd, FdUse::kNotPath, [&](bool *e) { return finesse::client::b_fchmod_fd(fd, mode, e); },
+      [&](const KnownFile &f) { return b_fchmod_known(f, mode); });
 }
 finesse::Result b_fchown(int fd, uid_t uid, gid_t gid) {
-  return on_fd(fd, FdUse::kNotPath,
-               [&](const KnownFile &f) { return b_fchown_known(f, uid, gid); });
+  return on_fd(
+      fd, FdUse::kNotPath, [&](bool *e) { return finesse::client::b_fchown_fd(fd, uid, gid, e); },
+      [&](const KnownFile &f) { return b_fchown_known(f, uid, gid); });
 }
 finesse::Result b_ftruncate(int fd, off_t length) {
-  return on_fd(fd, FdUse::kWritable,
-               [&](const KnownFile &f) { return b_ftruncate_known(f, length); });
+  return on_fd(
+      fd, FdUse::kWritable, [&](bool *e) { return finesse::client::b_ftruncate_fd(fd, length, e); },
+      [&](const KnownFile &f) { return b_ftruncate_known(f, length); });
 }
 finesse::Result b_futimens(int fd, const struct timespec times[2]) {
-  return on_fd(fd, FdUse::kNotPath,
-               [&](const KnownFile &f) { return b_futimens_known(f, times); });
+  return on_fd(
+      fd, FdUse::kNotPath, [&](bool *e) { return finesse::client::b_futimens_fd(fd, times, e); },
+      [&](const KnownFile &f) { return b_futimens_known(f, times); });
 }
 finesse::Result b_fgetxattr(int fd, const char *name, void *value, size_t size) {
-  return on_fd(fd, FdUse::kNotPath, [&](const KnownFile &f) {
-    return b_fgetxattr_known(f, name, value, size);
-  });
+  return on_fd_path(fd, FdUse::kNotPath,
+                    [&](const KnownFile &f) { return b_fgetxattr_known(f, name, value, size); });
 }
 finesse::Result b_fstatfs(int fd, struct statfs *st) {
-  return on_fd(fd, FdUse::kAny, [&](const KnownFile &f) { return b_fstatfs_known(f, st); });
+  return on_fd_path(fd, FdUse::kAny, [&](const KnownFile &f) { return b_fstatfs_known(f, st); });
 }
 template <typename Vfs>
 finesse::Result b_fstatvfs(int fd, Vfs *v) {

@@ -10,6 +10,7 @@
 
 #include "bypass_ops.h"
 #include "channel.h"
+#include "fd_call.h"
 #include "fd_table.h"
 #include "real_libc.h"
 #include "scratch.h"
@@ -42,21 +43,10 @@ static_assert(sizeof(struct statfs) == sizeof(struct statfs64));
 finesse::Result b_fstat(int fd, struct stat *st) {
   // Before looking the fd up: the kernel's cached attributes are the cheaper answer.
   if (finesse::client::channel_kernel_caches_all_attrs()) return finesse::kToKernel;
-  // By the fd's node: no path to walk (an fd the shim did not see opened, an unlinked file).
-  // An fd found on no attached mount is remembered as such until its number is reused.
-  if (finesse::shim::fd_table::known_elsewhere(fd)) return finesse::kToKernel;
-  bool elsewhere = false;
-  if (finesse::Result rc = finesse::client::b_fstat_fd(fd, st, &elsewhere); !rc.to_kernel())
-    return rc;
-  if (elsewhere) {
-    finesse::shim::fd_table::note_elsewhere(fd);
-    return finesse::kToKernel;
-  }
-  finesse::client::Scratch *w = finesse::client::thread_scratch();
-  finesse::client::KnownFile f;
-  if (w == nullptr || !finesse::shim::fd_table::file(fd, w->fdpath, sizeof(w->fdpath), &f))
-    return finesse::kToKernel;
-  return b_fstat_known(f, st);
+  return finesse::shim::on_fd(
+      fd, finesse::client::FdUse::kAny,
+      [&](bool *e) { return finesse::client::b_fstat_fd(fd, st, e); },
+      [&](const finesse::client::KnownFile &f) { return b_fstat_known(f, st); });
 }
 
 // fstatat: AT_EMPTY_PATH with "" on an fd is fstat; everything else by path.
