@@ -49,11 +49,7 @@ int block_of(const Options &opt) {
 std::vector<const MountConfig *> harm_configs(const Options &opt) {
   std::vector<const MountConfig *> out;
   for (const MountConfig &cfg : mount_configs()) {
-    if (opt.only_configs.empty() ? !cfg.kernel_no_open
-                                 : std::find(opt.only_configs.begin(), opt.only_configs.end(),
-                                             cfg.key) != opt.only_configs.end()) {
-      out.push_back(&cfg);
-    }
+    if (config_selected(opt.only_configs, cfg)) out.push_back(&cfg);
   }
   return out;
 }
@@ -140,10 +136,9 @@ Mounts start_mounts(const std::string &work, const MountConfig &cfg, const HarmB
     make_dir(src + "/tree");
     make_dir(mnt);
     run_checked({"tar", "xf", tarball, "-C", src + "/tree"});
-    std::map<std::string, std::string> env;
     const bool server = std::string(which) == "srv";
-    if (server) env["LD_PRELOAD"] = bin.preload_lib;
-    if (server && cfg.kernel_no_open) env["FINESSE_KERNEL_NO_OPEN"] = "1";
+    const std::map<std::string, std::string> env =
+        server ? server_env(cfg, bin.preload_lib) : std::map<std::string, std::string>{};
     auto mount = std::make_unique<DaemonMount>(
         DaemonSpec{daemon_argv(bin.fs_binary, src, mnt, cfg.mount_options),
                    env,

@@ -102,10 +102,6 @@ template <typename Item>
 bool selected(const std::vector<std::string> &only, const Item &item) {
   return only.empty() || std::find(only.begin(), only.end(), item.key) != only.end();
 }
-bool selected(const std::vector<std::string> &only, const MountConfig &cfg) {
-  if (only.empty()) return !cfg.kernel_no_open;
-  return std::find(only.begin(), only.end(), cfg.key) != only.end();
-}
 
 // Unknown names in --only / --config are usage errors, not silently empty tables.
 template <typename Item>
@@ -125,10 +121,8 @@ void run_config(const RunResult &run, const std::string &work, const std::string
   const std::string src = work + "/src-" + cfg.key, mnt = work + "/mnt-" + cfg.key;
   make_dir(src);
   make_dir(mnt);
-  std::map<std::string, std::string> env = {{"LD_PRELOAD", run.preload_lib}};
-  if (cfg.kernel_no_open) env["FINESSE_KERNEL_NO_OPEN"] = "1";
-  DaemonMount mount({daemon_argv(run.fs_binary, src, mnt, cfg.mount_options), env, mnt,
-                     work + "/daemon-" + cfg.key + ".log"});
+  DaemonMount mount({daemon_argv(run.fs_binary, src, mnt, cfg.mount_options),
+                     server_env(cfg, run.preload_lib), mnt, work + "/daemon-" + cfg.key + ".log"});
   BypassAttachment attachment(mnt);
   out->probe_bypassed = probe_bypass(mnt);
   if (!out->probe_bypassed) {
@@ -206,6 +200,18 @@ void run_config(const RunResult &run, const std::string &work, const std::string
 
 }  // namespace
 
+bool config_selected(const std::vector<std::string> &only, const MountConfig &cfg) {
+  if (only.empty()) return !cfg.kernel_no_open;
+  return std::find(only.begin(), only.end(), cfg.key) != only.end();
+}
+
+std::map<std::string, std::string> server_env(const MountConfig &cfg,
+                                              const std::string &preload_lib) {
+  std::map<std::string, std::string> env = {{"LD_PRELOAD", preload_lib}};
+  if (cfg.kernel_no_open) env["FINESSE_KERNEL_NO_OPEN"] = "1";
+  return env;
+}
+
 const std::vector<MountConfig> &mount_configs() {
   static const std::vector<MountConfig> configs = {
       {"cached", "default kernel caching (entry/attr timeout 1 s)",
@@ -244,7 +250,8 @@ RunResult run_benchmark(const Options &options) {
   check_names(options.only_configs, mount_configs(), "mount configuration");
   size_t ops = 0, configs = 0;
   for (const OpInfo &op : all_ops()) ops += selected(options.only_ops, op);
-  for (const MountConfig &cfg : mount_configs()) configs += selected(options.only_configs, cfg);
+  for (const MountConfig &cfg : mount_configs())
+    configs += config_selected(options.only_configs, cfg);
 
   std::vector<std::string> storages = options.storages;
   if (!options.source_parent.empty()) storages = {"dir"};
@@ -276,7 +283,7 @@ RunResult run_benchmark(const Options &options) {
       make_app_tarball(work.path(), options.app_files, tarball);
     }
     for (const MountConfig &cfg : mount_configs()) {
-      if (!selected(options.only_configs, cfg)) continue;
+      if (!config_selected(options.only_configs, cfg)) continue;
       ConfigResult result;
       result.config = cfg;
       result.storage_key = key;

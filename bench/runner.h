@@ -30,6 +30,11 @@ struct MountConfig {
   bool kernel_no_open = false;
 };
 const std::vector<MountConfig> &mount_configs();
+// Whether cfg is measured: named in --config (only), or, with none named, unless it is opt-in.
+bool config_selected(const std::vector<std::string> &only, const MountConfig &cfg);
+// The environment of the daemon with the server extension for cfg.
+std::map<std::string, std::string> server_env(const MountConfig &cfg,
+                                              const std::string &preload_lib);
 
 struct ConfigResult {
   MountConfig config;

@@ -61,7 +61,7 @@ KernelHandles::Handle *KernelHandles::find_locked(fuse_ino_t ino, int flags) {
   return nullptr;
 }
 
-int KernelHandles::get(fuse_ino_t ino, int flags, fuse_file_info *out) {
+int KernelHandles::get(fuse_ino_t ino, int flags, uint64_t *fh) {
   std::vector<Closing> closing;
   bool found = false;
   {
@@ -70,7 +70,7 @@ int KernelHandles::get(fuse_ino_t ino, int flags, fuse_file_info *out) {
     if (Handle *h = find_locked(ino, flags)) {
       h->users++;
       h->last_use = ++clock_;
-      *out = h->fi;
+      *fh = h->fi.fh;
       found = true;
     }
   }
@@ -89,18 +89,17 @@ int KernelHandles::get(fuse_ino_t ino, int flags, fuse_file_info *out) {
   if (r.to_kernel()) return -EAGAIN;
   if (r.failed()) return static_cast<int>(r.rc());
   if (writes(flags)) writers_.opened(ino);
-  opened_total_.fetch_add(1, std::memory_order_relaxed);
   {
     std::lock_guard<std::mutex> g(mu_);
     if (Handle *h = find_locked(ino, flags)) {  // another thread opened one meanwhile
       h->users++;
       h->last_use = ++clock_;
-      *out = h->fi;
+      *fh = h->fi.fh;
       closing.push_back({ino, fi, writes(flags)});
     } else {
       map_[ino].push_back({flags, fi, 1, ++clock_});
       open_++;
-      *out = fi;
+      *fh = fi.fh;
       evict_locked(&closing);
     }
   }
@@ -122,7 +121,6 @@ void KernelHandles::put(fuse_ino_t ino, uint64_t fh) {
 void KernelHandles::adopt(fuse_ino_t ino, const fuse_file_info &fi) {
   const int flags = adopted_flags(fi.flags);
   std::lock_guard<std::mutex> g(mu_);
-  opened_total_.fetch_add(1, std::memory_order_relaxed);
   if (find_locked(ino, flags) != nullptr) {
     retired_.push_back({ino, fi, writes(flags)});
     return;
@@ -145,24 +143,28 @@ void KernelHandles::settle(const std::function<bool(fuse_ino_t)> &kernel_holds) 
   for (fuse_ino_t ino : adopted) {
     if (kernel_holds(ino)) continue;
     std::lock_guard<std::mutex> g(mu_);
-    take_locked(ino, false, &closing);
+    take_locked(ino, &closing);
   }
   close(closing);
 }
 
-void KernelHandles::take_locked(fuse_ino_t ino, bool in_use_too, std::vector<Closing> *out) {
+void KernelHandles::take_at_locked(fuse_ino_t ino, std::vector<Handle> &list, size_t i,
+                                   std::vector<Closing> *out) {
+  out->push_back({ino, list[i].fi, writes(list[i].flags)});
+  list[i] = list.back();
+  list.pop_back();
+  open_--;
+}
+
+void KernelHandles::take_locked(fuse_ino_t ino, std::vector<Closing> *out) {
   auto it = map_.find(ino);
   if (it == map_.end()) return;
   std::vector<Handle> &list = it->second;
   for (size_t i = 0; i < list.size();) {
-    if (list[i].users == 0 || in_use_too) {
-      out->push_back({ino, list[i].fi, writes(list[i].flags)});
-      list[i] = list.back();
-      list.pop_back();
-      open_--;
-    } else {
+    if (list[i].users == 0)
+      take_at_locked(ino, list, i, out);
+    else
       i++;
-    }
   }
   if (list.empty()) map_.erase(it);
 }
@@ -172,7 +174,7 @@ void KernelHandles::forget(fuse_ino_t ino) {
   {
     std::lock_guard<std::mutex> g(mu_);
     closing.swap(retired_);
-    take_locked(ino, false, &closing);
+    take_locked(ino, &closing);
   }
   close(closing);
 }
@@ -184,14 +186,9 @@ void KernelHandles::close_all() {
     closing.swap(retired_);
     std::vector<fuse_ino_t> inos;
     for (const auto &[ino, list] : map_) inos.push_back(ino);
-    for (fuse_ino_t ino : inos) take_locked(ino, false, &closing);
+    for (fuse_ino_t ino : inos) take_locked(ino, &closing);
   }
   close(closing);
-}
-
-size_t KernelHandles::open_now() {
-  std::lock_guard<std::mutex> g(mu_);
-  return open_;
 }
 
 void KernelHandles::evict_locked(std::vector<Closing> *out) {
@@ -210,16 +207,14 @@ void KernelHandles::evict_locked(std::vector<Closing> *out) {
             [](const Idle &a, const Idle &b) { return a.last_use < b.last_use; });
   for (const Idle &v : idle) {
     if (open_ <= kMaxOpen * 3 / 4) break;
-    std::vector<Handle> &list = map_[v.ino];
+    auto it = map_.find(v.ino);
+    std::vector<Handle> &list = it->second;
     for (size_t i = 0; i < list.size(); i++) {
       if (list[i].fi.fh != v.fh) continue;
-      out->push_back({v.ino, list[i].fi, writes(list[i].flags)});
-      list[i] = list.back();
-      list.pop_back();
-      open_--;
+      take_at_locked(v.ino, list, i, out);
       break;
     }
-    if (list.empty()) map_.erase(v.ino);
+    if (list.empty()) map_.erase(it);
   }
 }
 

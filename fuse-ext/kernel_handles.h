@@ -56,8 +56,8 @@ class KernelHandles {
   bool ours(const fuse_file_info *fi) const { return fi != nullptr && fi->fh == 0 && engaged(); }
 
   // The file system's handle of ino opened with `flags` (handle_flags), opened if needed,
-  // held until put(ino, out->fh). 0 or -errno (the open's error).
-  int get(fuse_ino_t ino, int flags, fuse_file_info *out);
+  // held until put(ino, *fh). 0 or -errno (the open's error).
+  int get(fuse_ino_t ino, int flags, uint64_t *fh);
   void put(fuse_ino_t ino, uint64_t fh);
   // A handle the file system opened for the kernel's CREATE (the kernel got handle 0): kept
   // as ino's handle with the create's flags, or closed later if one is there already.
@@ -71,10 +71,6 @@ class KernelHandles {
   void forget(fuse_ino_t ino);
   // Before the file system's destroy.
   void close_all();
-
-  // Handles open now, and opened in all (tests and stats).
-  size_t open_now();
-  uint64_t opened_total() const { return opened_total_.load(std::memory_order_relaxed); }
 
  private:
   struct Handle {
@@ -92,8 +88,11 @@ class KernelHandles {
   Handle *find_locked(fuse_ino_t ino, int flags);
   // Takes the handles past kMaxOpen that nobody uses, least recently used first (mu_ held).
   void evict_locked(std::vector<Closing> *out);
-  // Takes ino's unused handles (all: also those in use) for closing (mu_ held).
-  void take_locked(fuse_ino_t ino, bool in_use_too, std::vector<Closing> *out);
+  // Takes ino's unused handles for closing (mu_ held).
+  void take_locked(fuse_ino_t ino, std::vector<Closing> *out);
+  // Moves handle i of ino's list to out (mu_ held); the caller erases an emptied list.
+  void take_at_locked(fuse_ino_t ino, std::vector<Handle> &list, size_t i,
+                      std::vector<Closing> *out);
   // Closes outside mu_ and outside any file-system call of this thread.
   void close(std::vector<Closing> &list);
 
@@ -107,7 +106,6 @@ class KernelHandles {
   std::vector<fuse_ino_t> adopted_;  // inodes adopted since the last settle
   size_t open_ = 0;
   uint64_t clock_ = 0;
-  std::atomic<uint64_t> opened_total_{0};
 };
 
 }  // namespace finesse::server

@@ -125,13 +125,13 @@ class KernelFile {
  public:
   KernelFile(fuse_ino_t ino, fuse_file_info *fi, bool write) : ino_(ino), fi_(fi) {
     if (!ext().handles.ours(fi)) return;
+    // The kernel's request as it is (flags, lock owner, writepage), with the handle replaced.
     mine_ = *fi;
-    int rc = ext().handles.get(ino, handle_flags(fi->flags, write), &mine_);
+    int rc = ext().handles.get(ino, handle_flags(fi->flags, write), &mine_.fh);
     if (rc < 0) {
       err_ = -rc;
       return;
     }
-    mine_.flags = fi->flags;  // the kernel file's flags, as the file system would see them
     held_ = true;
     fi_ = &mine_;
   }
@@ -255,17 +255,23 @@ void written(fuse_ino_t ino) {
   attr_changed(ino);
 }
 
-void t_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
-             fuse_file_info *fi) {
+// A file request that writes: call(the file system's fi) with the handle held, as a
+// kernel-path mutation of the file's data.
+template <typename Call>
+void on_written_file(fuse_req_t req, fuse_ino_t ino, fuse_file_info *fi, Call call) {
   KernelFile f(ino, fi, true);
   if (f.err()) return (void)fuse_reply_err(req, f.err());
-  mutation([&] { written(ino); }, [&] { st().ops.write(req, ino, buf, size, off, f.fi()); });
+  mutation([&] { written(ino); }, [&] { call(f.fi()); });
+}
+void t_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+             fuse_file_info *fi) {
+  on_written_file(req, ino, fi,
+                  [&](fuse_file_info *k) { st().ops.write(req, ino, buf, size, off, k); });
 }
 void t_write_buf(fuse_req_t req, fuse_ino_t ino, fuse_bufvec *bufv, off_t off,
                  fuse_file_info *fi) {
-  KernelFile f(ino, fi, true);
-  if (f.err()) return (void)fuse_reply_err(req, f.err());
-  mutation([&] { written(ino); }, [&] { st().ops.write_buf(req, ino, bufv, off, f.fi()); });
+  on_written_file(req, ino, fi,
+                  [&](fuse_file_info *k) { st().ops.write_buf(req, ino, bufv, off, k); });
 }
 // A file request that changes nothing: call(the file system's fi) with the handle held.
 template <typename Call>
@@ -333,9 +339,8 @@ void t_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name) {
 }
 void t_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
                  fuse_file_info *fi) {
-  KernelFile f(ino, fi, true);
-  if (f.err()) return (void)fuse_reply_err(req, f.err());
-  mutation([&] { written(ino); }, [&] { st().ops.fallocate(req, ino, mode, off, len, f.fi()); });
+  on_written_file(req, ino, fi,
+                  [&](fuse_file_info *k) { st().ops.fallocate(req, ino, mode, off, len, k); });
 }
 void t_release(fuse_req_t req, fuse_ino_t ino, fuse_file_info *fi) {
   // (A file created before the kernel learnt no_open: its handle is the extension's.)
