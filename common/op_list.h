@@ -8,21 +8,22 @@
 #ifndef FINESSE_OP_LIST_H
 #define FINESSE_OP_LIST_H
 
-#define FINESSE_OPS(X)                \
-  X(1, Stat, stat, STAT)              \
-  X(2, Access, access, ACCESS)        \
-  X(3, Unlink, unlink, UNLINK)        \
-  X(4, Rmdir, rmdir, RMDIR)           \
-  X(5, Mkdir, mkdir, MKDIR)           \
-  X(6, Rename, rename, RENAME)        \
-  X(7, Setattr, setattr, SETATTR)     \
-  X(8, Readlink, readlink, READLINK)  \
-  X(9, Symlink, symlink, SYMLINK)     \
-  X(10, Link, link, LINK)             \
-  X(11, Statfs, statfs, STATFS)       \
-  X(12, Getxattr, getxattr, GETXATTR) \
-  X(13, Listxattr, listxattr, LISTXATTR)
+#define FINESSE_OPS(X)                   \
+  X(1, Stat, stat, STAT)                 \
+  X(2, Access, access, ACCESS)           \
+  X(3, Unlink, unlink, UNLINK)           \
+  X(4, Rmdir, rmdir, RMDIR)              \
+  X(5, Mkdir, mkdir, MKDIR)              \
+  X(6, Rename, rename, RENAME)           \
+  X(7, Setattr, setattr, SETATTR)        \
+  X(8, Readlink, readlink, READLINK)     \
+  X(9, Symlink, symlink, SYMLINK)        \
+  X(10, Link, link, LINK)                \
+  X(11, Statfs, statfs, STATFS)          \
+  X(12, Getxattr, getxattr, GETXATTR)    \
+  X(13, Listxattr, listxattr, LISTXATTR) \
+  X(14, Readdir, readdir, READDIR)
 /* One past the highest number. */
-#define FINESSE_OP_END 14
+#define FINESSE_OP_END 15
 
 #endif /* FINESSE_OP_LIST_H */

@@ -17,7 +17,7 @@
 namespace finesse::wire {
 
 constexpr uint32_t kMagic = 0x464e5345;  // "ESNF"
-constexpr uint32_t kVersion = 4;
+constexpr uint32_t kVersion = 5;
 constexpr uint32_t kSlotCount = 64;
 constexpr uint32_t kSlotSize = 16384;
 constexpr uint32_t kHeaderSize = 4096;
@@ -63,6 +63,8 @@ constexpr uint32_t kForceSync = 1u << 6;
 // the server checks that the client's fd Request::fd refers to that node (the kernel's file
 // handle of /proc/<pid>/fd/<fd>) and that the kernel holds it, and answers only successes.
 constexpr uint32_t kByNode = 1u << 7;
+// readdir: give back the listing Request::stream names (the client's closedir before its end).
+constexpr uint32_t kRelease = 1u << 8;
 
 // Setattr valid bits (subset of FUSE_SET_ATTR_*; the server maps them).
 constexpr uint32_t kSetMode = 1u << 0;
@@ -106,6 +108,10 @@ struct Request {
   PathArg path[2];
   StrRef name;  // xattr name, symlink target
   uint64_t node;  // kByNode: the kernel's node id of the fd's file
+  // readdir: 0 to list the directory (path[0], or the fd's node) from the file system's
+  // offset `size`; else the listing an earlier reply named: its next entries (kRelease: none,
+  // the listing is given back).
+  uint64_t stream;
 };
 
 struct Attr {
@@ -123,11 +129,32 @@ struct Reply {
   Statfs statfs;
   uint32_t data_len;  // bytes of data following this struct (readlink target, xattr value)
   uint32_t hints;     // kHint* bits: what the server knows that helps the client choose
+  // readdir: the directory's node id (attr holds its attributes), and the listing's number
+  // for the entries that did not fit (0: kHintListEnd, or nothing more is kept).
+  uint64_t node;
+  uint64_t stream;
 };
+
+// readdir: a listing's entries, one after another in the reply's data, each 8-byte aligned:
+// the file system's own d_ino, d_off (the cookie of the position after the entry, as
+// getdents gives it), d_type and name (NUL-terminated).
+struct DirEntry {
+  uint64_t ino;
+  uint64_t off;
+  uint16_t namelen;  // without the NUL
+  uint8_t type;
+  uint8_t pad[5];
+  char name[];
+};
+constexpr size_t dir_entry_size(size_t namelen) {
+  return (sizeof(DirEntry) + namelen + 1 + 7) & ~size_t{7};
+}
 
 // The kernel holds this mount's attributes with a timeout (the file system gave them so): its
 // fstat of an open fd answers from them without the daemon, cheaper than a bypassed one.
 constexpr uint32_t kHintKernelCachesAttrs = 1u << 0;
+// readdir: the last entry of this reply is the directory's last.
+constexpr uint32_t kHintListEnd = 1u << 1;
 
 // Extended attributes outside user.* that programs read for every file (`ls -l`: the SELinux
 // label, the POSIX ACLs), one bit each. The kernel answers them itself where a security
@@ -168,6 +195,8 @@ struct alignas(64) Slot {
   uint8_t data[kSlotDataSize];
 };
 static_assert(sizeof(Slot) == kSlotSize);
+// The most data a reply carries after its Reply struct.
+constexpr size_t kReplyDataMax = kSlotDataSize - sizeof(Reply);
 
 struct alignas(64) RegionHeader {
   uint32_t magic;

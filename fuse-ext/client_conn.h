@@ -15,6 +15,7 @@
 #include "counters.h"
 #include "cred_watch.h"
 #include "creds.h"
+#include "dir_listing.h"
 #include "fd_discard.h"
 #include "kernel_watch.h"
 #include "mapping.h"
@@ -41,6 +42,8 @@ struct Client {
   CwdCheck cwd_check;    // the client's real cwd, last checked (kernel_watch.h)
   // creds as served: a re-read makes a new one, requests in flight keep theirs.
   std::shared_ptr<const Creds> served_creds;
+
+  Listings listings;  // directory listings it has not fetched to their end (own lock)
 
   Client() = default;
   Client(const Client &) = delete;

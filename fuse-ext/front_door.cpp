@@ -126,6 +126,7 @@ void close_client(Client &c, Counters &counters, FdDiscard &discard) {
       futex_wake(&wire::slot_at(c.base(), i)->h.state, INT_MAX);
     counters.clients_active--;
   }
+  c.listings.clear();
   c.efd.reset();
   if (c.sock >= 0) discard.close_socket(c.sock);
   c.sock = -1;

@@ -192,6 +192,37 @@ void fs_forget(FsState &fs, fuse_ino_t ino, uint64_t nlookup) {
   (void)ignored;
 }
 
+Result fs_opendir(const CallCtx &c, fuse_ino_t ino, fuse_file_info *fi) {
+  if (c.fs->ops.opendir == nullptr) {
+    fi->fh = 0;
+    return 0;
+  }
+  Call call(*c.fs, &c);
+  if (Result r = run(call, &Ops::opendir, ino, fi); !r.ok()) return r;
+  if (call.r()->kind != ReplyKind::kOpen) return -EIO;
+  *fi = call.r()->fi;
+  return 0;
+}
+
+Result fs_readdir(const CallCtx &c, fuse_ino_t ino, size_t size, off_t off, fuse_file_info *fi,
+                  bool plus, char *buf, size_t cap, size_t *len) {
+  Call call(*c.fs, &c);
+  call.set_buffer(buf, cap);
+  Result r = plus ? run(call, &Ops::readdirplus, ino, size, off, fi)
+                  : run(call, &Ops::readdir, ino, size, off, fi);
+  if (!r.ok()) return r;
+  if (call.r()->kind != ReplyKind::kBuf || call.r()->buf_len > size) return -EIO;
+  *len = call.r()->buf_len;
+  return 0;
+}
+
+void fs_releasedir(FsState &fs, fuse_ino_t ino, fuse_file_info *fi) {
+  if (fs.ops.releasedir == nullptr) return;
+  Call call(fs, nullptr);
+  Result ignored = run(call, &Ops::releasedir, ino, fi);
+  (void)ignored;
+}
+
 Result fs_open(FsState &fs, fuse_ino_t ino, fuse_file_info *fi) {
   if (fs.ops.open == nullptr) {  // libfuse's answer without an open op: handle 0
     fi->fh = 0;

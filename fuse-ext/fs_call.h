@@ -46,6 +46,14 @@ Result fs_getxattr(const CallCtx &c, fuse_ino_t ino, const char *name, size_t si
                    size_t *len);
 Result fs_listxattr(const CallCtx &c, fuse_ino_t ino, size_t size, char *buf, size_t *len);
 void fs_forget(FsState &fs, fuse_ino_t ino, uint64_t nlookup);
+// A directory's handle for the listing calls below (fi as the opendir's reply; handle 0
+// without an opendir op, as libfuse answers), with the caller's credentials.
+Result fs_opendir(const CallCtx &c, fuse_ino_t ino, fuse_file_info *fi);
+// At most size bytes of the file system's readdir (plus: readdirplus) reply from offset off,
+// copied to buf (cap >= size); *len gets its length (0: the end). -ENOSYS without the op.
+Result fs_readdir(const CallCtx &c, fuse_ino_t ino, size_t size, off_t off, fuse_file_info *fi,
+                  bool plus, char *buf, size_t cap, size_t *len);
+void fs_releasedir(FsState &fs, fuse_ino_t ino, fuse_file_info *fi);
 // The file system's own handles, opened by the extension as the daemon (KernelHandles):
 // fi->flags in, fi as the open's reply out (to the kernel: no synthetic request was free).
 Result fs_open(FsState &fs, fuse_ino_t ino, fuse_file_info *fi);

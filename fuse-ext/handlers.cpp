@@ -13,6 +13,7 @@
 
 #include "clock.h"
 #include "cred_watch.h"
+#include "dir_listing.h"
 #include "fs_state.h"
 #include "fuse_node.h"
 #include "kernel_view.h"
@@ -567,6 +568,57 @@ Result do_xattr(ServeCtx &ctx, const Decoded &d, ReplyBuf &out, bool list) {
   return static_cast<int32_t>(len);
 }
 
+// opendir and fdopendir (a listing from an offset, by path or by the fd's node), the readdir
+// calls that need more of a listing than its first reply held, and closedir before the end.
+Result do_readdir(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
+  if (ctx.listings == nullptr) return kToKernel;
+  const wire::Request &r = d.req;
+  if (r.stream != 0) {
+    if (r.flags & wire::kRelease) {
+      ctx.listings->drop(r.stream);
+      return 0;
+    }
+    size_t len = 0;
+    bool end = false;
+    if (!ctx.listings->take(r.stream, out.data, out.cap, &len, &end)) return kToKernel;
+    out.rep->data_len = static_cast<uint32_t>(len);
+    if (end)
+      out.rep->hints |= wire::kHintListEnd;
+    else
+      out.rep->stream = r.stream;
+    return 0;
+  }
+  WalkResult w;
+  Result rc = find_file(ctx, d, spec_of(d, 0, true), &w);
+  if (!rc.ok()) return rc;
+  if (!w.exists) return -ENOENT;
+  if (!S_ISDIR(w.attr.st_mode)) return -ENOTDIR;
+  if (dp(ctx)) {
+    // may_open()'s read permission, judged now for a listing by node too: an fd opened
+    // without it (O_PATH) names the node as well.
+    struct stat st = w.attr;
+    if (!w.from_kernel_entry && !(rc = fresh_attr(ctx, w.ino, &st)).ok()) return rc;
+    if (!(rc = check_permission(*ctx.creds, st, 4)).ok()) return rc;
+  }
+  EntryBytes bytes;
+  rc = read_directory(ctx, w.ino, r.size, &bytes);
+  if (!rc.ok()) return rc;
+  to_wire(w.attr, &out.rep->attr);
+  out.rep->node = w.ino;
+  size_t pos = 0;
+  out.rep->data_len = static_cast<uint32_t>(copy_entries(bytes, &pos, out.data, out.cap));
+  if (pos >= bytes.size()) {
+    out.rep->hints |= wire::kHintListEnd;
+    return 0;
+  }
+  out.rep->stream = ctx.listings->keep(std::move(bytes), pos);
+  if (out.rep->stream == 0) {
+    out.rep->data_len = 0;
+    return kToKernel;  // more kept listings than a client may have: the kernel lists it
+  }
+  return 0;
+}
+
 Result dispatch(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
   switch (d.op) {
     case wire::Op::kStat: return do_stat(ctx, d, out);
@@ -582,18 +634,20 @@ Result dispatch(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
     case wire::Op::kStatfs: return do_statfs(ctx, d, out);
     case wire::Op::kGetxattr: return do_xattr(ctx, d, out, false);
     case wire::Op::kListxattr: return do_xattr(ctx, d, out, true);
+    case wire::Op::kReaddir:
+      return do_readdir(ctx, d, out);
     case wire::Op::kCount: break;
   }
   return kToKernel;
 }
 
 // wire::kByFd: only the operations an fd can name, only on a verified final component, and
-// only successes (the kernel, which sees the fd, decides every refusal). wire::kByNode: stat
-// and setattr, on the node the client's fd names, and likewise only successes.
+// only successes (the kernel, which sees the fd, decides every refusal). wire::kByNode: stat,
+// setattr and readdir, on the node the client's fd names, and likewise only successes.
 Result serve_by_fd(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
   using wire::Op;
   if (d.req.flags & wire::kByNode) {
-    if (d.op != Op::kStat && d.op != Op::kSetattr) return kToKernel;
+    if (d.op != Op::kStat && d.op != Op::kSetattr && d.op != Op::kReaddir) return kToKernel;
   } else {
     bool fd_op = d.op == Op::kStat || d.op == Op::kSetattr || d.op == Op::kGetxattr ||
                  d.op == Op::kListxattr || d.op == Op::kStatfs;

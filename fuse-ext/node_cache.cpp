@@ -372,6 +372,11 @@ void NodeCache::erase_kernel_entries_naming_locked(fuse_ino_t ino) {
   for (const Key &k : keys) erase_kernel_entry_locked(k.parent, k.name);
 }
 
+bool NodeCache::holds(fuse_ino_t ino) const {
+  std::lock_guard<std::mutex> g(mu_);
+  return nodes_.count(ino) != 0;
+}
+
 uint64_t NodeCache::lookups_held() const {
   std::lock_guard<std::mutex> g(mu_);
   uint64_t total = 0;

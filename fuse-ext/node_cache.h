@@ -121,6 +121,8 @@ class NodeCache {
   // system is to forget now (0: a request uses the node, and they wait for its unpin).
   uint64_t kernel_forgot(fuse_ino_t ino, uint64_t n);
 
+  // Whether ino is a node of the cache (entries may be cached below it).
+  bool holds(fuse_ino_t ino) const;
   uint64_t lookups_held() const;
   size_t size() const;
 

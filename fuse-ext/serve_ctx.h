@@ -29,6 +29,8 @@ struct MountFacts {
   uint64_t mnt_id = 0;                     // the mount's id (wire::kByNode checks an fd's)
 };
 
+class Listings;
+
 struct ServeCtx {
   const Creds *creds;
   const MountFacts *mount;
@@ -40,6 +42,7 @@ struct ServeCtx {
   std::vector<Forget> forgets;   // lookups to return once the request is answered
   Pins pins;                     // nodes this request uses (NodeCache: unpin at its end)
   int pidfd = -1;               // the client's process (cred_watch.h), -1: unknown
+  Listings *listings = nullptr;  // the client's kept directory listings (dir_listing.h)
 
   CallCtx call() const { return CallCtx{fs, creds, umask}; }
 };

@@ -762,6 +762,7 @@ void Server::serve_slot(Worker &w, Client &c, wire::Slot *s) {
   ServeCtx ctx{creds.get(), &mv.facts, &ext_.fs, &ext_.kernel, &ext_.cache};
   if (creds) {
     ctx.pidfd = c.cred_watch.pidfd;
+    ctx.listings = &c.listings;
     ctx.umask = d.req.umask & 0777;
     ReplyBuf out{&rep, reinterpret_cast<char *>(s->data) + sizeof(wire::Reply),
                  wire::kSlotDataSize - sizeof(wire::Reply)};

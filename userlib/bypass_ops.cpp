@@ -1,6 +1,7 @@
 #include "bypass_ops.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/sysmacros.h>
 
@@ -45,6 +46,7 @@ struct Call {
   Strings s;
   wire::Reply rep{};
   KernelFacts facts{};
+  uint64_t mnt_id = 0;  // by_node: the fd's mount
 };
 
 void set_path(Call &c, int i, const Target &t) {
@@ -334,7 +336,8 @@ namespace {
 // process that connected to a server before; *elsewhere when the fd is on no attached mount;
 // the fd must allow `use` (the kernel's refusal otherwise). A read-only call's answer counts
 // only if the fd still names that node afterwards (a close and reuse by another thread).
-Result by_node(int fd, FdUse use, Op op, Call &c, bool mutation, bool *elsewhere) {
+Result by_node(int fd, FdUse use, Op op, Call &c, bool mutation, bool *elsewhere,
+               char *data = nullptr, size_t cap = 0) {
   if (!channel_ever_connected()) return kToKernel;
   uint64_t node = 0, mnt_id = 0;
   MountMatch m;
@@ -350,7 +353,9 @@ Result by_node(int fd, FdUse use, Op op, Call &c, bool mutation, bool *elsewhere
   c.req.flags |= wire::kByNode | wire::kNoFollow;
   c.req.node = node;
   c.req.fd = fd;
-  Result rc = channel_call(m, op, c.req, c.s, mutation, &c.rep, w->data, sizeof(w->data), &c.facts);
+  c.mnt_id = mnt_id;
+  if (data == nullptr) data = w->data, cap = sizeof(w->data);
+  Result rc = channel_call(m, op, c.req, c.s, mutation, &c.rep, data, cap, &c.facts);
   if (!rc.ok() || mutation) return rc;
   uint64_t node_after = 0, mnt_after = 0;
   if (!fd_fuse_node(fd, &node_after, &mnt_after) || node_after != node || mnt_after != mnt_id)
@@ -428,6 +433,102 @@ Result b_fstatfs_known(const KnownFile &f, struct statfs *st) {
   Result rc = by_fd(f, Op::kStatfs, c, false);
   if (rc.ok()) fill_statfs(c, st);
   return rc;
+}
+
+namespace {
+
+void take_listing(const Call &c, size_t len, uint64_t mnt_id, Listing *l) {
+  l->len = len;
+  l->end = c.rep.hints & wire::kHintListEnd;
+  l->stream = l->end ? 0 : c.rep.stream;
+  l->mnt_id = mnt_id;
+  l->node = c.rep.node;
+  l->ino = c.rep.attr.ino;
+}
+
+// A reply's entries must be whole and, unless it is the last, not none (or the listing would
+// never end): anything else is not the server's listing.
+bool entries_ok(const Listing &l) {
+  if (!l.end && l.stream == 0) return false;
+  if (l.len == 0) return l.end;
+  size_t at = 0;
+  while (at < l.len) {
+    if (l.len - at < sizeof(wire::DirEntry)) return false;
+    auto *e = reinterpret_cast<const wire::DirEntry *>(l.data + at);
+    size_t sz = wire::dir_entry_size(e->namelen);
+    if (e->namelen == 0 || e->namelen > wire::kNameMax || sz > l.len - at ||
+        e->name[e->namelen] != '\0')
+      return false;
+    at += sz;
+  }
+  return true;
+}
+
+Result listed(Result rc, const Call &c, uint64_t mnt_id, Listing *l) {
+  if (!rc.ok()) return rc;
+  take_listing(c, c.rep.data_len, mnt_id, l);
+  return entries_ok(*l) ? rc : Result(kToKernel);
+}
+
+}  // namespace
+
+Result b_list_path(const char *path, uint64_t off, uint64_t verify_ino, Listing *l, char *abs) {
+  CallGuard g;
+  Scratch *w = g.scratch();
+  if (w == nullptr) return kToKernel;
+  Target &t = w->target[0];
+  if (!resolve_target(AT_FDCWD, path, &t)) return kToKernel;
+  if (verify_ino != 0) {
+    // The directory a listing began on: its path, checked to name it still (wire::kByFd's
+    // check of the final component, without the by-fd restrictions).
+    if (t.cached_base || t.rel_len == 0) return kToKernel;
+    t.verify_len = static_cast<uint32_t>(t.rel_len);
+    t.verify_ino = verify_ino;
+  }
+  if (abs != nullptr) {
+    int n = snprintf(abs, wire::kPathMax, "%s/%.*s", t.m.mount_path, static_cast<int>(t.rel_len),
+                     t.rel);
+    if (n < 0 || n >= static_cast<int>(wire::kPathMax)) return kToKernel;
+  }
+  Call c;
+  c.req.size = off;
+  set_path(c, 0, t);
+  Result rc = send(t, Op::kReaddir, c, false, l->data, sizeof(l->data));
+  return listed(rc, c, t.m.mnt_id, l);
+}
+
+Result b_list_fd(int fd, uint64_t off, Listing *l, bool *elsewhere) {
+  Call c;
+  c.req.size = off;
+  Result rc =
+      by_node(fd, FdUse::kNotPath, Op::kReaddir, c, false, elsewhere, l->data, sizeof(l->data));
+  return listed(rc, c, c.mnt_id, l);
+}
+
+Result b_list_more(Listing *l) {
+  MountMatch m;
+  if (l->stream == 0 || !classify_mount_id(l->mnt_id, &m)) return kToKernel;
+  Call c;
+  c.req.stream = l->stream;
+  uint64_t mnt_id = l->mnt_id, node = l->node, ino = l->ino;
+  Result rc =
+      channel_call(m, Op::kReaddir, c.req, c.s, false, &c.rep, l->data, sizeof(l->data), nullptr);
+  if (!rc.ok()) return rc;
+  take_listing(c, c.rep.data_len, mnt_id, l);
+  l->node = node;  // (a continuation's reply does not repeat them)
+  l->ino = ino;
+  return entries_ok(*l) ? rc : Result(kToKernel);
+}
+
+void b_list_release(uint64_t mnt_id, uint64_t stream) {
+  MountMatch m;
+  if (stream == 0 || !classify_mount_id(mnt_id, &m)) return;
+  Call c;
+  c.req.stream = stream;
+  c.req.flags = wire::kRelease;
+  char none[1];
+  Result ignored = channel_call(m, Op::kReaddir, c.req, c.s, false, &c.rep, none, 0, nullptr);
+  (void)ignored;  // a server gone, or another process's number: nothing is kept for us
 }
 
 Result b_readlinkat(int dirfd, const char *path, char *buf, size_t size) {

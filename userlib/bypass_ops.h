@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "result.h"
+#include "wire.h"
 
 namespace finesse::client {
 
@@ -60,6 +61,30 @@ Result b_ftruncate_known(const KnownFile &f, off_t length);
 Result b_futimens_known(const KnownFile &f, const struct timespec times[2]);
 Result b_fgetxattr_known(const KnownFile &f, const char *name, void *value, size_t size);
 Result b_fstatfs_known(const KnownFile &f, struct statfs *st);
+
+// Directory listings (wire::Op::kReaddir). A listing's first reply holds as many entries as
+// fit in a slot (wire::DirEntry, one after another); when the directory has more, the server
+// keeps the rest under a number and b_list_more fetches it. Read-only: a sleeping server is
+// woken (a kernel listing costs a round trip per page of entries), and any failure leaves
+// the listing to the kernel.
+struct Listing {
+  char data[wire::kReplyDataMax];
+  size_t len = 0;       // bytes of entries in data
+  bool end = false;     // the last entry in data is the directory's last
+  uint64_t stream = 0;  // the server keeps the next entries under this number
+  uint64_t mnt_id = 0;  // the directory's mount, node id and inode number
+  uint64_t node = 0;
+  uint64_t ino = 0;
+};
+// opendir: path from the file system's offset off; verify_ino != 0: only if path still names
+// that inode. abs (kPathMax bytes, may be null) gets the directory's absolute path.
+Result b_list_path(const char *path, uint64_t off, uint64_t verify_ino, Listing *l, char *abs);
+// fdopendir: the directory fd refers to (by its node, as b_fstat_fd), from offset off.
+Result b_list_fd(int fd, uint64_t off, Listing *l, bool *elsewhere = nullptr);
+// The next entries of l's listing (l->stream != 0) into l.
+Result b_list_more(Listing *l);
+// Gives back the rest of a listing (closedir before its end).
+void b_list_release(uint64_t mnt_id, uint64_t stream);
 
 // Route bookkeeping for finesse_last_route() and the per-process counters.
 void note_route(bool bypassed);

@@ -631,7 +631,8 @@ Result channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const 
   // the kernel then, and wakes the server for the calls after it; a mutation costs the
   // kernel path a round trip to the daemon anyway, and waits.
   wire::RegionHeader *hdr = wire::header_of(c->region);
-  const bool routed = !mutation && !tuning().wake_for_reads;
+  // A listing is worth a wake-up: the kernel's costs a round trip per page of entries.
+  const bool routed = !mutation && op != wire::Op::kReaddir && !tuning().wake_for_reads;
   // On a mount whose names the kernel caches, the cheaper route lately (read_route.h).
   ReadRoutes *timed =
       routed && c->kernel_caches_attrs.load(std::memory_order_relaxed) ? &c->read_routes : nullptr;

@@ -608,6 +608,44 @@ TEST_F(Hostile, FstatByNodeNeedsAnFdOnThatNode) {
   close(other);
 }
 
+// Listings: the server judges read permission itself, for a listing by node too (an O_PATH
+// fd names a node its opener may not read), and a listing number this connection was not
+// given gets FALLBACK.
+TEST_F(Hostile, ListingsNeedReadPermissionAndTheirOwnNumbers) {
+  const std::string secret = fs_->path("secret");
+  ASSERT_EQ(mkdir(secret.c_str(), 0700), 0);
+  ASSERT_EQ(mknod((secret + "/hidden").c_str(), S_IFREG | 0600, 0), 0);
+  const std::string sock = sock_;
+  int rc = run_as([sock, secret] {
+    int fd = open(secret.c_str(), O_PATH | O_DIRECTORY);
+    if (fd < 0) return 10;
+    uint64_t node = 0, mnt = 0;
+    if (!fuse_node_of(fd, "", AT_EMPTY_PATH, &node, &mnt)) return 11;
+    RawClient c;
+    if (c.connect(sock) != 0 || c.status != wire::HelloStatus::kServed) return 12;
+    int32_t r = spoiled_stat(
+        c,
+        [&](wire::Slot *, wire::Request *q) {
+          q->flags = wire::kByNode | wire::kNoFollow;
+          q->node = node;
+          q->fd = fd;
+        },
+        Op::kReaddir);
+    if (r != wire::kFallback) return 13;
+    r = spoiled_stat(
+        c, [](wire::Slot *, wire::Request *q) { q->stream = 12345; }, Op::kReaddir);
+    if (r != wire::kFallback) return 14;
+    wire::Request q{};
+    c.put_request(0, Op::kReaddir, q, "secret", "", "");
+    if (run_slot(c) != -EACCES) return 15;
+    c.put_request(0, Op::kReaddir, q, "", "", "");  // the mount root: readable
+    if (run_slot(c) != 0 || c.slot(0)->h.rep_len <= sizeof(wire::Reply)) return 16;
+    close(fd);
+    return 0;
+  });
+  EXPECT_EQ(rc, 0);
+}
+
 // The control socket is the same socket: its root-only operations (detach every client,
 // flush the lookup cache) must be refused to anyone else, and change nothing.
 TEST_F(Hostile, ControlOpsOtherThanQueriesNeedRoot) {

@@ -592,6 +592,8 @@ int case_stats(const char *n) {
 
 }  // namespace
 
+int case_dirs(const std::string &top);  // shim_dir_cases.cpp
+
 int main(int argc, char **argv) {
   if (argc < 3) return 2;
   setvbuf(stdout, nullptr, _IOLBF, 0);
@@ -617,5 +619,6 @@ int main(int argc, char **argv) {
   }
   if (c == "start-threads") return case_start_threads();
   if (c == "stats") return case_stats(arg);
+  if (c == "dirs") return case_dirs(g_dir);
   return 2;
 }

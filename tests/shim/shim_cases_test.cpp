@@ -91,6 +91,30 @@ TEST_P(ShimCases, CwdChangedBehindTheShim) {
   EXPECT_EQ(describe_tree(a_), describe_tree(b_));
 }
 
+// Issue 16 item 1: directory streams through the bypass, every call that takes a DIR*,
+// listings larger than one reply, seeks back into them, changes during a listing, a fork in
+// the middle of one (the child goes on through the kernel from the parent's position).
+TEST_P(ShimCases, DirectoryStreams) {
+  const auto readdir_op = static_cast<size_t>(wire::Op::kReaddir);
+  uint64_t listed_before = fs_->stats().served[readdir_op];
+  Runs r = run_twins(*fs_, "dirs", a_, b_);
+  expect_same(r);
+  EXPECT_NE(
+      r.kernel.out.find("list big: 1202 entries, 0 dups, ino mismatches 0, type mismatches 0"),
+      std::string::npos)
+      << r.kernel.out;
+  EXPECT_NE(r.kernel.out.find("changed during a listing: 0 unchanged missing, 0 dups"),
+            std::string::npos)
+      << r.kernel.out;
+  EXPECT_NE(r.kernel.out.find("child after fork: 802 more entries"), std::string::npos)
+      << r.kernel.out;
+  EXPECT_GT(r.served_by_shim, 10u);
+  // Every stream of the shim run but the O_PATH one and the error cases, and the big
+  // listing's further replies (1200 entries do not fit in one).
+  EXPECT_GE(fs_->stats().served[readdir_op] - listed_before, 20u);
+  EXPECT_EQ(describe_tree(a_), describe_tree(b_));
+}
+
 TEST_P(ShimCases, AtCallsWithDirfds) {
   Runs r = run_twins(*fs_, "at", a_, b_);
   expect_same(r);

@@ -67,6 +67,32 @@ inline void closefrom(int fd) {
 inline int closedir(DIR *) {
   return errno = EBADF, -1;
 }
+inline DIR *opendir(const char *) {
+  return errno = ENOSYS, nullptr;
+}
+inline DIR *fdopendir(int) {
+  return errno = ENOSYS, nullptr;
+}
+inline struct dirent *readdir(DIR *) {
+  return errno = EBADF, nullptr;
+}
+inline struct dirent64 *readdir64(DIR *) {
+  return errno = EBADF, nullptr;
+}
+inline int readdir_r(DIR *, struct dirent *, struct dirent **r) {
+  return *r = nullptr, EBADF;
+}
+inline int readdir64_r(DIR *, struct dirent64 *, struct dirent64 **r) {
+  return *r = nullptr, EBADF;
+}
+inline int dirfd(DIR *) {
+  return errno = EINVAL, -1;
+}
+inline long telldir(DIR *) {
+  return errno = EBADF, -1;
+}
+inline void seekdir(DIR *, long) {}
+inline void rewinddir(DIR *) {}
 inline int fclose(FILE *) {
   return errno = EBADF, EOF;
 }

@@ -118,15 +118,8 @@ FINESSE_EXPORT void closefrom(int lowfd) {
   if (on) fd_table::invalidate_range(static_cast<unsigned>(lowfd), ~0u);
 }
 
-// fdopendir/fdopen hand an fd we may know to stdio: their close is libc-internal.
-FINESSE_EXPORT int closedir(DIR *d) {
-  int fd = d != nullptr ? dirfd(d) : -1;
-  invalidate(fd);
-  int rc = NEXT(closedir, d);
-  invalidate(fd);
-  return rc;
-}
-
+// fdopen hands an fd we may know to stdio: its close is libc-internal (closedir, likewise:
+// wrappers_dir.cpp).
 FINESSE_EXPORT int fclose(FILE *f) {
   int fd = f != nullptr ? fileno(f) : -1;
   invalidate(fd);

@@ -1,0 +1,194 @@
+#include "dir_listing.h"
+
+#include <linux/fuse.h>
+#include <string.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <string_view>
+
+#include "clock.h"
+#include "wire.h"
+
+namespace finesse::server {
+
+namespace {
+
+// What one readdir call asks the file system for: as much as a reply holds, in the pages
+// the kernel would ask for.
+constexpr size_t kChunk = 16384;
+// Entries past this many are read without attributes: a huge directory would only churn
+// the cache (the kernel's READDIRPLUS_AUTO likewise stops asking for them).
+constexpr size_t kPlusEntries = 4096;
+
+double seconds(uint64_t s, uint32_t ns) {
+  return static_cast<double>(s) + ns / 1e9;
+}
+
+fuse_entry_param entry_of(const fuse_entry_out &o) {
+  fuse_entry_param e{};
+  e.ino = o.nodeid;
+  e.generation = o.generation;
+  e.entry_timeout = seconds(o.entry_valid, o.entry_valid_nsec);
+  e.attr_timeout = seconds(o.attr_valid, o.attr_valid_nsec);
+  const fuse_attr &a = o.attr;
+  e.attr.st_ino = a.ino;
+  e.attr.st_mode = a.mode;
+  e.attr.st_nlink = a.nlink;
+  e.attr.st_uid = a.uid;
+  e.attr.st_gid = a.gid;
+  e.attr.st_rdev = a.rdev;
+  e.attr.st_size = static_cast<off_t>(a.size);
+  e.attr.st_blocks = static_cast<blkcnt_t>(a.blocks);
+  e.attr.st_blksize = a.blksize;
+  e.attr.st_atim = {static_cast<time_t>(a.atime), a.atimensec};
+  e.attr.st_mtim = {static_cast<time_t>(a.mtime), a.mtimensec};
+  e.attr.st_ctim = {static_cast<time_t>(a.ctime), a.ctimensec};
+  return e;
+}
+
+bool is_dots(std::string_view name) {
+  return name == "." || name == "..";
+}
+
+void append(EntryBytes *out, const fuse_dirent &d) {
+  size_t at = out->size();
+  out->resize(at + wire::dir_entry_size(d.namelen));
+  auto *w = reinterpret_cast<wire::DirEntry *>(out->data() + at);
+  w->ino = d.ino;
+  w->off = d.off;
+  w->namelen = static_cast<uint16_t>(d.namelen);
+  w->type = static_cast<uint8_t>(d.type);
+  memset(w->pad, 0, sizeof(w->pad));
+  memcpy(w->name, d.name, d.namelen);
+  w->name[d.namelen] = '\0';
+}
+
+// Appends the entries of one reply; *last_off gets the last one's offset. False: a reply
+// the kernel would reject (an entry overrunning it, a name with '/' or NUL or too long).
+// Every readdirplus entry holds a lookup, as the kernel counts them (fuse_direntplus_link:
+// none for "." and "..", nor for node 0): kept in the cache, or forgotten at the request's end.
+bool parse(ServeCtx &ctx, fuse_ino_t dir, const char *buf, size_t len, bool plus, uint64_t gen,
+           EntryBytes *out, uint64_t *last_off) {
+  bool ok = true;
+  while (len > 0) {
+    const fuse_dirent *d;
+    const fuse_entry_out *eo = nullptr;
+    size_t reclen;
+    if (plus) {
+      if (len < FUSE_NAME_OFFSET_DIRENTPLUS) return false;
+      auto *dp = reinterpret_cast<const fuse_direntplus *>(buf);
+      eo = &dp->entry_out;
+      d = &dp->dirent;
+      reclen = FUSE_DIRENTPLUS_SIZE(dp);
+    } else {
+      if (len < FUSE_NAME_OFFSET) return false;
+      d = reinterpret_cast<const fuse_dirent *>(buf);
+      reclen = FUSE_DIRENT_SIZE(d);
+    }
+    std::string_view name;
+    if (reclen <= len) name = std::string_view(d->name, d->namelen);
+    bool valid = reclen <= len && d->namelen > 0 && d->namelen <= wire::kNameMax &&
+                 name.find_first_of(std::string_view("/\0", 2)) == std::string_view::npos;
+    if (!valid) {
+      // The kernel stops here with EIO; entries before were taken (their lookups, too).
+      ok = false;
+      break;
+    }
+    if (eo != nullptr && eo->nodeid != 0 && !is_dots(name))
+      ctx.cache->insert(dir, name, entry_of(*eo), gen, now_ns(), &ctx.forgets);
+    append(out, *d);
+    *last_off = d->off;
+    buf += reclen;
+    len -= reclen;
+  }
+  return ok;
+}
+
+}  // namespace
+
+Result read_directory(ServeCtx &ctx, fuse_ino_t dir, uint64_t off, EntryBytes *out) {
+  // readdirplus only where its lookups can be kept: below a node of the cache (a directory
+  // known only by the kernel's node would have them all forgotten at the request's end).
+  const bool has_plus = ctx.fs->ops.readdirplus != nullptr && ctx.cache->holds(dir);
+  if (!has_plus && ctx.fs->ops.readdir == nullptr) return kToKernel;
+  fuse_file_info fi{};
+  fi.flags = O_RDONLY | O_DIRECTORY;
+  Result rc = fs_opendir(ctx.call(), dir, &fi);
+  if (!rc.ok()) return rc.is_error(ENOSYS) ? kToKernel : rc;
+  std::vector<char> buf(kChunk);
+  size_t entries = 0;
+  for (;;) {
+    bool plus = has_plus && entries < kPlusEntries;
+    uint64_t gen = ctx.cache->generation();
+    size_t len = 0;
+    rc = fs_readdir(ctx.call(), dir, kChunk, static_cast<off_t>(off), &fi, plus, buf.data(),
+                    buf.size(), &len);
+    if (!rc.ok() || len == 0) break;
+    size_t before = out->size();
+    if (!parse(ctx, dir, buf.data(), len, plus, gen, out, &off)) {
+      rc = -EIO;
+      break;
+    }
+    if (out->size() == before) break;                            // no entry: the end
+    entries += (out->size() - before) / sizeof(wire::DirEntry);  // about: only for the switch
+    if (out->size() > Listings::kMaxBytes) {
+      rc = kToKernel;
+      break;
+    }
+  }
+  fs_releasedir(*ctx.fs, dir, &fi);
+  if (rc.is_error(ENOSYS)) return kToKernel;
+  return rc;
+}
+
+size_t copy_entries(const EntryBytes &bytes, size_t *pos, char *out, size_t cap) {
+  size_t n = 0;
+  while (*pos < bytes.size()) {
+    auto *e = reinterpret_cast<const wire::DirEntry *>(bytes.data() + *pos);
+    size_t sz = wire::dir_entry_size(e->namelen);
+    if (n + sz > cap) break;
+    memcpy(out + n, e, sz);
+    n += sz;
+    *pos += sz;
+  }
+  return n;
+}
+
+uint64_t Listings::keep(EntryBytes bytes, size_t pos) {
+  std::lock_guard<std::mutex> g(mu_);
+  if (kept_.size() >= kMaxListings || bytes_ + bytes.size() > kMaxBytes) return 0;
+  uint64_t id = next_++;
+  bytes_ += bytes.size();
+  kept_[id] = Kept{std::move(bytes), pos};
+  return id;
+}
+
+bool Listings::take(uint64_t id, char *out, size_t cap, size_t *len, bool *end) {
+  std::lock_guard<std::mutex> g(mu_);
+  auto it = kept_.find(id);
+  if (it == kept_.end()) return false;
+  *len = copy_entries(it->second.bytes, &it->second.pos, out, cap);
+  *end = it->second.pos >= it->second.bytes.size();
+  if (*end) {
+    bytes_ -= it->second.bytes.size();
+    kept_.erase(it);
+  }
+  return true;
+}
+
+void Listings::drop(uint64_t id) {
+  std::lock_guard<std::mutex> g(mu_);
+  auto it = kept_.find(id);
+  if (it == kept_.end()) return;
+  bytes_ -= it->second.bytes.size();
+  kept_.erase(it);
+}
+
+void Listings::clear() {
+  std::lock_guard<std::mutex> g(mu_);
+  kept_.clear();
+  bytes_ = 0;
+}
+
+}  // namespace finesse::server
