@@ -79,8 +79,8 @@ void print_table(const RunResult &run, std::FILE *out) {
         "(must be 0).\n"
         "CPU us/call: the calling thread's CPU time plus the daemon's, per call.\n"
         "* not bypassed, the kernel path in all three columns (bypass = fuse): create is "
-        "open(O_CREAT|O_EXCL)+close, open+close\n  opens an existing file, readdir lists "
-        "1000 entries per call.\n"
+        "open(O_CREAT|O_EXCL)+close, open+close\n  opens an existing file. readdir 1000: "
+        "opendir, readdir to the end (1000 entries), closedir.\n"
         "Targets: removed >= 0.8 for mutations, missing names and uncached stat/access/fstat; "
         "cached stat/access/fstat: bypass <= 1.5x fuse.\n");
   }

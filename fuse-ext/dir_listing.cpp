@@ -155,9 +155,20 @@ size_t copy_entries(const EntryBytes &bytes, size_t *pos, char *out, size_t cap)
   return n;
 }
 
-uint64_t Listings::keep(EntryBytes bytes, size_t pos) {
+bool ListingBudget::take(size_t n) {
+  size_t used = used_.load(std::memory_order_relaxed);
+  do {
+    if (used + n > kMaxBytes) return false;
+  } while (!used_.compare_exchange_weak(used, used + n, std::memory_order_relaxed));
+  return true;
+}
+
+uint64_t Listings::keep(EntryBytes bytes, size_t pos, ListingBudget *budget) {
   std::lock_guard<std::mutex> g(mu_);
   if (kept_.size() >= kMaxListings || bytes_ + bytes.size() > kMaxBytes) return 0;
+  if (budget_ != nullptr && budget_ != budget) return 0;  // (one daemon, one budget)
+  if (!budget->take(bytes.size())) return 0;
+  budget_ = budget;
   uint64_t id = next_++;
   bytes_ += bytes.size();
   kept_[id] = Kept{std::move(bytes), pos};
@@ -170,25 +181,25 @@ bool Listings::take(uint64_t id, char *out, size_t cap, size_t *len, bool *end) 
   if (it == kept_.end()) return false;
   *len = copy_entries(it->second.bytes, &it->second.pos, out, cap);
   *end = it->second.pos >= it->second.bytes.size();
-  if (*end) {
-    bytes_ -= it->second.bytes.size();
-    kept_.erase(it);
-  }
+  if (*end) erase_locked(it);
   return true;
 }
 
 void Listings::drop(uint64_t id) {
   std::lock_guard<std::mutex> g(mu_);
   auto it = kept_.find(id);
-  if (it == kept_.end()) return;
-  bytes_ -= it->second.bytes.size();
-  kept_.erase(it);
+  if (it != kept_.end()) erase_locked(it);
 }
 
 void Listings::clear() {
   std::lock_guard<std::mutex> g(mu_);
-  kept_.clear();
-  bytes_ = 0;
+  while (!kept_.empty()) erase_locked(kept_.begin());
+}
+
+void Listings::erase_locked(std::unordered_map<uint64_t, Kept>::iterator it) {
+  bytes_ -= it->second.bytes.size();
+  budget_->give(it->second.bytes.size());
+  kept_.erase(it);
 }
 
 }  // namespace finesse::server

@@ -7,6 +7,7 @@
 // so that the stat calls that usually follow a listing are hits.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
@@ -30,14 +31,27 @@ Result read_directory(ServeCtx &ctx, fuse_ino_t dir, uint64_t off, EntryBytes *o
 // returns the bytes copied.
 size_t copy_entries(const EntryBytes &bytes, size_t *pos, char *out, size_t cap);
 
-// The listings one client has not fetched to their end, bounded in number and bytes.
+// The bytes all clients' kept listings may take together (one per daemon: Extension).
+class ListingBudget {
+ public:
+  static constexpr size_t kMaxBytes = size_t{256} << 20;
+  bool take(size_t n);
+  void give(size_t n) { used_.fetch_sub(n, std::memory_order_relaxed); }
+
+ private:
+  std::atomic<size_t> used_{0};
+};
+
+// The listings one client has not fetched to their end, bounded in number and bytes, and by
+// the daemon's budget.
 class Listings {
  public:
   static constexpr size_t kMaxListings = 64;
   static constexpr size_t kMaxBytes = size_t{64} << 20;
 
-  // Keeps bytes from pos on; its number, or 0 over the bounds.
-  uint64_t keep(EntryBytes bytes, size_t pos);
+  ~Listings() { clear(); }
+  // Keeps bytes from pos on, charged to budget; its number, or 0 over the bounds.
+  uint64_t keep(EntryBytes bytes, size_t pos, ListingBudget *budget);
   // The next entries of listing id that fit in cap; *end once none is left (the listing is
   // then dropped). False: no such listing (another process's, or already given back).
   bool take(uint64_t id, char *out, size_t cap, size_t *len, bool *end);
@@ -49,10 +63,12 @@ class Listings {
     EntryBytes bytes;
     size_t pos = 0;
   };
+  void erase_locked(std::unordered_map<uint64_t, Kept>::iterator it);
   std::mutex mu_;
   std::unordered_map<uint64_t, Kept> kept_;
   uint64_t next_ = 1;
   size_t bytes_ = 0;
+  ListingBudget *budget_ = nullptr;  // the one every kept listing was charged to
 };
 
 }  // namespace finesse::server

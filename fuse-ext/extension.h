@@ -10,6 +10,7 @@
 
 #include "challenges.h"
 #include "counters.h"
+#include "dir_listing.h"
 #include "fd_discard.h"
 #include "fs_state.h"
 #include "kernel_handles.h"
@@ -29,6 +30,7 @@ struct Extension {
   OpenWriters writers;   // which files a release may still change (kernel path)
   FdDiscard discard;     // closes what clients send us, off the serving threads
   KernelHandles handles{fs, writers, cache};  // kernel opens without OPEN (no_open mode)
+  ListingBudget listing_budget;               // what all clients' kept directory listings may take
   Server server{*this};  // last: stopped and destroyed before what it uses
 };
 

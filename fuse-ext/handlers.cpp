@@ -571,7 +571,7 @@ Result do_xattr(ServeCtx &ctx, const Decoded &d, ReplyBuf &out, bool list) {
 // opendir and fdopendir (a listing from an offset, by path or by the fd's node), the readdir
 // calls that need more of a listing than its first reply held, and closedir before the end.
 Result do_readdir(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
-  if (ctx.listings == nullptr) return kToKernel;
+  if (ctx.listings == nullptr || ctx.listing_budget == nullptr) return kToKernel;
   const wire::Request &r = d.req;
   if (r.stream != 0) {
     if (r.flags & wire::kRelease) {
@@ -611,10 +611,10 @@ Result do_readdir(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
     out.rep->hints |= wire::kHintListEnd;
     return 0;
   }
-  out.rep->stream = ctx.listings->keep(std::move(bytes), pos);
+  out.rep->stream = ctx.listings->keep(std::move(bytes), pos, ctx.listing_budget);
   if (out.rep->stream == 0) {
     out.rep->data_len = 0;
-    return kToKernel;  // more kept listings than a client may have: the kernel lists it
+    return kToKernel;  // more kept listings than allowed: the kernel lists this one
   }
   return 0;
 }

@@ -30,6 +30,7 @@ struct MountFacts {
 };
 
 class Listings;
+class ListingBudget;
 
 struct ServeCtx {
   const Creds *creds;
@@ -43,6 +44,7 @@ struct ServeCtx {
   Pins pins;                     // nodes this request uses (NodeCache: unpin at its end)
   int pidfd = -1;               // the client's process (cred_watch.h), -1: unknown
   Listings *listings = nullptr;  // the client's kept directory listings (dir_listing.h)
+  ListingBudget *listing_budget = nullptr;  // what all clients' kept listings may take
 
   CallCtx call() const { return CallCtx{fs, creds, umask}; }
 };

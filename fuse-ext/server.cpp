@@ -763,6 +763,7 @@ void Server::serve_slot(Worker &w, Client &c, wire::Slot *s) {
   if (creds) {
     ctx.pidfd = c.cred_watch.pidfd;
     ctx.listings = &c.listings;
+    ctx.listing_budget = &ext_.listing_budget;
     ctx.umask = d.req.umask & 0777;
     ReplyBuf out{&rep, reinterpret_cast<char *>(s->data) + sizeof(wire::Reply),
                  wire::kSlotDataSize - sizeof(wire::Reply)};

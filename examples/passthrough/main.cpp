@@ -1,4 +1,5 @@
 // finesse-passthrough SOURCE MOUNTPOINT [options]: mirrors SOURCE at MOUNTPOINT.
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -8,6 +9,20 @@
 #include "common/fuse_runner.h"
 #include "common/options.h"
 #include "passthrough/passthrough.h"
+
+namespace {
+
+// A passthrough holds an fd for every inode the kernel knows: it takes every fd its hard
+// limit allows (as libfuse's passthrough_hp does), or a directory of a few thousand files
+// fails with EMFILE under a soft limit of 1024.
+void raise_fd_limit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max) return;
+  rl.rlim_cur = rl.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &rl);  // (not fatal: the file system runs with the limit it has)
+}
+
+}  // namespace
 
 int main(int argc, char **argv) {
   using namespace finesse::examples;
@@ -24,6 +39,7 @@ int main(int argc, char **argv) {
   }
   // The kernel has already applied the caller's umask to the modes it sends.
   umask(0);
+  raise_fd_limit();
   passthrough::Passthrough fs(
       source_fd,
       passthrough::Timeouts{cmdline.entry_timeout, cmdline.attr_timeout, cmdline.negative_timeout});

@@ -7,6 +7,7 @@
 #ifndef FINESSE_FINESSE_H
 #define FINESSE_FINESSE_H
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -58,6 +59,19 @@ int finesse_ftruncate(int fd, off_t length);
 int finesse_futimens(int fd, const struct timespec times[2]);
 ssize_t finesse_fgetxattr(int fd, const char *name, void *value, size_t size);
 int finesse_fstatfs(int fd, struct statfs *buf);
+
+/* Directory streams. finesse_opendir/finesse_fdopendir give a DIR* read through the bypass
+ * for a directory on an attached mount (libc's own otherwise): pass it to the finesse_
+ * functions below only, never to libc's readdir family. finesse_dirfd opens the directory
+ * in the kernel on first use. */
+DIR *finesse_opendir(const char *path);
+DIR *finesse_fdopendir(int fd);
+struct dirent *finesse_readdir(DIR *dir);
+long finesse_telldir(DIR *dir);
+void finesse_seekdir(DIR *dir, long pos);
+void finesse_rewinddir(DIR *dir);
+int finesse_dirfd(DIR *dir);
+int finesse_closedir(DIR *dir);
 
 /* Which way the calling thread's last finesse_* call went. */
 enum finesse_route {

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -189,6 +190,29 @@ int case_dirs(const std::string &top) {
     while ((e64 = readdir64(d)) != nullptr) names.push_back(e64->d_name);
     printf("readdir64: %s\n", sorted(names).c_str());
     closedir(d);
+  }
+
+  // scandir (glibc's lists inside libc): a filter, a sort, an error.
+  {
+    struct dirent **list = nullptr;
+    int n = scandir(
+        small.c_str(), &list, [](const struct dirent *e) -> int { return e->d_name[0] != '.'; },
+        alphasort);
+    std::string names;
+    for (int i = 0; i < n; i++) {
+      names += std::string(list[i]->d_name) + " ";
+      free(list[i]);
+    }
+    free(list);
+    printf("scandir: %d: %s\n", n, names.c_str());
+    struct dirent64 **list64 = nullptr;
+    n = scandir64(big.c_str(), &list64, nullptr, nullptr);
+    for (int i = 0; i < n; i++) free(list64[i]);
+    free(list64);
+    printf("scandir64 big: %d\n", n);
+    errno = 0;
+    n = scandir((top + "/missing").c_str(), &list, nullptr, nullptr);
+    printf("scandir missing: %d errno=%d\n", n, errno);
   }
 
   // Errors, as opendir gives them.

@@ -92,6 +92,22 @@ inline long telldir(DIR *) {
   return errno = EBADF, -1;
 }
 inline void seekdir(DIR *, long) {}
+template <typename... A>
+inline int scandir(A...) {
+  return errno = ENOSYS, -1;
+}
+template <typename... A>
+inline int scandir64(A...) {
+  return errno = ENOSYS, -1;
+}
+template <typename... A>
+inline int scandirat(A...) {
+  return errno = ENOSYS, -1;
+}
+template <typename... A>
+inline int scandirat64(A...) {
+  return errno = ENOSYS, -1;
+}
 inline void rewinddir(DIR *) {}
 inline int fclose(FILE *) {
   return errno = EBADF, EOF;

@@ -58,7 +58,7 @@ int __openat64_2(int dirfd, const char *path, int flags);
   X(chdir) X(fchdir) X(chroot) X(unshare) X(setns) X(fts_read) X(fts64_read)                 \
   X(fts_children) X(fts64_children) X(fts_close) X(fts64_close) X(nftw) X(nftw64)           \
   X(opendir) X(fdopendir) X(readdir) X(readdir64) X(readdir_r) X(readdir64_r) X(dirfd)       \
-  X(telldir) X(seekdir) X(rewinddir)
+  X(telldir) X(seekdir) X(rewinddir) X(scandir) X(scandir64) X(scandirat) X(scandirat64)
 // clang-format on
 
 namespace finesse::shim::real {

@@ -80,8 +80,8 @@ def guest_test_from_ctest(t, props, build_dir, default_timeout, fixture_phase):
 def adapt_to_accel(tests, accel, scale, guest_env):
     """Copies of the tests for one guest: TIMEOUT properties multiplied by `scale` under TCG
     (emulation is several times slower than the host), the harness's own watchdog
-    (FINESSE_TEST_TIMEOUT, default 30 s) and the shim's wait for a server's welcome raised likewise
-    unless set, and --guest-env added."""
+    (FINESSE_TEST_TIMEOUT, default 30 s, or the test's own) likewise, FINESSE_TEST_EMULATED set,
+    the shim's wait for a server's welcome raised unless set, and --guest-env added."""
     out = []
     for t in tests:
         c = GuestTest(**vars(t))
@@ -89,7 +89,10 @@ def adapt_to_accel(tests, accel, scale, guest_env):
         if accel == "tcg":
             if t.has_timeout_property:
                 c.timeout = int(t.timeout * scale)
-            c.env.setdefault("FINESSE_TEST_TIMEOUT", str(int(30 * scale)))
+            watchdog = int(c.env.get("FINESSE_TEST_TIMEOUT", "30") or "30")
+            c.env["FINESSE_TEST_TIMEOUT"] = str(int(watchdog * scale))
+            # Tests that bound a latency loosen it under emulation (FINESSE_TEST_EMULATED).
+            c.env["FINESSE_TEST_EMULATED"] = "1"
             # The shim's bound on waiting for a server's welcome (default 1 s): a guest under
             # load waits longer for everything (a ShimCases test saw it run out on 6.1).
             c.env.setdefault("FINESSE_HANDSHAKE_TIMEOUT_MS", str(int(1000 * scale)))

@@ -14,10 +14,8 @@
 
 #include "bypass_ops.h"
 #include "fd_file.h"
-#include "fd_table.h"
-#include "real_libc.h"
 
-namespace finesse::shim::dirs {
+namespace finesse::client {
 
 namespace {
 
@@ -31,15 +29,16 @@ static_assert(offsetof(struct dirent, d_name) == offsetof(struct dirent64, d_nam
 
 }  // namespace
 
-struct Stream {
+struct DirStream {
   uint32_t magic0 = kMagic0;
   uint32_t magic1 = kMagic1;
+  const DirKernel *k = nullptr;
   pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;  // readdir may come from several threads
   DIR *kernel = nullptr;           // after a fallback, glibc's stream on fd: everything goes there
   int fd = -1;                     // the directory's kernel fd, if the stream has one
   long filepos = 0;                // telldir: the cookie after the last entry given (0 before any)
   size_t pos = 0;                  // the next entry in l.data
-  client::Listing l;               // the entries of the last reply
+  Listing l;                       // the entries of the last reply
   char path[wire::kPathMax] = "";  // absolute; empty for fdopendir's
   struct dirent64 ent;
 };
@@ -48,81 +47,73 @@ namespace {
 
 class Locked {
  public:
-  explicit Locked(Stream *s) : s_(s) { pthread_mutex_lock(&s_->mu); }
+  explicit Locked(DirStream *s) : s_(s) { pthread_mutex_lock(&s_->mu); }
   ~Locked() { pthread_mutex_unlock(&s_->mu); }
   Locked(const Locked &) = delete;
   Locked &operator=(const Locked &) = delete;
 
  private:
-  Stream *s_;
+  DirStream *s_;
 };
 
 // calloc, not new: the shim needs nothing beyond libc.
-Stream *alloc_stream() {
-  void *mem = calloc(1, sizeof(Stream));
-  return mem != nullptr ? new (mem) Stream : nullptr;
+DirStream *alloc_stream() {
+  void *mem = calloc(1, sizeof(DirStream));
+  return mem != nullptr ? new (mem) DirStream : nullptr;
 }
 
-void free_stream(Stream *s) {
+void free_stream(DirStream *s) {
   s->magic0 = s->magic1 = 0;
   pthread_mutex_destroy(&s->mu);
-  s->~Stream();
+  s->~DirStream();
   free(s);
 }
 
-void close_fd(int fd) {
-  fd_table::invalidate(fd);
-  NEXT(close, fd);
-  fd_table::invalidate(fd);
-}
-
-void give_back(Stream *s) {
-  if (s->l.stream != 0) client::b_list_release(s->l.mnt_id, s->l.stream);
+void give_back(DirStream *s) {
+  if (s->l.stream != 0) b_list_release(s->l.mnt_id, s->l.stream);
   s->l.stream = 0;
 }
 
 // The directory's kernel fd: fdopendir's, or its path opened now and checked to be the
 // listed directory (it may have been renamed or removed since).
-int fd_locked(Stream *s) {
-  if (s->kernel != nullptr) return NEXT(dirfd, s->kernel);
+int fd_locked(DirStream *s) {
+  if (s->kernel != nullptr) return s->k->dirfd(s->kernel);
   if (s->fd >= 0) return s->fd;
   if (s->path[0] == '\0') return errno = EBADF, -1;
-  // As glibc's opendir opens a directory.
-  int fd = NEXT(openat, AT_FDCWD, s->path, O_RDONLY | O_NONBLOCK | O_DIRECTORY | O_CLOEXEC);
+  int fd = s->k->open_dir(s->path);
   if (fd < 0) return -1;
   uint64_t node = 0, mnt_id = 0;
-  if (!client::fd_fuse_node(fd, &node, &mnt_id) || node != s->l.node || mnt_id != s->l.mnt_id) {
-    close_fd(fd);
+  if (!fd_fuse_node(fd, &node, &mnt_id) || node != s->l.node || mnt_id != s->l.mnt_id) {
+    s->k->close_fd(fd);
     return errno = ENOENT, -1;
   }
-  fd_table::note_open(AT_FDCWD, s->path, fd);
+  if (s->k->opened != nullptr) s->k->opened(s->path, fd);
   return s->fd = fd;
 }
 
 // Goes on through the kernel from the last entry given: glibc's stream on the fd,
 // positioned at its cookie.
-bool to_kernel_locked(Stream *s) {
+bool to_kernel_locked(DirStream *s) {
   give_back(s);
   int fd = fd_locked(s);
   if (fd < 0) return false;
   if (lseek(fd, s->filepos, SEEK_SET) < 0) return false;
-  DIR *k = NEXT(fdopendir, fd);
-  if (k == nullptr) return false;
-  s->kernel = k;
+  DIR *d = s->k->fdopendir(fd);
+  if (d == nullptr) return false;
+  s->kernel = d;
   return true;
 }
 
 // Lists the directory again from cookie off (seekdir, rewinddir): on the fd if the stream
 // has one, else by path, checked to name the same directory; else through the kernel. False
 // when neither can (the directory went): the stream then gives no more entries.
-bool relist_locked(Stream *s, long off) {
+bool relist_locked(DirStream *s, long off) {
   give_back(s);
   s->filepos = off;
   s->pos = 0;
   uint64_t ino = s->l.ino, node = s->l.node, mnt_id = s->l.mnt_id;
-  Result rc = s->fd >= 0
-                  ? client::b_list_fd(s->fd, static_cast<uint64_t>(off), &s->l)
-                  : client::b_list_path(s->path, static_cast<uint64_t>(off), ino, &s->l, nullptr);
+  Result rc = s->fd >= 0 ? b_list_fd(s->fd, static_cast<uint64_t>(off), &s->l)
+                         : b_list_path(s->path, static_cast<uint64_t>(off), ino, &s->l, nullptr);
   if (rc.ok() && s->l.node == node && s->l.mnt_id == mnt_id) return true;
   give_back(s);
   s->l.len = 0;
@@ -135,17 +126,18 @@ bool relist_locked(Stream *s, long off) {
 
 }  // namespace
 
-Stream *ours(DIR *d) {
+DirStream *dir_stream_of(DIR *d) {
   if (d == nullptr) return nullptr;
-  auto *s = reinterpret_cast<Stream *>(d);
+  auto *s = reinterpret_cast<DirStream *>(d);
   return s->magic0 == kMagic0 && s->magic1 == kMagic1 ? s : nullptr;
 }
 
-Result open_path(const char *path, DIR **out) {
+Result dir_open_path(const DirKernel *k, const char *path, DIR **out) {
   if (path == nullptr) return kToKernel;
-  Stream *s = alloc_stream();
+  DirStream *s = alloc_stream();
   if (s == nullptr) return kToKernel;
-  Result rc = client::b_list_path(path, 0, 0, &s->l, s->path);
+  s->k = k;
+  Result rc = b_list_path(path, 0, 0, &s->l, s->path);
   if (!rc.ok()) {
     free_stream(s);
     return rc;
@@ -154,24 +146,24 @@ Result open_path(const char *path, DIR **out) {
   return 0;
 }
 
-Result open_fd(int fd, DIR **out) {
-  if (fd < 0 || fd_table::known_elsewhere(fd)) return kToKernel;
+Result dir_open_fd(const DirKernel *k, int fd, DIR **out, bool *elsewhere) {
+  if (fd < 0) return kToKernel;
   // glibc's reads on from where the fd is; ours begin at the start.
   if (syscall(SYS_lseek, fd, 0, SEEK_CUR) != 0) return kToKernel;
-  Stream *s = alloc_stream();
+  DirStream *s = alloc_stream();
   if (s == nullptr) return kToKernel;
-  // A directory fd the table knows (opened with O_DIRECTORY, as fts opens them) goes by its
-  // path, checked by inode: the server's walk keeps the directory in its cache, and with it
-  // the entries' attributes for the stat calls after the listing. Else by the fd's node.
-  uint64_t ino = 0, mnt_id = 0;
+  s->k = k;
+  // A directory fd whose path the library knows (the shim's fd table: opened with
+  // O_DIRECTORY, as fts opens them) goes by that path, checked by inode: the server's walk
+  // keeps the directory in its cache, and with it the entries' attributes for the stat calls
+  // after the listing. Else by the fd's node.
+  uint64_t ino = 0;
   Result rc = kToKernel;
-  if (fd_table::base(fd, s->path, sizeof(s->path), &ino, &mnt_id))
-    rc = client::b_list_path(s->path, 0, ino, &s->l, nullptr);
+  if (k->fd_path != nullptr && k->fd_path(fd, s->path, sizeof(s->path), &ino))
+    rc = b_list_path(s->path, 0, ino, &s->l, nullptr);
   if (!rc.ok()) {
     s->path[0] = '\0';
-    bool elsewhere = false;
-    rc = client::b_list_fd(fd, 0, &s->l, &elsewhere);
-    if (elsewhere) fd_table::note_elsewhere(fd);
+    rc = b_list_fd(fd, 0, &s->l, elsewhere);
   }
   if (!rc.ok()) {  // a refusal is the kernel's to give: the fd may allow what a path does not
     free_stream(s);
@@ -182,12 +174,12 @@ Result open_fd(int fd, DIR **out) {
   return 0;
 }
 
-struct dirent64 *next(Stream *s, bool *failed) {
+struct dirent64 *dir_next(DirStream *s, bool *failed) {
   Locked g(s);
   *failed = false;
   if (s->kernel == nullptr && s->pos >= s->l.len) {
     if (s->l.end) return nullptr;
-    Result rc = client::b_list_more(&s->l);
+    Result rc = b_list_more(&s->l);
     s->pos = 0;
     if (!rc.ok()) {
       s->l.len = 0;
@@ -202,7 +194,7 @@ struct dirent64 *next(Stream *s, bool *failed) {
   if (s->kernel != nullptr) {
     int saved = errno;
     errno = 0;
-    struct dirent64 *e = NEXT(readdir64, s->kernel);
+    struct dirent64 *e = s->k->readdir(s->kernel);
     if (e != nullptr) s->filepos = e->d_off;
     if (e == nullptr && errno != 0)
       *failed = true;
@@ -224,14 +216,14 @@ struct dirent64 *next(Stream *s, bool *failed) {
   return &d;
 }
 
-long tell(Stream *s) {
+long dir_tell(DirStream *s) {
   Locked g(s);
-  return s->kernel != nullptr ? NEXT(telldir, s->kernel) : s->filepos;
+  return s->kernel != nullptr ? s->k->telldir(s->kernel) : s->filepos;
 }
 
-void seek(Stream *s, long pos) {
+void dir_seek(DirStream *s, long pos) {
   Locked g(s);
-  if (s->kernel != nullptr) return NEXT(seekdir, s->kernel, pos);
+  if (s->kernel != nullptr) return s->k->seekdir(s->kernel, pos);
   if (pos != 0) {
     // A cookie of this reply's entries: on from the entry after it.
     for (size_t at = 0; at < s->l.len;) {
@@ -247,29 +239,29 @@ void seek(Stream *s, long pos) {
   relist_locked(s, pos);
 }
 
-void rewind(Stream *s) {
+void dir_rewind(DirStream *s) {
   Locked g(s);
-  if (s->kernel != nullptr) return NEXT(rewinddir, s->kernel);
+  if (s->kernel != nullptr) return s->k->rewinddir(s->kernel);
   relist_locked(s, 0);
 }
 
-int fd_of(Stream *s) {
+int dir_fd(DirStream *s) {
   Locked g(s);
   return fd_locked(s);
 }
 
-int close(Stream *s) {
+int dir_close(DirStream *s) {
   int rc = 0;
   {
     Locked g(s);
     give_back(s);
     if (s->kernel != nullptr)
-      rc = NEXT(closedir, s->kernel);  // glibc's stream closes the fd
+      rc = s->k->closedir(s->kernel);  // glibc's stream closes the fd
     else if (s->fd >= 0)
-      close_fd(s->fd);
+      s->k->close_fd(s->fd);
   }
   free_stream(s);
   return rc;
 }
 
-}  // namespace finesse::shim::dirs
+}  // namespace finesse::client
