@@ -174,6 +174,15 @@ Result dir_open_fd(const DirKernel *k, int fd, DIR **out, bool *elsewhere) {
   return 0;
 }
 
+DIR *dir_answer(Result rc, DIR *d, int saved_errno) {
+  if (!rc.ok()) {
+    errno = static_cast<int>(-rc.rc());
+    return nullptr;
+  }
+  errno = saved_errno;
+  return d;
+}
+
 struct dirent64 *dir_next(DirStream *s, bool *failed) {
   Locked g(s);
   *failed = false;
@@ -237,12 +246,6 @@ void dir_seek(DirStream *s, long pos) {
     }
   }
   relist_locked(s, pos);
-}
-
-void dir_rewind(DirStream *s) {
-  Locked g(s);
-  if (s->kernel != nullptr) return s->k->rewinddir(s->kernel);
-  relist_locked(s, 0);
 }
 
 int dir_fd(DirStream *s) {

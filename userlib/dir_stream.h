@@ -30,7 +30,6 @@ struct DirKernel {
   struct dirent64 *(*readdir)(DIR *d);
   long (*telldir)(DIR *d);
   void (*seekdir)(DIR *d, long pos);
-  void (*rewinddir)(DIR *d);
   int (*dirfd)(DIR *d);
   int (*closedir)(DIR *d);
   // The absolute path and inode number of directory fd, if known without a system call.
@@ -49,12 +48,15 @@ DirStream *dir_stream_of(DIR *d);
 Result dir_open_path(const DirKernel *k, const char *path, DIR **out);
 Result dir_open_fd(const DirKernel *k, int fd, DIR **out, bool *elsewhere);
 
+// What opendir gives for dir_open_*'s answer rc (not kToKernel): the stream, or null with
+// errno -rc. saved_errno is the caller's errno, which a success leaves.
+DIR *dir_answer(Result rc, DIR *d, int saved_errno);
+
 // The readdir family on a stream of ours. dir_next: the next entry, or null at the end
-// (errno untouched) or on an error (errno set, *failed).
+// (errno untouched) or on an error (errno set, *failed). dir_seek(s, 0) is rewinddir.
 struct dirent64 *dir_next(DirStream *s, bool *failed);
 long dir_tell(DirStream *s);
 void dir_seek(DirStream *s, long pos);
-void dir_rewind(DirStream *s);
 // The directory's kernel fd (opened on first use), or -1 with errno set.
 int dir_fd(DirStream *s);
 int dir_close(DirStream *s);

@@ -2,10 +2,12 @@
 // the bypass lists the directory, libc's otherwise.
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bypass_ops.h"
 #include "dir_stream.h"
+#include "fd_file.h"
 #include "finesse/finesse.h"
 
 using namespace finesse::client;
@@ -21,23 +23,18 @@ constexpr DirKernel kKernel = {
     readdir64,
     telldir,
     seekdir,
-    rewinddir,
     dirfd,
     closedir,
-    nullptr,  // no fd table: an fd goes by its node
+    // No fd table: the fd's path from /proc/self/fd, checked by the server against the
+    // inode fstat gives (the node route needs a connection made before; this one makes it).
+    [](int fd, char *out, size_t cap, uint64_t *ino) {
+      struct stat st;
+      if (fd_path(fd, out, cap) == 0 || fstat(fd, &st) != 0 || !S_ISDIR(st.st_mode)) return false;
+      *ino = st.st_ino;
+      return true;
+    },
     nullptr,
 };
-
-// A bypassed open's answer as libc gives it: the stream, or null with errno.
-DIR *opened(finesse::Result rc, DIR *d, int saved_errno) {
-  note_route(true);
-  if (!rc.ok()) {
-    errno = static_cast<int>(-rc.rc());
-    return nullptr;
-  }
-  errno = saved_errno;
-  return d;
-}
 
 }  // namespace
 
@@ -47,7 +44,10 @@ API DIR *finesse_opendir(const char *path) {
   int saved = errno;
   DIR *d = nullptr;
   finesse::Result rc = dir_open_path(&kKernel, path, &d);
-  if (!rc.to_kernel()) return opened(rc, d, saved);
+  if (!rc.to_kernel()) {
+    note_route(true);
+    return dir_answer(rc, d, saved);
+  }
   note_route(false);
   errno = saved;
   return opendir(path);
@@ -57,7 +57,10 @@ API DIR *finesse_fdopendir(int fd) {
   int saved = errno;
   DIR *d = nullptr;
   finesse::Result rc = dir_open_fd(&kKernel, fd, &d, nullptr);
-  if (!rc.to_kernel()) return opened(rc, d, saved);
+  if (!rc.to_kernel()) {
+    note_route(true);
+    return dir_answer(rc, d, saved);
+  }
   note_route(false);
   errno = saved;
   return fdopendir(fd);
@@ -87,11 +90,8 @@ API void finesse_seekdir(DIR *d, long pos) {
 }
 
 API void finesse_rewinddir(DIR *d) {
-  DirStream *s = dir_stream_of(d);
-  if (s == nullptr) return rewinddir(d);
-  int saved = errno;
-  dir_rewind(s);
-  errno = saved;
+  if (dir_stream_of(d) == nullptr) return rewinddir(d);
+  finesse_seekdir(d, 0);
 }
 
 API int finesse_dirfd(DIR *d) {

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -158,6 +159,30 @@ TEST_P(DirStreams, ElsewhereIsLibcs) {
   EXPECT_EQ(finesse_last_route(), FINESSE_ROUTE_KERNEL);
   EXPECT_FALSE(finesse_listing(d).empty());
   EXPECT_GE(finesse_dirfd(d), 0);
+  EXPECT_EQ(finesse_closedir(d), 0);
+}
+
+// A directory of 100,000 entries (20,000 under emulation), made in the passthrough's source
+// directly: the bypass's listing (many replies, attributes for the first entries only) is
+// the kernel's, entry for entry.
+TEST(LargeDirectory, ListingIsTheKernels) {
+  AttachedFs fs(mount_options(FsKind::kPassthrough, true, true));
+  const char *emulated = getenv("FINESSE_TEST_EMULATED");
+  const int n = emulated != nullptr && atoi(emulated) != 0 ? 20000 : 100000;
+  const std::string src = fs.fs().source() + "/big";
+  ASSERT_EQ(::mkdir(src.c_str(), 0755), 0);
+  for (int i = 0; i < n; i++) {
+    int fd = ::open((src + "/" + std::to_string(i)).c_str(), O_CREAT | O_WRONLY, 0644);
+    ASSERT_GE(fd, 0);
+    ::close(fd);
+  }
+  const std::string dir = fs.path("big");
+  std::vector<Entry> k = kernel_listing(dir);
+  ASSERT_EQ(k.size(), static_cast<size_t>(n) + 2);
+  DIR *d = finesse_opendir(dir.c_str());
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(finesse_last_route(), FINESSE_ROUTE_BYPASS);
+  EXPECT_TRUE(finesse_listing(d) == k);
   EXPECT_EQ(finesse_closedir(d), 0);
 }
 

@@ -38,7 +38,6 @@ constexpr finesse::client::DirKernel kKernel = {
     [](DIR *d) { return NEXT(readdir64, d); },
     [](DIR *d) { return NEXT(telldir, d); },
     [](DIR *d, long pos) { NEXT(seekdir, d, pos); },
-    [](DIR *d) { NEXT(rewinddir, d); },
     [](DIR *d) { return NEXT(dirfd, d); },
     [](DIR *d) { return NEXT(closedir, d); },
     [](int fd, char *out, size_t cap, uint64_t *ino) {
@@ -47,17 +46,6 @@ constexpr finesse::client::DirKernel kKernel = {
     },
     [](const char *path, int fd) { fd_table::note_open(AT_FDCWD, path, fd); },
 };
-
-// A bypassed open's answer as libc gives it: the stream, or null with errno.
-DIR *opened(finesse::Result rc, DIR *d, int saved_errno) {
-  count_bypassed();
-  if (!rc.ok()) {
-    errno = static_cast<int>(-rc.rc());
-    return nullptr;
-  }
-  errno = saved_errno;
-  return d;
-}
 
 }  // namespace
 
@@ -69,7 +57,10 @@ FINESSE_EXPORT DIR *opendir(const char *path) {
     Scope scope;
     if (scope.active()) rc = finesse::client::dir_open_path(&kKernel, path, &d);
   }
-  if (!rc.to_kernel()) return opened(rc, d, saved);
+  if (!rc.to_kernel()) {
+    count_bypassed();
+    return finesse::client::dir_answer(rc, d, saved);
+  }
   errno = saved;
   return NEXT(opendir, path);
 }
@@ -86,7 +77,10 @@ FINESSE_EXPORT DIR *fdopendir(int fd) {
       if (elsewhere) fd_table::note_elsewhere(fd);
     }
   }
-  if (!rc.to_kernel()) return opened(rc, d, saved);
+  if (!rc.to_kernel()) {
+    count_bypassed();
+    return finesse::client::dir_answer(rc, d, saved);
+  }
   errno = saved;
   return NEXT(fdopendir, fd);
 }
@@ -151,14 +145,8 @@ FINESSE_EXPORT void seekdir(DIR *d, long pos) {
 }
 
 FINESSE_EXPORT void rewinddir(DIR *d) {
-  DirStream *s = dir_stream_of(d);
-  if (s == nullptr) return NEXT(rewinddir, d);
-  int saved = errno;
-  {
-    Scope scope;
-    finesse::client::dir_rewind(s);
-  }
-  errno = saved;
+  if (dir_stream_of(d) == nullptr) return NEXT(rewinddir, d);
+  seekdir(d, 0);
 }
 
 FINESSE_EXPORT int dirfd(DIR *d) {
