@@ -488,7 +488,7 @@ Result do_link(ServeCtx &ctx, const Decoded &d, ReplyBuf &) {
 
 Result do_statfs(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
   WalkResult w;
-  Result rc = walk_path(ctx, spec_of(d, 0, true), &w);
+  Result rc = find_file(ctx, d, spec_of(d, 0, true), &w);
   if (!rc.ok()) return rc;
   if (!w.exists) return -ENOENT;
   struct statvfs st {};
@@ -539,7 +539,7 @@ Result do_xattr(ServeCtx &ctx, const Decoded &d, ReplyBuf &out, bool list) {
     }
   }
   WalkResult w;
-  Result rc = walk_path(ctx, spec_of(d, 0, !(d.req.flags & wire::kNoFollow)), &w);
+  Result rc = find_file(ctx, d, spec_of(d, 0, !(d.req.flags & wire::kNoFollow)), &w);
   if (!rc.ok()) return rc;
   if (!w.exists) return -ENOENT;
   if (forwarded_bit != 0 && forwarded_bit != wire::kXattrSelinux) return absent_acl(ctx, w, name);
@@ -642,12 +642,14 @@ Result dispatch(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
 }
 
 // wire::kByFd: only the operations an fd can name, only on a verified final component, and
-// only successes (the kernel, which sees the fd, decides every refusal). wire::kByNode: stat,
-// setattr and readdir, on the node the client's fd names, and likewise only successes.
+// only successes (the kernel, which sees the fd, decides every refusal). wire::kByNode: the
+// same and readdir, on the node the client's fd names, and likewise only successes.
 Result serve_by_fd(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
   using wire::Op;
   if (d.req.flags & wire::kByNode) {
-    if (d.op != Op::kStat && d.op != Op::kSetattr && d.op != Op::kReaddir) return kToKernel;
+    bool node_op = d.op == Op::kStat || d.op == Op::kSetattr || d.op == Op::kReaddir ||
+                   d.op == Op::kGetxattr || d.op == Op::kListxattr || d.op == Op::kStatfs;
+    if (!node_op) return kToKernel;
   } else {
     bool fd_op = d.op == Op::kStat || d.op == Op::kSetattr || d.op == Op::kGetxattr ||
                  d.op == Op::kListxattr || d.op == Op::kStatfs;

@@ -397,6 +397,20 @@ Result b_futimens_fd(int fd, const struct timespec times[2], bool *elsewhere) {
   return by_node(fd, FdUse::kNotPath, Op::kSetattr, c, true, elsewhere);
 }
 
+Result b_fgetxattr_fd(int fd, const char *name, void *value, size_t size, bool *elsewhere) {
+  Call c;
+  if (!xattr_req(c, name, size)) return kToKernel;
+  return by_node(fd, FdUse::kNotPath, Op::kGetxattr, c, false, elsewhere,
+                 static_cast<char *>(value), size);
+}
+
+Result b_fstatfs_fd(int fd, struct statfs *st, bool *elsewhere) {
+  Call c;
+  Result rc = by_node(fd, FdUse::kAny, Op::kStatfs, c, false, elsewhere);
+  if (rc.ok()) fill_statfs(c, st);
+  return rc;
+}
+
 Result b_fchmod_known(const KnownFile &f, mode_t mode) {
   Call c;
   chmod_req(c, mode);

@@ -44,6 +44,9 @@ Result b_fchmod_fd(int fd, mode_t mode, bool *elsewhere = nullptr);
 Result b_fchown_fd(int fd, uid_t uid, gid_t gid, bool *elsewhere = nullptr);
 Result b_ftruncate_fd(int fd, off_t length, bool *elsewhere = nullptr);
 Result b_futimens_fd(int fd, const struct timespec times[2], bool *elsewhere = nullptr);
+Result b_fgetxattr_fd(int fd, const char *name, void *value, size_t size,
+                      bool *elsewhere = nullptr);
+Result b_fstatfs_fd(int fd, struct statfs *st, bool *elsewhere = nullptr);
 
 // The file an fd refers to, known by absolute path, inode number and mount (fd_file.h finds
 // them). The server serves a call on it only if the path still names that inode, and only

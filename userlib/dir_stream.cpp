@@ -69,8 +69,10 @@ void free_stream(DirStream *s) {
   free(s);
 }
 
-void give_back(DirStream *s) {
-  if (s->l.stream != 0) b_list_release(s->l.mnt_id, s->l.stream);
+// Gives back the rest of the listing, if the server keeps one (without server_ok it keeps it
+// until the connection closes).
+void give_back(DirStream *s, bool server_ok) {
+  if (s->l.stream != 0 && server_ok) b_list_release(s->l.mnt_id, s->l.stream);
   s->l.stream = 0;
 }
 
@@ -93,8 +95,8 @@ int fd_locked(DirStream *s) {
 
 // Goes on through the kernel from the last entry given: glibc's stream on the fd,
 // positioned at its cookie.
-bool to_kernel_locked(DirStream *s) {
-  give_back(s);
+bool to_kernel_locked(DirStream *s, bool server_ok) {
+  give_back(s, server_ok);
   int fd = fd_locked(s);
   if (fd < 0) return false;
   if (lseek(fd, s->filepos, SEEK_SET) < 0) return false;
@@ -107,21 +109,23 @@ bool to_kernel_locked(DirStream *s) {
 // Lists the directory again from cookie off (seekdir, rewinddir): on the fd if the stream
 // has one, else by path, checked to name the same directory; else through the kernel. False
 // when neither can (the directory went): the stream then gives no more entries.
-bool relist_locked(DirStream *s, long off) {
-  give_back(s);
+bool relist_locked(DirStream *s, long off, bool server_ok) {
+  give_back(s, server_ok);
   s->filepos = off;
   s->pos = 0;
   uint64_t ino = s->l.ino, node = s->l.node, mnt_id = s->l.mnt_id;
-  Result rc = s->fd >= 0 ? b_list_fd(s->fd, static_cast<uint64_t>(off), &s->l)
-                         : b_list_path(s->path, static_cast<uint64_t>(off), ino, &s->l, nullptr);
+  Result rc = kToKernel;
+  if (server_ok)
+    rc = s->fd >= 0 ? b_list_fd(s->fd, static_cast<uint64_t>(off), &s->l)
+                    : b_list_path(s->path, static_cast<uint64_t>(off), ino, &s->l, nullptr);
   if (rc.ok() && s->l.node == node && s->l.mnt_id == mnt_id) return true;
-  give_back(s);
+  give_back(s, server_ok);
   s->l.len = 0;
   s->l.end = true;
   s->l.node = node;
   s->l.mnt_id = mnt_id;
   s->l.ino = ino;
-  return to_kernel_locked(s);
+  return to_kernel_locked(s, server_ok);
 }
 
 }  // namespace
@@ -183,17 +187,17 @@ DIR *dir_answer(Result rc, DIR *d, int saved_errno) {
   return d;
 }
 
-struct dirent64 *dir_next(DirStream *s, bool *failed) {
+struct dirent64 *dir_next(DirStream *s, bool server_ok, bool *failed) {
   Locked g(s);
   *failed = false;
   if (s->kernel == nullptr && s->pos >= s->l.len) {
     if (s->l.end) return nullptr;
-    Result rc = b_list_more(&s->l);
+    Result rc = server_ok ? b_list_more(&s->l) : Result(kToKernel);
     s->pos = 0;
     if (!rc.ok()) {
       s->l.len = 0;
       s->l.end = true;
-      if (!to_kernel_locked(s)) {
+      if (!to_kernel_locked(s, server_ok)) {
         *failed = true;
         if (errno == 0) errno = EIO;
         return nullptr;
@@ -230,7 +234,7 @@ long dir_tell(DirStream *s) {
   return s->kernel != nullptr ? s->k->telldir(s->kernel) : s->filepos;
 }
 
-void dir_seek(DirStream *s, long pos) {
+void dir_seek(DirStream *s, long pos, bool server_ok) {
   Locked g(s);
   if (s->kernel != nullptr) return s->k->seekdir(s->kernel, pos);
   if (pos != 0) {
@@ -245,7 +249,7 @@ void dir_seek(DirStream *s, long pos) {
       }
     }
   }
-  relist_locked(s, pos);
+  relist_locked(s, pos, server_ok);
 }
 
 int dir_fd(DirStream *s) {
@@ -253,11 +257,11 @@ int dir_fd(DirStream *s) {
   return fd_locked(s);
 }
 
-int dir_close(DirStream *s) {
+int dir_close(DirStream *s, bool server_ok) {
   int rc = 0;
   {
     Locked g(s);
-    give_back(s);
+    give_back(s, server_ok);
     if (s->kernel != nullptr)
       rc = s->k->closedir(s->kernel);  // glibc's stream closes the fd
     else if (s->fd >= 0)

@@ -52,13 +52,15 @@ Result dir_open_fd(const DirKernel *k, int fd, DIR **out, bool *elsewhere);
 // errno -rc. saved_errno is the caller's errno, which a success leaves.
 DIR *dir_answer(Result rc, DIR *d, int saved_errno);
 
-// The readdir family on a stream of ours. dir_next: the next entry, or null at the end
-// (errno untouched) or on an error (errno set, *failed). dir_seek(s, 0) is rewinddir.
-struct dirent64 *dir_next(DirStream *s, bool *failed);
+// The readdir family on a stream of ours. server_ok false: the caller may not talk to the
+// server now (the shim inside one of its own calls: a signal handler's readdir), and what
+// needs the server goes on through the kernel instead. dir_next: the next entry, or null at
+// the end (errno untouched) or on an error (errno set, *failed). dir_seek(s, 0) is rewinddir.
+struct dirent64 *dir_next(DirStream *s, bool server_ok, bool *failed);
 long dir_tell(DirStream *s);
-void dir_seek(DirStream *s, long pos);
+void dir_seek(DirStream *s, long pos, bool server_ok);
 // The directory's kernel fd (opened on first use), or -1 with errno set.
 int dir_fd(DirStream *s);
-int dir_close(DirStream *s);
+int dir_close(DirStream *s, bool server_ok);
 
 }  // namespace finesse::client

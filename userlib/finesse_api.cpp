@@ -165,12 +165,15 @@ API int finesse_futimens(int fd, const struct timespec t[2]) {
                 [&] { return futimens(fd, t); });
 }
 API ssize_t finesse_fgetxattr(int fd, const char *name, void *v, size_t n) {
-  return finish(on_fd(fd, FdUse::kNotPath,
-                      [&](const KnownFile &f) { return b_fgetxattr_known(f, name, v, n); }),
+  return finish(on_fd(
+                    fd, FdUse::kNotPath, [&] { return b_fgetxattr_fd(fd, name, v, n); },
+                    [&](const KnownFile &f) { return b_fgetxattr_known(f, name, v, n); }),
                 [&] { return fgetxattr(fd, name, v, n); });
 }
 API int finesse_fstatfs(int fd, struct statfs *st) {
-  return finish(on_fd(fd, FdUse::kAny, [&](const KnownFile &f) { return b_fstatfs_known(f, st); }),
+  return finish(on_fd(
+                    fd, FdUse::kAny, [&] { return b_fstatfs_fd(fd, st); },
+                    [&](const KnownFile &f) { return b_fstatfs_known(f, st); }),
                 [&] { return fstatfs(fd, st); });
 }
 

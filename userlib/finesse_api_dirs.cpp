@@ -71,7 +71,7 @@ API struct dirent *finesse_readdir(DIR *d) {
   if (s == nullptr) return readdir(d);
   int saved = errno;
   bool failed = false;
-  struct dirent64 *e = dir_next(s, &failed);
+  struct dirent64 *e = dir_next(s, true, &failed);
   if (!failed) errno = saved;
   return reinterpret_cast<struct dirent *>(e);
 }
@@ -85,7 +85,7 @@ API void finesse_seekdir(DIR *d, long pos) {
   DirStream *s = dir_stream_of(d);
   if (s == nullptr) return seekdir(d, pos);
   int saved = errno;
-  dir_seek(s, pos);
+  dir_seek(s, pos, true);
   errno = saved;
 }
 
@@ -105,5 +105,5 @@ API int finesse_dirfd(DIR *d) {
 
 API int finesse_closedir(DIR *d) {
   DirStream *s = dir_stream_of(d);
-  return s != nullptr ? dir_close(s) : closedir(d);
+  return s != nullptr ? dir_close(s, true) : closedir(d);
 }

@@ -294,6 +294,18 @@ TEST(FdCallsByNode, FstatOfAMovedOrUnlinkedFileIsServedByItsNode) {
     EXPECT_EQ(st.st_mode, k.st_mode);
     EXPECT_EQ(st.st_dev, k.st_dev);
     EXPECT_EQ(fs.served_total() - served, 3u);
+    // fgetxattr and fstatfs by node too: the unlinked file has no path to go by.
+    char v[16];
+    errno = 0;
+    EXPECT_EQ(finesse_fgetxattr(fd, "user.none", v, sizeof(v)), -1);
+    EXPECT_EQ(errno, ENODATA);
+    EXPECT_ROUTE(FINESSE_ROUTE_BYPASS);
+    struct statfs sf, kf;
+    ASSERT_EQ(finesse_fstatfs(fd, &sf), 0);
+    EXPECT_ROUTE(FINESSE_ROUTE_BYPASS);
+    ASSERT_EQ(::fstatfs(fd, &kf), 0);
+    EXPECT_EQ(sf.f_type, kf.f_type);
+    EXPECT_EQ(sf.f_bsize, kf.f_bsize);
     // And the fd's other calls, on the unlinked file, as the kernel sees them after.
     ASSERT_EQ(finesse_fchmod(fd, 0640), 0);
     EXPECT_ROUTE(FINESSE_ROUTE_BYPASS);

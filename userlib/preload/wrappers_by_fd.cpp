@@ -1,6 +1,6 @@
-// Calls on an open fd (fstat lives with the stat family): fchmod, fchown, ftruncate, futimens
-// by the fd's node (fd_call.h) or else, like fgetxattr and fstatfs/fstatvfs, by the path the fd
-// table holds (or learned from the kernel's facts), checked by inode; the server answers only
+// Calls on an open fd (fstat lives with the stat family): fchmod, fchown, ftruncate, futimens,
+// fgetxattr and fstatfs/fstatvfs by the fd's node (fd_call.h) or else by the path the fd table
+// holds (or learned from the kernel's facts), checked by inode; the server answers only
 // successes (wire::kByNode, wire::kByFd), and the kernel decides whatever the fd would.
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -51,11 +51,15 @@ finesse::Result b_futimens(int fd, const struct timespec times[2]) {
       [&](const KnownFile &f) { return b_futimens_known(f, times); });
 }
 finesse::Result b_fgetxattr(int fd, const char *name, void *value, size_t size) {
-  return on_fd_path(fd, FdUse::kNotPath,
-                    [&](const KnownFile &f) { return b_fgetxattr_known(f, name, value, size); });
+  return on_fd(
+      fd, FdUse::kNotPath,
+      [&](bool *e) { return finesse::client::b_fgetxattr_fd(fd, name, value, size, e); },
+      [&](const KnownFile &f) { return b_fgetxattr_known(f, name, value, size); });
 }
 finesse::Result b_fstatfs(int fd, struct statfs *st) {
-  return on_fd_path(fd, FdUse::kAny, [&](const KnownFile &f) { return b_fstatfs_known(f, st); });
+  return on_fd(
+      fd, FdUse::kAny, [&](bool *e) { return finesse::client::b_fstatfs_fd(fd, st, e); },
+      [&](const KnownFile &f) { return b_fstatfs_known(f, st); });
 }
 template <typename Vfs>
 finesse::Result b_fstatvfs(int fd, Vfs *v) {

@@ -93,7 +93,7 @@ FINESSE_EXPORT struct dirent64 *readdir64(DIR *d) {
   struct dirent64 *e;
   {
     Scope scope;  // (what it calls goes straight to libc)
-    e = finesse::client::dir_next(s, &failed);
+    e = finesse::client::dir_next(s, scope.active(), &failed);
   }
   if (!failed) errno = saved;
   return e;
@@ -139,7 +139,7 @@ FINESSE_EXPORT void seekdir(DIR *d, long pos) {
   int saved = errno;
   {
     Scope scope;
-    finesse::client::dir_seek(s, pos);
+    finesse::client::dir_seek(s, pos, scope.active());
   }
   errno = saved;
 }
@@ -254,7 +254,7 @@ FINESSE_EXPORT int closedir(DIR *d) {
   DirStream *s = dir_stream_of(d);
   if (s != nullptr) {
     Scope scope;
-    return finesse::client::dir_close(s);
+    return finesse::client::dir_close(s, scope.active());
   }
   int fd = d != nullptr ? NEXT(dirfd, d) : -1;
   if (!disabled()) fd_table::invalidate(fd);
