@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "finesse/finesse.h"
@@ -19,7 +20,7 @@ namespace finesse::testing::journal {
 namespace {
 
 constexpr Op kAllOps[] = {Op::kMkdir,    Op::kRmdir, Op::kUnlink, Op::kCreate, Op::kSymlink,
-                          Op::kReadlink, Op::kChmod, Op::kStat,   Op::kRename};
+                          Op::kReadlink, Op::kChmod, Op::kStat,   Op::kRename, Op::kList};
 
 // What one name is: absent ('n'), a directory ('d', always empty: workers create nothing
 // inside), a file ('f') or a symlink ('l', to a target that never exists); or anything ('*'):
@@ -119,12 +120,14 @@ Outcome predict(const Entry &e, const Node &a, const Node &b, mode_t umask) {
         o.a = Node{};
       }
       break;
+    case Op::kList:  // (every name at once: check() handles it)
+      break;
   }
   return o;
 }
 
 bool mutates(Op op) {
-  return op != Op::kStat && op != Op::kReadlink;
+  return op != Op::kStat && op != Op::kReadlink && op != Op::kList;
 }
 
 constexpr size_t kMaxStates = 16;  // more possibilities than this for a name: anything
@@ -164,6 +167,8 @@ void anything_step(const Entry &e, const Node &a, const Node &b, bool unknown, m
     case Op::kRename:
       *rb = a;
       *ra = Node{};
+      break;
+    case Op::kList:
       break;
   }
 }
@@ -254,6 +259,8 @@ const char *op_name(Op op) {
       return "stat";
     case Op::kRename:
       return "rename";
+    case Op::kList:
+      return "list";
   }
   return "?";
 }
@@ -266,7 +273,7 @@ int Recorder::random_op() {
   // Weights: reads are frequent; mutations that create and remove keep names colliding.
   static constexpr std::pair<Op, int> kWeights[] = {
       {Op::kStat, 20}, {Op::kMkdir, 12},  {Op::kRmdir, 10},   {Op::kRename, 12}, {Op::kUnlink, 10},
-      {Op::kChmod, 8}, {Op::kSymlink, 8}, {Op::kReadlink, 8}, {Op::kCreate, 6}};
+      {Op::kChmod, 8}, {Op::kSymlink, 8}, {Op::kReadlink, 8}, {Op::kCreate, 6},  {Op::kList, 4}};
   int total = 0;
   for (auto &w : kWeights) total += w.second;
   int pick = static_cast<int>(rng_() % static_cast<uint32_t>(total));
@@ -279,7 +286,7 @@ int Recorder::random_op() {
     pick -= w.second;
   }
   auto name = [&] { return "n" + std::to_string(rng_() % static_cast<uint32_t>(pool_)); };
-  std::string a = name(), b;
+  std::string a = op == Op::kList ? std::string(".") : name(), b;
   uint32_t mode = 0;
   static constexpr uint32_t kChmodModes[] = {0700, 0755, 0644, 0600, 0750};
   switch (op) {
@@ -354,6 +361,22 @@ int Recorder::run(Op op, const std::string &a, const std::string &b, uint32_t mo
     case Op::kRename:
       rc = finesse_rename(pa.c_str(), pb.c_str());
       break;
+    case Op::kList: {
+      DIR *d = finesse_opendir(dir_.c_str());
+      if (d == nullptr) break;
+      std::vector<std::string> names;
+      errno = 0;
+      while (struct dirent *de = finesse_readdir(d))
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+          names.emplace_back(de->d_name);
+      rc = errno == 0 ? 0 : -1;
+      int err = errno;
+      finesse_closedir(d);
+      errno = err;
+      std::sort(names.begin(), names.end());
+      for (const std::string &n : names) e.seen += (e.seen.empty() ? "" : ",") + n;
+      break;
+    }
   }
   e.err = rc == 0 ? 0 : (errno ? errno : EIO);
   e.bypassed = op != Op::kCreate && finesse_last_route() == FINESSE_ROUTE_BYPASS;
@@ -383,7 +406,7 @@ std::vector<Entry> parse_log(const std::string &text) {
       Entry e;
       int op = 0;
       l >> op >> e.a >> e.b >> e.mode;
-      if (!l || op < 0 || op > static_cast<int>(Op::kRename)) break;  // torn last line
+      if (!l || op < 0 || op > static_cast<int>(Op::kList)) break;  // torn last line
       e.op = kAllOps[op];
       if (e.b == "-") e.b.clear();
       e.finished = false;
@@ -449,6 +472,41 @@ void check(const std::vector<Entry> &entries, const std::string &real_dir, const
     else if (v->problems.size() == 30)
       v->problems.push_back("(more problems left out)");
   };
+  // A listing: every name listed may exist, every name of the model not listed may be
+  // absent; what it shows narrows the model (a failed or unknown one tells nothing).
+  auto check_listing = [&](const Entry &e, size_t i, bool unknown) {
+    if (unknown) {
+      v->unknown++;
+      return;
+    }
+    if (e.err != 0) {
+      v->expected_errors++;  // (the directory is always there: an error is a fault's)
+      return;
+    }
+    v->succeeded++;
+    std::set<std::string> listed;
+    for (size_t at = 0; at < e.seen.size();) {
+      size_t comma = e.seen.find(',', at);
+      if (comma == std::string::npos) comma = e.seen.size();
+      listed.insert(e.seen.substr(at, comma - at));
+      at = comma + 1;
+    }
+    for (const std::string &name : listed) states(name);  // (an unknown name: absent so far)
+    for (auto &[name, possible] : model) {
+      const bool here = listed.count(name) != 0;
+      std::vector<Node> keep;
+      for (const Node &n : possible)
+        if (n.kind == '*' || (n.kind != 'n') == here)
+          add_unique(&keep, here || n.kind != '*' ? n : Node{});
+      if (keep.empty()) {
+        problem("op " + std::to_string(i) + " (list): " + name +
+                (here ? " listed" : " not listed") + ", the model has it " + states_str(possible) +
+                "; before, on it" + recent(name));
+        continue;
+      }
+      possible = keep;
+    }
+  };
   bool daemon_gone = false;  // policy.fault_ends_the_daemon, and this worker met its end
   for (size_t i = 0; i < entries.size(); i++) {
     const Entry &e = entries[i];
@@ -464,6 +522,10 @@ void check(const std::vector<Entry> &entries, const std::string &real_dir, const
       continue;
     }
     if (fault && e.finished && policy.fault_ends_the_daemon) daemon_gone = true;
+    if (e.op == Op::kList) {
+      check_listing(e, i, unknown);
+      continue;
+    }
     std::vector<Node> &sa = states(e.a);
     std::vector<Node> empty_b{Node{}};
     std::vector<Node> &sb = two ? states(e.b) : empty_b;

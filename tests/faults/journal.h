@@ -28,7 +28,8 @@ enum class Op : uint8_t {
   kReadlink,
   kChmod,
   kStat,
-  kRename
+  kRename,
+  kList  // the worker's directory (finesse_opendir...): seen holds the names, sorted
 };
 const char *op_name(Op op);
 

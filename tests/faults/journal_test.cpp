@@ -52,6 +52,27 @@ TEST(Journal, ModelMatchesTheKernel) {
   EXPECT_GT(v.expected_errors, 200u) << v.summary();
 }
 
+// A listing must show what the operations before it left, nothing lost, nothing extra.
+TEST(Journal, CatchesAListingThatMissesOrInventsAName) {
+  Dir tmp;
+  ASSERT_EQ(mkdir(tmp.sub("n0").c_str(), 0755), 0);
+  auto list = [](std::string seen) {
+    Entry e = op(Op::kList, ".");
+    e.seen = std::move(seen);
+    return e;
+  };
+  const Entry made = op(Op::kMkdir, "n0", 0, "", 0755);
+  EXPECT_TRUE(run_check({made, list("n0")}, tmp.path()).problems.empty());
+  EXPECT_EQ(run_check({made, list("")}, tmp.path()).problems.size(), 1u) << "n0 not listed";
+  EXPECT_EQ(run_check({made, list("n0,n1")}, tmp.path()).problems.size(), 1u) << "n1 invented";
+  // After an unknown mkdir, a listing decides: shown, it was made.
+  Entry unknown_mkdir = op(Op::kMkdir, "n0", 0, "", 0755);
+  unknown_mkdir.finished = false;
+  EXPECT_TRUE(run_check({unknown_mkdir, list("n0")}, tmp.path()).problems.empty());
+  Verdict v = run_check({unknown_mkdir, list("")}, tmp.path());
+  EXPECT_EQ(v.problems.size(), 1u) << "the final tree has n0, which the listing ruled out";
+}
+
 TEST(Journal, CatchesADoubledMkdir) {
   Dir tmp;
   ASSERT_EQ(mkdir(tmp.sub("n0").c_str(), 0755), 0);

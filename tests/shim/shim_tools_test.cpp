@@ -1,4 +1,4 @@
-// Unmodified tools (coreutils, find, du, tar, python3 walking a tree) give the same output,
+// Unmodified tools (coreutils, find, du, tar, git, python3 walking a tree) give the same output,
 // exit status and final tree with and without the shim, on both sample file systems, while
 // the server's counters prove the bypass served the shim run.
 #include <gtest/gtest.h>
@@ -23,6 +23,12 @@ ls -ln --time-style=+T t t/d1; echo "ls $?"
 stat -c '%n %s %a %F %u %g %h' t t/f1 t/link t/d1/data; echo "stat $?"
 stat -L -c '%n %F %s' t/link; echo "stat-L $?"
 find t -printf '%p %y %m %s %l\n' | sort; echo "find $?"
+ls -laRn --time-style=+T t; echo "ls-laR $?"
+find t -ls | awk '{print $3, $4, $5, $6, $7, $11, $12, $13}' | sort; echo "find-ls $?"
+git -c init.defaultBranch=main init -q g && cp -a t/d1 g/ && git -C g add -A &&
+  GIT_AUTHOR_DATE=2000-01-01T00:00:00Z GIT_COMMITTER_DATE=2000-01-01T00:00:00Z \
+  git -C g -c user.email=t@t -c user.name=t commit -qm m && echo more >> g/d1/data &&
+  touch g/new && rm g/d1/f2b && git -C g status --porcelain; echo "git $?"
 du -a --apparent-size t | sort -k2; echo "du $?"
 cp -a t t2; echo "cp $?"
 tar cf t.tar t && mkdir x && tar xf t.tar -C x; echo "tar $?"
