@@ -167,8 +167,7 @@ TEST_P(DirStreams, ElsewhereIsLibcs) {
 // the kernel's, entry for entry.
 TEST(LargeDirectory, ListingIsTheKernels) {
   AttachedFs fs(mount_options(FsKind::kPassthrough, true, true));
-  const char *emulated = getenv("FINESSE_TEST_EMULATED");
-  const int n = emulated != nullptr && atoi(emulated) != 0 ? 20000 : 100000;
+  const int n = emulated() ? 20000 : 100000;
   const std::string src = fs.fs().source() + "/big";
   ASSERT_EQ(::mkdir(src.c_str(), 0755), 0);
   for (int i = 0; i < n; i++) {

@@ -19,6 +19,11 @@ namespace finesse::testing {
 std::string bin_dir();
 std::string lib_dir();
 
+// Whether the tests run under emulation (the VM tests under TCG set FINESSE_TEST_EMULATED):
+// calls are many times slower and threads of one process interleave at other points, so
+// bounds that depend on timing are looser there.
+bool emulated();
+
 // A fresh directory under /tmp/finesse-test-XXXXXX, removed recursively on destruction
 // (after making sure nothing is mounted below it).
 class TempDir {

@@ -2,11 +2,21 @@
 #include <signal.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
 #include "internal.h"
+
+namespace finesse::testing {
+
+bool emulated() {
+  const char *e = getenv("FINESSE_TEST_EMULATED");
+  return e != nullptr && atoi(e) != 0;
+}
+
+}  // namespace finesse::testing
 
 namespace finesse::testing::detail {
 

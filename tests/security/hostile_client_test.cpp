@@ -735,9 +735,7 @@ class StuckSource {
 // after which a call held up by the stuck one would have given up (which the route and stall
 // counters catch anyway).
 int64_t latency_bound_ns() {
-  const char *e = getenv("FINESSE_TEST_EMULATED");  // set by vm-tests under TCG
-  bool emulated = e != nullptr && atoi(e) != 0;
-  return (emulated ? 250 : 50) * 1000000LL;
+  return (emulated() ? 250 : 50) * 1000000LL;
 }
 
 // A process that connects only after the trap was sprung: runs kCalls stats of dir and
