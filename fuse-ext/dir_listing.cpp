@@ -64,12 +64,13 @@ void append(EntryBytes *out, const fuse_dirent &d) {
   w->name[d.namelen] = '\0';
 }
 
-// Appends the entries of one reply; *last_off gets the last one's offset. False: a reply
-// the kernel would reject (an entry overrunning it, a name with '/' or NUL or too long).
-// Every readdirplus entry holds a lookup, as the kernel counts them (fuse_direntplus_link:
-// none for "." and "..", nor for node 0): kept in the cache, or forgotten at the request's end.
+// Appends the entries of one reply; *last_off gets the last one's offset, *count is raised
+// by the entries appended. False: a reply the kernel would reject (an entry overrunning it, a
+// name with '/' or NUL or too long). Every readdirplus entry holds a lookup, as the kernel
+// counts them (fuse_direntplus_link: none for "." and "..", nor for node 0): kept in the
+// cache, or forgotten at the request's end.
 bool parse(ServeCtx &ctx, fuse_ino_t dir, const char *buf, size_t len, bool plus, uint64_t gen,
-           EntryBytes *out, uint64_t *last_off) {
+           EntryBytes *out, uint64_t *last_off, size_t *count) {
   bool ok = true;
   while (len > 0) {
     const fuse_dirent *d;
@@ -98,6 +99,7 @@ bool parse(ServeCtx &ctx, fuse_ino_t dir, const char *buf, size_t len, bool plus
     if (eo != nullptr && eo->nodeid != 0 && !is_dots(name))
       ctx.cache->insert(dir, name, entry_of(*eo), gen, now_ns(), &ctx.forgets);
     append(out, *d);
+    ++*count;
     *last_off = d->off;
     buf += reclen;
     len -= reclen;
@@ -125,13 +127,12 @@ Result read_directory(ServeCtx &ctx, fuse_ino_t dir, uint64_t off, EntryBytes *o
     rc = fs_readdir(ctx.call(), dir, kChunk, static_cast<off_t>(off), &fi, plus, buf.data(),
                     buf.size(), &len);
     if (!rc.ok() || len == 0) break;
-    size_t before = out->size();
-    if (!parse(ctx, dir, buf.data(), len, plus, gen, out, &off)) {
+    size_t before = entries;
+    if (!parse(ctx, dir, buf.data(), len, plus, gen, out, &off, &entries)) {
       rc = -EIO;
       break;
     }
-    if (out->size() == before) break;                            // no entry: the end
-    entries += (out->size() - before) / sizeof(wire::DirEntry);  // about: only for the switch
+    if (entries == before) break;  // no entry: the end
     if (out->size() > Listings::kMaxBytes) {
       rc = kToKernel;
       break;

@@ -451,15 +451,6 @@ Result b_fstatfs_known(const KnownFile &f, struct statfs *st) {
 
 namespace {
 
-void take_listing(const Call &c, size_t len, uint64_t mnt_id, Listing *l) {
-  l->len = len;
-  l->end = c.rep.hints & wire::kHintListEnd;
-  l->stream = l->end ? 0 : c.rep.stream;
-  l->mnt_id = mnt_id;
-  l->node = c.rep.node;
-  l->ino = c.rep.attr.ino;
-}
-
 // A reply's entries must be whole and, unless it is the last, not none (or the listing would
 // never end): anything else is not the server's listing.
 bool entries_ok(const Listing &l) {
@@ -478,9 +469,18 @@ bool entries_ok(const Listing &l) {
   return true;
 }
 
-Result listed(Result rc, const Call &c, uint64_t mnt_id, Listing *l) {
+// A reply of kReaddir into *l (its entries already in l->data): a continuation's reply does
+// not repeat the directory's node and inode, which the first one gave.
+Result listed(Result rc, const Call &c, uint64_t mnt_id, bool continued, Listing *l) {
   if (!rc.ok()) return rc;
-  take_listing(c, c.rep.data_len, mnt_id, l);
+  l->len = c.rep.data_len;
+  l->end = c.rep.hints & wire::kHintListEnd;
+  l->stream = l->end ? 0 : c.rep.stream;
+  l->mnt_id = mnt_id;
+  if (!continued) {
+    l->node = c.rep.node;
+    l->ino = c.rep.attr.ino;
+  }
   return entries_ok(*l) ? rc : Result(kToKernel);
 }
 
@@ -508,7 +508,7 @@ Result b_list_path(const char *path, uint64_t off, uint64_t verify_ino, Listing 
   c.req.size = off;
   set_path(c, 0, t);
   Result rc = send(t, Op::kReaddir, c, false, l->data, sizeof(l->data));
-  return listed(rc, c, t.m.mnt_id, l);
+  return listed(rc, c, t.m.mnt_id, false, l);
 }
 
 Result b_list_fd(int fd, uint64_t off, Listing *l, bool *elsewhere) {
@@ -516,7 +516,7 @@ Result b_list_fd(int fd, uint64_t off, Listing *l, bool *elsewhere) {
   c.req.size = off;
   Result rc =
       by_node(fd, FdUse::kNotPath, Op::kReaddir, c, false, elsewhere, l->data, sizeof(l->data));
-  return listed(rc, c, c.mnt_id, l);
+  return listed(rc, c, c.mnt_id, false, l);
 }
 
 Result b_list_more(Listing *l) {
@@ -524,14 +524,9 @@ Result b_list_more(Listing *l) {
   if (l->stream == 0 || !classify_mount_id(l->mnt_id, &m)) return kToKernel;
   Call c;
   c.req.stream = l->stream;
-  uint64_t mnt_id = l->mnt_id, node = l->node, ino = l->ino;
   Result rc =
       channel_call(m, Op::kReaddir, c.req, c.s, false, &c.rep, l->data, sizeof(l->data), nullptr);
-  if (!rc.ok()) return rc;
-  take_listing(c, c.rep.data_len, mnt_id, l);
-  l->node = node;  // (a continuation's reply does not repeat them)
-  l->ino = ino;
-  return entries_ok(*l) ? rc : Result(kToKernel);
+  return listed(rc, c, l->mnt_id, true, l);
 }
 
 void b_list_release(uint64_t mnt_id, uint64_t stream) {
