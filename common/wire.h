@@ -17,7 +17,7 @@
 namespace finesse::wire {
 
 constexpr uint32_t kMagic = 0x464e5345;  // "ESNF"
-constexpr uint32_t kVersion = 5;
+constexpr uint32_t kVersion = 6;
 constexpr uint32_t kSlotCount = 64;
 constexpr uint32_t kSlotSize = 16384;
 constexpr uint32_t kHeaderSize = 4096;
@@ -110,7 +110,8 @@ struct Request {
   uint64_t node;  // kByNode: the kernel's node id of the fd's file
   // readdir: 0 to list the directory (path[0], or the fd's node) from the file system's
   // offset `size`; else the listing an earlier reply named: its next entries (kRelease: none,
-  // the listing is given back).
+  // the listing is given back). A first listing's `mode` holds kXattr* bits: ask the file
+  // system for those names of each entry with attributes (DirEntry::absent).
   uint64_t stream;
 };
 
@@ -133,6 +134,9 @@ struct Reply {
   // for the entries that did not fit (0: kHintListEnd, or nothing more is kept).
   uint64_t node;
   uint64_t stream;
+  // readdir with kXattr* bits asked: how long the entries' absent bits hold (the shortest
+  // attribute timeout the file system gave them; 0: none hold), counted from the request.
+  uint64_t absent_valid_ns;
 };
 
 // readdir: a listing's entries, one after another in the reply's data, each 8-byte aligned:
@@ -143,7 +147,10 @@ struct DirEntry {
   uint64_t off;
   uint16_t namelen;  // without the NUL
   uint8_t type;
-  uint8_t pad[5];
+  // kXattr* bits asked (Request::mode) for which the file system had no such attribute of the
+  // entry (ENODATA) when it was listed; the entry's type is `type` (not DT_UNKNOWN) when set.
+  uint8_t absent;
+  uint8_t pad[4];
   char name[];
 };
 constexpr size_t dir_entry_size(size_t namelen) {
@@ -176,6 +183,20 @@ inline uint32_t xattr_bit(const char *name) {
   if (is("system.posix_acl_access")) return kXattrAclAccess;
   if (is("system.posix_acl_default")) return kXattrAclDefault;
   return 0;
+}
+constexpr uint32_t kXattrAll = kXattrSelinux | kXattrAclAccess | kXattrAclDefault;
+// The name of one kXattr* bit.
+inline const char *xattr_name(uint32_t bit) {
+  switch (bit) {
+    case kXattrSelinux:
+      return "security.selinux";
+    case kXattrAclAccess:
+      return "system.posix_acl_access";
+    case kXattrAclDefault:
+      return "system.posix_acl_default";
+    default:
+      return nullptr;
+  }
 }
 
 struct alignas(64) SlotHeader {
@@ -215,6 +236,11 @@ struct alignas(64) RegionHeader {
   // Bit i set: slot i was posted. Lets the server look at one word per client instead of
   // one cache line per slot. Only a hint: the slot's state decides.
   alignas(64) std::atomic<uint64_t> pending;
+  // Moved by the server after every change to the file system through either path (a
+  // bypassed mutation, a kernel request that may change names, attributes or xattrs) is
+  // made and before it is answered: what a client learnt from a listing holds while this
+  // has not moved since before the listing was asked for.
+  alignas(64) std::atomic<uint64_t> changes;
 };
 static_assert(sizeof(RegionHeader) <= kHeaderSize);
 

@@ -1,13 +1,16 @@
 #include "dir_listing.h"
 
+#include <dirent.h>
 #include <linux/fuse.h>
 #include <string.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <string>
 #include <string_view>
 
 #include "clock.h"
+#include "fs_call.h"
 #include "wire.h"
 
 namespace finesse::server {
@@ -51,7 +54,25 @@ bool is_dots(std::string_view name) {
   return name == "." || name == "..";
 }
 
-void append(EntryBytes *out, const fuse_dirent &d) {
+// The xattrs of want (wire::kXattr* bits) that entry e, of type d_type, has none of, as the
+// bypass answers them (handlers.cpp, do_xattr): the security label of any entry, the ACLs of
+// files and directories only. Asked only where the file system's d_type agrees with the
+// entry's attributes (a getxattr that follows a symlink must not be answered from it).
+uint8_t absent_xattrs(ServeCtx &ctx, const fuse_entry_param &e, uint8_t d_type, uint32_t want) {
+  if (IFTODT(e.attr.st_mode) != d_type || e.attr_timeout <= 0) return 0;
+  uint8_t bits = 0;
+  for (uint32_t bit : {wire::kXattrSelinux, wire::kXattrAclAccess, wire::kXattrAclDefault}) {
+    if (!(want & bit)) continue;
+    const bool acl = bit != wire::kXattrSelinux;
+    if (acl && !S_ISREG(e.attr.st_mode) && !S_ISDIR(e.attr.st_mode)) continue;
+    size_t len = 0;
+    Result rc = fs_getxattr(ctx.call(), e.ino, wire::xattr_name(bit), 0, nullptr, &len);
+    if (rc.is_error(ENODATA) || (acl && rc.ok() && len == 0)) bits |= bit;
+  }
+  return bits;
+}
+
+void append(EntryBytes *out, const fuse_dirent &d, uint8_t absent) {
   size_t at = out->size();
   out->resize(at + wire::dir_entry_size(d.namelen));
   auto *w = reinterpret_cast<wire::DirEntry *>(out->data() + at);
@@ -59,6 +80,7 @@ void append(EntryBytes *out, const fuse_dirent &d) {
   w->off = d.off;
   w->namelen = static_cast<uint16_t>(d.namelen);
   w->type = static_cast<uint8_t>(d.type);
+  w->absent = absent;
   memset(w->pad, 0, sizeof(w->pad));
   memcpy(w->name, d.name, d.namelen);
   w->name[d.namelen] = '\0';
@@ -68,9 +90,10 @@ void append(EntryBytes *out, const fuse_dirent &d) {
 // by the entries appended. False: a reply the kernel would reject (an entry overrunning it, a
 // name with '/' or NUL or too long). Every readdirplus entry holds a lookup, as the kernel
 // counts them (fuse_direntplus_link: none for "." and "..", nor for node 0): kept in the
-// cache, or forgotten at the request's end.
+// cache, or forgotten at the request's end (pinned while their xattrs are asked).
 bool parse(ServeCtx &ctx, fuse_ino_t dir, const char *buf, size_t len, bool plus, uint64_t gen,
-           EntryBytes *out, uint64_t *last_off, size_t *count) {
+           uint32_t absent_want, EntryBytes *out, uint64_t *last_off, size_t *count,
+           uint64_t *absent_valid_ns) {
   bool ok = true;
   while (len > 0) {
     const fuse_dirent *d;
@@ -96,9 +119,29 @@ bool parse(ServeCtx &ctx, fuse_ino_t dir, const char *buf, size_t len, bool plus
       ok = false;
       break;
     }
-    if (eo != nullptr && eo->nodeid != 0 && !is_dots(name))
-      ctx.cache->insert(dir, name, entry_of(*eo), gen, now_ns(), &ctx.forgets);
-    append(out, *d);
+    uint8_t absent = 0;
+    fuse_entry_param e{};
+    bool have_node = false;
+    if (eo != nullptr && eo->nodeid != 0 && !is_dots(name)) {
+      e = entry_of(*eo);
+      have_node = true;
+    } else if (eo == nullptr && absent_want != 0 && !is_dots(name)) {
+      // Plain readdir (a file system without readdirplus, or past kPlusEntries): the xattrs
+      // need the entry's node, which a lookup gives as the kernel's stat would get it.
+      const std::string n(name);
+      have_node = fs_lookup(ctx.call(), dir, n.c_str(), &e).ok() && e.ino != 0;
+    }
+    if (have_node) {
+      ctx.cache->insert(dir, name, e, gen, now_ns(), &ctx.forgets,
+                        absent_want != 0 ? &ctx.pins : nullptr);
+      if (absent_want != 0)
+        absent = absent_xattrs(ctx, e, static_cast<uint8_t>(d->type), absent_want);
+      if (absent != 0) {
+        const auto ns = static_cast<uint64_t>(e.attr_timeout * 1e9);
+        if (*absent_valid_ns == 0 || ns < *absent_valid_ns) *absent_valid_ns = ns;
+      }
+    }
+    append(out, *d, absent);
     ++*count;
     *last_off = d->off;
     buf += reclen;
@@ -109,10 +152,14 @@ bool parse(ServeCtx &ctx, fuse_ino_t dir, const char *buf, size_t len, bool plus
 
 }  // namespace
 
-Result read_directory(ServeCtx &ctx, fuse_ino_t dir, uint64_t off, EntryBytes *out) {
+Result read_directory(ServeCtx &ctx, fuse_ino_t dir, uint64_t off, uint32_t absent_want,
+                      EntryBytes *out, uint64_t *absent_valid_ns) {
+  *absent_valid_ns = 0;
   // readdirplus only where its lookups can be kept: below a node of the cache (a directory
-  // known only by the kernel's node would have them all forgotten at the request's end).
-  const bool has_plus = ctx.fs->ops.readdirplus != nullptr && ctx.cache->holds(dir);
+  // known only by the kernel's node would have them all forgotten at the request's end),
+  // or where the entries' xattrs are asked for (their nodes are needed for that).
+  const bool has_plus =
+      ctx.fs->ops.readdirplus != nullptr && (ctx.cache->holds(dir) || absent_want != 0);
   if (!has_plus && ctx.fs->ops.readdir == nullptr) return kToKernel;
   fuse_file_info fi{};
   fi.flags = O_RDONLY | O_DIRECTORY;
@@ -128,7 +175,8 @@ Result read_directory(ServeCtx &ctx, fuse_ino_t dir, uint64_t off, EntryBytes *o
                     buf.size(), &len);
     if (!rc.ok() || len == 0) break;
     size_t before = entries;
-    if (!parse(ctx, dir, buf.data(), len, plus, gen, out, &off, &entries)) {
+    const uint32_t want = entries < kPlusEntries ? absent_want : 0;
+    if (!parse(ctx, dir, buf.data(), len, plus, gen, want, out, &off, &entries, absent_valid_ns)) {
       rc = -EIO;
       break;
     }

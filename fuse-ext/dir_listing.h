@@ -24,8 +24,12 @@ using EntryBytes = std::vector<char>;
 
 // Reads directory dir (a node the request holds) from the file system's offset off to its
 // end: 0, -errno as the file system answered, or kToKernel (too large to keep, no
-// synthetic request free, a file system without readdir).
-Result read_directory(ServeCtx &ctx, fuse_ino_t dir, uint64_t off, EntryBytes *out);
+// synthetic request free, a file system without readdir). For each entry read with
+// attributes (readdirplus), the xattrs of absent_want (wire::kXattr* bits) the file system
+// has none of are set in its DirEntry::absent; *absent_valid_ns gets how long those hold
+// (the shortest attribute timeout of such entries; 0 if none).
+Result read_directory(ServeCtx &ctx, fuse_ino_t dir, uint64_t off, uint32_t absent_want,
+                      EntryBytes *out, uint64_t *absent_valid_ns);
 
 // Copies the whole entries of bytes from *pos that fit in cap bytes to out, advancing *pos;
 // returns the bytes copied.

@@ -1,6 +1,7 @@
 // libfinesse_fuse inside the daemon, as one object: the file system's ops and session as
 // captured at fuse_session_new (fs), what the kernel was told (kernel), the server's cache of
-// the file system's nodes (cache), the counters, the loader's challenges, the closer of
+// the file system's nodes (cache), the counters, the loader's challenges, the kernel requests
+// whose replies tell clients of a change, the closer of
 // descriptors clients send, the handles of kernel opens in the no-open mode, and the server (front
 // door and serving thread). It is made on first use, in practice by the file system's
 // fuse_session_new. The interposed libfuse entry points and the op trampolines, which libfuse calls
@@ -9,6 +10,7 @@
 #pragma once
 
 #include "challenges.h"
+#include "change_replies.h"
 #include "counters.h"
 #include "dir_listing.h"
 #include "fd_discard.h"
@@ -31,6 +33,7 @@ struct Extension {
   FdDiscard discard;     // closes what clients send us, off the serving threads
   KernelHandles handles{fs, writers, cache};  // kernel opens without OPEN (no_open mode)
   ListingBudget listing_budget;               // what all clients' kept directory listings may take
+  ChangeReplies change_replies;               // kernel requests to tell clients of at their reply
   Server server{*this};  // last: stopped and destroyed before what it uses
 };
 

@@ -593,15 +593,20 @@ Result do_readdir(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
   if (!rc.ok()) return rc;
   if (!w.exists) return -ENOENT;
   if (!S_ISDIR(w.attr.st_mode)) return -ENOTDIR;
+  // The xattrs the client's process reads for every file it lists (`ls -l`), asked of each
+  // entry now: only names the bypass answers (the kernel hands them to the file system), and
+  // only for a caller that may look the entries up (search permission).
+  uint32_t absent_want = r.mode & wire::kXattrAll & ctx.kernel->xattrs_forwarded();
   if (dp(ctx)) {
     // may_open()'s read permission, judged now for a listing by node too: an fd opened
     // without it (O_PATH) names the node as well.
     struct stat st = w.attr;
     if (!w.from_kernel_entry && !(rc = fresh_attr(ctx, w.ino, &st)).ok()) return rc;
     if (!(rc = check_permission(*ctx.creds, st, 4)).ok()) return rc;
+    if (check_permission(*ctx.creds, st, 1) != 0) absent_want = 0;
   }
   EntryBytes bytes;
-  rc = read_directory(ctx, w.ino, r.size, &bytes);
+  rc = read_directory(ctx, w.ino, r.size, absent_want, &bytes, &out.rep->absent_valid_ns);
   if (!rc.ok()) return rc;
   to_wire(w.attr, &out.rep->attr);
   out.rep->node = w.ino;

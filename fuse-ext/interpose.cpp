@@ -138,8 +138,15 @@ EXPORT void fuse_session_process_buf(struct fuse_session *se, const struct fuse_
   REAL(fuse_session_process_buf)(se, buf);
 }
 
+// The reply to a kernel request that may have changed the file system: clients hear of it
+// first (ChangeReplies).
+static void changed_before_reply(fuse_req_t req) {
+  if (ext().change_replies.replying(req)) ext().server.note_change();
+}
+
 EXPORT int fuse_reply_err(fuse_req_t req, int err) {
   if (auto *s = as_synthetic(req)) return complete(s, ReplyKind::kErr, err), 0;
+  changed_before_reply(req);
   ext().challenges.note_reply(req);
   return REAL(fuse_reply_err)(req, err);
 }
@@ -160,6 +167,7 @@ EXPORT int fuse_reply_entry(fuse_req_t req, const struct fuse_entry_param *e) {
     if (er.req == req && er.name != nullptr)
       ext().cache.note_kernel_entry(er.parent, er.name, *e, er.gen, finesse::now_ns());
   }
+  changed_before_reply(req);
   ext().challenges.note_reply(req);
   return REAL(fuse_reply_entry)(req, e);
 }
@@ -177,6 +185,7 @@ EXPORT int fuse_reply_create(fuse_req_t req, const struct fuse_entry_param *e,
       ext().cache.note_kernel_entry(er.parent, er.name, *e, er.gen, finesse::now_ns());
     // A writable handle of the new file, counted before the kernel can release it.
     if (fi != nullptr && (fi->flags & O_ACCMODE) != O_RDONLY) ext().writers.opened(e->ino);
+    changed_before_reply(req);
     // The no-open mode: the handle is the extension's, the kernel's file gets handle 0.
     // (Adopted once the kernel has the file: after a failed reply the file system deals with
     // its handle as it would without us. A read that comes first opens a handle of its own.)
@@ -198,6 +207,7 @@ EXPORT int fuse_reply_attr(fuse_req_t req, const struct stat *attr, double attr_
     return complete(s, ReplyKind::kAttr, 0), 0;
   }
   ext().kernel.note_attr_reply(attr_timeout);
+  changed_before_reply(req);
   return REAL(fuse_reply_attr)(req, attr, attr_timeout);
 }
 
@@ -267,9 +277,14 @@ EXPORT int fuse_reply_open(fuse_req_t req, const struct fuse_file_info *fi) {
     return complete(s, ReplyKind::kOpen, 0), 0;
   }
   if (fi != nullptr && fi->cache_readdir) ext().kernel.note_dir_cache();
+  changed_before_reply(req);
   return REAL(fuse_reply_open)(req, fi);
 }
-FINESSE_UNEXPECTED_REPLY(fuse_reply_write, (fuse_req_t req, size_t count), (req, count))
+EXPORT int fuse_reply_write(fuse_req_t req, size_t count) {
+  if (auto *s = as_synthetic(req)) return complete(s, ReplyKind::kErr, EIO), 0;
+  changed_before_reply(req);
+  return REAL(fuse_reply_write)(req, count);
+}
 FINESSE_UNEXPECTED_REPLY(fuse_reply_lock, (fuse_req_t req, const struct flock *lock), (req, lock))
 FINESSE_UNEXPECTED_REPLY(fuse_reply_bmap, (fuse_req_t req, uint64_t idx), (req, idx))
 FINESSE_UNEXPECTED_REPLY(fuse_reply_poll, (fuse_req_t req, unsigned revents), (req, revents))

@@ -157,10 +157,12 @@ bool writable(const fuse_file_info *fi) {
 }
 
 // A kernel-path mutation: what it changes is invalidated before the call (a racing bypass
-// lookup must not be cached) and after it (the file system changed).
+// lookup must not be cached) and after it (the file system changed); unless it changes
+// nothing after all (changes false), its reply tells the clients (ChangeReplies).
 template <typename Invalidate, typename Call>
-void mutation(Invalidate invalidate, Call call) {
+void mutation(fuse_req_t req, Invalidate invalidate, Call call, bool changes = true) {
   ext().counters.kernel_ops++;
+  if (changes) ext().change_replies.expect(req);
   invalidate();
   {
     OpGuard g(st());
@@ -180,6 +182,7 @@ void mutation(Invalidate invalidate, Call call) {
 template <typename Call>
 void entry_mutation(fuse_req_t req, fuse_ino_t parent, const char *name, Call call) {
   ext().counters.kernel_ops++;
+  ext().change_replies.expect(req);
   const uint64_t gen = drop(parent, name);
   if (ext().counters.clients_active.load(std::memory_order_relaxed) != 0)
     entry_request() = {req, parent, name, gen};
@@ -192,10 +195,12 @@ void entry_mutation(fuse_req_t req, fuse_ino_t parent, const char *name, Call ca
 }
 
 void t_unlink(fuse_req_t req, fuse_ino_t parent, const char *name) {
-  mutation([&] { drop(parent, name); }, [&] { st().ops.unlink(req, parent, name); });
+  mutation(
+      req, [&] { drop(parent, name); }, [&] { st().ops.unlink(req, parent, name); });
 }
 void t_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name) {
-  mutation([&] { drop(parent, name); }, [&] { st().ops.rmdir(req, parent, name); });
+  mutation(
+      req, [&] { drop(parent, name); }, [&] { st().ops.rmdir(req, parent, name); });
 }
 void t_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode) {
   entry_mutation(req, parent, name, [&] { st().ops.mkdir(req, parent, name, mode); });
@@ -215,6 +220,7 @@ void t_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 }
 void t_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname) {
   mutation(
+      req,
       [&] {
         drop(newparent, newname);
         ext().cache.invalidate_attr(ino);
@@ -224,6 +230,7 @@ void t_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *ne
 void t_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
               const char *newname, unsigned flags) {
   mutation(
+      req,
       [&] {
         drop(parent, name);
         drop(newparent, newname);
@@ -240,7 +247,8 @@ void t_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
                fuse_file_info *fi) {
   // (An ftruncate in the no-open mode: by inode, as a truncate.)
   if (ext().handles.ours(fi)) fi = nullptr;
-  mutation([&] { attr_changed(ino); }, [&] { st().ops.setattr(req, ino, attr, to_set, fi); });
+  mutation(
+      req, [&] { attr_changed(ino); }, [&] { st().ops.setattr(req, ino, attr, to_set, fi); });
 }
 void t_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info *fi) {
   ext().counters.kernel_ops++;
@@ -261,7 +269,8 @@ template <typename Call>
 void on_written_file(fuse_req_t req, fuse_ino_t ino, fuse_file_info *fi, Call call) {
   KernelFile f(ino, fi, true);
   if (f.err()) return (void)fuse_reply_err(req, f.err());
-  mutation([&] { written(ino); }, [&] { call(f.fi()); });
+  mutation(
+      req, [&] { written(ino); }, [&] { call(f.fi()); });
 }
 void t_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
              fuse_file_info *fi) {
@@ -310,11 +319,12 @@ void t_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in, fuse_fil
   if (in.err()) return (void)fuse_reply_err(req, in.err());
   KernelFile out(ino_out, fi_out, true);
   if (out.err()) return (void)fuse_reply_err(req, out.err());
-  mutation([&] { written(ino_out); },
-           [&] {
-             st().ops.copy_file_range(req, ino_in, off_in, in.fi(), ino_out, off_out, out.fi(), len,
-                                      flags);
-           });
+  mutation(
+      req, [&] { written(ino_out); },
+      [&] {
+        st().ops.copy_file_range(req, ino_in, off_in, in.fi(), ino_out, off_out, out.fi(), len,
+                                 flags);
+      });
 }
 void t_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info *fi) {
   // The no-open mode: the kernel learns from this answer to send no OPEN again.
@@ -324,18 +334,21 @@ void t_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info *fi) {
   }
   if (writable(fi)) ext().writers.opened(ino);
   mutation(
+      req,
       [&] {
         if (fi->flags & O_TRUNC) attr_changed(ino);
       },
-      [&] { st().ops.open(req, ino, fi); });
+      [&] { st().ops.open(req, ino, fi); }, (fi->flags & O_TRUNC) != 0);
 }
 void t_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size,
                 int flags) {
-  mutation([&] { attr_changed(ino); },
-           [&] { st().ops.setxattr(req, ino, name, value, size, flags); });
+  mutation(
+      req, [&] { attr_changed(ino); },
+      [&] { st().ops.setxattr(req, ino, name, value, size, flags); });
 }
 void t_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name) {
-  mutation([&] { attr_changed(ino); }, [&] { st().ops.removexattr(req, ino, name); });
+  mutation(
+      req, [&] { attr_changed(ino); }, [&] { st().ops.removexattr(req, ino, name); });
 }
 void t_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
                  fuse_file_info *fi) {
@@ -352,10 +365,11 @@ void t_release(fuse_req_t req, fuse_ino_t ino, fuse_file_info *fi) {
   // written through the kernel path since its writable handles were opened keeps them.
   const bool may_change = writable(fi) && ext().writers.released(ino);
   mutation(
+      req,
       [&] {
         if (may_change) attr_changed(ino);
       },
-      [&] { st().ops.release(req, ino, fi); });
+      [&] { st().ops.release(req, ino, fi); }, may_change);
 }
 
 // The names the kernel asks the file system for are the ones the bypass may answer.

@@ -482,6 +482,13 @@ void Server::tell_xattrs_forwarded() {
   for (auto &c : *clients) tell_forwarded(wire::header_of(c->base()), forwarded);
 }
 
+void Server::note_change() {
+  std::shared_ptr<const ClientList> clients = published_.current();
+  if (!clients) return;
+  for (auto &c : *clients)
+    wire::header_of(c->base())->changes.fetch_add(1, std::memory_order_seq_cst);
+}
+
 // What the kernel was seen asking the file system for (KernelView::note_xattr_request),
 // told to a client with the beat.
 void Server::tell_forwarded(wire::RegionHeader *h, uint32_t forwarded) {
@@ -775,8 +782,11 @@ void Server::serve_slot(Worker &w, Client &c, wire::Slot *s) {
     else
       ext_.counters.served[op]++;
   }
-  // The kernel must not answer from stale caches once the client sees our answer.
+  // The kernel must not answer from stale caches once the client sees our answer, nor
+  // other clients from what they learnt of listings before it.
   ctx.inval.send(ext_.fs.session, ext_.kernel, &w.drops);
+  if (op > 0 && op < wire::kOpCount && is_mutation(static_cast<wire::Op>(op)) && creds)
+    note_change();
   memcpy(s->data, &rep, sizeof(rep));
   s->h.result = result.to_wire();
   s->h.rep_len = sizeof(rep) + rep.data_len;

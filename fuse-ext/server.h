@@ -85,6 +85,9 @@ class Server {
   // The kernel was seen handing the file system a new xattr name (KernelView): tells every
   // client now.
   void tell_xattrs_forwarded();
+  // The file system changed (or may have): every client's RegionHeader::changes moves. Called
+  // after the change is made and before it is answered, from any thread.
+  void note_change();
 
  private:
   // The pool (see above).

@@ -595,6 +595,11 @@ Result b_getxattr(const char *path, const char *name, void *value, size_t size, 
   if (w == nullptr) return kToKernel;
   Target &t = w->target[0];
   if (!resolve_target(AT_FDCWD, path, &t)) return kToKernel;
+  // What the latest listing said (channel_known_absent). Not below a base the shim took
+  // from its own caches: only the server checks that base.
+  const uint32_t bit = wire::xattr_bit(name);
+  if (bit != 0 && !t.cached_base && channel_known_absent(t.m, t.rel, t.rel_len, bit, !nofollow))
+    return -ENODATA;
   set_path(c, 0, t);
   return send(t, Op::kGetxattr, c, false, static_cast<char *>(value), size);
 }

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cerrno>
 
+#include "absent_xattrs.h"
 #include "clock.h"
 #include "futex.h"
 #include "read_route.h"
@@ -62,10 +63,16 @@ struct Conn {
   std::atomic<int64_t> idle_read_ns{0};  // when a read last found the server asleep
   // Calls of this process on the mount before its first handshake (see acquire()).
   std::atomic<uint32_t> calls_before_hello{0};
+  uint64_t serial = 0;  // of the connection made last (g_conn_serial)
+  // kXattr* bits of the names this process has read through the bypass: its listings ask
+  // the server which of its entries have none of them, kept in `absent`.
+  std::atomic<uint32_t> xattrs_asked{0};
+  AbsentXattrs absent;
 };
 
 Conn g_conns[FINESSE_MAX_MOUNTS];
 std::atomic<uint64_t> g_cred_gen{1};
+std::atomic<uint64_t> g_conn_serial{0};  // connections made by this process (Conn::serial)
 std::atomic<int> g_umask{-1};
 pthread_once_t g_atfork_once = PTHREAD_ONCE_INIT;
 // Threads of this process spinning for an answer right now. Past tuning().client_spinners a
@@ -322,8 +329,24 @@ int finish_handshake(Conn &c, const MountMatch &m) {
   if (cached) raise_flag(g_seen_cached);
   c.read_routes.reset();
   c.slots.store(0);
+  c.serial = g_conn_serial.fetch_add(1, std::memory_order_relaxed) + 1;
   raise_flag(g_ever_connected);
   return kConnected;
+}
+
+// Takes a reference on c if it is connected, current (credentials, server) and for m.
+bool acquire_connected(Conn &c, const MountMatch &m, uint64_t cred_gen) {
+  c.users.fetch_add(1, std::memory_order_acq_rel);
+  // (The entry may have been given to another mount meanwhile: find_conn.)
+  if (c.state.load(std::memory_order_acquire) == kConnected && c.cred_gen == cred_gen &&
+      c.mnt_id.load(std::memory_order_acquire) == m.mnt_id && c.server_pid == m.server_pid &&
+      !c.broken.load(std::memory_order_acquire) &&
+      !wire::header_of(c.region)->closed.load(std::memory_order_acquire)) {
+    t_call.conn = &c;
+    return true;
+  }
+  c.users.fetch_sub(1, std::memory_order_acq_rel);
+  return false;
 }
 
 // Takes a reference on a connected Conn, connecting first if needed. False: use the kernel.
@@ -333,16 +356,7 @@ bool acquire(Conn &c, const MountMatch &m) {
   for (int attempt = 0; attempt < 3; attempt++) {
     int s = c.state.load(std::memory_order_acquire);
     if (s == kConnected) {
-      c.users.fetch_add(1, std::memory_order_acq_rel);
-      // (The entry may have been given to another mount meanwhile: find_conn.)
-      if (c.state.load(std::memory_order_acquire) == kConnected && c.cred_gen == gen &&
-          c.mnt_id.load(std::memory_order_acquire) == m.mnt_id && c.server_pid == m.server_pid &&
-          !c.broken.load(std::memory_order_acquire) &&
-          !wire::header_of(c.region)->closed.load(std::memory_order_acquire)) {
-        t_call.conn = &c;
-        return true;
-      }
-      c.users.fetch_sub(1, std::memory_order_acq_rel);
+      if (acquire_connected(c, m, gen)) return true;
       // Stale: credentials changed or the server closed us. Tear down, then reconnect.
       // Not before the backoff of an earlier attempt that found users that did not leave.
       if (c.retry_after_ns > now_ns()) return false;
@@ -624,6 +638,8 @@ Result channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const 
       release(*c);
       return kToKernel;
     }
+    if (bit != 0 && !(c->xattrs_asked.load(std::memory_order_relaxed) & bit))
+      c->xattrs_asked.fetch_or(bit, std::memory_order_relaxed);
   }
   // A sleeping server takes a wake-up (60-80 us here) before it sees a request: about what
   // the kernel path costs when it must ask the daemon, and far more than when the kernel has
@@ -673,6 +689,18 @@ Result channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const 
     return kToKernel;
   }
   req.umask = channel_umask();
+  // A listing by path asks which entries lack the xattrs this process reads for each file.
+  AbsentXattrs::Mark mark;
+  int64_t asked_ns = 0;
+  const bool first_listing = op == wire::Op::kReaddir && req.stream == 0 && str.len0 > 0;
+  if (first_listing) {
+    req.mode = c->xattrs_asked.load(std::memory_order_relaxed) &
+               hdr->xattrs_forwarded.load(std::memory_order_relaxed);
+    if (req.mode != 0) {
+      mark = {c->serial, hdr->changes.load(std::memory_order_seq_cst)};
+      asked_ns = now_ns();
+    }
+  }
   size_t at = sizeof(wire::Request);
   at = put_string(s->data, at, str.path0 ? str.path0 : "", str.len0, &req.path[0].path);
   if (str.path1) at = put_string(s->data, at, str.path1, str.len1, &req.path[1].path);
@@ -686,6 +714,9 @@ Result channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const 
   // A sleeping server takes a wake-up before it even sees the request: spin through it, or
   // the reply costs a second wake-up, ours.
   int64_t spin_ns = tuning().client_spin_ns;
+  // A first listing takes the server a while (the whole directory, maybe a lookup and xattrs
+  // per entry): a wake-up after it would cost as much again.
+  if (first_listing) spin_ns = std::max<int64_t>(spin_ns, tuning().client_wake_spin_ns);
   if (hdr->server_idle.load(std::memory_order_seq_cst)) {
     kick(*c, /*for_request=*/true);
     spin_ns = std::max<int64_t>(spin_ns, tuning().client_wake_spin_ns);
@@ -708,6 +739,14 @@ Result channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const 
       if (n > wire::kSlotDataSize - sizeof(wire::Reply)) n = wire::kSlotDataSize - sizeof(wire::Reply);
       if (n) memcpy(data, s->data + sizeof(wire::Reply), n);
       rep->data_len = static_cast<uint32_t>(n);
+      if (op == wire::Op::kReaddir && result.rc() == 0) {
+        if (asked_ns != 0 && rep->absent_valid_ns != 0)
+          c->absent.begin(str.path0, str.len0, mark,
+                          asked_ns + static_cast<int64_t>(rep->absent_valid_ns), rep->stream, data,
+                          n);
+        else if (req.stream != 0)
+          c->absent.more(req.stream, data, n);
+      }
       if (facts) {
         *facts = c->facts;
         if (op == wire::Op::kStatfs) {
@@ -728,6 +767,21 @@ Result channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const 
   }
   release(*c);
   return result;
+}
+
+bool channel_known_absent(const MountMatch &m, const char *rel, size_t rel_len, uint32_t bit,
+                          bool follow) {
+  if (tuning().disabled || !channel_in_owner_process()) return false;
+  Conn *c = nullptr;
+  for (Conn &e : g_conns)
+    if (e.mnt_id.load(std::memory_order_acquire) == m.mnt_id) c = &e;
+  if (c == nullptr || !acquire_connected(*c, m, g_cred_gen.load(std::memory_order_acquire)))
+    return false;
+  AbsentXattrs::Mark now{c->serial,
+                         wire::header_of(c->region)->changes.load(std::memory_order_seq_cst)};
+  bool known = c->absent.absent(rel, rel_len, bit, follow, now, now_ns());
+  release(*c);
+  return known;
 }
 
 bool channel_ever_connected() {

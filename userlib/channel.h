@@ -45,6 +45,12 @@ struct Strings {
 Result channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const Strings &s,
                     bool mutation, wire::Reply *rep, char *data, size_t cap, KernelFacts *facts);
 
+// Whether the file at rel (below mount m's root) was in this process's latest listing of its
+// directory without xattr `bit` (a wire::kXattr* bit), and nothing changed since
+// (absent_xattrs.h): then getxattr of that name answers ENODATA without asking anyone.
+bool channel_known_absent(const MountMatch &m, const char *rel, size_t rel_len, uint32_t bit,
+                          bool follow);
+
 // Credentials changed (set*id): every connection reconnects before its next request.
 void channel_credentials_changed();
 

@@ -1,0 +1,100 @@
+// What a listing said about the xattrs of its entries (userlib/absent_xattrs.h): answered for
+// the entries it had, for the bits it had, while the mark and the time hold, and for nothing
+// else.
+#include "absent_xattrs.h"
+
+#include <dirent.h>
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace finesse::client {
+namespace {
+
+using wire::kXattrAclAccess;
+using wire::kXattrSelinux;
+
+// A reply's entries: name, type, absent bits.
+struct E {
+  std::string name;
+  uint8_t type;
+  uint8_t absent;
+};
+std::vector<char> entries(const std::vector<E> &es) {
+  std::vector<char> out;
+  for (const E &e : es) {
+    size_t at = out.size();
+    out.resize(at + wire::dir_entry_size(e.name.size()));
+    auto *w = reinterpret_cast<wire::DirEntry *>(out.data() + at);
+    w->ino = 1;
+    w->off = at + 1;
+    w->namelen = static_cast<uint16_t>(e.name.size());
+    w->type = e.type;
+    w->absent = e.absent;
+    memcpy(w->name, e.name.c_str(), e.name.size() + 1);
+  }
+  return out;
+}
+
+class AbsentXattrsTest : public ::testing::Test {
+ protected:
+  bool absent(const std::string &rel, uint32_t bit, bool follow = false,
+              AbsentXattrs::Mark m = {1, 7}, int64_t now = 100) {
+    return x_.absent(rel.data(), rel.size(), bit, follow, m, now);
+  }
+  AbsentXattrs x_;
+};
+
+TEST_F(AbsentXattrsTest, AnswersTheListedEntriesWhileMarkAndTimeHold) {
+  EXPECT_FALSE(absent("a/b/f", kXattrSelinux));  // nothing listed yet
+  auto first = entries({{"f", DT_REG, kXattrSelinux | kXattrAclAccess},
+                        {"g", DT_REG, kXattrSelinux},
+                        {"h", DT_REG, 0},
+                        {"l", DT_LNK, kXattrSelinux},
+                        {"s", DT_DIR, kXattrAclAccess}});
+  x_.begin("a/b/", 4, {1, 7}, 1000, 55, first.data(), first.size());
+  EXPECT_TRUE(absent("a/b/f", kXattrSelinux));
+  EXPECT_TRUE(absent("a/b/f", kXattrAclAccess, true));
+  EXPECT_TRUE(absent("a/b/g", kXattrSelinux));
+  EXPECT_FALSE(absent("a/b/g", kXattrAclAccess));      // not said
+  EXPECT_FALSE(absent("a/b/h", kXattrSelinux));        // has one
+  EXPECT_TRUE(absent("a/b/l", kXattrSelinux));         // the link's own
+  EXPECT_FALSE(absent("a/b/l", kXattrSelinux, true));  // its target's: not listed here
+  EXPECT_TRUE(absent("a/b/s", kXattrAclAccess, true));
+  EXPECT_FALSE(absent("a/b/x", kXattrSelinux));  // not listed
+  EXPECT_FALSE(absent("a/bf", kXattrSelinux));   // not that directory
+  EXPECT_FALSE(absent("a/b/c/f", kXattrSelinux));
+  EXPECT_FALSE(absent("f", kXattrSelinux));
+  EXPECT_FALSE(absent("a/b/", kXattrSelinux));  // no name
+  // Something changed, another connection, time up.
+  EXPECT_FALSE(absent("a/b/f", kXattrSelinux, false, {1, 8}));
+  EXPECT_FALSE(absent("a/b/f", kXattrSelinux, false, {2, 7}));
+  EXPECT_FALSE(absent("a/b/f", kXattrSelinux, false, {1, 7}, 1000));
+  // The rest of the same listing; another listing's is not taken.
+  auto more = entries({{"m", DT_REG, kXattrSelinux}});
+  x_.more(56, more.data(), more.size());
+  EXPECT_FALSE(absent("a/b/m", kXattrSelinux));
+  x_.more(55, more.data(), more.size());
+  EXPECT_TRUE(absent("a/b/m", kXattrSelinux));
+  // A new listing replaces it; the root's entries have no directory part.
+  x_.begin("", 0, {1, 9}, 1000, 0, first.data(), first.size());
+  EXPECT_FALSE(absent("a/b/f", kXattrSelinux, false, {1, 9}));
+  EXPECT_TRUE(absent("f", kXattrSelinux, false, {1, 9}));
+}
+
+TEST_F(AbsentXattrsTest, AHugeListingKeepsWhatFitsAndAnswersNothingWrong) {
+  std::vector<E> es;
+  for (int i = 0; i < 10000; i++) es.push_back({"n" + std::to_string(i), DT_REG, kXattrSelinux});
+  auto bytes = entries(es);
+  x_.begin("d", 1, {1, 7}, 1000, 0, bytes.data(), bytes.size());
+  int known = 0;
+  for (int i = 0; i < 10000; i++) known += absent("d/n" + std::to_string(i), kXattrSelinux);
+  EXPECT_GE(known, 4096);
+  EXPECT_LT(known, 10000);
+  EXPECT_FALSE(absent("d/n10000", kXattrSelinux));
+}
+
+}  // namespace
+}  // namespace finesse::client

@@ -1,0 +1,97 @@
+#include "absent_xattrs.h"
+
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+
+namespace finesse::client {
+
+namespace {
+
+uint32_t hash_of(const char *s, size_t n) {
+  uint32_t h = 2166136261u;  // FNV-1a
+  for (size_t i = 0; i < n; i++) h = (h ^ static_cast<unsigned char>(s[i])) * 16777619u;
+  return h;
+}
+
+}  // namespace
+
+bool AbsentXattrs::reserve_names(size_t more) {
+  if (names_len_ + more <= names_cap_) return true;
+  size_t cap = names_cap_ == 0 ? 16384 : names_cap_;
+  while (cap < names_len_ + more) cap *= 2;
+  auto *p = static_cast<char *>(realloc(names_, cap));
+  if (p == nullptr) return false;
+  names_ = p;
+  names_cap_ = cap;
+  return true;
+}
+
+void AbsentXattrs::begin(const char *dir, size_t dir_len, Mark mark, int64_t expires_ns,
+                         uint64_t stream, const char *entries, size_t len) {
+  while (dir_len > 0 && dir[dir_len - 1] == '/') dir_len--;
+  if (dir_len >= sizeof(dir_) || !lock()) return;
+  valid_ = false;
+  if (slots_ == nullptr) slots_ = static_cast<Slot *>(calloc(kSlots, sizeof(Slot)));
+  if (slots_ != nullptr && reserve_names(1)) {
+    memset(slots_, 0, kSlots * sizeof(Slot));
+    used_ = 0;
+    names_len_ = 1;  // offset 0 marks an empty slot
+    memcpy(dir_, dir, dir_len);
+    dir_len_ = dir_len;
+    mark_ = mark;
+    expires_ns_ = expires_ns;
+    stream_ = stream;
+    valid_ = true;
+    add_locked(entries, len);
+  }
+  unlock();
+}
+
+void AbsentXattrs::more(uint64_t stream, const char *entries, size_t len) {
+  if (stream == 0 || !lock()) return;
+  if (valid_ && stream == stream_) add_locked(entries, len);
+  unlock();
+}
+
+void AbsentXattrs::add_locked(const char *entries, size_t len) {
+  size_t at = 0;
+  while (at + sizeof(wire::DirEntry) <= len) {
+    auto *e = reinterpret_cast<const wire::DirEntry *>(entries + at);
+    const size_t sz = wire::dir_entry_size(e->namelen);
+    if (sz > len - at) break;
+    at += sz;
+    if (e->absent == 0 || used_ >= kSlots / 2 || !reserve_names(e->namelen)) continue;
+    uint32_t i = hash_of(e->name, e->namelen) & (kSlots - 1);
+    while (slots_[i].name_off != 0) i = (i + 1) & (kSlots - 1);
+    memcpy(names_ + names_len_, e->name, e->namelen);
+    slots_[i] = Slot{static_cast<uint32_t>(names_len_), e->namelen, e->absent, e->type};
+    names_len_ += e->namelen;
+    used_++;
+  }
+}
+
+bool AbsentXattrs::absent(const char *rel, size_t rel_len, uint32_t bit, bool follow, Mark now_mark,
+                          int64_t now_ns) {
+  // rel = dir_ "/" name (or just name below the root).
+  const char *slash = static_cast<const char *>(memrchr(rel, '/', rel_len));
+  const size_t dir_len = slash == nullptr ? 0 : static_cast<size_t>(slash - rel);
+  const char *name = slash == nullptr ? rel : slash + 1;
+  const size_t name_len = rel_len - (name - rel);
+  if (name_len == 0 || !lock()) return false;
+  bool found = false;
+  if (valid_ && mark_ == now_mark && now_ns < expires_ns_ && dir_len == dir_len_ &&
+      memcmp(rel, dir_, dir_len) == 0) {
+    uint32_t i = hash_of(name, name_len) & (kSlots - 1);
+    for (; slots_[i].name_off != 0; i = (i + 1) & (kSlots - 1)) {
+      const Slot &s = slots_[i];
+      if (s.name_len != name_len || memcmp(names_ + s.name_off, name, name_len) != 0) continue;
+      found = (s.bits & bit) && (!follow || s.type == DT_REG || s.type == DT_DIR);
+      break;
+    }
+  }
+  unlock();
+  return found;
+}
+
+}  // namespace finesse::client

@@ -1,0 +1,67 @@
+// What a listing said about the xattrs a process reads for every file it lists (`ls -l`: the
+// security label and the access ACL): the entries the file system had none of, kept for the
+// most recent listing of a connection, so that those getxattr calls are answered (ENODATA)
+// without a round trip. An answer holds while nothing changed through either path since the
+// listing was asked for (RegionHeader::changes, and the connection it was read from) and for
+// no longer than the entries' attribute timeout (a change the server cannot see, made below
+// the file system, shows as late as a stale attribute in the kernel's cache would).
+// Lock-free for readers that find it busy: a call that cannot look is simply not answered
+// here. libc only (malloc), no allocation on lookups.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "wire.h"
+
+namespace finesse::client {
+
+class AbsentXattrs {
+ public:
+  struct Mark {
+    uint64_t conn = 0;     // the connection's serial
+    uint64_t changes = 0;  // its RegionHeader::changes
+    bool operator==(const Mark &o) const { return conn == o.conn && changes == o.changes; }
+  };
+
+  // A listing of directory dir (its path below the mount root, as sent) asked for when
+  // changes read `mark`; its answers expire at expires_ns. stream: the number under which the
+  // server keeps the rest of the listing (0: none); entries: the first reply's DirEntry list.
+  void begin(const char *dir, size_t dir_len, Mark mark, int64_t expires_ns, uint64_t stream,
+             const char *entries, size_t len);
+  // A later reply of listing `stream`: recorded if it is the one begun last.
+  void more(uint64_t stream, const char *entries, size_t len);
+  // Whether the file at rel (below the mount root) was listed without xattr `bit`, and that
+  // still holds now; follow: the call follows a symlink (only files and directories answer).
+  bool absent(const char *rel, size_t rel_len, uint32_t bit, bool follow, Mark now_mark,
+              int64_t now_ns);
+
+ private:
+  struct Slot {
+    uint32_t name_off;  // into names_; 0: empty slot (names_ starts with one unused byte)
+    uint16_t name_len;
+    uint8_t bits;
+    uint8_t type;
+  };
+  static constexpr uint32_t kSlots = 8192;  // twice the entries with attributes a listing has
+
+  bool lock() { return !busy_.exchange(true, std::memory_order_acquire); }
+  void unlock() { busy_.store(false, std::memory_order_release); }
+  void add_locked(const char *entries, size_t len);
+  bool reserve_names(size_t more);
+
+  std::atomic<bool> busy_{false};
+  bool valid_ = false;
+  char dir_[wire::kPathMax];
+  size_t dir_len_ = 0;
+  Mark mark_;
+  int64_t expires_ns_ = 0;
+  uint64_t stream_ = 0;
+  Slot *slots_ = nullptr;  // kSlots, malloc'd on first use, kept (never freed: see Conn)
+  uint32_t used_ = 0;
+  char *names_ = nullptr;
+  size_t names_len_ = 0, names_cap_ = 0;
+};
+
+}  // namespace finesse::client
