@@ -689,11 +689,12 @@ Result channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const 
     return kToKernel;
   }
   req.umask = channel_umask();
-  // A listing by path asks which entries lack the xattrs this process reads for each file.
+  // A listing by path asks which entries lack the xattrs this process reads for each file,
+  // on a mount with attribute timeouts (the answers hold no longer than those).
   AbsentXattrs::Mark mark;
   int64_t asked_ns = 0;
   const bool first_listing = op == wire::Op::kReaddir && req.stream == 0 && str.len0 > 0;
-  if (first_listing) {
+  if (first_listing && c->kernel_caches_attrs.load(std::memory_order_relaxed)) {
     req.mode = c->xattrs_asked.load(std::memory_order_relaxed) &
                hdr->xattrs_forwarded.load(std::memory_order_relaxed);
     if (req.mode != 0) {
