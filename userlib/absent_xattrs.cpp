@@ -71,6 +71,20 @@ void AbsentXattrs::add_locked(const char *entries, size_t len) {
   }
 }
 
+bool AbsentXattrs::any_named(const char *entries, size_t len) {
+  size_t at = 0;
+  while (at + sizeof(wire::DirEntry) <= len) {
+    auto *e = reinterpret_cast<const wire::DirEntry *>(entries + at);
+    const size_t sz = wire::dir_entry_size(e->namelen);
+    if (sz > len - at) break;
+    at += sz;
+    const bool dots =
+        e->name[0] == '.' && (e->namelen == 1 || (e->namelen == 2 && e->name[1] == '.'));
+    if (!dots) return true;
+  }
+  return false;
+}
+
 bool AbsentXattrs::absent(const char *rel, size_t rel_len, uint32_t bit, bool follow, Mark now_mark,
                           int64_t now_ns) {
   // rel = dir_ "/" name (or just name below the root).

@@ -36,6 +36,8 @@ class AbsentXattrs {
   // still holds now; follow: the call follows a symlink (only files and directories answer).
   bool absent(const char *rel, size_t rel_len, uint32_t bit, bool follow, Mark now_mark,
               int64_t now_ns);
+  // Whether a reply's entries name anything but `.` and `..`.
+  static bool any_named(const char *entries, size_t len);
 
  private:
   struct Slot {

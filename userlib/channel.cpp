@@ -67,12 +67,16 @@ struct Conn {
   // kXattr* bits of the names this process has read through the bypass: its listings ask
   // the server which of its entries have none of them, kept in `absent`.
   std::atomic<uint32_t> xattrs_asked{0};
+  std::atomic<uint32_t> fruitless_listings{0};  // in a row, whose entries all had them
   AbsentXattrs absent;
 };
 
 Conn g_conns[FINESSE_MAX_MOUNTS];
 std::atomic<uint64_t> g_cred_gen{1};
 std::atomic<uint64_t> g_conn_serial{0};  // connections made by this process (Conn::serial)
+// Listings that found every entry with the xattrs asked for (a file system that labels every
+// file): after this many in a row, a connection's listings stop asking.
+constexpr uint32_t kFruitlessListings = 2;
 std::atomic<int> g_umask{-1};
 pthread_once_t g_atfork_once = PTHREAD_ONCE_INIT;
 // Threads of this process spinning for an answer right now. Past tuning().client_spinners a
@@ -694,7 +698,8 @@ Result channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const 
   AbsentXattrs::Mark mark;
   int64_t asked_ns = 0;
   const bool first_listing = op == wire::Op::kReaddir && req.stream == 0 && str.len0 > 0;
-  if (first_listing && c->kernel_caches_attrs.load(std::memory_order_relaxed)) {
+  if (first_listing && c->kernel_caches_attrs.load(std::memory_order_relaxed) &&
+      c->fruitless_listings.load(std::memory_order_relaxed) < kFruitlessListings) {
     req.mode = c->xattrs_asked.load(std::memory_order_relaxed) &
                hdr->xattrs_forwarded.load(std::memory_order_relaxed);
     if (req.mode != 0) {
@@ -741,12 +746,16 @@ Result channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const 
       if (n) memcpy(data, s->data + sizeof(wire::Reply), n);
       rep->data_len = static_cast<uint32_t>(n);
       if (op == wire::Op::kReaddir && result.rc() == 0) {
-        if (asked_ns != 0 && rep->absent_valid_ns != 0)
+        if (asked_ns != 0 && rep->absent_valid_ns != 0) {
           c->absent.begin(str.path0, str.len0, mark,
                           asked_ns + static_cast<int64_t>(rep->absent_valid_ns), rep->stream, data,
                           n);
-        else if (req.stream != 0)
+          c->fruitless_listings.store(0, std::memory_order_relaxed);
+        } else if (asked_ns != 0 && AbsentXattrs::any_named(data, n)) {
+          c->fruitless_listings.fetch_add(1, std::memory_order_relaxed);
+        } else if (req.stream != 0) {
           c->absent.more(req.stream, data, n);
+        }
       }
       if (facts) {
         *facts = c->facts;

@@ -163,6 +163,32 @@ TEST_P(ListedXattrs, NoAnswerWithoutSearchPermission) {
   EXPECT_EQ(rc, 0);
 }
 
+// A file system that has the label on every file: after two listings that found nothing
+// absent, the process's listings stop asking (each would cost the server a getxattr per entry
+// for nothing), and its calls ask the server again.
+TEST_P(ListedXattrs, ListingsStopAskingWhenEveryFileHasThem) {
+  const std::string labelled = fs_->path("labelled");
+  ASSERT_EQ(::mkdir(labelled.c_str(), 0755), 0);
+  for (int i = 0; i < 3; i++) {
+    const std::string f = labelled + "/l" + std::to_string(i);
+    int fd = ::open(f.c_str(), O_CREAT | O_WRONLY, 0644);
+    ASSERT_GE(fd, 0);
+    ::close(fd);
+    ASSERT_EQ(::lsetxattr(f.c_str(), kName, kLabel, sizeof(kLabel), 0), 0);
+  }
+  for (int round = 0; round < 2; round++) {
+    DIR *d = finesse_opendir(labelled.c_str());
+    ASSERT_NE(d, nullptr);
+    while (finesse_readdir(d) != nullptr) {
+    }
+    finesse_closedir(d);
+  }
+  list();
+  const uint64_t before = getxattr_requests();
+  for (int i = 0; i < kFiles; i++) EXPECT_EQ(label_of(file(i)), kNoData) << i;
+  EXPECT_EQ(getxattr_requests(), before + kFiles) << "not answered from the listing";
+}
+
 INSTANTIATE_TEST_SUITE_P(All, ListedXattrs, ::testing::Values(FsKind::kMemfs, FsKind::kPassthrough),
                          [](const auto &i) { return fs_name(i.param); });
 

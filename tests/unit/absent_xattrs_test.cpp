@@ -84,6 +84,14 @@ TEST_F(AbsentXattrsTest, AnswersTheListedEntriesWhileMarkAndTimeHold) {
   EXPECT_TRUE(absent("f", kXattrSelinux, false, {1, 9}));
 }
 
+TEST(AbsentXattrsAnyNamed, DotsAreNotNames) {
+  auto dots = entries({{".", DT_DIR, 0}, {"..", DT_DIR, 0}});
+  EXPECT_FALSE(AbsentXattrs::any_named(dots.data(), dots.size()));
+  EXPECT_FALSE(AbsentXattrs::any_named(dots.data(), 0));
+  auto named = entries({{".", DT_DIR, 0}, {"..a", DT_REG, 0}});
+  EXPECT_TRUE(AbsentXattrs::any_named(named.data(), named.size()));
+}
+
 TEST_F(AbsentXattrsTest, AHugeListingKeepsWhatFitsAndAnswersNothingWrong) {
   std::vector<E> es;
   for (int i = 0; i < 10000; i++) es.push_back({"n" + std::to_string(i), DT_REG, kXattrSelinux});
