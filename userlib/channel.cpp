@@ -323,7 +323,7 @@ int finish_handshake(Conn &c, const MountMatch &m) {
   c.efd = fds[1];
   c.region = region;
   c.seen_beat.store(wire::header_of(region)->beat.load(std::memory_order_relaxed));
-  c.seen_beat_ns.store(now_ns());
+  c.seen_beat_ns.store(coarse_now_ns());
   c.facts = facts;
   c.statfs_known.store(0, std::memory_order_relaxed);
   // (Not caching yet says little: a mount the kernel has asked nothing yet. Stat answers
@@ -463,7 +463,7 @@ bool server_stalled(Conn &c) {
   const wire::RegionHeader *h = wire::header_of(c.region);
   if (h->server_idle.load(std::memory_order_acquire)) return false;  // asleep: a kick wakes it
   uint32_t beat = h->beat.load(std::memory_order_acquire);
-  int64_t now = now_ns();
+  int64_t now = coarse_now_ns();  // (against FINESSE_SERVER_STUCK_MS: 250 ms)
   if (beat != c.seen_beat.load(std::memory_order_relaxed)) {
     c.seen_beat.store(beat, std::memory_order_relaxed);
     c.seen_beat_ns.store(now, std::memory_order_relaxed);

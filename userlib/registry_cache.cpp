@@ -62,7 +62,7 @@ bool hidden(const finesse_mount_entry &e) {
 }
 
 void refresh_if_stale() {
-  int64_t now = now_ns();
+  int64_t now = coarse_now_ns();  // (a TTL of a second: a tick's precision is plenty)
   int64_t ttl = tuning().registry_ttl_ms * 1000000;
   int64_t checked = g_checked_ns.load(std::memory_order_acquire);
   if (checked != 0 && now - checked < ttl) return;
