@@ -236,10 +236,12 @@ struct alignas(64) RegionHeader {
   // Bit i set: slot i was posted. Lets the server look at one word per client instead of
   // one cache line per slot. Only a hint: the slot's state decides.
   alignas(64) std::atomic<uint64_t> pending;
-  // Moved by the server after every change to the file system through either path (a
-  // bypassed mutation, a kernel request that may change names, attributes or xattrs) is
-  // made and before it is answered: what a client learnt from a listing holds while this
-  // has not moved since before the listing was asked for.
+  // Moved by the server after every change to the file system through either path is made
+  // and before it is answered (a bypassed mutation; a kernel unlink, rmdir, mkdir, mknod,
+  // symlink, create, link, rename, setattr, setxattr, removexattr, write, fallocate,
+  // copy_file_range, open with O_TRUNC, release after writes): what a client learnt from a
+  // listing holds while this has not moved since before the listing was asked for. (An
+  // ioctl, which a file system may give any meaning, does not move it.)
   alignas(64) std::atomic<uint64_t> changes;
 };
 static_assert(sizeof(RegionHeader) <= kHeaderSize);

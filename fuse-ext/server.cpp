@@ -160,7 +160,10 @@ void Server::refresh_mount() {
   if (own_mnt_id_ == 0 && mount_.found) own_mnt_id_ = mount_.mnt_id;
   v->mnt_id = own_mnt_id_;
   v->ok = mount_.found && mount_.mnt_id == own_mnt_id_ && !mount_.covered;
+  const bool gone = !v->ok;
   view_.publish(std::move(v));
+  // Nor may clients answer from what listings told them (RegionHeader::changes).
+  if (gone) note_change();
 }
 
 // The mount as this thread last took it, taken again when it was replaced.

@@ -5,12 +5,14 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <string>
 #include <thread>
 
@@ -187,6 +189,20 @@ TEST_P(ListedXattrs, ListingsStopAskingWhenEveryFileHasThem) {
   const uint64_t before = getxattr_requests();
   for (int i = 0; i < kFiles; i++) EXPECT_EQ(label_of(file(i)), kNoData) << i;
   EXPECT_EQ(getxattr_requests(), before + kFiles) << "not answered from the listing";
+}
+
+// After `umount -l` (the file system kept alive by an open fd) the path leads to the empty
+// mount point: once the server has seen the mount go (it watches mountinfo; a millisecond or
+// so), nothing is answered from the listing any more.
+TEST_P(ListedXattrs, NothingAfterTheMountWentAway) {
+  list();
+  EXPECT_EQ(label_of(file(5)), kNoData);
+  int keep = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(keep, 0);
+  ASSERT_EQ(::umount2(fs_->mnt().c_str(), MNT_DETACH), 0) << strerror(errno);
+  std::this_thread::sleep_for(std::chrono::milliseconds(emulated() ? 1000 : 100));
+  EXPECT_EQ(label_of(file(5)), "errno " + std::to_string(ENOENT));
+  ::close(keep);
 }
 
 INSTANTIATE_TEST_SUITE_P(All, ListedXattrs, ::testing::Values(FsKind::kMemfs, FsKind::kPassthrough),
