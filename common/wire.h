@@ -156,6 +156,16 @@ struct DirEntry {
 constexpr size_t dir_entry_size(size_t namelen) {
   return (sizeof(DirEntry) + namelen + 1 + 7) & ~size_t{7};
 }
+// The entry at *at among len bytes of entries, *at moved past it; null at the end or at an
+// entry that would overrun len.
+inline const DirEntry *next_dir_entry(const char *entries, size_t len, size_t *at) {
+  if (*at > len || len - *at < sizeof(DirEntry)) return nullptr;
+  auto *e = reinterpret_cast<const DirEntry *>(entries + *at);
+  const size_t sz = dir_entry_size(e->namelen);
+  if (sz > len - *at) return nullptr;
+  *at += sz;
+  return e;
+}
 
 // The kernel holds this mount's attributes with a timeout (the file system gave them so): its
 // fstat of an open fd answers from them without the daemon, cheaper than a bypassed one.

@@ -56,11 +56,7 @@ void AbsentXattrs::more(uint64_t stream, const char *entries, size_t len) {
 
 void AbsentXattrs::add_locked(const char *entries, size_t len) {
   size_t at = 0;
-  while (at + sizeof(wire::DirEntry) <= len) {
-    auto *e = reinterpret_cast<const wire::DirEntry *>(entries + at);
-    const size_t sz = wire::dir_entry_size(e->namelen);
-    if (sz > len - at) break;
-    at += sz;
+  while (const wire::DirEntry *e = wire::next_dir_entry(entries, len, &at)) {
     if (e->absent == 0 || used_ >= kSlots / 2 || !reserve_names(e->namelen)) continue;
     uint32_t i = hash_of(e->name, e->namelen) & (kSlots - 1);
     while (slots_[i].name_off != 0) i = (i + 1) & (kSlots - 1);
@@ -73,11 +69,7 @@ void AbsentXattrs::add_locked(const char *entries, size_t len) {
 
 bool AbsentXattrs::any_named(const char *entries, size_t len) {
   size_t at = 0;
-  while (at + sizeof(wire::DirEntry) <= len) {
-    auto *e = reinterpret_cast<const wire::DirEntry *>(entries + at);
-    const size_t sz = wire::dir_entry_size(e->namelen);
-    if (sz > len - at) break;
-    at += sz;
+  while (const wire::DirEntry *e = wire::next_dir_entry(entries, len, &at)) {
     const bool dots =
         e->name[0] == '.' && (e->namelen == 1 || (e->namelen == 2 && e->name[1] == '.'));
     if (!dots) return true;
