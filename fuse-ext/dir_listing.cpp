@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "fs_call.h"
 #include "wire.h"
+#include "xattr_absence.h"
 
 namespace finesse::server {
 
@@ -55,20 +56,25 @@ bool is_dots(std::string_view name) {
 }
 
 // The xattrs of want (wire::kXattr* bits) that entry e, of type d_type, has none of, as the
-// bypass answers them (handlers.cpp, do_xattr): the security label of any entry, the ACLs of
-// files and directories only. Asked only where the file system's d_type agrees with the
-// entry's attributes (a getxattr that follows a symlink must not be answered from it).
-uint8_t absent_xattrs(ServeCtx &ctx, const fuse_entry_param &e, uint8_t d_type, uint32_t want) {
+// bypass answers them (absent_xattr), and in *valid_ns for how long. Asked only where the file
+// system's d_type agrees with the entry's attributes (a getxattr that follows a symlink must
+// not be answered from it) and it gave them a timeout; the file system is asked again only
+// when the memo's answer no longer holds.
+uint8_t absent_xattrs(ServeCtx &ctx, const fuse_entry_param &e, uint8_t d_type, uint32_t want,
+                      int64_t *valid_ns) {
   if (IFTODT(e.attr.st_mode) != d_type || e.attr_timeout <= 0) return 0;
   uint8_t bits = 0;
+  if (ctx.absent_memo != nullptr && ctx.absent_memo->find(e.ino, e.attr, want, &bits, valid_ns))
+    return bits;
+  const uint64_t epoch = ctx.absent_memo != nullptr ? ctx.absent_memo->epoch() : 0;
+  const int64_t asked_ns = now_ns();
   for (uint32_t bit : {wire::kXattrSelinux, wire::kXattrAclAccess, wire::kXattrAclDefault}) {
-    if (!(want & bit)) continue;
-    const bool acl = bit != wire::kXattrSelinux;
-    if (acl && !S_ISREG(e.attr.st_mode) && !S_ISDIR(e.attr.st_mode)) continue;
-    size_t len = 0;
-    Result rc = fs_getxattr(ctx.call(), e.ino, wire::xattr_name(bit), 0, nullptr, &len);
-    if (rc.is_error(ENODATA) || (acl && rc.ok() && len == 0)) bits |= bit;
+    if ((want & bit) && absent_xattr(ctx.call(), e.ino, e.attr.st_mode, bit)) bits |= bit;
   }
+  *valid_ns = static_cast<int64_t>(e.attr_timeout * 1e9);
+  if (ctx.absent_memo != nullptr)
+    ctx.absent_memo->record(e.ino, e.attr, static_cast<uint8_t>(want), bits, epoch,
+                            asked_ns + *valid_ns);
   return bits;
 }
 
@@ -93,7 +99,7 @@ void append(EntryBytes *out, const fuse_dirent &d, uint8_t absent) {
 // cache, or forgotten at the request's end (pinned while their xattrs are asked).
 bool parse(ServeCtx &ctx, fuse_ino_t dir, const char *buf, size_t len, bool plus, uint64_t gen,
            uint32_t absent_want, EntryBytes *out, uint64_t *last_off, size_t *count,
-           uint64_t *absent_valid_ns) {
+           uint64_t *absent_valid_ns, int64_t *fresh_until) {
   bool ok = true;
   while (len > 0) {
     const fuse_dirent *d;
@@ -121,23 +127,38 @@ bool parse(ServeCtx &ctx, fuse_ino_t dir, const char *buf, size_t len, bool plus
     }
     uint8_t absent = 0;
     fuse_entry_param e{};
-    bool have_node = false;
+    bool have_node = false;  // e holds a lookup, which the cache is to keep
+    bool cached = false;     // e is the cache's (pinned)
     if (eo != nullptr && eo->nodeid != 0 && !is_dots(name)) {
       e = entry_of(*eo);
       have_node = true;
+      const int64_t until = now_ns() + static_cast<int64_t>(e.attr_timeout * 1e9);
+      if (*fresh_until == 0 || until < *fresh_until) *fresh_until = until;
     } else if (eo == nullptr && absent_want != 0 && !is_dots(name)) {
-      // Plain readdir (a file system without readdirplus, or past kPlusEntries): the xattrs
-      // need the entry's node, which a lookup gives as the kernel's stat would get it.
-      const std::string n(name);
-      have_node = fs_lookup(ctx.call(), dir, n.c_str(), &e).ok() && e.ino != 0;
+      // Plain readdir (a directory listed with attributes moments ago, a file system without
+      // readdirplus, or past kPlusEntries): the xattrs need the entry's node and attributes,
+      // fresh in the cache or given by a lookup as the kernel's stat would get them.
+      const int64_t now = now_ns();
+      CacheHit hit = ctx.cache->find(dir, name, now, &ctx.pins);
+      if (hit.kind == CacheHit::kPositive && hit.attr_fresh) {
+        e.ino = hit.ino;
+        e.attr = hit.attr;
+        e.attr_timeout = static_cast<double>(hit.attr_expiry - now) / 1e9;
+        cached = true;
+      } else {
+        const std::string n(name);
+        have_node = fs_lookup(ctx.call(), dir, n.c_str(), &e).ok() && e.ino != 0;
+      }
     }
-    if (have_node) {
+    if (have_node)
       ctx.cache->insert(dir, name, e, gen, now_ns(), &ctx.forgets,
                         absent_want != 0 ? &ctx.pins : nullptr);
+    if (have_node || cached) {
+      int64_t valid_ns = 0;
       if (absent_want != 0)
-        absent = absent_xattrs(ctx, e, static_cast<uint8_t>(d->type), absent_want);
+        absent = absent_xattrs(ctx, e, static_cast<uint8_t>(d->type), absent_want, &valid_ns);
       if (absent != 0) {
-        const auto ns = static_cast<uint64_t>(e.attr_timeout * 1e9);
+        const auto ns = static_cast<uint64_t>(valid_ns);
         if (*absent_valid_ns == 0 || ns < *absent_valid_ns) *absent_valid_ns = ns;
       }
     }
@@ -157,9 +178,12 @@ Result read_directory(ServeCtx &ctx, fuse_ino_t dir, uint64_t off, uint32_t abse
   *absent_valid_ns = 0;
   // readdirplus only where its lookups can be kept: below a node of the cache (a directory
   // known only by the kernel's node would have them all forgotten at the request's end),
-  // or where the entries' xattrs are asked for (their nodes are needed for that).
-  const bool has_plus =
-      ctx.fs->ops.readdirplus != nullptr && (ctx.cache->holds(dir) || absent_want != 0);
+  // or where the entries' xattrs are asked for (their nodes are needed for that); and not
+  // again while the entries of the last such listing are fresh in the cache: a readdirplus
+  // costs the file system a lookup per entry, and the server a forget of each one it holds.
+  const bool has_plus = ctx.fs->ops.readdirplus != nullptr &&
+                        (ctx.cache->holds(dir) || absent_want != 0) &&
+                        !ctx.cache->listed_recently(dir, now_ns());
   if (!has_plus && ctx.fs->ops.readdir == nullptr) return kToKernel;
   fuse_file_info fi{};
   fi.flags = O_RDONLY | O_DIRECTORY;
@@ -167,6 +191,8 @@ Result read_directory(ServeCtx &ctx, fuse_ino_t dir, uint64_t off, uint32_t abse
   if (!rc.ok()) return rc.is_error(ENOSYS) ? kToKernel : rc;
   std::vector<char> buf(kChunk);
   size_t entries = 0;
+  int64_t fresh_until = 0;  // the entries' attributes read with readdirplus
+  const bool whole = off == 0;
   for (;;) {
     bool plus = has_plus && entries < kPlusEntries;
     uint64_t gen = ctx.cache->generation();
@@ -176,7 +202,8 @@ Result read_directory(ServeCtx &ctx, fuse_ino_t dir, uint64_t off, uint32_t abse
     if (!rc.ok() || len == 0) break;
     size_t before = entries;
     const uint32_t want = entries < kPlusEntries ? absent_want : 0;
-    if (!parse(ctx, dir, buf.data(), len, plus, gen, want, out, &off, &entries, absent_valid_ns)) {
+    if (!parse(ctx, dir, buf.data(), len, plus, gen, want, out, &off, &entries, absent_valid_ns,
+               &fresh_until)) {
       rc = -EIO;
       break;
     }
@@ -188,6 +215,8 @@ Result read_directory(ServeCtx &ctx, fuse_ino_t dir, uint64_t off, uint32_t abse
   }
   fs_releasedir(*ctx.fs, dir, &fi);
   if (rc.is_error(ENOSYS)) return kToKernel;
+  if (rc.ok() && has_plus && whole && entries <= kPlusEntries && fresh_until != 0)
+    ctx.cache->note_listed(dir, fresh_until);
   return rc;
 }
 

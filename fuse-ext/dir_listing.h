@@ -4,7 +4,8 @@
 // own cookies and no entry is skipped or given twice, whatever its offsets mean. The client
 // gets as many entries as fit in a slot; the rest waits here, under a number, until the
 // client fetches it, gives it back (closedir), or goes. readdirplus entries fill the cache,
-// so that the stat calls that usually follow a listing are hits.
+// so that the stat calls that usually follow a listing are hits; while they are fresh there,
+// the directory is listed again without attributes (NodeCache::listed_recently).
 #pragma once
 
 #include <atomic>
@@ -24,10 +25,11 @@ using EntryBytes = std::vector<char>;
 
 // Reads directory dir (a node the request holds) from the file system's offset off to its
 // end: 0, -errno as the file system answered, or kToKernel (too large to keep, no
-// synthetic request free, a file system without readdir). For each entry read with
-// attributes (readdirplus), the xattrs of absent_want (wire::kXattr* bits) the file system
-// has none of are set in its DirEntry::absent; *absent_valid_ns gets how long those hold
-// (the shortest attribute timeout of such entries; 0 if none).
+// synthetic request free, a file system without readdir). With absent_want (wire::kXattr*
+// bits), each entry's node and attributes are taken from the readdirplus entry, the cache,
+// or a lookup, and the xattrs of absent_want it has none of (as the file system answered, or
+// the server's memo of its answers: xattr_absence.h) are set in its DirEntry::absent;
+// *absent_valid_ns gets how long those hold (the shortest of them; 0 if none).
 Result read_directory(ServeCtx &ctx, fuse_ino_t dir, uint64_t off, uint32_t absent_want,
                       EntryBytes *out, uint64_t *absent_valid_ns);
 

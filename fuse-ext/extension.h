@@ -20,6 +20,7 @@
 #include "node_cache.h"
 #include "open_writers.h"
 #include "server.h"
+#include "xattr_absence.h"
 
 namespace finesse::server {
 
@@ -34,6 +35,7 @@ struct Extension {
   KernelHandles handles{fs, writers, cache};  // kernel opens without OPEN (no_open mode)
   ListingBudget listing_budget;               // what all clients' kept directory listings may take
   ChangeReplies change_replies;               // kernel requests to tell clients of at their reply
+  AbsentXattrMemo absent_memo;                // the file system's absent-xattr answers for listings
   Server server{*this};  // last: stopped and destroyed before what it uses
 };
 

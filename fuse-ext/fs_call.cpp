@@ -56,6 +56,7 @@ Result run(Call &call, Fn fuse_lowlevel_ops::*field, Args... args) {
   Fn fn = call.fs().ops.*field;
   if (fn == nullptr) return -ENOSYS;
   if (!call.ok()) return kToKernel;
+  call.fs().calls.fetch_add(1, std::memory_order_relaxed);
   {
     OpGuard guard(call.fs());
     fn(call.req(), args...);

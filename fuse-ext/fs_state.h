@@ -25,6 +25,7 @@ struct FsState {
   unsigned conn_want = 0;                // capabilities the file system enabled at init
   std::mutex op_lock;                    // held around every op when serialize is set
   SyntheticReqPool reqs;                 // what the bypass calls ops with
+  std::atomic<uint64_t> calls{0};        // ops the bypass called (fs_call.h)
 };
 
 // Takes fs's op_lock when the file system is single-threaded; nothing otherwise.

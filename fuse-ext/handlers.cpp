@@ -19,6 +19,7 @@
 #include "kernel_view.h"
 #include "path_walk.h"
 #include "result.h"
+#include "xattr_absence.h"
 
 namespace finesse::server {
 
@@ -514,19 +515,6 @@ Result do_statfs(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
   return 0;
 }
 
-// getxattr of a POSIX ACL name the kernel hands the file system (wire::xattr_bit, learned
-// from its requests): the kernel turns ACLs into its own form, so only their absence is
-// answered here (as the kernel does: no value, or an empty one, is ENODATA), and only for
-// files and directories. (The security label goes as a user.* name does, without the
-// permission check: the VFS checks none for security.* and system.* reads.)
-Result absent_acl(ServeCtx &ctx, const WalkResult &w, const std::string &name) {
-  if (!S_ISREG(w.attr.st_mode) && !S_ISDIR(w.attr.st_mode)) return kToKernel;
-  size_t len = 0;
-  Result rc = fs_getxattr(ctx.call(), w.ino, name.c_str(), 0, nullptr, &len);
-  if (rc.is_error(ENODATA) || (rc.ok() && len == 0)) return -ENODATA;
-  return kToKernel;
-}
-
 Result do_xattr(ServeCtx &ctx, const Decoded &d, ReplyBuf &out, bool list) {
   uint32_t forwarded_bit = 0;
   const std::string name(list ? std::string_view() : d.name);
@@ -542,7 +530,13 @@ Result do_xattr(ServeCtx &ctx, const Decoded &d, ReplyBuf &out, bool list) {
   Result rc = find_file(ctx, d, spec_of(d, 0, !(d.req.flags & wire::kNoFollow)), &w);
   if (!rc.ok()) return rc;
   if (!w.exists) return -ENOENT;
-  if (forwarded_bit != 0 && forwarded_bit != wire::kXattrSelinux) return absent_acl(ctx, w, name);
+  // A POSIX ACL name the kernel hands the file system (wire::xattr_bit, learned from its
+  // requests): the kernel turns ACLs into its own form, so only their absence is answered
+  // here (absent_xattr). (The security label goes as a user.* name does, without the
+  // permission check: the VFS checks none for security.* and system.* reads.)
+  if (forwarded_bit != 0 && forwarded_bit != wire::kXattrSelinux)
+    return absent_xattr(ctx.call(), w.ino, w.attr.st_mode, forwarded_bit) ? Result(-ENODATA)
+                                                                          : Result(kToKernel);
   if (!list && forwarded_bit == 0) {
     // xattr_permission() for user.*: only files and directories, and read permission.
     if (!S_ISREG(w.attr.st_mode) && !S_ISDIR(w.attr.st_mode)) return -ENODATA;

@@ -48,6 +48,7 @@ CacheHit NodeCache::find(fuse_ino_t parent, std::string_view name, int64_t now_n
   hit.ino = it->second.ino;
   hit.attr = n->second.attr;
   hit.attr_fresh = n->second.attr_expiry > now_ns;
+  hit.attr_expiry = n->second.attr_expiry;
   if (pins != nullptr) {
     n->second.pins++;
     pins->nodes.push_back(hit.ino);
@@ -242,8 +243,10 @@ void NodeCache::expire_attr_locked(fuse_ino_t ino) {
 void NodeCache::invalidate_all_attrs() {
   std::lock_guard<std::mutex> g(mu_);
   bump_locked();
-  for (auto &[ino, n] : nodes_)
+  for (auto &[ino, n] : nodes_) {
     if (n.attr_expiry != 0) n.attr_expiry = 1;
+    n.listed_until = 0;
+  }
   clear_kernel_entries_locked();
 }
 
@@ -375,6 +378,18 @@ void NodeCache::erase_kernel_entries_naming_locked(fuse_ino_t ino) {
 bool NodeCache::holds(fuse_ino_t ino) const {
   std::lock_guard<std::mutex> g(mu_);
   return nodes_.count(ino) != 0;
+}
+
+void NodeCache::note_listed(fuse_ino_t ino, int64_t until_ns) {
+  std::lock_guard<std::mutex> g(mu_);
+  auto n = nodes_.find(ino);
+  if (n != nodes_.end()) n->second.listed_until = until_ns;
+}
+
+bool NodeCache::listed_recently(fuse_ino_t ino, int64_t now_ns) const {
+  std::lock_guard<std::mutex> g(mu_);
+  auto n = nodes_.find(ino);
+  return n != nodes_.end() && n->second.listed_until > now_ns;
 }
 
 uint64_t NodeCache::lookups_held() const {

@@ -57,6 +57,7 @@ struct CacheHit {
   fuse_ino_t ino = 0;
   struct stat attr {};
   bool attr_fresh = false;
+  int64_t attr_expiry = 0;  // now_ns() until which attr is fresh
 };
 
 // FINESSE_SERVER_CACHE_ENTRIES, but at most half the fds this process may open: a
@@ -123,6 +124,11 @@ class NodeCache {
 
   // Whether ino is a node of the cache (entries may be cached below it).
   bool holds(fuse_ino_t ino) const;
+  // A listing of directory ino with attributes filled the cache (readdirplus), whose entries
+  // stay fresh until until_ns: listings before then need no attributes of the file system
+  // (dir_listing.cpp). Forgotten with the node.
+  void note_listed(fuse_ino_t ino, int64_t until_ns);
+  bool listed_recently(fuse_ino_t ino, int64_t now_ns) const;
   uint64_t lookups_held() const;
   size_t size() const;
 
@@ -133,6 +139,7 @@ class NodeCache {
     uint64_t nlookup = 0;
     uint32_t refs = 0;  // dentries naming this node
     uint32_t pins = 0;  // requests using its number now
+    int64_t listed_until = 0;  // note_listed
     std::unordered_set<std::string> children;
   };
   struct Key;

@@ -29,6 +29,7 @@ struct MountFacts {
   uint64_t mnt_id = 0;                     // the mount's id (wire::kByNode checks an fd's)
 };
 
+class AbsentXattrMemo;
 class Listings;
 class ListingBudget;
 
@@ -45,6 +46,7 @@ struct ServeCtx {
   int pidfd = -1;               // the client's process (cred_watch.h), -1: unknown
   Listings *listings = nullptr;  // the client's kept directory listings (dir_listing.h)
   ListingBudget *listing_budget = nullptr;  // what all clients' kept listings may take
+  AbsentXattrMemo *absent_memo = nullptr;   // the file system's absent-xattr answers
 
   CallCtx call() const { return CallCtx{fs, creds, umask}; }
 };

@@ -486,6 +486,7 @@ void Server::tell_xattrs_forwarded() {
 }
 
 void Server::note_change() {
+  ext_.absent_memo.changed();
   std::shared_ptr<const ClientList> clients = published_.current();
   if (!clients) return;
   for (auto &c : *clients)
@@ -639,6 +640,7 @@ void Server::on_control(Client &c) {
     rep.stats.clients_total = k.clients_total;
     rep.stats.clients_active = k.clients_active;
     rep.stats.lookups_held = ext_.cache.lookups_held();
+    rep.stats.fs_calls = ext_.fs.calls.load(std::memory_order_relaxed);
   } else if (req.op == control::Op::kDetach && root) {
     std::vector<int> fds;
     for (auto &[fd, cl] : clients_)
@@ -774,6 +776,7 @@ void Server::serve_slot(Worker &w, Client &c, wire::Slot *s) {
     ctx.pidfd = c.cred_watch.pidfd;
     ctx.listings = &c.listings;
     ctx.listing_budget = &ext_.listing_budget;
+    ctx.absent_memo = &ext_.absent_memo;
     ctx.umask = d.req.umask & 0777;
     ReplyBuf out{&rep, reinterpret_cast<char *>(s->data) + sizeof(wire::Reply),
                  wire::kSlotDataSize - sizeof(wire::Reply)};

@@ -70,6 +70,8 @@ int stats(bool json) {
     if (json) {
       std::cout << (i ? "," : "") << "{\"mount\":\"" << a.entry.mount_path
                 << "\",\"mnt_id\":" << a.entry.mnt_id << ",\"kernel_ops\":" << a.stats.kernel_ops
+                << ",\"server_fs_calls\":" << a.stats.fs_calls
+                << ",\"server_answering\":" << (a.server_alive ? "true" : "false")
                 << ",\"bpf_counters\":" << (a.bpf_counters ? "true" : "false") << ",\"ops\":{";
       for (uint32_t op = 1; op < wire::kOpCount; op++)
         std::cout << (op > 1 ? "," : "") << "\"" << wire::op_name(static_cast<wire::Op>(op))
@@ -82,6 +84,8 @@ int stats(bool json) {
     }
     std::cout << a.entry.mount_path
               << "  (kernel requests seen by the file system: " << a.stats.kernel_ops
+              << "; calls of the server to it: " << a.stats.fs_calls
+              << (a.server_alive ? "" : "; the server is not answering: its counts are not shown")
               << (a.bpf_counters ? "" : "; BPF counters off: finesse-loader missed on") << ")\n";
     std::printf("  %-10s %12s %12s %12s %12s\n", "op", "bypassed", "fell-back", "server-fb",
                 "kernel(bpf)");

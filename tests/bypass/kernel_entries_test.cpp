@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -108,6 +109,42 @@ TEST_F(KernelEntries, ChangesInvalidateWhatTheKernelWasGiven) {
   struct stat k {};
   ASSERT_EQ(::lstat(file(4).c_str(), &k), 0);
   expect_same(st, k, file(4));
+}
+
+// A bypassed listing reads with readdirplus (each entry a lookup of the file system's, kept by
+// the server); listed again while those entries are fresh, the file system is asked for the
+// names only, and what it lists is what is there, a name made below it included.
+TEST_F(KernelEntries, ListedAgainWithoutAttributesWhileTheEntriesAreFresh) {
+  auto list = [&] {
+    DIR *d = finesse_opendir(fs_->path("d").c_str());
+    EXPECT_NE(d, nullptr);
+    EXPECT_EQ(finesse_last_route(), FINESSE_ROUTE_BYPASS);
+    std::vector<std::string> names;
+    if (d == nullptr) return names;
+    while (dirent *e = finesse_readdir(d)) names.push_back(e->d_name);
+    finesse_closedir(d);
+    return names;
+  };
+  EXPECT_EQ(list().size(), kFiles + 2u);
+  const uint64_t before = fs_->stats().fs_calls, held = fs_->stats().lookups_held;
+  EXPECT_EQ(list().size(), kFiles + 2u);
+  // opendir, readdir up to an empty reply, releasedir: no readdirplus, whose lookups the
+  // server would hold once more each.
+  EXPECT_LE(fs_->stats().fs_calls - before, 5u);
+  EXPECT_EQ(fs_->stats().lookups_held, held);
+  const int fd = open(src_.sub("d/below").c_str(), O_CREAT | O_WRONLY, 0644);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  std::vector<std::string> names = list();
+  EXPECT_EQ(names.size(), kFiles + 3u);
+  EXPECT_NE(std::find(names.begin(), names.end(), "below"), names.end());
+  for (int i = 0; i < kFiles; i++) {
+    struct stat b {
+    }, k{};
+    ASSERT_EQ(finesse_lstat(file(i).c_str(), &b), 0);
+    ASSERT_EQ(::lstat(file(i).c_str(), &k), 0);
+    expect_same(b, k, file(i));
+  }
 }
 
 // Names created through the kernel (create, mkdir, symlink) while clients are connected:

@@ -137,6 +137,37 @@ TEST_P(ListedXattrs, ChangesThroughEitherPathAreSeenAtOnce) {
   for (int i : {1, 2, 3, 4}) EXPECT_EQ(label_of(file(i)), kernel_label_of(file(i))) << i;
 }
 
+// A directory listed again while its entries are fresh: the file system is asked nothing per
+// entry (neither their nodes, which the server's cache holds, nor their xattrs, whose absence
+// it was told moments ago), until something changes, through either path.
+TEST_P(ListedXattrs, ListedAgainWithoutAskingTheFileSystemUntilAChange) {
+  list();
+  uint64_t before = fs_->stats().fs_calls;
+  list();
+  // opendir, readdir up to an empty reply, releasedir: nothing for the 22 entries.
+  EXPECT_LE(fs_->stats().fs_calls - before, 5u);
+  const uint64_t requests = getxattr_requests();
+  for (int i = 0; i < kFiles; i++) EXPECT_EQ(label_of(file(i)), kNoData) << i;
+  EXPECT_EQ(getxattr_requests(), requests) << "answered from the listing";
+  // A label set through the kernel path (memfs keeps ctime: only the change tells).
+  const std::string labelled(kLabel, sizeof(kLabel));
+  ASSERT_EQ(::lsetxattr(file(7).c_str(), kName, kLabel, sizeof(kLabel), 0), 0);
+  list();
+  EXPECT_EQ(label_of(file(7)), labelled);
+  // Removed through the kernel path by another process.
+  list();
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) _exit(::lremovexattr(file(7).c_str(), kName) == 0 ? 0 : 1);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_EQ(status, 0);
+  list();
+  before = getxattr_requests();
+  EXPECT_EQ(label_of(file(7)), kNoData);
+  EXPECT_EQ(getxattr_requests(), before) << "answered from the listing";
+}
+
 // A caller that may list a directory but not look its entries up (read without search
 // permission): the listing tells it nothing, and the label is refused as the kernel refuses it.
 TEST_P(ListedXattrs, NoAnswerWithoutSearchPermission) {

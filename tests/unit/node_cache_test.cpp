@@ -234,5 +234,26 @@ TEST(NodeCache, KernelEntriesGoWithTheirNameAndNode) {
   EXPECT_FALSE(c.find_kernel_entry(dir, "late", 2, &ino, &st));
 }
 
+// A listing with attributes is remembered for its directory until its entries' timeout, so
+// that listings before then ask the file system for no attributes; not past a forget or an
+// invalidation of every node.
+TEST(NodeCache, RecentListingsAreRememberedWithTheirDirectory) {
+  NodeCache c;
+  std::vector<Forget> f;
+  c.insert(FUSE_ROOT_ID, "d", entry(2, S_IFDIR | 0755), c.generation(), 1, &f);
+  EXPECT_FALSE(c.listed_recently(2, 1));
+  c.note_listed(2, 100);
+  EXPECT_TRUE(c.listed_recently(2, 99));
+  EXPECT_FALSE(c.listed_recently(2, 100));
+  c.note_listed(2, 100);
+  c.invalidate_all_attrs();
+  EXPECT_FALSE(c.listed_recently(2, 1));
+  c.note_listed(2, 100);
+  c.name_changed(FUSE_ROOT_ID, "d", &f);  // the directory's node is forgotten
+  EXPECT_FALSE(c.listed_recently(2, 1));
+  c.note_listed(3, 100);  // not a node of the cache: nothing kept
+  EXPECT_FALSE(c.listed_recently(3, 1));
+}
+
 }  // namespace
 }  // namespace finesse::server
