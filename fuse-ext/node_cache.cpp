@@ -132,10 +132,19 @@ void NodeCache::set_attr(fuse_ino_t ino, const struct stat &attr, double timeout
                          uint64_t gen_at_start, int64_t now_ns) {
   std::lock_guard<std::mutex> g(mu_);
   if (gen_at_start != gen_) return;
+  const int64_t expiry = std::max<int64_t>(1, expiry_after(now_ns, timeout));
   auto n = nodes_.find(ino);
-  if (n == nodes_.end()) return;
-  n->second.attr = attr;
-  n->second.attr_expiry = std::max<int64_t>(1, expiry_after(now_ns, timeout));
+  if (n != nodes_.end()) {
+    n->second.attr = attr;
+    n->second.attr_expiry = expiry;
+  }
+  auto k = kernel_entries_naming_.find(ino);
+  if (k == kernel_entries_naming_.end()) return;
+  for (const Key *key : k->second) {
+    KernelEntry &e = kernel_entries_.at(*key);
+    e.attr = attr;
+    e.attr_expiry = expiry;
+  }
 }
 
 void NodeCache::remove_dentry_locked(fuse_ino_t parent, const std::string &name,
@@ -225,7 +234,7 @@ void NodeCache::drop_entry_locked(fuse_ino_t parent, const std::string &name,
   remove_dentry_locked(parent, name, forgets);
   erase_kernel_entry_locked(parent, name);
   for (fuse_ino_t v : victims)
-    if (v != 0) erase_kernel_entries_naming_locked(v);
+    if (v != 0) expire_kernel_entries_naming_locked(v);
 }
 
 void NodeCache::invalidate_attr(fuse_ino_t ino) {
@@ -237,7 +246,7 @@ void NodeCache::invalidate_attr(fuse_ino_t ino) {
 void NodeCache::expire_attr_locked(fuse_ino_t ino) {
   auto n = nodes_.find(ino);
   if (n != nodes_.end() && n->second.attr_expiry != 0) n->second.attr_expiry = 1;
-  erase_kernel_entries_naming_locked(ino);
+  expire_kernel_entries_naming_locked(ino);
 }
 
 void NodeCache::invalidate_all_attrs() {
@@ -274,16 +283,17 @@ void NodeCache::flush(std::vector<Forget> *forgets) {
 void NodeCache::note_kernel_entry(fuse_ino_t parent, std::string_view name,
                                   const fuse_entry_param &e, uint64_t gen_at_start,
                                   int64_t now_ns) {
-  int64_t expiry =
-      std::min(expiry_after(now_ns, e.entry_timeout), expiry_after(now_ns, e.attr_timeout));
+  const int64_t expiry = expiry_after(now_ns, e.entry_timeout);
   if (e.ino == 0 || expiry == 0) return;  // nothing the kernel may use without asking
+  const int64_t attr_expiry = std::max<int64_t>(1, expiry_after(now_ns, e.attr_timeout));
   std::lock_guard<std::mutex> g(mu_);
   if (gen_at_start != gen_) return;  // something changed while the file system answered
   Key key{parent, std::string(name)};
   erase_kernel_entry_locked(parent, key.name);
   // Bounded like the dentries; a full table starts over (listings fill it in order).
   if (kernel_entries_.size() >= max_entries_) clear_kernel_entries_locked();
-  auto [it, added] = kernel_entries_.emplace(std::move(key), KernelEntry{e.ino, e.attr, expiry});
+  auto [it, added] =
+      kernel_entries_.emplace(std::move(key), KernelEntry{e.ino, e.attr, expiry, attr_expiry});
   (void)added;
   kernel_entries_in_[parent].insert(&it->first);
   kernel_entries_naming_[e.ino].insert(&it->first);
@@ -291,11 +301,17 @@ void NodeCache::note_kernel_entry(fuse_ino_t parent, std::string_view name,
 }
 
 bool NodeCache::find_kernel_entry(fuse_ino_t parent, std::string_view name, int64_t now_ns,
-                                  fuse_ino_t *ino, struct stat *attr, Pins *pins) {
+                                  fuse_ino_t *ino, struct stat *attr, Pins *pins,
+                                  bool *attr_fresh) {
   if (kernel_entry_count_.load(std::memory_order_relaxed) == 0) return false;
   std::lock_guard<std::mutex> g(mu_);
   auto it = kernel_entries_.find(Key{parent, std::string(name)});
   if (it == kernel_entries_.end() || it->second.expiry <= now_ns) return false;
+  const bool fresh = it->second.attr_expiry > now_ns;
+  if (attr_fresh != nullptr)
+    *attr_fresh = fresh;
+  else if (!fresh)
+    return false;
   *ino = it->second.ino;
   *attr = it->second.attr;
   if (pins != nullptr) {
@@ -364,15 +380,12 @@ void NodeCache::erase_kernel_entries_of_locked(fuse_ino_t ino) {
   for (const Key &k : keys) erase_kernel_entry_locked(k.parent, k.name);
 }
 
-// The kernel entries whose node is ino (not those lying in it: their attributes did not
-// change with the directory's).
-void NodeCache::erase_kernel_entries_naming_locked(fuse_ino_t ino) {
-  if (kernel_entries_.empty()) return;
+// The attributes of the kernel entries whose node is ino (not those lying in it: their
+// attributes did not change with the directory's).
+void NodeCache::expire_kernel_entries_naming_locked(fuse_ino_t ino) {
   auto it = kernel_entries_naming_.find(ino);
   if (it == kernel_entries_naming_.end()) return;
-  std::vector<Key> keys;
-  for (const Key *k : it->second) keys.push_back(*k);
-  for (const Key &k : keys) erase_kernel_entry_locked(k.parent, k.name);
+  for (const Key *k : it->second) kernel_entries_.at(*k).attr_expiry = 1;
 }
 
 bool NodeCache::holds(fuse_ino_t ino) const {

@@ -87,6 +87,8 @@ class NodeCache {
   // Ends a request's pins (emptying *pins): nodes that lost their last name meanwhile, and
   // kernel forgets that waited, are forgotten now (appended to forgets).
   void unpin(Pins *pins, std::vector<Forget> *forgets);
+  // The attributes the file system just gave for ino (the node's, and those of the kernel
+  // entries naming it), unless the generation moved since gen_at_start.
   void set_attr(fuse_ino_t ino, const struct stat &attr, double timeout, uint64_t gen_at_start,
                 int64_t now_ns);
 
@@ -104,16 +106,19 @@ class NodeCache {
   // Names the kernel was just given with their attributes (a readdirplus entry or a kernel
   // lookup reply, both holding the kernel's lookup, not the server's): enough to answer a
   // stat of the name as the kernel would answer it from its own cache until the entry's and
-  // the attributes' timeouts, never a node number to call the file system with. Invalidated
-  // with the dentry (drop_entry), the node's attributes (invalidate_attr; a change of the
-  // directory's own attributes leaves its entries alone) and the kernel's forget of either
-  // inode (forgotten). Kept only while the generation is gen_at_start.
+  // the attributes' timeouts, without a node number to call the file system with unless
+  // pinned (find_kernel_entry). The entry goes with the dentry (drop_entry) and the kernel's
+  // forget of either inode (forgotten); its attributes go stale with the node's
+  // (invalidate_attr; a change of the directory's own attributes leaves its entries alone)
+  // and are fresh again with set_attr. Kept only while the generation is gen_at_start.
   void note_kernel_entry(fuse_ino_t parent, std::string_view name, const fuse_entry_param &e,
                          uint64_t gen_at_start, int64_t now_ns);
-  // With pins: the node is pinned against the kernel's forget until the request ends, and
-  // its number may be passed to the file system meanwhile.
+  // The kernel's node for the name, and its attributes if fresh; without attr_fresh, only an
+  // entry with fresh attributes is found. With pins: the node is pinned against the kernel's
+  // forget until the request ends, and its number may be passed to the file system
+  // meanwhile (to refresh stale attributes).
   bool find_kernel_entry(fuse_ino_t parent, std::string_view name, int64_t now_ns, fuse_ino_t *ino,
-                         struct stat *attr, Pins *pins = nullptr);
+                         struct stat *attr, Pins *pins = nullptr, bool *attr_fresh = nullptr);
   // Pins the kernel's node ino against the kernel's forget until the request ends (its
   // forget then waits), whether or not the kernel still holds it: the caller checks that
   // after this (KernelView::known), so that a forget cannot slip in between.
@@ -172,7 +177,7 @@ class NodeCache {
   void drop_entry_locked(fuse_ino_t parent, const std::string &name, std::vector<Forget> *forgets);
   void erase_kernel_entry_locked(fuse_ino_t parent, const std::string &name);
   void erase_kernel_entries_of_locked(fuse_ino_t ino);
-  void erase_kernel_entries_naming_locked(fuse_ino_t ino);
+  void expire_kernel_entries_naming_locked(fuse_ino_t ino);
   void expire_attr_locked(fuse_ino_t ino);
   void clear_kernel_entries_locked();
 
@@ -186,7 +191,8 @@ class NodeCache {
   struct KernelEntry {
     fuse_ino_t ino;
     struct stat attr;
-    int64_t expiry;  // the earlier of the entry's and the attributes' expiry
+    int64_t expiry;       // the entry's (the name's)
+    int64_t attr_expiry;  // the attributes': 1 once they changed (a stat refreshes them)
   };
   std::unordered_map<Key, KernelEntry, KeyHash> kernel_entries_;
   // The kernel entries lying in a directory, and those naming a node (sets: a directory may

@@ -361,15 +361,19 @@ void t_release(fuse_req_t req, fuse_ino_t ino, fuse_file_info *fi) {
     ext().counters.kernel_ops++;
     return (void)fuse_reply_err(req, 0);
   }
-  // A file written through a cache may get its final size and times on release; one not
-  // written through the kernel path since its writable handles were opened keeps them.
-  const bool may_change = writable(fi) && ext().writers.released(ino);
+  // A file written through the kernel path since its writable handles were opened may change
+  // on release (clients hear of it: ChangeReplies). Its attributes are kept as the kernel
+  // keeps its own (fuse_flush invalidates them only with the writeback cache, whose dirty
+  // pages give the file its final size and times then; release not at all): a stat after
+  // the close needs no call of the file system on either path.
+  const bool written = writable(fi) && ext().writers.released(ino);
+  const bool attrs_may_change = written && (st().conn_want & FUSE_CAP_WRITEBACK_CACHE);
   mutation(
       req,
       [&] {
-        if (may_change) attr_changed(ino);
+        if (attrs_may_change) attr_changed(ino);
       },
-      [&] { st().ops.release(req, ino, fi); }, may_change);
+      [&] { st().ops.release(req, ino, fi); }, written);
 }
 
 // The names the kernel asks the file system for are the ones the bypass may answer.

@@ -36,30 +36,31 @@ Result may_search(ServeCtx &ctx, fuse_ino_t dir, struct stat *attr) {
 // Looks name up in dir: 0 with *e filled, -ENOENT, or another error.
 // *fresh: the attributes are current (just looked up, or cached and not expired); stale ones
 // must not decide anything (the kernel refreshes them first).
-// *kernel_entry (when not null): the answer may come from a kernel entry, and did.
+// *kernel_entry (when not null): the answer may come from a kernel entry, and did: the
+// kernel's node (pinned against its forget), with the entry's attributes if fresh (else
+// *fresh is false, and the caller refreshes them).
 Result lookup(ServeCtx &ctx, fuse_ino_t dir, std::string_view name, fuse_ino_t *ino,
               struct stat *attr, bool *fresh, bool *kernel_entry) {
   int64_t now = now_ns();
   CacheHit hit = ctx.cache->find(dir, name, now, &ctx.pins);
   if (hit.kind == CacheHit::kNegative) return -ENOENT;
-  if (hit.kind == CacheHit::kPositive &&
-      (hit.attr_fresh || kernel_entry == nullptr ||
-       !ctx.cache->find_kernel_entry(dir, name, now, ino, attr, &ctx.pins))) {
+  const bool positive = hit.kind == CacheHit::kPositive;
+  if (!(positive && hit.attr_fresh) && kernel_entry != nullptr) {
+    bool attr_fresh = false;
+    if (ctx.cache->find_kernel_entry(dir, name, now, ino, attr, &ctx.pins, &attr_fresh) &&
+        (attr_fresh || !positive)) {
+      *fresh = attr_fresh;
+      *kernel_entry = true;
+      return 0;
+    }
+  }
+  if (positive) {
     *ino = hit.ino;
     *attr = hit.attr;
     *fresh = hit.attr_fresh;
     return 0;
   }
   *fresh = true;
-  if (hit.kind == CacheHit::kPositive) {  // stale attributes, fresh ones the kernel was given
-    *kernel_entry = true;
-    return 0;
-  }
-  if (kernel_entry != nullptr &&
-      ctx.cache->find_kernel_entry(dir, name, now, ino, attr, &ctx.pins)) {
-    *kernel_entry = true;
-    return 0;
-  }
   std::string n(name);
   uint64_t gen = ctx.cache->generation();
   fuse_entry_param e{};

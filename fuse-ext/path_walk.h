@@ -24,8 +24,9 @@ struct WalkResult {
   fuse_ino_t ino = 0;
   struct stat attr {};             // of the final node when it exists (maybe stale)
   std::vector<fuse_ino_t> chain;   // directories from the root to parent, inclusive
-  // The final node came from a kernel entry (NodeCache::find_kernel_entry): attr is what the
-  // kernel holds, ino the kernel's node (pinned against its forget for the request).
+  // The final node came from a kernel entry (NodeCache::find_kernel_entry): ino is the
+  // kernel's node (pinned against its forget for the request), attr fresh (the entry's, or
+  // just read by that node).
   bool from_kernel_entry = false;
 };
 

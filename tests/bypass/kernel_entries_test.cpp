@@ -147,6 +147,42 @@ TEST_F(KernelEntries, ListedAgainWithoutAttributesWhileTheEntriesAreFresh) {
   }
 }
 
+// A file written through the kernel path: its attributes change, its name does not. A
+// bypassed stat then reads them by the kernel's node (no lookup of the server's own), once;
+// a change made through the bypass on the open file gives them fresh; the close keeps them
+// (as the kernel keeps its own without the writeback cache).
+TEST_F(KernelEntries, WrittenFilesAreStatedByTheKernelsNode) {
+  list_through_kernel();
+  struct stat st {};
+  ASSERT_EQ(finesse_lstat(file(0).c_str(), &st), 0);  // the server holds "d" from here on
+  const uint64_t held = fs_->stats().lookups_held;
+  for (int i = 1; i < kFiles; i++) {
+    int fd = ::open(file(i).c_str(), O_WRONLY | O_APPEND);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::write(fd, "more", 4), 4);
+    if (i % 2 == 0) {
+      ASSERT_EQ(finesse_fchmod(fd, 0600), 0);
+    }
+    ASSERT_EQ(::close(fd), 0);
+  }
+  uint64_t calls = fs_->stats().fs_calls;
+  for (int i = 1; i < kFiles; i++) {
+    struct stat b {
+    }, k{};
+    ASSERT_EQ(finesse_lstat(file(i).c_str(), &b), 0);
+    EXPECT_EQ(finesse_last_route(), FINESSE_ROUTE_BYPASS);
+    ASSERT_EQ(::lstat(file(i).c_str(), &k), 0);
+    expect_same(b, k, file(i));
+    EXPECT_EQ(b.st_size, 1 + i % 5 + 4) << file(i);
+  }
+  // One getattr for each file only written, none for those changed through the bypass since.
+  EXPECT_LE(fs_->stats().fs_calls - calls, static_cast<uint64_t>(kFiles / 2));
+  EXPECT_EQ(fs_->stats().lookups_held, held) << "no lookup of the server's own";
+  calls = fs_->stats().fs_calls;
+  for (int i = 1; i < kFiles; i++) ASSERT_EQ(finesse_lstat(file(i).c_str(), &st), 0);
+  EXPECT_EQ(fs_->stats().fs_calls, calls) << "fresh again";
+}
+
 // Names created through the kernel (create, mkdir, symlink) while clients are connected:
 // the entry the reply gave the kernel is recorded as a lookup's, so a bypassed stat of the
 // new name, and the unlink that often follows, need no lookup of the server's own.

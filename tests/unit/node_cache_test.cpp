@@ -220,8 +220,25 @@ TEST(NodeCache, KernelEntriesGoWithTheirNameAndNode) {
   c.name_changed(dir, name(8), &forgets);  // a sibling
   EXPECT_TRUE(c.find_kernel_entry(dir, name(7), 2, &ino, &st));
   EXPECT_FALSE(c.find_kernel_entry(dir, name(8), 2, &ino, &st));
-  c.invalidate_attr(107);  // the node's own attributes
+  c.invalidate_attr(107);  // the node's own attributes: stale, the name still the kernel's
   EXPECT_FALSE(c.find_kernel_entry(dir, name(7), 2, &ino, &st));
+  bool fresh = true;
+  ino = 0;
+  ASSERT_TRUE(c.find_kernel_entry(dir, name(7), 2, &ino, &st, nullptr, &fresh));
+  EXPECT_EQ(ino, 107u);
+  EXPECT_FALSE(fresh);
+  // Read again by the node: fresh, unless the generation moved meanwhile.
+  struct stat now = entry(107, S_IFREG | 0600).attr;
+  uint64_t before = c.generation();
+  c.invalidate_attr(5);
+  c.set_attr(107, now, 10, before, 3);
+  ASSERT_TRUE(c.find_kernel_entry(dir, name(7), 4, &ino, &st, nullptr, &fresh));
+  EXPECT_FALSE(fresh);
+  c.set_attr(107, now, 10, c.generation(), 3);
+  ASSERT_TRUE(c.find_kernel_entry(dir, name(7), 4, &ino, &st));
+  EXPECT_EQ(st.st_mode, S_IFREG | 0600u);
+  c.name_changed(dir, name(7), &forgets);  // the name goes, stale or not
+  EXPECT_FALSE(c.find_kernel_entry(dir, name(7), 4, &ino, &st, nullptr, &fresh));
   c.kernel_forgot(109, 1);  // the kernel forgot the node
   EXPECT_FALSE(c.find_kernel_entry(dir, name(9), 2, &ino, &st));
   EXPECT_TRUE(c.find_kernel_entry(dir, name(10), 2, &ino, &st));
