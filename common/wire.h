@@ -110,8 +110,9 @@ struct Request {
   uint64_t node;  // kByNode: the kernel's node id of the fd's file
   // readdir: 0 to list the directory (path[0], or the fd's node) from the file system's
   // offset `size`; else the listing an earlier reply named: its next entries (kRelease: none,
-  // the listing is given back). A first listing's `mode` holds kXattr* bits: ask the file
-  // system for those names of each entry with attributes (DirEntry::absent).
+  // the listing is given back). A first listing's `mode` holds kXattr* bits: which of those
+  // names each entry lacks (DirEntry::absent), as the file system answers (or answered
+  // moments ago: the server's memo).
   uint64_t stream;
 };
 
@@ -135,7 +136,8 @@ struct Reply {
   uint64_t node;
   uint64_t stream;
   // readdir with kXattr* bits asked: how long the entries' absent bits hold (the shortest
-  // attribute timeout the file system gave them; 0: none hold), counted from the request.
+  // time left of the attribute timeouts they were answered within; 0: none hold), counted
+  // from the request.
   uint64_t absent_valid_ns;
 };
 
@@ -148,7 +150,8 @@ struct DirEntry {
   uint16_t namelen;  // without the NUL
   uint8_t type;
   // kXattr* bits asked (Request::mode) for which the file system had no such attribute of the
-  // entry (ENODATA) when it was listed; the entry's type is `type` (not DT_UNKNOWN) when set.
+  // entry (ENODATA) when it was listed, or within the attribute timeout before; the entry's
+  // type is `type` (not DT_UNKNOWN) when set.
   uint8_t absent;
   uint8_t pad[4];
   char name[];

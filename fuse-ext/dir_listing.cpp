@@ -129,12 +129,13 @@ bool parse(ServeCtx &ctx, fuse_ino_t dir, const char *buf, size_t len, bool plus
     fuse_entry_param e{};
     bool have_node = false;  // e holds a lookup, which the cache is to keep
     bool cached = false;     // e is the cache's (pinned)
-    if (eo != nullptr && eo->nodeid != 0 && !is_dots(name)) {
+    const bool dots = is_dots(name);
+    if (eo != nullptr && eo->nodeid != 0 && !dots) {
       e = entry_of(*eo);
       have_node = true;
       const int64_t until = now_ns() + static_cast<int64_t>(e.attr_timeout * 1e9);
       if (*fresh_until == 0 || until < *fresh_until) *fresh_until = until;
-    } else if (eo == nullptr && absent_want != 0 && !is_dots(name)) {
+    } else if (eo == nullptr && absent_want != 0 && !dots) {
       // Plain readdir (a directory listed with attributes moments ago, a file system without
       // readdirplus, or past kPlusEntries): the xattrs need the entry's node and attributes,
       // fresh in the cache or given by a lookup as the kernel's stat would get them.

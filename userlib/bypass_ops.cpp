@@ -272,13 +272,15 @@ bool times_req(Call &c, const struct timespec times[2]) {
 bool xattr_req(Call &c, const char *name, size_t size) {
   // Other names: the kernel, but for the few it hands the file system as they are (which the
   // server tells: channel_call).
-  if (name == nullptr || (strncmp(name, "user.", 5) != 0 && wire::xattr_bit(name) == 0))
-    return false;
+  if (name == nullptr) return false;
+  const uint32_t bit = wire::xattr_bit(name);
+  if (strncmp(name, "user.", 5) != 0 && bit == 0) return false;
   size_t nlen = strnlen(name, wire::kNameMax + 1);
   if (nlen > wire::kNameMax) return false;
   c.req.size = size;
   c.s.name = name;
   c.s.name_len = nlen;
+  c.s.xattr_bit = bit;
   return true;
 }
 
@@ -597,7 +599,7 @@ Result b_getxattr(const char *path, const char *name, void *value, size_t size, 
   if (!resolve_target(AT_FDCWD, path, &t)) return kToKernel;
   // What the latest listing said (channel_known_absent). Not below a base the shim took
   // from its own caches: only the server checks that base.
-  const uint32_t bit = wire::xattr_bit(name);
+  const uint32_t bit = c.s.xattr_bit;
   if (bit != 0 && !t.cached_base && channel_known_absent(t.m, t.rel, t.rel_len, bit, !nofollow))
     return -ENODATA;
   set_path(c, 0, t);

@@ -179,9 +179,16 @@ bool recycle(Conn &c, uint64_t old_id, uint64_t mnt_id) {
   return true;
 }
 
-Conn *find_conn(uint64_t mnt_id) {
+// The entry of mnt_id, if it has one.
+Conn *conn_of(uint64_t mnt_id) {
   for (Conn &c : g_conns)
     if (c.mnt_id.load(std::memory_order_acquire) == mnt_id) return &c;
+  return nullptr;
+}
+
+// The entry of mnt_id, given one if it has none.
+Conn *find_conn(uint64_t mnt_id) {
+  if (Conn *c = conn_of(mnt_id)) return c;
   for (Conn &c : g_conns) {
     uint64_t zero = 0;
     if (c.mnt_id.compare_exchange_strong(zero, mnt_id)) return &c;
@@ -636,7 +643,7 @@ Result channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const 
   // An xattr name outside user.* that the kernel answers itself (a security module, its ACL
   // code) or was not seen handing to the file system yet: the kernel, without asking.
   if (op == wire::Op::kGetxattr) {
-    uint32_t bit = wire::xattr_bit(str.name);
+    const uint32_t bit = str.xattr_bit;
     if (bit != 0 &&
         !(wire::header_of(c->region)->xattrs_forwarded.load(std::memory_order_relaxed) & bit)) {
       release(*c);
@@ -782,9 +789,7 @@ Result channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const 
 bool channel_known_absent(const MountMatch &m, const char *rel, size_t rel_len, uint32_t bit,
                           bool follow) {
   if (tuning().disabled || !channel_in_owner_process()) return false;
-  Conn *c = nullptr;
-  for (Conn &e : g_conns)
-    if (e.mnt_id.load(std::memory_order_acquire) == m.mnt_id) c = &e;
+  Conn *c = conn_of(m.mnt_id);
   if (c == nullptr || !acquire_connected(*c, m, g_cred_gen.load(std::memory_order_acquire)))
     return false;
   AbsentXattrs::Mark now{c->serial,
@@ -799,10 +804,8 @@ bool channel_ever_connected() {
 }
 
 bool channel_kernel_caches_attrs(uint64_t mnt_id) {
-  for (Conn &c : g_conns)
-    if (c.mnt_id.load(std::memory_order_acquire) == mnt_id)
-      return c.kernel_caches_attrs.load(std::memory_order_relaxed);
-  return false;
+  const Conn *c = conn_of(mnt_id);
+  return c != nullptr && c->kernel_caches_attrs.load(std::memory_order_relaxed);
 }
 
 bool channel_kernel_caches_all_attrs() {

@@ -37,6 +37,7 @@ struct Strings {
   size_t len1 = 0;
   const char *name = nullptr;
   size_t name_len = 0;
+  uint32_t xattr_bit = 0;  // wire::xattr_bit(name), for a getxattr
 };
 
 // Sends one request and waits for its answer. Returns kToKernel (nothing happened: use the
