@@ -17,7 +17,7 @@
 namespace finesse::wire {
 
 constexpr uint32_t kMagic = 0x464e5345;  // "ESNF"
-constexpr uint32_t kVersion = 6;
+constexpr uint32_t kVersion = 7;
 constexpr uint32_t kSlotCount = 64;
 constexpr uint32_t kSlotSize = 16384;
 constexpr uint32_t kHeaderSize = 4096;
@@ -135,9 +135,9 @@ struct Reply {
   // for the entries that did not fit (0: kHintListEnd, or nothing more is kept).
   uint64_t node;
   uint64_t stream;
-  // readdir with kXattr* bits asked: how long the entries' absent bits hold (the shortest
-  // time left of the attribute timeouts they were answered within; 0: none hold), counted
-  // from the request.
+  // readdir with kXattr* bits or kListAttrs asked: how long the entries' absent bits and
+  // attributes hold (the shortest time left of the attribute timeouts they were answered
+  // within; 0: none hold), counted from the request.
   uint64_t absent_valid_ns;
 };
 
@@ -153,18 +153,30 @@ struct DirEntry {
   // entry (ENODATA) when it was listed, or within the attribute timeout before; the entry's
   // type is `type` (not DT_UNKNOWN) when set.
   uint8_t absent;
-  uint8_t pad[4];
+  uint8_t flags;  // kEntryAttr
+  uint8_t pad[3];
   char name[];
 };
-constexpr size_t dir_entry_size(size_t namelen) {
-  return (sizeof(DirEntry) + namelen + 1 + 7) & ~size_t{7};
+// DirEntry::flags: the entry's attributes (an Attr, fresh when listed) follow its name.
+constexpr uint8_t kEntryAttr = 1u << 0;
+constexpr size_t dir_entry_size(size_t namelen, bool attr = false) {
+  return ((sizeof(DirEntry) + namelen + 1 + 7) & ~size_t{7}) + (attr ? sizeof(Attr) : 0);
+}
+inline size_t entry_size(const DirEntry &e) {
+  return dir_entry_size(e.namelen, e.flags & kEntryAttr);
+}
+// The attributes an entry carries (kEntryAttr), or null.
+inline const Attr *entry_attr(const DirEntry &e) {
+  if (!(e.flags & kEntryAttr)) return nullptr;
+  return reinterpret_cast<const Attr *>(reinterpret_cast<const char *>(&e) +
+                                        dir_entry_size(e.namelen));
 }
 // The entry at *at among len bytes of entries, *at moved past it; null at the end or at an
 // entry that would overrun len.
 inline const DirEntry *next_dir_entry(const char *entries, size_t len, size_t *at) {
   if (*at > len || len - *at < sizeof(DirEntry)) return nullptr;
   auto *e = reinterpret_cast<const DirEntry *>(entries + *at);
-  const size_t sz = dir_entry_size(e->namelen);
+  const size_t sz = entry_size(*e);
   if (sz > len - *at) return nullptr;
   *at += sz;
   return e;
@@ -198,6 +210,9 @@ inline uint32_t xattr_bit(const char *name) {
   return 0;
 }
 constexpr uint32_t kXattrAll = kXattrSelinux | kXattrAclAccess | kXattrAclDefault;
+// readdir (a first listing's Request::mode): each entry's attributes, where the server has
+// them fresh (DirEntry::flags kEntryAttr), for the stats that follow a listing.
+constexpr uint32_t kListAttrs = 1u << 8;
 // The name of one kXattr* bit.
 inline const char *xattr_name(uint32_t bit) {
   switch (bit) {

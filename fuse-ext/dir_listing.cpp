@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "fs_call.h"
 #include "wire.h"
+#include "wire_attr.h"
 #include "xattr_absence.h"
 
 namespace finesse::server {
@@ -64,42 +65,54 @@ uint8_t absent_xattrs(ServeCtx &ctx, const fuse_entry_param &e, uint8_t d_type, 
                       int64_t *valid_ns) {
   if (IFTODT(e.attr.st_mode) != d_type || e.attr_timeout <= 0) return 0;
   uint8_t bits = 0;
-  if (ctx.absent_memo != nullptr && ctx.absent_memo->find(e.ino, e.attr, want, &bits, valid_ns))
+  int64_t memo_ns = 0;
+  if (ctx.absent_memo != nullptr && ctx.absent_memo->find(e.ino, e.attr, want, &bits, &memo_ns)) {
+    *valid_ns = std::min(*valid_ns, memo_ns);
     return bits;
+  }
   const uint64_t epoch = ctx.absent_memo != nullptr ? ctx.absent_memo->epoch() : 0;
   const int64_t asked_ns = now_ns();
   for (uint32_t bit : {wire::kXattrSelinux, wire::kXattrAclAccess, wire::kXattrAclDefault}) {
     if ((want & bit) && absent_xattr(ctx.call(), e.ino, e.attr.st_mode, bit)) bits |= bit;
   }
-  *valid_ns = static_cast<int64_t>(e.attr_timeout * 1e9);
+  const auto ttl_ns = static_cast<int64_t>(e.attr_timeout * 1e9);
   if (ctx.absent_memo != nullptr)
     ctx.absent_memo->record(e.ino, e.attr, static_cast<uint8_t>(want), bits, epoch,
-                            asked_ns + *valid_ns);
+                            asked_ns + ttl_ns);
   return bits;
 }
 
-void append(EntryBytes *out, const fuse_dirent &d, uint8_t absent) {
+// attr (optional): the entry's fresh attributes.
+void append(EntryBytes *out, const fuse_dirent &d, uint8_t absent, const struct stat *attr) {
   size_t at = out->size();
-  out->resize(at + wire::dir_entry_size(d.namelen));
+  out->resize(at + wire::dir_entry_size(d.namelen, attr != nullptr));
   auto *w = reinterpret_cast<wire::DirEntry *>(out->data() + at);
   w->ino = d.ino;
   w->off = d.off;
   w->namelen = static_cast<uint16_t>(d.namelen);
   w->type = static_cast<uint8_t>(d.type);
   w->absent = absent;
+  w->flags = attr != nullptr ? wire::kEntryAttr : 0;
   memset(w->pad, 0, sizeof(w->pad));
   memcpy(w->name, d.name, d.namelen);
   w->name[d.namelen] = '\0';
+  if (attr != nullptr) {
+    wire::Attr a{};
+    to_wire(*attr, &a);
+    memcpy(out->data() + at + wire::dir_entry_size(d.namelen), &a, sizeof(a));
+  }
 }
 
 // Appends the entries of one reply; *last_off gets the last one's offset, *count is raised
 // by the entries appended. False: a reply the kernel would reject (an entry overrunning it, a
 // name with '/' or NUL or too long). Every readdirplus entry holds a lookup, as the kernel
 // counts them (fuse_direntplus_link: none for "." and "..", nor for node 0): kept in the
-// cache, or forgotten at the request's end (pinned while their xattrs are asked).
+// cache, or forgotten at the request's end (pinned while their xattrs are asked). want:
+// the kXattr* bits and kListAttrs asked of each entry.
 bool parse(ServeCtx &ctx, fuse_ino_t dir, const char *buf, size_t len, bool plus, uint64_t gen,
-           uint32_t absent_want, EntryBytes *out, uint64_t *last_off, size_t *count,
+           uint32_t want, EntryBytes *out, uint64_t *last_off, size_t *count,
            uint64_t *absent_valid_ns, int64_t *fresh_until) {
+  const uint32_t absent_want = want & wire::kXattrAll;
   bool ok = true;
   while (len > 0) {
     const fuse_dirent *d;
@@ -135,10 +148,10 @@ bool parse(ServeCtx &ctx, fuse_ino_t dir, const char *buf, size_t len, bool plus
       have_node = true;
       const int64_t until = now_ns() + static_cast<int64_t>(e.attr_timeout * 1e9);
       if (*fresh_until == 0 || until < *fresh_until) *fresh_until = until;
-    } else if (eo == nullptr && absent_want != 0 && !dots) {
+    } else if (eo == nullptr && want != 0 && !dots) {
       // Plain readdir (a directory listed with attributes moments ago, a file system without
-      // readdirplus, or past kPlusEntries): the xattrs need the entry's node and attributes,
-      // fresh in the cache or given by a lookup as the kernel's stat would get them.
+      // readdirplus, or past kPlusEntries): the entry's node and attributes, fresh in the
+      // cache or given by a lookup as the kernel's stat would get them.
       const int64_t now = now_ns();
       CacheHit hit = ctx.cache->find(dir, name, now, &ctx.pins);
       if (hit.kind == CacheHit::kPositive && hit.attr_fresh) {
@@ -154,16 +167,20 @@ bool parse(ServeCtx &ctx, fuse_ino_t dir, const char *buf, size_t len, bool plus
     if (have_node)
       ctx.cache->insert(dir, name, e, gen, now_ns(), &ctx.forgets,
                         absent_want != 0 ? &ctx.pins : nullptr);
-    if (have_node || cached) {
-      int64_t valid_ns = 0;
+    // Attributes go with the entry only where they agree with its type and may be cached.
+    const bool usable =
+        (have_node || cached) && IFTODT(e.attr.st_mode) == d->type && e.attr_timeout > 0;
+    const bool with_attr = usable && (want & wire::kListAttrs);
+    if (usable) {
+      int64_t valid_ns = static_cast<int64_t>(e.attr_timeout * 1e9);
       if (absent_want != 0)
         absent = absent_xattrs(ctx, e, static_cast<uint8_t>(d->type), absent_want, &valid_ns);
-      if (absent != 0) {
+      if (absent != 0 || with_attr) {
         const auto ns = static_cast<uint64_t>(valid_ns);
         if (*absent_valid_ns == 0 || ns < *absent_valid_ns) *absent_valid_ns = ns;
       }
     }
-    append(out, *d, absent);
+    append(out, *d, absent, with_attr ? &e.attr : nullptr);
     ++*count;
     *last_off = d->off;
     buf += reclen;
@@ -174,8 +191,8 @@ bool parse(ServeCtx &ctx, fuse_ino_t dir, const char *buf, size_t len, bool plus
 
 }  // namespace
 
-Result read_directory(ServeCtx &ctx, fuse_ino_t dir, uint64_t off, uint32_t absent_want,
-                      EntryBytes *out, uint64_t *absent_valid_ns) {
+Result read_directory(ServeCtx &ctx, fuse_ino_t dir, uint64_t off, uint32_t want, EntryBytes *out,
+                      uint64_t *absent_valid_ns) {
   *absent_valid_ns = 0;
   // readdirplus only where its lookups can be kept: below a node of the cache (a directory
   // known only by the kernel's node would have them all forgotten at the request's end),
@@ -183,7 +200,7 @@ Result read_directory(ServeCtx &ctx, fuse_ino_t dir, uint64_t off, uint32_t abse
   // again while the entries of the last such listing are fresh in the cache: a readdirplus
   // costs the file system a lookup per entry, and the server a forget of each one it holds.
   const bool has_plus = ctx.fs->ops.readdirplus != nullptr &&
-                        (ctx.cache->holds(dir) || absent_want != 0) &&
+                        (ctx.cache->holds(dir) || want != 0) &&
                         !ctx.cache->listed_recently(dir, now_ns());
   if (!has_plus && ctx.fs->ops.readdir == nullptr) return kToKernel;
   fuse_file_info fi{};
@@ -202,8 +219,8 @@ Result read_directory(ServeCtx &ctx, fuse_ino_t dir, uint64_t off, uint32_t abse
                     buf.size(), &len);
     if (!rc.ok() || len == 0) break;
     size_t before = entries;
-    const uint32_t want = entries < kPlusEntries ? absent_want : 0;
-    if (!parse(ctx, dir, buf.data(), len, plus, gen, want, out, &off, &entries, absent_valid_ns,
+    const uint32_t asked = entries < kPlusEntries ? want : 0;
+    if (!parse(ctx, dir, buf.data(), len, plus, gen, asked, out, &off, &entries, absent_valid_ns,
                &fresh_until)) {
       rc = -EIO;
       break;
@@ -225,7 +242,7 @@ size_t copy_entries(const EntryBytes &bytes, size_t *pos, char *out, size_t cap)
   size_t n = 0;
   while (*pos < bytes.size()) {
     auto *e = reinterpret_cast<const wire::DirEntry *>(bytes.data() + *pos);
-    size_t sz = wire::dir_entry_size(e->namelen);
+    size_t sz = wire::entry_size(*e);
     if (n + sz > cap) break;
     memcpy(out + n, e, sz);
     n += sz;

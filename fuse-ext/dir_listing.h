@@ -25,13 +25,14 @@ using EntryBytes = std::vector<char>;
 
 // Reads directory dir (a node the request holds) from the file system's offset off to its
 // end: 0, -errno as the file system answered, or kToKernel (too large to keep, no
-// synthetic request free, a file system without readdir). With absent_want (wire::kXattr*
-// bits), each entry's node and attributes are taken from the readdirplus entry, the cache,
-// or a lookup, and the xattrs of absent_want it has none of (as the file system answered, or
-// the server's memo of its answers: xattr_absence.h) are set in its DirEntry::absent;
-// *absent_valid_ns gets how long those hold (the shortest of them; 0 if none).
-Result read_directory(ServeCtx &ctx, fuse_ino_t dir, uint64_t off, uint32_t absent_want,
-                      EntryBytes *out, uint64_t *absent_valid_ns);
+// synthetic request free, a file system without readdir). With want (wire::kXattr* bits,
+// wire::kListAttrs), each entry's node and attributes are taken from the readdirplus entry,
+// the cache, or a lookup; the xattrs of want it has none of (as the file system answered,
+// or the server's memo of its answers: xattr_absence.h) are set in its DirEntry::absent,
+// and with kListAttrs its attributes follow it (wire::kEntryAttr); *absent_valid_ns gets
+// how long those hold (the shortest of them; 0 if none).
+Result read_directory(ServeCtx &ctx, fuse_ino_t dir, uint64_t off, uint32_t want, EntryBytes *out,
+                      uint64_t *absent_valid_ns);
 
 // Copies the whole entries of bytes from *pos that fit in cap bytes to out, advancing *pos;
 // returns the bytes copied.

@@ -19,37 +19,12 @@
 #include "kernel_view.h"
 #include "path_walk.h"
 #include "result.h"
+#include "wire_attr.h"
 #include "xattr_absence.h"
 
 namespace finesse::server {
 
 namespace {
-
-// st_blksize as the kernel reports it (fs/fuse/inode.c): fuse_attr.blksize is 32 bits, a
-// power of two below it, or the super block's block size (a page) when it is 0.
-uint32_t kernel_blksize(blksize_t b) {
-  uint32_t v = static_cast<uint32_t>(b);
-  if (v == 0) return static_cast<uint32_t>(sysconf(_SC_PAGESIZE));
-  return 1u << (31 - __builtin_clz(v));
-}
-
-void to_wire(const struct stat &st, wire::Attr *a) {
-  a->ino = st.st_ino;
-  a->size = st.st_size;
-  a->blocks = st.st_blocks;
-  a->mode = st.st_mode;
-  a->nlink = st.st_nlink;
-  a->uid = st.st_uid;
-  a->gid = st.st_gid;
-  a->rdev = st.st_rdev;
-  a->blksize = kernel_blksize(st.st_blksize);
-  a->atime_sec = st.st_atim.tv_sec;
-  a->atime_nsec = st.st_atim.tv_nsec;
-  a->mtime_sec = st.st_mtim.tv_sec;
-  a->mtime_nsec = st.st_mtim.tv_nsec;
-  a->ctime_sec = st.st_ctim.tv_sec;
-  a->ctime_nsec = st.st_ctim.tv_nsec;
-}
 
 WalkSpec spec_of(const Decoded &d, int i, bool follow) {
   WalkSpec s;
@@ -588,19 +563,21 @@ Result do_readdir(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
   if (!w.exists) return -ENOENT;
   if (!S_ISDIR(w.attr.st_mode)) return -ENOTDIR;
   // The xattrs the client's process reads for every file it lists (`ls -l`), asked of each
-  // entry now: only names the bypass answers (the kernel hands them to the file system), and
-  // only for a caller that may look the entries up (search permission).
-  uint32_t absent_want = r.mode & wire::kXattrAll & ctx.kernel->xattrs_forwarded();
+  // entry now: only names the bypass answers (the kernel hands them to the file system); and
+  // the entries' attributes, for the stats that follow. Only for a caller that may look the
+  // entries up (search permission).
+  uint32_t want =
+      (r.mode & wire::kXattrAll & ctx.kernel->xattrs_forwarded()) | (r.mode & wire::kListAttrs);
   if (dp(ctx)) {
     // may_open()'s read permission, judged now for a listing by node too: an fd opened
     // without it (O_PATH) names the node as well.
     struct stat st = w.attr;
     if (!w.from_kernel_entry && !(rc = fresh_attr(ctx, w.ino, &st)).ok()) return rc;
     if (!(rc = check_permission(*ctx.creds, st, 4)).ok()) return rc;
-    if (check_permission(*ctx.creds, st, 1) != 0) absent_want = 0;
+    if (check_permission(*ctx.creds, st, 1) != 0) want = 0;
   }
   EntryBytes bytes;
-  rc = read_directory(ctx, w.ino, r.size, absent_want, &bytes, &out.rep->absent_valid_ns);
+  rc = read_directory(ctx, w.ino, r.size, want, &bytes, &out.rep->absent_valid_ns);
   if (!rc.ok()) return rc;
   to_wire(w.attr, &out.rep->attr);
   out.rep->node = w.ino;

@@ -27,15 +27,17 @@ bool AbsentXattrs::reserve_names(size_t more) {
   return true;
 }
 
-void AbsentXattrs::begin(const char *dir, size_t dir_len, Mark mark, int64_t expires_ns,
+bool AbsentXattrs::begin(const char *dir, size_t dir_len, Mark mark, int64_t expires_ns,
                          uint64_t stream, const char *entries, size_t len) {
   while (dir_len > 0 && dir[dir_len - 1] == '/') dir_len--;
-  if (dir_len >= sizeof(dir_) || !lock()) return;
+  if (dir_len >= sizeof(dir_) || !lock()) return false;
   valid_ = false;
+  bool any_absent = false;
   if (slots_ == nullptr) slots_ = static_cast<Slot *>(calloc(kSlots, sizeof(Slot)));
   if (slots_ != nullptr && reserve_names(1)) {
     memset(slots_, 0, kSlots * sizeof(Slot));
     used_ = 0;
+    attrs_used_ = 0;
     names_len_ = 1;  // offset 0 marks an empty slot
     memcpy(dir_, dir, dir_len);
     dir_len_ = dir_len;
@@ -43,9 +45,10 @@ void AbsentXattrs::begin(const char *dir, size_t dir_len, Mark mark, int64_t exp
     expires_ns_ = expires_ns;
     stream_ = stream;
     valid_ = true;
-    add_locked(entries, len);
+    any_absent = add_locked(entries, len);
   }
   unlock();
+  return any_absent;
 }
 
 void AbsentXattrs::more(uint64_t stream, const char *entries, size_t len) {
@@ -54,17 +57,30 @@ void AbsentXattrs::more(uint64_t stream, const char *entries, size_t len) {
   unlock();
 }
 
-void AbsentXattrs::add_locked(const char *entries, size_t len) {
+bool AbsentXattrs::add_locked(const char *entries, size_t len) {
+  bool any_absent = false;
   size_t at = 0;
   while (const wire::DirEntry *e = wire::next_dir_entry(entries, len, &at)) {
-    if (e->absent == 0 || used_ >= kSlots / 2 || !reserve_names(e->namelen)) continue;
+    const wire::Attr *a = wire::entry_attr(*e);
+    if (a != nullptr && attrs_ == nullptr)
+      attrs_ = static_cast<wire::Attr *>(malloc(kSlots / 2 * sizeof(wire::Attr)));
+    if (attrs_ == nullptr) a = nullptr;
+    any_absent |= e->absent != 0;
+    if ((e->absent == 0 && a == nullptr) || used_ >= kSlots / 2 || !reserve_names(e->namelen))
+      continue;
     uint32_t i = hash_of(e->name, e->namelen) & (kSlots - 1);
     while (slots_[i].name_off != 0) i = (i + 1) & (kSlots - 1);
     memcpy(names_ + names_len_, e->name, e->namelen);
-    slots_[i] = Slot{static_cast<uint32_t>(names_len_), e->namelen, e->absent, e->type};
+    uint32_t attr = 0;
+    if (a != nullptr) {
+      memcpy(&attrs_[attrs_used_], a, sizeof(*a));
+      attr = ++attrs_used_;
+    }
+    slots_[i] = Slot{static_cast<uint32_t>(names_len_), e->namelen, e->absent, e->type, attr};
     names_len_ += e->namelen;
     used_++;
   }
+  return any_absent;
 }
 
 bool AbsentXattrs::any_named(const char *entries, size_t len) {
@@ -77,25 +93,40 @@ bool AbsentXattrs::any_named(const char *entries, size_t len) {
   return false;
 }
 
-bool AbsentXattrs::absent(const char *rel, size_t rel_len, uint32_t bit, bool follow, Mark now_mark,
-                          int64_t now_ns) {
+const AbsentXattrs::Slot *AbsentXattrs::find_locked(const char *rel, size_t rel_len, Mark now_mark,
+                                                    int64_t now_ns) const {
   // rel = dir_ "/" name (or just name below the root).
   const char *slash = static_cast<const char *>(memrchr(rel, '/', rel_len));
   const size_t dir_len = slash == nullptr ? 0 : static_cast<size_t>(slash - rel);
   const char *name = slash == nullptr ? rel : slash + 1;
   const size_t name_len = rel_len - (name - rel);
-  if (name_len == 0 || !lock()) return false;
-  bool found = false;
-  if (valid_ && mark_ == now_mark && now_ns < expires_ns_ && dir_len == dir_len_ &&
-      memcmp(rel, dir_, dir_len) == 0) {
-    uint32_t i = hash_of(name, name_len) & (kSlots - 1);
-    for (; slots_[i].name_off != 0; i = (i + 1) & (kSlots - 1)) {
-      const Slot &s = slots_[i];
-      if (s.name_len != name_len || memcmp(names_ + s.name_off, name, name_len) != 0) continue;
-      found = (s.bits & bit) && (!follow || s.type == DT_REG || s.type == DT_DIR);
-      break;
-    }
+  if (name_len == 0 || !valid_ || !(mark_ == now_mark) || now_ns >= expires_ns_ ||
+      dir_len != dir_len_ || memcmp(rel, dir_, dir_len) != 0)
+    return nullptr;
+  for (uint32_t i = hash_of(name, name_len) & (kSlots - 1); slots_[i].name_off != 0;
+       i = (i + 1) & (kSlots - 1)) {
+    const Slot &s = slots_[i];
+    if (s.name_len == name_len && memcmp(names_ + s.name_off, name, name_len) == 0) return &s;
   }
+  return nullptr;
+}
+
+bool AbsentXattrs::absent(const char *rel, size_t rel_len, uint32_t bit, bool follow, Mark now_mark,
+                          int64_t now_ns) {
+  if (!lock()) return false;
+  const Slot *s = find_locked(rel, rel_len, now_mark, now_ns);
+  const bool found =
+      s != nullptr && (s->bits & bit) && (!follow || s->type == DT_REG || s->type == DT_DIR);
+  unlock();
+  return found;
+}
+
+bool AbsentXattrs::attr(const char *rel, size_t rel_len, bool follow, Mark now_mark, int64_t now_ns,
+                        wire::Attr *out) {
+  if (!lock()) return false;
+  const Slot *s = find_locked(rel, rel_len, now_mark, now_ns);
+  const bool found = s != nullptr && s->attr != 0 && !(follow && s->type == DT_LNK);
+  if (found) memcpy(out, &attrs_[s->attr - 1], sizeof(*out));
   unlock();
   return found;
 }

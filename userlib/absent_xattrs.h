@@ -1,7 +1,8 @@
 // What a listing said about the xattrs a process reads for every file it lists (`ls -l`: the
-// security label and the access ACL): the entries the file system had none of, kept for the
-// most recent listing of a connection, so that those getxattr calls are answered (ENODATA)
-// without a round trip. An answer holds while nothing changed through either path since the
+// security label and the access ACL): the entries the file system had none of, and the
+// entries' attributes, kept for the most recent listing of a connection, so that those
+// getxattr calls (ENODATA) and the stats that follow a listing are answered without a round
+// trip. An answer holds while nothing changed through either path since the
 // listing was asked for (RegionHeader::changes, and the connection it was read from) and for
 // no longer than the entries' attribute timeout (a change the server cannot see, made below
 // the file system, shows as late as a stale attribute in the kernel's cache would).
@@ -28,7 +29,8 @@ class AbsentXattrs {
   // A listing of directory dir (its path below the mount root, as sent) asked for when
   // changes read `mark`; its answers expire at expires_ns. stream: the number under which the
   // server keeps the rest of the listing (0: none); entries: the first reply's DirEntry list.
-  void begin(const char *dir, size_t dir_len, Mark mark, int64_t expires_ns, uint64_t stream,
+  // Whether an entry of it lacked any xattr.
+  bool begin(const char *dir, size_t dir_len, Mark mark, int64_t expires_ns, uint64_t stream,
              const char *entries, size_t len);
   // A later reply of listing `stream`: recorded if it is the one begun last.
   void more(uint64_t stream, const char *entries, size_t len);
@@ -36,6 +38,10 @@ class AbsentXattrs {
   // still holds now; follow: the call follows a symlink (only files and directories answer).
   bool absent(const char *rel, size_t rel_len, uint32_t bit, bool follow, Mark now_mark,
               int64_t now_ns);
+  // The attributes the listing gave the file at rel (wire::kEntryAttr), if that still holds
+  // now; follow: the call follows a symlink (a symlink's own attributes do not answer it).
+  bool attr(const char *rel, size_t rel_len, bool follow, Mark now_mark, int64_t now_ns,
+            wire::Attr *out);
   // Whether a reply's entries name anything but `.` and `..`.
   static bool any_named(const char *entries, size_t len);
 
@@ -45,12 +51,16 @@ class AbsentXattrs {
     uint16_t name_len;
     uint8_t bits;
     uint8_t type;
+    uint32_t attr;  // 1 + its index into attrs_; 0: none
   };
   static constexpr uint32_t kSlots = 8192;  // twice the entries with attributes a listing has
 
   bool lock() { return !busy_.exchange(true, std::memory_order_acquire); }
   void unlock() { busy_.store(false, std::memory_order_release); }
-  void add_locked(const char *entries, size_t len);
+  // Whether an entry lacked any xattr.
+  bool add_locked(const char *entries, size_t len);
+  // The slot of rel's name if rel lies in the listed directory and the listing holds now.
+  const Slot *find_locked(const char *rel, size_t rel_len, Mark now_mark, int64_t now_ns) const;
   bool reserve_names(size_t more);
 
   std::atomic<bool> busy_{false};
@@ -64,6 +74,8 @@ class AbsentXattrs {
   uint32_t used_ = 0;
   char *names_ = nullptr;
   size_t names_len_ = 0, names_cap_ = 0;
+  wire::Attr *attrs_ = nullptr;  // kSlots / 2, malloc'd on the first listing with attributes
+  uint32_t attrs_used_ = 0;
 };
 
 }  // namespace finesse::client

@@ -72,13 +72,19 @@ Result send(const Target &t, Op op, Call &c, bool mutation, char *data, size_t c
   return r;
 }
 
-// Single-path operation on (dirfd, path).
-Result one_path(int dirfd, const char *path, Op op, Call &c, bool mutation) {
+// Single-path operation on (dirfd, path). listed: a stat this process's latest listing may
+// answer (channel_listed_attr: c.rep.attr and c.facts as the server's reply would give them),
+// not below a base the shim took from its own caches (only the server checks that base).
+Result one_path(int dirfd, const char *path, Op op, Call &c, bool mutation, bool listed = false) {
   CallGuard g;
   Scratch *w = g.scratch();
   if (w == nullptr) return kToKernel;
   Target &t = w->target[0];
   if (!resolve_target(dirfd, path, &t)) return kToKernel;
+  if (listed && !t.cached_base &&
+      channel_listed_attr(t.m, t.rel, t.rel_len, !(c.req.flags & wire::kNoFollow), &c.rep.attr,
+                          &c.facts))
+    return 0;
   set_path(c, 0, t);
   return send(t, op, c, mutation, w->data, sizeof(w->data));
 }
@@ -101,7 +107,7 @@ Result b_fstatat(int dirfd, const char *path, struct stat *st, int flags) {
   if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT)) return kToKernel;  // AT_EMPTY_PATH...
   Call c;
   c.req.flags = (flags & AT_SYMLINK_NOFOLLOW) ? wire::kNoFollow : 0;
-  Result rc = one_path(dirfd, path, Op::kStat, c, false);
+  Result rc = one_path(dirfd, path, Op::kStat, c, false, /*listed=*/true);
   if (rc.ok()) fill_stat(c.rep.attr, c.facts, st);
   return rc;
 }
@@ -155,8 +161,9 @@ Result b_statx(int dirfd, const char *path, int flags, unsigned mask, struct sta
   if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE)) return kToKernel;
   Call c;
   c.req.flags = (flags & AT_SYMLINK_NOFOLLOW) ? wire::kNoFollow : 0;
-  if ((flags & AT_STATX_SYNC_TYPE) == AT_STATX_FORCE_SYNC) c.req.flags |= wire::kForceSync;
-  Result rc = one_path(dirfd, path, Op::kStat, c, false);
+  const bool force_sync = (flags & AT_STATX_SYNC_TYPE) == AT_STATX_FORCE_SYNC;
+  if (force_sync) c.req.flags |= wire::kForceSync;
+  Result rc = one_path(dirfd, path, Op::kStat, c, false, /*listed=*/!force_sync);
   if (!rc.ok()) return rc;
   const wire::Attr &a = c.rep.attr;
   const KernelFacts &f = c.facts;
@@ -462,7 +469,7 @@ bool entries_ok(const Listing &l) {
   while (at < l.len) {
     if (l.len - at < sizeof(wire::DirEntry)) return false;
     auto *e = reinterpret_cast<const wire::DirEntry *>(l.data + at);
-    size_t sz = wire::dir_entry_size(e->namelen);
+    size_t sz = wire::entry_size(*e);
     if (e->namelen == 0 || e->namelen > wire::kNameMax || sz > l.len - at ||
         e->name[e->namelen] != '\0')
       return false;

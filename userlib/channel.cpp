@@ -68,6 +68,9 @@ struct Conn {
   // the server which of its entries have none of them, kept in `absent`.
   std::atomic<uint32_t> xattrs_asked{0};
   std::atomic<uint32_t> fruitless_listings{0};  // in a row, whose entries all had them
+  // This process has stat'ed a path through the bypass: its listings ask for the entries'
+  // attributes too, kept in `absent` (the stats after a listing are answered from them).
+  std::atomic<bool> attrs_asked{false};
   AbsentXattrs absent;
 };
 
@@ -705,10 +708,14 @@ Result channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const 
   AbsentXattrs::Mark mark;
   int64_t asked_ns = 0;
   const bool first_listing = op == wire::Op::kReaddir && req.stream == 0 && str.len0 > 0;
-  if (first_listing && c->kernel_caches_attrs.load(std::memory_order_relaxed) &&
-      c->fruitless_listings.load(std::memory_order_relaxed) < kFruitlessListings) {
-    req.mode = c->xattrs_asked.load(std::memory_order_relaxed) &
-               hdr->xattrs_forwarded.load(std::memory_order_relaxed);
+  if (op == wire::Op::kStat && !(req.flags & (wire::kByFd | wire::kByNode)) &&
+      !c->attrs_asked.load(std::memory_order_relaxed))
+    c->attrs_asked.store(true, std::memory_order_relaxed);
+  if (first_listing && c->kernel_caches_attrs.load(std::memory_order_relaxed)) {
+    if (c->fruitless_listings.load(std::memory_order_relaxed) < kFruitlessListings)
+      req.mode = c->xattrs_asked.load(std::memory_order_relaxed) &
+                 hdr->xattrs_forwarded.load(std::memory_order_relaxed);
+    if (c->attrs_asked.load(std::memory_order_relaxed)) req.mode |= wire::kListAttrs;
     if (req.mode != 0) {
       mark = {c->serial, hdr->changes.load(std::memory_order_seq_cst)};
       asked_ns = now_ns();
@@ -753,13 +760,16 @@ Result channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const 
       if (n) memcpy(data, s->data + sizeof(wire::Reply), n);
       rep->data_len = static_cast<uint32_t>(n);
       if (op == wire::Op::kReaddir && result.rc() == 0) {
-        if (asked_ns != 0 && rep->absent_valid_ns != 0) {
-          c->absent.begin(str.path0, str.len0, mark,
-                          asked_ns + static_cast<int64_t>(rep->absent_valid_ns), rep->stream, data,
-                          n);
-          c->fruitless_listings.store(0, std::memory_order_relaxed);
-        } else if (asked_ns != 0 && AbsentXattrs::any_named(data, n)) {
-          c->fruitless_listings.fetch_add(1, std::memory_order_relaxed);
+        if (asked_ns != 0) {
+          const bool any_absent =
+              rep->absent_valid_ns != 0 &&
+              c->absent.begin(str.path0, str.len0, mark,
+                              asked_ns + static_cast<int64_t>(rep->absent_valid_ns), rep->stream,
+                              data, n);
+          if (any_absent)
+            c->fruitless_listings.store(0, std::memory_order_relaxed);
+          else if ((req.mode & wire::kXattrAll) && AbsentXattrs::any_named(data, n))
+            c->fruitless_listings.fetch_add(1, std::memory_order_relaxed);
         } else if (req.stream != 0) {
           c->absent.more(req.stream, data, n);
         }
@@ -801,6 +811,21 @@ bool channel_known_absent(const MountMatch &m, const char *rel, size_t rel_len, 
 
 bool channel_ever_connected() {
   return g_ever_connected.load(std::memory_order_relaxed);
+}
+
+bool channel_listed_attr(const MountMatch &m, const char *rel, size_t rel_len, bool follow,
+                         wire::Attr *attr, KernelFacts *facts) {
+  if (tuning().disabled || !channel_in_owner_process()) return false;
+  Conn *c = conn_of(m.mnt_id);
+  if (c == nullptr || !c->attrs_asked.load(std::memory_order_relaxed) ||
+      !acquire_connected(*c, m, g_cred_gen.load(std::memory_order_acquire)))
+    return false;
+  AbsentXattrs::Mark now{c->serial,
+                         wire::header_of(c->region)->changes.load(std::memory_order_seq_cst)};
+  const bool known = c->absent.attr(rel, rel_len, follow, now, now_ns(), attr);
+  if (known) *facts = c->facts;
+  release(*c);
+  return known;
 }
 
 bool channel_kernel_caches_attrs(uint64_t mnt_id) {

@@ -52,6 +52,12 @@ Result channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const 
 bool channel_known_absent(const MountMatch &m, const char *rel, size_t rel_len, uint32_t bit,
                           bool follow);
 
+// The attributes of the file at rel (below mount m's root) as this process's latest listing
+// of its directory gave them (wire::kEntryAttr), while they hold as channel_known_absent's
+// answers do; follow: the call follows a symlink. With them, the mount's facts.
+bool channel_listed_attr(const MountMatch &m, const char *rel, size_t rel_len, bool follow,
+                         wire::Attr *attr, KernelFacts *facts);
+
 // Credentials changed (set*id): every connection reconnects before its next request.
 void channel_credentials_changed();
 

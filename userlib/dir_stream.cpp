@@ -217,7 +217,7 @@ struct dirent64 *dir_next(DirStream *s, bool server_ok, bool *failed) {
   }
   if (s->pos >= s->l.len) return nullptr;
   auto *e = reinterpret_cast<const wire::DirEntry *>(s->l.data + s->pos);
-  s->pos += wire::dir_entry_size(e->namelen);
+  s->pos += wire::entry_size(*e);
   struct dirent64 &d = s->ent;
   d.d_ino = e->ino;
   d.d_off = static_cast<off64_t>(e->off);
@@ -241,7 +241,7 @@ void dir_seek(DirStream *s, long pos, bool server_ok) {
     // A cookie of this reply's entries: on from the entry after it.
     for (size_t at = 0; at < s->l.len;) {
       auto *e = reinterpret_cast<const wire::DirEntry *>(s->l.data + at);
-      at += wire::dir_entry_size(e->namelen);
+      at += wire::entry_size(*e);
       if (static_cast<long>(e->off) == pos) {
         s->pos = at;
         s->filepos = pos;

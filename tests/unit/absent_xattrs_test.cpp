@@ -104,5 +104,49 @@ TEST_F(AbsentXattrsTest, AHugeListingKeepsWhatFitsAndAnswersNothingWrong) {
   EXPECT_FALSE(absent("d/n10000", kXattrSelinux));
 }
 
+// Entries with attributes (wire::kEntryAttr): the attributes of the listed entries, while
+// mark and time hold; a symlink's own only for a call that does not follow it.
+TEST_F(AbsentXattrsTest, AnswersTheListedAttributes) {
+  std::vector<char> out;
+  auto add = [&](const std::string &name, uint8_t type, uint64_t ino, bool with_attr) {
+    size_t at = out.size();
+    out.resize(at + wire::dir_entry_size(name.size(), with_attr));
+    auto *w = reinterpret_cast<wire::DirEntry *>(out.data() + at);
+    w->ino = ino;
+    w->namelen = static_cast<uint16_t>(name.size());
+    w->type = type;
+    w->flags = with_attr ? wire::kEntryAttr : 0;
+    memcpy(w->name, name.c_str(), name.size() + 1);
+    if (with_attr) {
+      wire::Attr a{};
+      a.ino = ino;
+      a.size = ino * 10;
+      memcpy(out.data() + at + wire::dir_entry_size(name.size()), &a, sizeof(a));
+    }
+  };
+  add("f", DT_REG, 5, true);
+  add("n", DT_REG, 6, false);
+  add("l", DT_LNK, 7, true);
+  x_.begin("d", 1, {1, 7}, 1000, 0, out.data(), out.size());
+  wire::Attr a{};
+  auto attr = [&](const std::string &rel, bool follow = false, AbsentXattrs::Mark m = {1, 7},
+                  int64_t now = 100) {
+    return x_.attr(rel.data(), rel.size(), follow, m, now, &a);
+  };
+  ASSERT_TRUE(attr("d/f"));
+  EXPECT_EQ(a.ino, 5u);
+  EXPECT_EQ(a.size, 50u);
+  ASSERT_TRUE(attr("d/f", true));
+  EXPECT_FALSE(attr("d/n")) << "listed without attributes";
+  ASSERT_TRUE(attr("d/l"));
+  EXPECT_EQ(a.ino, 7u);
+  EXPECT_FALSE(attr("d/l", true)) << "following the link";
+  EXPECT_FALSE(attr("d/f", false, {1, 8})) << "a change since";
+  EXPECT_FALSE(attr("d/f", false, {2, 7})) << "another connection";
+  EXPECT_FALSE(attr("d/f", false, {1, 7}, 1000)) << "expired";
+  EXPECT_FALSE(attr("e/f")) << "another directory";
+  EXPECT_FALSE(absent("d/f", kXattrSelinux)) << "no absent bits";
+}
+
 }  // namespace
 }  // namespace finesse::client
