@@ -170,7 +170,9 @@ bool parse(ServeCtx &ctx, fuse_ino_t dir, const char *buf, size_t len, bool plus
     // Attributes go with the entry only where they agree with its type and may be cached.
     const bool usable =
         (have_node || cached) && IFTODT(e.attr.st_mode) == d->type && e.attr_timeout > 0;
-    const bool with_attr = usable && (want & wire::kListAttrs);
+    // (With the writeback cache the kernel keeps a regular file's size and times: do_stat.)
+    const bool with_attr = usable && (want & wire::kListAttrs) &&
+                           !(ctx.mount->writeback_cache && S_ISREG(e.attr.st_mode));
     if (usable) {
       int64_t valid_ns = static_cast<int64_t>(e.attr_timeout * 1e9);
       if (absent_want != 0)

@@ -576,6 +576,9 @@ Result do_readdir(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
     if (!(rc = check_permission(*ctx.creds, st, 4)).ok()) return rc;
     if (check_permission(*ctx.creds, st, 1) != 0) want = 0;
   }
+  // A mount below ours: a name in the listing may be its mount point, whose attributes and
+  // xattrs are the other file system's (stat asks the kernel then: walk_path).
+  if (!ctx.mount->nested.empty()) want = 0;
   EntryBytes bytes;
   rc = read_directory(ctx, w.ino, r.size, want, &bytes, &out.rep->absent_valid_ns);
   if (!rc.ok()) return rc;

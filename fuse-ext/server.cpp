@@ -161,9 +161,12 @@ void Server::refresh_mount() {
   v->mnt_id = own_mnt_id_;
   v->ok = mount_.found && mount_.mnt_id == own_mnt_id_ && !mount_.covered;
   const bool gone = !v->ok;
+  // A mount made (or gone) below ours changes what a name there shows.
+  const bool nested_changed = f.nested != nested_;
+  if (nested_changed) nested_ = f.nested;
   view_.publish(std::move(v));
   // Nor may clients answer from what listings told them (RegionHeader::changes).
-  if (gone) note_change();
+  if (gone || nested_changed) note_change();
 }
 
 // The mount as this thread last took it, taken again when it was replaced.

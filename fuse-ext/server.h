@@ -25,6 +25,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "client_conn.h"
@@ -159,8 +160,9 @@ class Server {
   int64_t next_poll_ns_ = 0;                    // when a busy leader looks at its sockets
   Published<ClientList> published_;
 
-  std::mutex mount_mu_;  // guards mount_, own_mnt_id_
+  std::mutex mount_mu_;  // guards mount_, own_mnt_id_, nested_
   MountInfo mount_;
+  std::unordered_set<std::string> nested_;  // the mounts below ours last seen
   uint64_t own_mnt_id_ = 0;
   Published<MountView> view_;
 

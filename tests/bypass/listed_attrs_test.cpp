@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -147,6 +148,30 @@ TEST_P(ListedAttrs, ChangesThroughEitherPathAreSeenAtOnce) {
   ASSERT_EQ(status, 0);
   expect_kernel_lstat(file(6));
   for (int i : {1, 2, 3, 5, 6}) expect_kernel_lstat(file(i));
+}
+
+// A file system mounted on a listed directory: its mount point's attributes (and xattrs) are
+// the other file system's, never the listing's, whether it was listed before the mount (once
+// the server has seen the mount: it watches mountinfo, a millisecond or so) or after.
+TEST_P(ListedAttrs, AMountPointIsNotAnsweredFromTheListing) {
+  const std::string sub = dir_ + "/sub";
+  for (bool listed_first : {true, false}) {
+    SCOPED_TRACE(listed_first);
+    if (listed_first) list();
+    ASSERT_EQ(::mount("none", sub.c_str(), "tmpfs", 0, "mode=0751"), 0) << strerror(errno);
+    std::this_thread::sleep_for(std::chrono::milliseconds(emulated() ? 1000 : 100));
+    if (!listed_first) list();
+    struct stat b {
+    }, k{};
+    const int rc = finesse_lstat(sub.c_str(), &b);
+    ASSERT_EQ(::lstat(sub.c_str(), &k), 0);
+    ASSERT_EQ(::umount2(sub.c_str(), MNT_DETACH), 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(emulated() ? 1000 : 100));
+    ASSERT_EQ(rc, 0);
+    EXPECT_EQ(b.st_mode, k.st_mode);
+    EXPECT_EQ(b.st_dev, k.st_dev);
+    EXPECT_EQ(k.st_mode & 07777, 0751u);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(All, ListedAttrs, ::testing::Values(FsKind::kMemfs, FsKind::kPassthrough),
