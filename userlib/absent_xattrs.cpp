@@ -38,6 +38,8 @@ bool AbsentXattrs::begin(const char *dir, size_t dir_len, Mark mark, int64_t exp
     memset(slots_, 0, kSlots * sizeof(Slot));
     used_ = 0;
     attrs_used_ = 0;
+    attr_hits_ = 0;
+    attrs_judged_ = false;
     names_len_ = 1;  // offset 0 marks an empty slot
     memcpy(dir_, dir, dir_len);
     dir_len_ = dir_len;
@@ -126,9 +128,41 @@ bool AbsentXattrs::attr(const char *rel, size_t rel_len, bool follow, Mark now_m
   if (!lock()) return false;
   const Slot *s = find_locked(rel, rel_len, now_mark, now_ns);
   const bool found = s != nullptr && s->attr != 0 && !(follow && s->type == DT_LNK);
-  if (found) memcpy(out, &attrs_[s->attr - 1], sizeof(*out));
+  if (found) {
+    memcpy(out, &attrs_[s->attr - 1], sizeof(*out));
+    attr_hits_++;
+  }
   unlock();
   return found;
+}
+
+void AbsentXattrs::note_listed_dir(const char *dir, size_t dir_len) {
+  while (dir_len > 0 && dir[dir_len - 1] == '/') dir_len--;
+  if (!lock()) return;
+  if (dir_len < sizeof(listed_dir_)) {
+    memcpy(listed_dir_, dir, dir_len);
+    listed_dir_len_ = dir_len;
+  } else {
+    listed_dir_len_ = SIZE_MAX;
+  }
+  unlock();
+}
+
+bool AbsentXattrs::in_listed_dir(const char *rel, size_t rel_len) {
+  const char *slash = static_cast<const char *>(memrchr(rel, '/', rel_len));
+  const size_t dir_len = slash == nullptr ? 0 : static_cast<size_t>(slash - rel);
+  if (!lock()) return false;
+  const bool in = dir_len == listed_dir_len_ && memcmp(rel, listed_dir_, dir_len) == 0;
+  unlock();
+  return in;
+}
+
+bool AbsentXattrs::attrs_went_unused() {
+  if (!lock()) return false;
+  const bool unused = valid_ && !attrs_judged_ && attrs_used_ > 0 && attr_hits_ == 0;
+  if (valid_ && attrs_used_ > 0) attrs_judged_ = true;
+  unlock();
+  return unused;
 }
 
 }  // namespace finesse::client

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 
 #include "wire.h"
 
@@ -45,6 +46,14 @@ class AbsentXattrs {
   // Whether a reply's entries name anything but `.` and `..`.
   static bool any_named(const char *entries, size_t len);
 
+  // Which directory this connection listed last (recorded or not), and whether rel lies in
+  // it: a stat there would have been answered had the listing carried attributes.
+  void note_listed_dir(const char *dir, size_t dir_len);
+  bool in_listed_dir(const char *rel, size_t rel_len);
+  // Whether the listing recorded last carried attributes and none answered a call; true
+  // once per listing.
+  bool attrs_went_unused();
+
  private:
   struct Slot {
     uint32_t name_off;  // into names_; 0: empty slot (names_ starts with one unused byte)
@@ -76,6 +85,10 @@ class AbsentXattrs {
   size_t names_len_ = 0, names_cap_ = 0;
   wire::Attr *attrs_ = nullptr;  // kSlots / 2, malloc'd on the first listing with attributes
   uint32_t attrs_used_ = 0;
+  uint32_t attr_hits_ = 0;  // calls the listing's attributes answered
+  bool attrs_judged_ = false;
+  char listed_dir_[wire::kPathMax];
+  size_t listed_dir_len_ = SIZE_MAX;  // none yet
 };
 
 }  // namespace finesse::client

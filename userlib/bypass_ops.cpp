@@ -81,10 +81,12 @@ Result one_path(int dirfd, const char *path, Op op, Call &c, bool mutation, bool
   if (w == nullptr) return kToKernel;
   Target &t = w->target[0];
   if (!resolve_target(dirfd, path, &t)) return kToKernel;
-  if (listed && !t.cached_base &&
-      channel_listed_attr(t.m, t.rel, t.rel_len, !(c.req.flags & wire::kNoFollow), &c.rep.attr,
-                          &c.facts))
-    return 0;
+  if (listed && !t.cached_base) {
+    if (channel_listed_attr(t.m, t.rel, t.rel_len, !(c.req.flags & wire::kNoFollow), &c.rep.attr,
+                            &c.facts))
+      return 0;
+    c.s.listable = true;
+  }
   set_path(c, 0, t);
   return send(t, op, c, mutation, w->data, sizeof(w->data));
 }

@@ -68,9 +68,11 @@ struct Conn {
   // the server which of its entries have none of them, kept in `absent`.
   std::atomic<uint32_t> xattrs_asked{0};
   std::atomic<uint32_t> fruitless_listings{0};  // in a row, whose entries all had them
-  // This process has stat'ed a path through the bypass: its listings ask for the entries'
-  // attributes too, kept in `absent` (the stats after a listing are answered from them).
-  std::atomic<bool> attrs_asked{false};
+  // Listings ask for the entries' attributes (kept in `absent`: the stats after a listing are
+  // answered from them) while this is above 0: set when a stat of a name in the directory
+  // listed last had to ask the server, lowered by each listing whose attributes answered
+  // nothing (a program that lists without stat'ing pays nothing for them).
+  std::atomic<int> attr_credit{0};
   AbsentXattrs absent;
 };
 
@@ -80,6 +82,9 @@ std::atomic<uint64_t> g_conn_serial{0};  // connections made by this process (Co
 // Listings that found every entry with the xattrs asked for (a file system that labels every
 // file): after this many in a row, a connection's listings stop asking.
 constexpr uint32_t kFruitlessListings = 2;
+// Listings in a row whose attributes answered nothing before a connection's listings stop
+// asking for them (Conn::attr_credit).
+constexpr int kAttrCredit = 2;
 std::atomic<int> g_umask{-1};
 pthread_once_t g_atfork_once = PTHREAD_ONCE_INIT;
 // Threads of this process spinning for an answer right now. Past tuning().client_spinners a
@@ -708,14 +713,15 @@ Result channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const 
   AbsentXattrs::Mark mark;
   int64_t asked_ns = 0;
   const bool first_listing = op == wire::Op::kReaddir && req.stream == 0 && str.len0 > 0;
-  if (op == wire::Op::kStat && !(req.flags & (wire::kByFd | wire::kByNode)) &&
-      !c->attrs_asked.load(std::memory_order_relaxed))
-    c->attrs_asked.store(true, std::memory_order_relaxed);
+  if (op == wire::Op::kStat && str.listable && c->absent.in_listed_dir(str.path0, str.len0))
+    c->attr_credit.store(kAttrCredit, std::memory_order_relaxed);
+  if (first_listing) c->absent.note_listed_dir(str.path0, str.len0);
   if (first_listing && c->kernel_caches_attrs.load(std::memory_order_relaxed)) {
     if (c->fruitless_listings.load(std::memory_order_relaxed) < kFruitlessListings)
       req.mode = c->xattrs_asked.load(std::memory_order_relaxed) &
                  hdr->xattrs_forwarded.load(std::memory_order_relaxed);
-    if (c->attrs_asked.load(std::memory_order_relaxed)) req.mode |= wire::kListAttrs;
+    if (c->absent.attrs_went_unused()) c->attr_credit.fetch_sub(1, std::memory_order_relaxed);
+    if (c->attr_credit.load(std::memory_order_relaxed) > 0) req.mode |= wire::kListAttrs;
     if (req.mode != 0) {
       mark = {c->serial, hdr->changes.load(std::memory_order_seq_cst)};
       asked_ns = now_ns();
@@ -817,8 +823,7 @@ bool channel_listed_attr(const MountMatch &m, const char *rel, size_t rel_len, b
                          wire::Attr *attr, KernelFacts *facts) {
   if (tuning().disabled || !channel_in_owner_process()) return false;
   Conn *c = conn_of(m.mnt_id);
-  if (c == nullptr || !c->attrs_asked.load(std::memory_order_relaxed) ||
-      !acquire_connected(*c, m, g_cred_gen.load(std::memory_order_acquire)))
+  if (c == nullptr || !acquire_connected(*c, m, g_cred_gen.load(std::memory_order_acquire)))
     return false;
   AbsentXattrs::Mark now{c->serial,
                          wire::header_of(c->region)->changes.load(std::memory_order_seq_cst)};

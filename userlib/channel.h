@@ -38,6 +38,7 @@ struct Strings {
   const char *name = nullptr;
   size_t name_len = 0;
   uint32_t xattr_bit = 0;  // wire::xattr_bit(name), for a getxattr
+  bool listable = false;   // a stat a listing's attributes could have answered
 };
 
 // Sends one request and waits for its answer. Returns kToKernel (nothing happened: use the
