@@ -52,6 +52,9 @@ class ListedAttrs : public ::testing::TestWithParam<FsKind> {
     }
     ASSERT_EQ(::mkdir((dir_ + "/sub").c_str(), 0700), 0);
     ASSERT_EQ(::symlink("f0", (dir_ + "/lnk").c_str()), 0);
+    // The kernel releases the written files after close() returns, each a change clients hear
+    // of: let those be done before listings are expected to hold.
+    std::this_thread::sleep_for(std::chrono::milliseconds(emulated() ? 500 : 50));
     // This process has listed the directory and stat'ed a name in it through the bypass: its
     // next listings ask for attributes.
     list();
