@@ -136,23 +136,20 @@ bool AbsentXattrs::attr(const char *rel, size_t rel_len, bool follow, Mark now_m
   return found;
 }
 
+// (A hash: a collision only makes the next listings ask for attributes.)
 void AbsentXattrs::note_listed_dir(const char *dir, size_t dir_len) {
   while (dir_len > 0 && dir[dir_len - 1] == '/') dir_len--;
   if (!lock()) return;
-  if (dir_len < sizeof(listed_dir_)) {
-    memcpy(listed_dir_, dir, dir_len);
-    listed_dir_len_ = dir_len;
-  } else {
-    listed_dir_len_ = SIZE_MAX;
-  }
+  listed_dir_hash_ = (uint64_t{hash_of(dir, dir_len)} << 32) | (dir_len + 1);
   unlock();
 }
 
 bool AbsentXattrs::in_listed_dir(const char *rel, size_t rel_len) {
   const char *slash = static_cast<const char *>(memrchr(rel, '/', rel_len));
   const size_t dir_len = slash == nullptr ? 0 : static_cast<size_t>(slash - rel);
+  const uint64_t h = (uint64_t{hash_of(rel, dir_len)} << 32) | (dir_len + 1);
   if (!lock()) return false;
-  const bool in = dir_len == listed_dir_len_ && memcmp(rel, listed_dir_, dir_len) == 0;
+  const bool in = listed_dir_hash_ == h;
   unlock();
   return in;
 }

@@ -13,7 +13,6 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 
 #include "wire.h"
 
@@ -74,7 +73,6 @@ class AbsentXattrs {
 
   std::atomic<bool> busy_{false};
   bool valid_ = false;
-  char dir_[wire::kPathMax];
   size_t dir_len_ = 0;
   Mark mark_;
   int64_t expires_ns_ = 0;
@@ -87,8 +85,10 @@ class AbsentXattrs {
   uint32_t attrs_used_ = 0;
   uint32_t attr_hits_ = 0;  // calls the listing's attributes answered
   bool attrs_judged_ = false;
-  char listed_dir_[wire::kPathMax];
-  size_t listed_dir_len_ = SIZE_MAX;  // none yet
+  uint64_t listed_dir_hash_ = 0;  // of the directory listed last (0: none yet)
+  // Last: a process that never lists does not touch its pages (these objects are static,
+  // one per mount, initialised when the shim is loaded).
+  char dir_[wire::kPathMax];
 };
 
 }  // namespace finesse::client
