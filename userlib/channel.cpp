@@ -802,35 +802,43 @@ Result channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const 
   return result;
 }
 
-bool channel_known_absent(const MountMatch &m, const char *rel, size_t rel_len, uint32_t bit,
-                          bool follow) {
+namespace {
+
+// Calls ask(conn, mark) on mount m's connection while it is held, with the mark its latest
+// listing's answers must still carry (AbsentXattrs); false without a connection.
+template <typename Ask>
+bool ask_listing(const MountMatch &m, Ask ask) {
   if (tuning().disabled || !channel_in_owner_process()) return false;
   Conn *c = conn_of(m.mnt_id);
   if (c == nullptr || !acquire_connected(*c, m, g_cred_gen.load(std::memory_order_acquire)))
     return false;
-  AbsentXattrs::Mark now{c->serial,
-                         wire::header_of(c->region)->changes.load(std::memory_order_seq_cst)};
-  bool known = c->absent.absent(rel, rel_len, bit, follow, now, now_ns());
+  const AbsentXattrs::Mark now{c->serial,
+                               wire::header_of(c->region)->changes.load(std::memory_order_seq_cst)};
+  const bool known = ask(*c, now);
   release(*c);
   return known;
 }
 
-bool channel_ever_connected() {
-  return g_ever_connected.load(std::memory_order_relaxed);
+}  // namespace
+
+bool channel_known_absent(const MountMatch &m, const char *rel, size_t rel_len, uint32_t bit,
+                          bool follow) {
+  return ask_listing(m, [&](Conn &c, AbsentXattrs::Mark now) {
+    return c.absent.absent(rel, rel_len, bit, follow, now, now_ns());
+  });
 }
 
 bool channel_listed_attr(const MountMatch &m, const char *rel, size_t rel_len, bool follow,
                          wire::Attr *attr, KernelFacts *facts) {
-  if (tuning().disabled || !channel_in_owner_process()) return false;
-  Conn *c = conn_of(m.mnt_id);
-  if (c == nullptr || !acquire_connected(*c, m, g_cred_gen.load(std::memory_order_acquire)))
-    return false;
-  AbsentXattrs::Mark now{c->serial,
-                         wire::header_of(c->region)->changes.load(std::memory_order_seq_cst)};
-  const bool known = c->absent.attr(rel, rel_len, follow, now, now_ns(), attr);
-  if (known) *facts = c->facts;
-  release(*c);
-  return known;
+  return ask_listing(m, [&](Conn &c, AbsentXattrs::Mark now) {
+    if (!c.absent.attr(rel, rel_len, follow, now, now_ns(), attr)) return false;
+    *facts = c.facts;
+    return true;
+  });
+}
+
+bool channel_ever_connected() {
+  return g_ever_connected.load(std::memory_order_relaxed);
 }
 
 bool channel_kernel_caches_attrs(uint64_t mnt_id) {
