@@ -143,16 +143,16 @@ bool parse(ServeCtx &ctx, fuse_ino_t dir, const char *buf, size_t len, bool plus
     bool have_node = false;  // e holds a lookup, which the cache is to keep
     bool cached = false;     // e is the cache's (pinned)
     const bool dots = is_dots(name);
+    const int64_t now = now_ns();
     if (eo != nullptr && eo->nodeid != 0 && !dots) {
       e = entry_of(*eo);
       have_node = true;
-      const int64_t until = now_ns() + static_cast<int64_t>(e.attr_timeout * 1e9);
+      const int64_t until = now + static_cast<int64_t>(e.attr_timeout * 1e9);
       if (*fresh_until == 0 || until < *fresh_until) *fresh_until = until;
     } else if (eo == nullptr && want != 0 && !dots) {
       // Plain readdir (a directory listed with attributes moments ago, a file system without
       // readdirplus, or past kPlusEntries): the entry's node and attributes, fresh in the
       // cache or given by a lookup as the kernel's stat would get them.
-      const int64_t now = now_ns();
       CacheHit hit = ctx.cache->find(dir, name, now, &ctx.pins);
       if (hit.kind == CacheHit::kPositive && hit.attr_fresh) {
         e.ino = hit.ino;
@@ -165,14 +165,13 @@ bool parse(ServeCtx &ctx, fuse_ino_t dir, const char *buf, size_t len, bool plus
       }
     }
     if (have_node)
-      ctx.cache->insert(dir, name, e, gen, now_ns(), &ctx.forgets,
+      ctx.cache->insert(dir, name, e, gen, now, &ctx.forgets,
                         absent_want != 0 ? &ctx.pins : nullptr);
     // Attributes go with the entry only where they agree with its type and may be cached.
     const bool usable =
         (have_node || cached) && IFTODT(e.attr.st_mode) == d->type && e.attr_timeout > 0;
-    // (With the writeback cache the kernel keeps a regular file's size and times: do_stat.)
     const bool with_attr = usable && (want & wire::kListAttrs) &&
-                           !(ctx.mount->writeback_cache && S_ISREG(e.attr.st_mode));
+                           !ctx.mount->kernel_owns_attrs(e.attr.st_mode);
     if (usable) {
       int64_t valid_ns = static_cast<int64_t>(e.attr_timeout * 1e9);
       if (absent_want != 0)

@@ -134,9 +134,7 @@ Result do_stat(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
   Result rc = find_file(ctx, d, spec, &w);
   if (!rc.ok()) return rc;
   if (!w.exists) return -ENOENT;
-  // With the writeback cache the kernel keeps a regular file's size and times over what the
-  // file system says (it may hold dirty pages the file system has not seen): ask it.
-  if (ctx.mount->writeback_cache && S_ISREG(w.attr.st_mode)) return kToKernel;
+  if (ctx.mount->kernel_owns_attrs(w.attr.st_mode)) return kToKernel;
   if (ctx.kernel->caches_attrs()) out.rep->hints |= wire::kHintKernelCachesAttrs;
   struct stat st = w.attr;
   if (w.from_kernel_entry) return to_wire(st, &out.rep->attr), 0;

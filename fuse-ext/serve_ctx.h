@@ -1,6 +1,8 @@
 // Everything a handler needs to serve one request for one client.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <memory>
 #include <string>
 #include <unordered_set>
@@ -27,6 +29,11 @@ struct MountFacts {
   std::unordered_set<std::string> nested;  // mount points below ours, relative paths
   bool noexec = false;                     // the mount point's noexec
   uint64_t mnt_id = 0;                     // the mount's id (wire::kByNode checks an fd's)
+
+  // Whether only the kernel knows a node of this mode's attributes: with the writeback cache
+  // it keeps a regular file's size and times over what the file system says (it may hold
+  // dirty pages the file system has not seen).
+  bool kernel_owns_attrs(mode_t mode) const { return writeback_cache && S_ISREG(mode); }
 };
 
 class AbsentXattrMemo;

@@ -14,6 +14,22 @@ uint32_t hash_of(const char *s, size_t n) {
   return h;
 }
 
+// rel = dir "/" name (or just name below the root): where its name starts, and the length
+// of its directory part.
+const char *name_in(const char *rel, size_t rel_len) {
+  const char *slash = static_cast<const char *>(memrchr(rel, '/', rel_len));
+  return slash == nullptr ? rel : slash + 1;
+}
+size_t dir_len_of(const char *rel, const char *name) {
+  return name == rel ? 0 : static_cast<size_t>(name - rel - 1);
+}
+
+// A directory as note_listed_dir remembers it (a hash: a collision only makes the next
+// listings ask for attributes).
+uint64_t dir_key(const char *dir, size_t dir_len) {
+  return (uint64_t{hash_of(dir, dir_len)} << 32) | (dir_len + 1);
+}
+
 }  // namespace
 
 bool AbsentXattrs::reserve_names(size_t more) {
@@ -97,10 +113,8 @@ bool AbsentXattrs::any_named(const char *entries, size_t len) {
 
 const AbsentXattrs::Slot *AbsentXattrs::find_locked(const char *rel, size_t rel_len, Mark now_mark,
                                                     int64_t now_ns) const {
-  // rel = dir_ "/" name (or just name below the root).
-  const char *slash = static_cast<const char *>(memrchr(rel, '/', rel_len));
-  const size_t dir_len = slash == nullptr ? 0 : static_cast<size_t>(slash - rel);
-  const char *name = slash == nullptr ? rel : slash + 1;
+  const char *name = name_in(rel, rel_len);
+  const size_t dir_len = dir_len_of(rel, name);
   const size_t name_len = rel_len - (name - rel);
   if (name_len == 0 || !valid_ || !(mark_ == now_mark) || now_ns >= expires_ns_ ||
       dir_len != dir_len_ || memcmp(rel, dir_, dir_len) != 0)
@@ -136,18 +150,15 @@ bool AbsentXattrs::attr(const char *rel, size_t rel_len, bool follow, Mark now_m
   return found;
 }
 
-// (A hash: a collision only makes the next listings ask for attributes.)
 void AbsentXattrs::note_listed_dir(const char *dir, size_t dir_len) {
   while (dir_len > 0 && dir[dir_len - 1] == '/') dir_len--;
   if (!lock()) return;
-  listed_dir_hash_ = (uint64_t{hash_of(dir, dir_len)} << 32) | (dir_len + 1);
+  listed_dir_hash_ = dir_key(dir, dir_len);
   unlock();
 }
 
 bool AbsentXattrs::in_listed_dir(const char *rel, size_t rel_len) {
-  const char *slash = static_cast<const char *>(memrchr(rel, '/', rel_len));
-  const size_t dir_len = slash == nullptr ? 0 : static_cast<size_t>(slash - rel);
-  const uint64_t h = (uint64_t{hash_of(rel, dir_len)} << 32) | (dir_len + 1);
+  const uint64_t h = dir_key(rel, dir_len_of(rel, name_in(rel, rel_len)));
   if (!lock()) return false;
   const bool in = listed_dir_hash_ == h;
   unlock();
