@@ -68,16 +68,26 @@ void expect_same(const struct stat &a, const struct stat &b, const std::string &
   EXPECT_EQ(a.st_mtim.tv_nsec, b.st_mtim.tv_nsec) << what;
 }
 
+// finesse_lstat of path equals the kernel's lstat (through the bypass, unless any_route); the
+// bypass's answer in *out.
+void expect_lstat_as_kernel(const std::string &path, struct stat *out = nullptr,
+                            bool any_route = false) {
+  struct stat b {
+  }, k{};
+  ASSERT_EQ(finesse_lstat(path.c_str(), &b), 0) << path;
+  if (!any_route) {
+    EXPECT_EQ(finesse_last_route(), FINESSE_ROUTE_BYPASS) << path;
+  }
+  ASSERT_EQ(::lstat(path.c_str(), &k), 0) << path;
+  expect_same(b, k, path);
+  if (out != nullptr) *out = b;
+}
+
 TEST_F(KernelEntries, ListedNamesAreAnsweredWithoutALookupOfTheServer) {
   list_through_kernel();
   const uint64_t held = fs_->stats().lookups_held;
   for (int i = 0; i < kFiles; i++) {
-    struct stat b {
-    }, k{};
-    ASSERT_EQ(finesse_lstat(file(i).c_str(), &b), 0);
-    EXPECT_EQ(finesse_last_route(), FINESSE_ROUTE_BYPASS);
-    ASSERT_EQ(::lstat(file(i).c_str(), &k), 0);
-    expect_same(b, k, file(i));
+    ASSERT_NO_FATAL_FAILURE(expect_lstat_as_kernel(file(i)));
   }
   // The server looked up "d" itself (a directory it walks through), none of the files.
   EXPECT_LE(fs_->stats().lookups_held - held, 1u);
@@ -140,11 +150,7 @@ TEST_F(KernelEntries, ListedAgainWithoutAttributesWhileTheEntriesAreFresh) {
   EXPECT_EQ(names.size(), kFiles + 3u);
   EXPECT_NE(std::find(names.begin(), names.end(), "below"), names.end());
   for (int i = 0; i < kFiles; i++) {
-    struct stat b {
-    }, k{};
-    ASSERT_EQ(finesse_lstat(file(i).c_str(), &b), 0);
-    ASSERT_EQ(::lstat(file(i).c_str(), &k), 0);
-    expect_same(b, k, file(i));
+    ASSERT_NO_FATAL_FAILURE(expect_lstat_as_kernel(file(i), nullptr, /*any_route=*/true));
   }
 }
 
@@ -173,12 +179,8 @@ TEST_F(KernelEntries, WrittenFilesAreStatedByTheKernelsNode) {
   std::this_thread::sleep_for(std::chrono::milliseconds(emulated() ? 500 : 50));
   uint64_t calls = fs_->stats().fs_calls;
   for (int i = 1; i < kFiles; i++) {
-    struct stat b {
-    }, k{};
-    ASSERT_EQ(finesse_lstat(file(i).c_str(), &b), 0);
-    EXPECT_EQ(finesse_last_route(), FINESSE_ROUTE_BYPASS);
-    ASSERT_EQ(::lstat(file(i).c_str(), &k), 0);
-    expect_same(b, k, file(i));
+    struct stat b {};
+    ASSERT_NO_FATAL_FAILURE(expect_lstat_as_kernel(file(i), &b));
     EXPECT_EQ(b.st_size, 1 + i % 5 + 4) << file(i);
   }
   // One getattr for each file only written, none for those a bypassed fchmod changed since
@@ -213,12 +215,7 @@ TEST_F(KernelEntries, CreatedNamesAreAnsweredWithoutALookupOfTheServer) {
     made.insert(made.end(), {f, dir, link});
   }
   for (const std::string &p : made) {
-    struct stat b {
-    }, k{};
-    ASSERT_EQ(finesse_lstat(p.c_str(), &b), 0) << p;
-    EXPECT_EQ(finesse_last_route(), FINESSE_ROUTE_BYPASS) << p;
-    ASSERT_EQ(::lstat(p.c_str(), &k), 0);
-    expect_same(b, k, p);
+    ASSERT_NO_FATAL_FAILURE(expect_lstat_as_kernel(p));
   }
   // Before: one lookup held per new name. A record is skipped when anything else moved the
   // cache's generation meanwhile (on a loaded machine, the previous create's invalidation
