@@ -695,30 +695,49 @@ class StuckSource {
     t.mountpoint = trap;
     stuck_ = std::make_unique<MountedFs>(t);
     ASSERT_EQ(kill(stuck_->daemon_pid(), SIGSTOP), 0);
+    ASSERT_EQ(pipe2(said_, O_CLOEXEC), 0);
     fflush(nullptr);
     walker_ = fork();
     if (walker_ == 0) {
-      finesse_stat(fs_.path("trap/x").c_str(), &st);  // blocks until the daemon runs again
-      _exit(finesse_last_route() == FINESSE_ROUTE_BYPASS ? 0 : 1);
+      int rc = finesse_stat(fs_.path("trap/x").c_str(), &st);  // blocks until the daemon runs again
+      int err = errno;
+      int route = finesse_last_route();
+      char line[96];
+      int n = snprintf(line, sizeof line, "stat rc %d errno %d route %d", rc, rc ? err : 0, route);
+      (void)!write(said_[1], line, static_cast<size_t>(n));
+      _exit(route == FINESSE_ROUTE_BYPASS ? 0 : 1);
     }
+    close(said_[1]);
+    said_[1] = -1;
   }
-  // Whether the walker is still inside its stat.
+  // Whether the walker is still inside its stat (if not, what() says how it ended).
   bool walker_stuck() {
-    int status;
-    return walker_ > 0 && waitpid(walker_, &status, WNOHANG) == 0;
+    if (walker_ <= 0) return false;
+    if (waitpid(walker_, &status_, WNOHANG) == 0) return true;
+    walker_ = -1;
+    return false;
   }
   // Lets the trap's daemon run again and reaps the walker: whether the walker's call was the
   // bypass's (the request that held a serving thread).
   bool release() {
     if (stuck_) kill(stuck_->daemon_pid(), SIGCONT);
-    int status = -1;
     if (walker_ > 0) {
-      EXPECT_EQ(waitpid(walker_, &status, 0), walker_);
+      EXPECT_EQ(waitpid(walker_, &status_, 0), walker_);
     }
     walker_ = -1;
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    return WIFEXITED(status_) && WEXITSTATUS(status_) == 0;
   }
-  ~StuckSource() { release(); }
+  // How the walker ended: its exit status and what its stat returned.
+  std::string what() {
+    char line[96] = {};
+    if (said_[0] >= 0 && read(said_[0], line, sizeof line - 1) > 0) said_text_ = line;
+    return "walker status " + std::to_string(status_) + ": " + said_text_;
+  }
+  ~StuckSource() {
+    release();
+    for (int fd : said_)
+      if (fd >= 0) close(fd);
+  }
 
   std::string dir() const { return fs_.path("good"); }
   AttachedFs &fs() { return fs_; }
@@ -727,6 +746,9 @@ class StuckSource {
   AttachedFs fs_;
   std::unique_ptr<MountedFs> stuck_;
   pid_t walker_ = -1;
+  int status_ = -1;
+  int said_[2] = {-1, -1};  // the walker's account of its stat
+  std::string said_text_;
 };
 
 // The slowest a call may be while another client's call is stuck: 50 ms. Under emulation
@@ -799,8 +821,10 @@ TEST(HostileSource, StuckFileSystemCallHoldsOnlyItsOwnRequest) {
   int late = run_late_client(s.dir(), LateExpect::kBypass);
   EXPECT_EQ(late, 0) << "a client that connected during the stall (1 wrong answer, 2 not "
                         "served by the bypass, 4 a call took 50 ms or more)";
-  EXPECT_TRUE(s.walker_stuck()) << "the walker's stat returned: no stuck call";
-  EXPECT_TRUE(s.release()) << "the walker's stat was not the bypass's";
+  const bool stuck = s.walker_stuck();
+  const bool bypassed = s.release();
+  EXPECT_TRUE(stuck) << "the walker's stat returned: no stuck call (" << s.what() << ")";
+  EXPECT_TRUE(bypassed) << "the walker's stat was not the bypass's (" << s.what() << ")";
   EXPECT_EQ(probe.wrong, 0);
   EXPECT_EQ(probe.bypassed, probe.calls) << "stats sent to the kernel while the walker was stuck";
   EXPECT_LT(probe.slowest_ns, latency_bound_ns()) << "a stat waited for the stuck call";
@@ -829,8 +853,10 @@ TEST(HostileSource, StuckCallOfTheOnlyServingThreadSendsOthersToTheKernel) {
   int late = run_late_client(s.dir(), LateExpect::kKernel);
   EXPECT_EQ(late, 0) << "a client that connected during the stall (1 wrong answer, 2 not "
                         "welcomed, 3 waited more than once)";
-  EXPECT_TRUE(s.walker_stuck()) << "the walker's stat returned: no stuck call";
-  EXPECT_TRUE(s.release()) << "the walker's stat was not the bypass's";
+  const bool stuck = s.walker_stuck();
+  const bool bypassed = s.release();
+  EXPECT_TRUE(stuck) << "the walker's stat returned: no stuck call (" << s.what() << ")";
+  EXPECT_TRUE(bypassed) << "the walker's stat was not the bypass's (" << s.what() << ")";
   EXPECT_EQ(g.wrong, 0);
   EXPECT_EQ(list_dir(s.dir()), expected_good_tree(3));
   EXPECT_EQ(g.bypassed, 0) << "served while the server was inside the hung call?";
