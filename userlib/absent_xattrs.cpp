@@ -43,8 +43,8 @@ bool AbsentXattrs::reserve_names(size_t more) {
   return true;
 }
 
-bool AbsentXattrs::begin(const char *dir, size_t dir_len, Mark mark, int64_t expires_ns,
-                         uint64_t stream, const char *entries, size_t len) {
+bool AbsentXattrs::begin(const char *dir, size_t dir_len, uint64_t dir_ino, Mark mark,
+                         int64_t expires_ns, uint64_t stream, const char *entries, size_t len) {
   while (dir_len > 0 && dir[dir_len - 1] == '/') dir_len--;
   if (dir_len >= sizeof(dir_) || !lock()) return false;
   valid_ = false;
@@ -59,6 +59,7 @@ bool AbsentXattrs::begin(const char *dir, size_t dir_len, Mark mark, int64_t exp
     names_len_ = 1;  // offset 0 marks an empty slot
     memcpy(dir_, dir, dir_len);
     dir_len_ = dir_len;
+    dir_ino_ = dir_ino;
     mark_ = mark;
     expires_ns_ = expires_ns;
     stream_ = stream;
@@ -137,10 +138,11 @@ bool AbsentXattrs::absent(const char *rel, size_t rel_len, uint32_t bit, bool fo
   return found;
 }
 
-bool AbsentXattrs::attr(const char *rel, size_t rel_len, bool follow, Mark now_mark, int64_t now_ns,
-                        wire::Attr *out) {
+bool AbsentXattrs::attr(const char *rel, size_t rel_len, bool follow, uint64_t dir_ino,
+                        Mark now_mark, int64_t now_ns, wire::Attr *out) {
   if (!lock()) return false;
-  const Slot *s = find_locked(rel, rel_len, now_mark, now_ns);
+  const Slot *s =
+      dir_ino == 0 || dir_ino == dir_ino_ ? find_locked(rel, rel_len, now_mark, now_ns) : nullptr;
   const bool found = s != nullptr && s->attr != 0 && !(follow && s->type == DT_LNK);
   if (found) {
     memcpy(out, &attrs_[s->attr - 1], sizeof(*out));

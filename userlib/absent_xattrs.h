@@ -26,12 +26,12 @@ class AbsentXattrs {
     bool operator==(const Mark &o) const { return conn == o.conn && changes == o.changes; }
   };
 
-  // A listing of directory dir (its path below the mount root, as sent) asked for when
-  // changes read `mark`; its answers expire at expires_ns. stream: the number under which the
-  // server keeps the rest of the listing (0: none); entries: the first reply's DirEntry list.
-  // Whether an entry of it lacked any xattr.
-  bool begin(const char *dir, size_t dir_len, Mark mark, int64_t expires_ns, uint64_t stream,
-             const char *entries, size_t len);
+  // A listing of directory dir (its path below the mount root, as sent; dir_ino: the inode
+  // number the server found there) asked for when changes read `mark`; its answers expire at
+  // expires_ns. stream: the number under which the server keeps the rest of the listing (0:
+  // none); entries: the first reply's DirEntry list. Whether an entry of it lacked any xattr.
+  bool begin(const char *dir, size_t dir_len, uint64_t dir_ino, Mark mark, int64_t expires_ns,
+             uint64_t stream, const char *entries, size_t len);
   // A later reply of listing `stream`: recorded if it is the one begun last.
   void more(uint64_t stream, const char *entries, size_t len);
   // Whether the file at rel (below the mount root) was listed without xattr `bit`, and that
@@ -40,8 +40,10 @@ class AbsentXattrs {
               int64_t now_ns);
   // The attributes the listing gave the file at rel (wire::kEntryAttr), if that still holds
   // now; follow: the call follows a symlink (a symlink's own attributes do not answer it).
-  bool attr(const char *rel, size_t rel_len, bool follow, Mark now_mark, int64_t now_ns,
-            wire::Attr *out);
+  // dir_ino: the inode number rel's directory must have had when listed (a base directory
+  // that a path of the caller's names: the listing must be of that very directory), 0: any.
+  bool attr(const char *rel, size_t rel_len, bool follow, uint64_t dir_ino, Mark now_mark,
+            int64_t now_ns, wire::Attr *out);
   // Whether a reply's entries name anything but `.` and `..`.
   static bool any_named(const char *entries, size_t len);
 
@@ -74,6 +76,7 @@ class AbsentXattrs {
   std::atomic<bool> busy_{false};
   bool valid_ = false;
   size_t dir_len_ = 0;
+  uint64_t dir_ino_ = 0;
   Mark mark_;
   int64_t expires_ns_ = 0;
   uint64_t stream_ = 0;

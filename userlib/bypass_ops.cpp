@@ -72,21 +72,32 @@ Result send(const Target &t, Op op, Call &c, bool mutation, char *data, size_t c
   return r;
 }
 
-// Single-path operation on (dirfd, path). listed: a stat this process's latest listing may
-// answer (channel_listed_attr: c.rep.attr and c.facts as the server's reply would give them),
-// not below a base the shim took from its own caches (only the server checks that base).
+// Whether path is one name directly in its base directory (not "." or "..").
+bool single_name(const char *path) {
+  return strchr(path, '/') == nullptr && strcmp(path, ".") != 0 && strcmp(path, "..") != 0;
+}
+
+// A stat this process's latest listing answers (channel_listed_attr: c.rep.attr and c.facts
+// as the server's reply would give them). Below a base the shim took from its own caches (a
+// dirfd, the cwd: `du` and `find` stat names through the directory fd they listed), only a
+// name directly in it, when the listing was of that very inode and the kernel says the base is
+// still that inode now (the shim's caches may be stale; the server would check by inode).
+bool answered_by_listing(int dirfd, const char *path, const Target &t, Call &c) {
+  const bool by_base = t.cached_base && single_name(path);
+  if (t.cached_base && !by_base) return false;
+  return channel_listed_attr(t.m, t.rel, t.rel_len, !(c.req.flags & wire::kNoFollow),
+                             by_base ? t.base_ino : 0, &c.rep.attr, &c.facts) &&
+         (!by_base || base_is_current(dirfd, t));
+}
+
+// Single-path operation on (dirfd, path); listed: a stat a listing may answer.
 Result one_path(int dirfd, const char *path, Op op, Call &c, bool mutation, bool listed = false) {
   CallGuard g;
   Scratch *w = g.scratch();
   if (w == nullptr) return kToKernel;
   Target &t = w->target[0];
   if (!resolve_target(dirfd, path, &t)) return kToKernel;
-  if (listed && !t.cached_base) {
-    if (channel_listed_attr(t.m, t.rel, t.rel_len, !(c.req.flags & wire::kNoFollow), &c.rep.attr,
-                            &c.facts))
-      return 0;
-    c.s.listable = true;
-  }
+  if (listed && answered_by_listing(dirfd, path, t, c)) return 0;
   set_path(c, 0, t);
   return send(t, op, c, mutation, w->data, sizeof(w->data));
 }

@@ -713,8 +713,6 @@ Result channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const 
   AbsentXattrs::Mark mark;
   int64_t asked_ns = 0;
   const bool first_listing = op == wire::Op::kReaddir && req.stream == 0 && str.len0 > 0;
-  if (op == wire::Op::kStat && str.listable && c->absent.in_listed_dir(str.path0, str.len0))
-    c->attr_credit.store(kAttrCredit, std::memory_order_relaxed);
   if (first_listing) c->absent.note_listed_dir(str.path0, str.len0);
   if (first_listing && c->kernel_caches_attrs.load(std::memory_order_relaxed)) {
     if (c->fruitless_listings.load(std::memory_order_relaxed) < kFruitlessListings)
@@ -769,7 +767,7 @@ Result channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const 
         if (asked_ns != 0) {
           const bool any_absent =
               rep->absent_valid_ns != 0 &&
-              c->absent.begin(str.path0, str.len0, mark,
+              c->absent.begin(str.path0, str.len0, rep->attr.ino, mark,
                               asked_ns + static_cast<int64_t>(rep->absent_valid_ns), rep->stream,
                               data, n);
           if (any_absent)
@@ -829,9 +827,13 @@ bool channel_known_absent(const MountMatch &m, const char *rel, size_t rel_len, 
 }
 
 bool channel_listed_attr(const MountMatch &m, const char *rel, size_t rel_len, bool follow,
-                         wire::Attr *attr, KernelFacts *facts) {
+                         uint64_t dir_ino, wire::Attr *attr, KernelFacts *facts) {
   return ask_listing(m, [&](Conn &c, AbsentXattrs::Mark now) {
-    if (!c.absent.attr(rel, rel_len, follow, now, now_ns(), attr)) return false;
+    if (!c.absent.attr(rel, rel_len, follow, dir_ino, now, now_ns(), attr)) {
+      if (c.absent.in_listed_dir(rel, rel_len))
+        c.attr_credit.store(kAttrCredit, std::memory_order_relaxed);
+      return false;
+    }
     *facts = c.facts;
     return true;
   });

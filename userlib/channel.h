@@ -38,7 +38,6 @@ struct Strings {
   const char *name = nullptr;
   size_t name_len = 0;
   uint32_t xattr_bit = 0;  // wire::xattr_bit(name), for a getxattr
-  bool listable = false;   // a stat a listing's attributes could have answered
 };
 
 // Sends one request and waits for its answer. Returns kToKernel (nothing happened: use the
@@ -55,9 +54,11 @@ bool channel_known_absent(const MountMatch &m, const char *rel, size_t rel_len, 
 
 // The attributes of the file at rel (below mount m's root) as this process's latest listing
 // of its directory gave them (wire::kEntryAttr), while they hold as channel_known_absent's
-// answers do; follow: the call follows a symlink. With them, the mount's facts.
+// answers do; follow: the call follows a symlink; dir_ino: as AbsentXattrs::attr. With them,
+// the mount's facts. A stat there that the listing could not answer makes the connection's
+// next listings ask for attributes (Conn::attr_credit), whichever route then serves it.
 bool channel_listed_attr(const MountMatch &m, const char *rel, size_t rel_len, bool follow,
-                         wire::Attr *attr, KernelFacts *facts);
+                         uint64_t dir_ino, wire::Attr *attr, KernelFacts *facts);
 
 // Credentials changed (set*id): every connection reconnects before its next request.
 void channel_credentials_changed();

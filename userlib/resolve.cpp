@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -53,11 +54,13 @@ bool resolve_target(int dirfd, const char *path, Target *t) {
   t->verify_ino = 0;
   t->cached_base = false;
   t->cwd_base = false;
+  t->base_ino = 0;
   if (path[0] != '/') {
     if (g_provider != nullptr) {
       if (!g_provider(dirfd, t->buf, wire::kPathMax, &base_ino, &base_mnt)) return false;
       t->cached_base = true;
       t->cwd_base = dirfd == AT_FDCWD;
+      t->base_ino = base_ino;
     } else if (!base_path(dirfd, t->buf, wire::kPathMax)) {
       return false;
     }
@@ -84,6 +87,15 @@ bool resolve_target(int dirfd, const char *path, Target *t) {
   }
   // A path that is too long as a whole is the kernel's to refuse.
   return t->rel_len < wire::kPathMax;
+}
+
+bool base_is_current(int dirfd, const Target &t) {
+  struct statx stx;
+  if (!t.cached_base || t.base_ino == 0 ||
+      syscall(SYS_statx, dirfd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_INO | STATX_MNT_ID,
+              &stx) != 0)
+    return false;
+  return (stx.stx_mask & STATX_MNT_ID) && stx.stx_mnt_id == t.m.mnt_id && stx.stx_ino == t.base_ino;
 }
 
 }  // namespace finesse::client

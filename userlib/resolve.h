@@ -21,6 +21,7 @@ struct Target {
   uint64_t verify_ino = 0;   // ...which must still have this inode number
   bool cached_base = false;  // the base came from a BaseProvider
   bool cwd_base = false;     // ...and is the cwd: verify_ino is set, the server checks it
+  uint64_t base_ino = 0;     // a cached base's inode number, as its provider recorded it
   char buf[2 * wire::kPathMax];
 };
 
@@ -37,5 +38,9 @@ void set_cwd_stale_hook(CwdStaleHook h);
 void cwd_base_refused();
 
 bool resolve_target(int dirfd, const char *path, Target *t);
+
+// Whether dirfd (AT_FDCWD: the cwd) is, as the kernel says now, t's cached base: that inode
+// on that mount. One statx that never asks the file system (AT_STATX_DONT_SYNC).
+bool base_is_current(int dirfd, const Target &t);
 
 }  // namespace finesse::client

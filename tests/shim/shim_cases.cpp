@@ -592,7 +592,8 @@ int case_stats(const char *n) {
 
 }  // namespace
 
-int case_dirs(const std::string &top);  // shim_dir_cases.cpp
+int case_dirs(const std::string &top);       // shim_dir_cases.cpp
+int case_listed_at(const std::string &top);  // shim_dir_cases.cpp
 
 int main(int argc, char **argv) {
   if (argc < 3) return 2;
@@ -620,5 +621,6 @@ int main(int argc, char **argv) {
   if (c == "start-threads") return case_start_threads();
   if (c == "stats") return case_stats(arg);
   if (c == "dirs") return case_dirs(g_dir);
+  if (c == "listed-at") return case_listed_at(g_dir);
   return 2;
 }

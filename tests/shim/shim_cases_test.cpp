@@ -115,6 +115,27 @@ TEST_P(ShimCases, DirectoryStreams) {
   EXPECT_EQ(describe_tree(a_), describe_tree(b_));
 }
 
+// Issue 16: `du`'s stats through the dirfd it listed are answered from that listing (at most
+// the first stat, which makes the listings ask for attributes, a followed symlink, a missing
+// name and the ones after each change reach the server), as the kernel answers them.
+TEST_P(ShimCases, StatsThroughTheListedDirfdAreAnsweredFromTheListing) {
+  const auto stat_op = static_cast<size_t>(wire::Op::kStat);
+  auto stat_requests = [&] {
+    control::Stats s = fs_->stats();
+    return s.served[stat_op] + s.fallback[stat_op];
+  };
+  const uint64_t before = stat_requests();
+  Runs r = run_twins(*fs_, "listed-at", a_, b_);
+  const uint64_t asked = stat_requests() - before;
+  expect_same(r);
+  EXPECT_NE(r.kernel.out.find("f3: mode=100644 nlink=1 size=4"), std::string::npos) << r.kernel.out;
+  EXPECT_NE(r.kernel.out.find("renamed-away f2: mode=100644 nlink=1 size=3"), std::string::npos)
+      << r.kernel.out;
+  EXPECT_NE(r.kernel.out.find("f1 after chmod: mode=100600"), std::string::npos) << r.kernel.out;
+  // 23 stats after the second listing; without it answering, 23 requests more.
+  EXPECT_LE(asked, 10u) << r.shim.out;
+}
+
 TEST_P(ShimCases, AtCallsWithDirfds) {
   Runs r = run_twins(*fs_, "at", a_, b_);
   expect_same(r);

@@ -244,3 +244,89 @@ int case_dirs(const std::string &top) {
   }
   return 0;
 }
+
+namespace {
+
+// fts's way (du, find): a directory opened, listed through fdopendir, its fd dup'ed for the
+// stats that follow and the stream closed. Returns the dup.
+int list_as_fts(const std::string &dir) {
+  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return -1;
+  DIR *d = fdopendir(fd);
+  if (d == nullptr) {
+    close(fd);
+    return -1;
+  }
+  while (readdir(d) != nullptr) {
+  }
+  int keep = fcntl(dirfd(d), F_DUPFD_CLOEXEC, 3);
+  closedir(d);
+  return keep;
+}
+
+void show_at(const std::string &what, int dirfd, const char *name, int flags) {
+  struct stat st;
+  if (fstatat(dirfd, name, &st, flags) != 0) {
+    printf("%s: errno=%d\n", what.c_str(), errno);
+    return;
+  }
+  printf("%s: mode=%o nlink=%lu size=%lld\n", what.c_str(), st.st_mode,
+         static_cast<unsigned long>(S_ISDIR(st.st_mode) ? 0 : st.st_nlink),
+         static_cast<long long>(S_ISDIR(st.st_mode) ? 0 : st.st_size));
+}
+
+void write_file(const std::string &p, int bytes) {
+  int fd = open(p.c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0644);
+  if (fd < 0) return;
+  if (write(fd, "0123456789", static_cast<size_t>(bytes)) != bytes) perror("write");
+  close(fd);
+}
+
+}  // namespace
+
+// finesse-shim-cases listed-at DIR: stats of names through the dirfd a listing was read
+// from, as du's fts makes them (the shim answers them from that listing: the test counts the
+// server's stat requests), and what they must never be answered from: a listing of another
+// directory that now has the listed one's path.
+int case_listed_at(const std::string &top) {
+  const std::string dir = top + "/la", old = top + "/la-old";
+  mkdir(dir.c_str(), 0755);
+  for (int i = 0; i < 20; i++) write_file(dir + "/f" + std::to_string(i), 1 + i % 4);
+  mkdir((dir + "/sub").c_str(), 0700);
+  if (symlink("f0", (dir + "/lnk").c_str()) != 0) perror("symlink");
+  usleep(50 * 1000);  // the kernel's releases of the written files are changes: let them be
+  // A stat in the directory listed that the listing could not answer: the next listing of
+  // this process asks for the entries' attributes.
+  int keep = list_as_fts(dir);
+  show_at("first f0", keep, "f0", AT_SYMLINK_NOFOLLOW);
+  close(keep);
+  keep = list_as_fts(dir);
+  for (int i = 0; i < 20; i++) {
+    const std::string n = "f" + std::to_string(i);
+    show_at(n, keep, n.c_str(), AT_SYMLINK_NOFOLLOW);
+  }
+  show_at("sub", keep, "sub", AT_SYMLINK_NOFOLLOW);
+  show_at("lnk", keep, "lnk", AT_SYMLINK_NOFOLLOW);
+  show_at("lnk followed", keep, "lnk", 0);
+  show_at("none", keep, "none", AT_SYMLINK_NOFOLLOW);
+  // A change through the kernel path after the listing.
+  if (chmod((dir + "/f1").c_str(), 0600) != 0) perror("chmod");
+  show_at("f1 after chmod", keep, "f1", AT_SYMLINK_NOFOLLOW);
+  close(keep);
+  // The listed directory renamed away, another made at its path and listed by path: the dirfd
+  // still names the first one, whose f2 has 3 bytes.
+  keep = list_as_fts(dir);
+  if (rename(dir.c_str(), old.c_str()) != 0) perror("rename");
+  mkdir(dir.c_str(), 0755);
+  write_file(dir + "/f2", 7);
+  usleep(50 * 1000);
+  if (DIR *d = opendir(dir.c_str())) {
+    while (readdir(d) != nullptr) {
+    }
+    closedir(d);
+  }
+  show_at("renamed-away f2", keep, "f2", AT_SYMLINK_NOFOLLOW);
+  show_at("new f2", AT_FDCWD, (dir + "/f2").c_str(), AT_SYMLINK_NOFOLLOW);
+  close(keep);
+  return 0;
+}

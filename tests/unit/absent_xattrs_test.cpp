@@ -54,7 +54,7 @@ TEST_F(AbsentXattrsTest, AnswersTheListedEntriesWhileMarkAndTimeHold) {
                         {"h", DT_REG, 0},
                         {"l", DT_LNK, kXattrSelinux},
                         {"s", DT_DIR, kXattrAclAccess}});
-  x_.begin("a/b/", 4, {1, 7}, 1000, 55, first.data(), first.size());
+  x_.begin("a/b/", 4, 30, {1, 7}, 1000, 55, first.data(), first.size());
   EXPECT_TRUE(absent("a/b/f", kXattrSelinux));
   EXPECT_TRUE(absent("a/b/f", kXattrAclAccess, true));
   EXPECT_TRUE(absent("a/b/g", kXattrSelinux));
@@ -79,7 +79,7 @@ TEST_F(AbsentXattrsTest, AnswersTheListedEntriesWhileMarkAndTimeHold) {
   x_.more(55, more.data(), more.size());
   EXPECT_TRUE(absent("a/b/m", kXattrSelinux));
   // A new listing replaces it; the root's entries have no directory part.
-  x_.begin("", 0, {1, 9}, 1000, 0, first.data(), first.size());
+  x_.begin("", 0, 1, {1, 9}, 1000, 0, first.data(), first.size());
   EXPECT_FALSE(absent("a/b/f", kXattrSelinux, false, {1, 9}));
   EXPECT_TRUE(absent("f", kXattrSelinux, false, {1, 9}));
 }
@@ -96,7 +96,7 @@ TEST_F(AbsentXattrsTest, AHugeListingKeepsWhatFitsAndAnswersNothingWrong) {
   std::vector<E> es;
   for (int i = 0; i < 10000; i++) es.push_back({"n" + std::to_string(i), DT_REG, kXattrSelinux});
   auto bytes = entries(es);
-  x_.begin("d", 1, {1, 7}, 1000, 0, bytes.data(), bytes.size());
+  x_.begin("d", 1, 40, {1, 7}, 1000, 0, bytes.data(), bytes.size());
   int known = 0;
   for (int i = 0; i < 10000; i++) known += absent("d/n" + std::to_string(i), kXattrSelinux);
   EXPECT_GE(known, 4096);
@@ -127,11 +127,11 @@ TEST_F(AbsentXattrsTest, AnswersTheListedAttributes) {
   add("f", DT_REG, 5, true);
   add("n", DT_REG, 6, false);
   add("l", DT_LNK, 7, true);
-  x_.begin("d", 1, {1, 7}, 1000, 0, out.data(), out.size());
+  x_.begin("d", 1, 40, {1, 7}, 1000, 0, out.data(), out.size());
   wire::Attr a{};
   auto attr = [&](const std::string &rel, bool follow = false, AbsentXattrs::Mark m = {1, 7},
-                  int64_t now = 100) {
-    return x_.attr(rel.data(), rel.size(), follow, m, now, &a);
+                  int64_t now = 100, uint64_t dir_ino = 0) {
+    return x_.attr(rel.data(), rel.size(), follow, dir_ino, m, now, &a);
   };
   ASSERT_TRUE(attr("d/f"));
   EXPECT_EQ(a.ino, 5u);
@@ -145,6 +145,9 @@ TEST_F(AbsentXattrsTest, AnswersTheListedAttributes) {
   EXPECT_FALSE(attr("d/f", false, {2, 7})) << "another connection";
   EXPECT_FALSE(attr("d/f", false, {1, 7}, 1000)) << "expired";
   EXPECT_FALSE(attr("e/f")) << "another directory";
+  // Through a base directory the caller names by fd: only a listing of that very inode.
+  EXPECT_TRUE(attr("d/f", false, {1, 7}, 100, 40)) << "the listed directory's inode";
+  EXPECT_FALSE(attr("d/f", false, {1, 7}, 100, 41)) << "another directory at that path";
   EXPECT_FALSE(absent("d/f", kXattrSelinux)) << "no absent bits";
 }
 
