@@ -46,6 +46,7 @@ struct Stats {
   uint64_t clients_active;
   uint64_t lookups_held;  // lookups the server holds on the file system (balanced by forget)
   uint64_t fs_calls;      // calls the server made to the file system's ops for clients
+  uint64_t wakeups;       // times the server's leading thread woke from sleep
 };
 
 struct Reply {

@@ -14,6 +14,7 @@ struct Counters {
   std::atomic<uint64_t> kernel_ops{0};
   std::atomic<uint64_t> clients_total{0};
   std::atomic<uint64_t> clients_active{0};
+  std::atomic<uint64_t> wakeups{0};  // the leading serving thread's wake-ups from sleep
 };
 
 }  // namespace finesse::server

@@ -333,6 +333,7 @@ void Server::lead(Worker &w) {
     while (n == 0 && !spinning) n = poll_events(-1, true);
     if (n < 0) return;
     if (!spinning) {
+      ext_.counters.wakeups.fetch_add(1, std::memory_order_relaxed);
       leader_asleep_since_.store(0, std::memory_order_relaxed);
       // The watcher sleeps until we wake (kWatcherDeepNs): wake it.
       std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -644,6 +645,7 @@ void Server::on_control(Client &c) {
     rep.stats.clients_active = k.clients_active;
     rep.stats.lookups_held = ext_.cache.lookups_held();
     rep.stats.fs_calls = ext_.fs.calls.load(std::memory_order_relaxed);
+    rep.stats.wakeups = k.wakeups;
   } else if (req.op == control::Op::kDetach && root) {
     std::vector<int> fds;
     for (auto &[fd, cl] : clients_)

@@ -71,6 +71,7 @@ int stats(bool json) {
       std::cout << (i ? "," : "") << "{\"mount\":\"" << a.entry.mount_path
                 << "\",\"mnt_id\":" << a.entry.mnt_id << ",\"kernel_ops\":" << a.stats.kernel_ops
                 << ",\"server_fs_calls\":" << a.stats.fs_calls
+                << ",\"server_wakeups\":" << a.stats.wakeups
                 << ",\"server_answering\":" << (a.server_alive ? "true" : "false")
                 << ",\"bpf_counters\":" << (a.bpf_counters ? "true" : "false") << ",\"ops\":{";
       for (uint32_t op = 1; op < wire::kOpCount; op++)
@@ -85,6 +86,7 @@ int stats(bool json) {
     std::cout << a.entry.mount_path
               << "  (kernel requests seen by the file system: " << a.stats.kernel_ops
               << "; calls of the server to it: " << a.stats.fs_calls
+              << "; server wake-ups: " << a.stats.wakeups
               << (a.server_alive ? "" : "; the server is not answering: its counts are not shown")
               << (a.bpf_counters ? "" : "; BPF counters off: finesse-loader missed on") << ")\n";
     std::printf("  %-10s %12s %12s %12s %12s\n", "op", "bypassed", "fell-back", "server-fb",

@@ -800,6 +800,15 @@ Result channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const 
   return result;
 }
 
+void channel_expect_call(const MountMatch &m) {
+  if (tuning().disabled || !channel_in_owner_process()) return;
+  Conn *c = conn_of(m.mnt_id);
+  if (c == nullptr || !acquire_connected(*c, m, g_cred_gen.load(std::memory_order_acquire))) return;
+  if (wire::header_of(c->region)->server_idle.load(std::memory_order_seq_cst))
+    kick(*c, /*for_request=*/false);
+  release(*c);
+}
+
 namespace {
 
 // Calls ask(conn, mark) on mount m's connection while it is held, with the mark its latest

@@ -60,6 +60,11 @@ bool channel_known_absent(const MountMatch &m, const char *rel, size_t rel_len, 
 bool channel_listed_attr(const MountMatch &m, const char *rel, size_t rel_len, bool follow,
                          uint64_t dir_ino, wire::Attr *attr, KernelFacts *facts);
 
+// A call to mount m's server is expected within microseconds (a directory being opened is
+// listed next): a sleeping server is woken now, so that its wake-up overlaps the kernel's
+// work before the call instead of delaying the call. Never connects, never waits.
+void channel_expect_call(const MountMatch &m);
+
 // Credentials changed (set*id): every connection reconnects before its next request.
 void channel_credentials_changed();
 

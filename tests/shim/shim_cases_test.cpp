@@ -136,6 +136,18 @@ TEST_P(ShimCases, StatsThroughTheListedDirfdAreAnsweredFromTheListing) {
   EXPECT_LE(asked, 10u) << r.shim.out;
 }
 
+// A directory opened with O_DIRECTORY on an attached mount is mostly listed next (fts, find,
+// du): the shim wakes a sleeping server at the open, so that its wake-up overlaps the kernel's
+// OPENDIR instead of delaying the listing.
+TEST_P(ShimCases, OpeningADirectoryWakesTheServer) {
+  const uint64_t before = fs_->stats().wakeups;
+  Runs r = run_twins(*fs_, "dir-opens", a_, b_);
+  const uint64_t woken = fs_->stats().wakeups - before;
+  expect_same(r);
+  EXPECT_NE(r.kernel.out.find("opened 10"), std::string::npos) << r.kernel.out;
+  EXPECT_GE(woken, 10u) << "the opens did not wake the sleeping server";
+}
+
 TEST_P(ShimCases, AtCallsWithDirfds) {
   Runs r = run_twins(*fs_, "at", a_, b_);
   expect_same(r);

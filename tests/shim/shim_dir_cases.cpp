@@ -284,6 +284,23 @@ void write_file(const std::string &p, int bytes) {
 
 }  // namespace
 
+// finesse-shim-cases dir-opens DIR: a directory opened with O_DIRECTORY now and then, as fts
+// opens one to list it (the test counts the server's wake-ups: each open wakes it).
+int case_dir_opens(const std::string &top) {
+  const std::string dir = top + "/opened";
+  mkdir(dir.c_str(), 0755);
+  struct stat st;
+  for (int i = 0; i < 2; i++) stat(dir.c_str(), &st);  // connected (the first call is not)
+  int opened = 0;
+  for (int i = 0; i < 10; i++) {
+    usleep(20 * 1000);  // the server goes to sleep
+    int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) opened++, close(fd);
+  }
+  printf("opened %d\n", opened);
+  return 0;
+}
+
 // finesse-shim-cases listed-at DIR: stats of names through the dirfd a listing was read
 // from, as du's fts makes them (the shim answers them from that listing: the test counts the
 // server's stat requests), and what they must never be answered from: a listing of another

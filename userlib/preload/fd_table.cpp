@@ -10,6 +10,7 @@
 #include <atomic>
 
 #include "base_record.h"
+#include "channel.h"
 #include "cwd_cache.h"
 #include "fd_file.h"
 #include "kernel_facts.h"
@@ -60,33 +61,48 @@ size_t trimmed_len(const char *p, size_t n) {
   return n;
 }
 
+// The absolute path of (dirfd, path) in the thread's scratch (*full, *n bytes) and the
+// attached mount it lies on; false if the base is unknown or it is on none (the common case).
+bool on_mount(int dirfd, const char *path, char **full, size_t *n, client::MountMatch *m) {
+  if (path == nullptr || path[0] == '\0' || disabled()) return false;
+  client::Scratch *w = client::thread_scratch();  // not on a stack that may be small
+  if (w == nullptr) return false;
+  *full = w->path;
+  size_t plen = strnlen(path, wire::kPathMax);
+  if (plen >= wire::kPathMax) return false;
+  if (path[0] == '/') {
+    memcpy(*full, path, plen + 1);
+    *n = plen;
+  } else {
+    uint64_t ino, mnt;
+    bool known = dirfd == AT_FDCWD ? cwd_cache::base(*full, wire::kPathMax, &ino, &mnt)
+                                   : base(dirfd, *full, wire::kPathMax, &ino, &mnt);
+    if (!known) return false;
+    *n = strlen(*full);
+    if (*n > 1) (*full)[(*n)++] = '/';
+    if (*n + plen >= wire::kPathMax) return false;
+    memcpy(*full + *n, path, plen + 1);
+    *n += plen;
+  }
+  return client::classify_absolute(*full, m);
+}
+
 }  // namespace
+
+void expect_listing(int dirfd, const char *path) {
+  char *full;
+  size_t n;
+  client::MountMatch m;
+  if (on_mount(dirfd, path, &full, &n, &m)) client::channel_expect_call(m);
+}
 
 void note_open(int dirfd, const char *path, int fd) {
   // Whatever we knew about this number is void (also if it was closed behind our back).
   invalidate(fd);
-  if (!in_range(fd) || path == nullptr || path[0] == '\0' || disabled()) return;
-  client::Scratch *w = client::thread_scratch();  // not on a stack that may be small
-  if (w == nullptr) return;
-  char *full = w->path;
-  size_t n = 0;
-  size_t plen = strnlen(path, wire::kPathMax);
-  if (plen >= wire::kPathMax) return;
-  if (path[0] == '/') {
-    memcpy(full, path, plen + 1);
-    n = plen;
-  } else {
-    uint64_t ino, mnt;
-    bool known = dirfd == AT_FDCWD ? cwd_cache::base(full, wire::kPathMax, &ino, &mnt)
-                                   : base(dirfd, full, wire::kPathMax, &ino, &mnt);
-    if (!known) return;
-    n = strlen(full);
-    if (n > 1) full[n++] = '/';
-    memcpy(full + n, path, plen + 1);
-    n += plen;
-  }
+  char *full;
+  size_t n;
   client::MountMatch m;
-  if (!client::classify_absolute(full, &m)) return;  // the common case: not on a mount
+  if (!in_range(fd) || !on_mount(dirfd, path, &full, &n, &m)) return;
   Entry *t = table_or_create();
   if (t == nullptr || !in_owner_process()) return;
   Entry &e = t[fd];

@@ -35,6 +35,18 @@ int after_open(int dirfd, const char *path, int flags, int fd) {
   return fd;
 }
 
+// Before the real open: see fd_table::expect_listing. Not for O_PATH (a base for *at calls:
+// no OPENDIR for the wake-up to overlap, and mostly no listing).
+void before_open(int dirfd, const char *path, int flags) {
+  if ((flags & (O_DIRECTORY | O_PATH)) != O_DIRECTORY || disabled()) return;
+  int saved = errno;
+  {
+    Scope scope;
+    if (scope.active()) fd_table::expect_listing(dirfd, path);
+  }
+  errno = saved;
+}
+
 int after_dup(int oldfd, int newfd) {
   if (newfd < 0 || disabled()) return newfd;
   int saved = errno;
@@ -62,11 +74,13 @@ void invalidate(int fd) {
 #define FINESSE_OPEN_WRAPPER(name)                                           \
   FINESSE_EXPORT int name(const char *path, int flags, ...) {                \
     FINESSE_MODE_ARG(flags, mode)                                            \
+    before_open(AT_FDCWD, path, flags);                                      \
     return after_open(AT_FDCWD, path, flags, NEXT(name, path, flags, mode)); \
   }
 #define FINESSE_OPENAT_WRAPPER(name)                                             \
   FINESSE_EXPORT int name(int dirfd, const char *path, int flags, ...) {         \
     FINESSE_MODE_ARG(flags, mode)                                                \
+    before_open(dirfd, path, flags);                                             \
     return after_open(dirfd, path, flags, NEXT(name, dirfd, path, flags, mode)); \
   }
 
