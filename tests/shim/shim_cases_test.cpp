@@ -145,7 +145,9 @@ TEST_P(ShimCases, OpeningADirectoryWakesTheServer) {
   const uint64_t woken = fs_->stats().wakeups - before;
   expect_same(r);
   EXPECT_NE(r.kernel.out.find("opened 10"), std::string::npos) << r.kernel.out;
-  EXPECT_GE(woken, 10u) << "the opens did not wake the sleeping server";
+  // Each open finds it asleep and wakes it (without the wake-up at the open: only the first
+  // stat's); one may find it still awake from the one before on a slow machine.
+  EXPECT_GE(woken, 8u) << "the opens did not wake the sleeping server";
 }
 
 TEST_P(ShimCases, AtCallsWithDirfds) {
