@@ -43,7 +43,7 @@ bool AbsentXattrs::reserve_names(size_t more) {
   return true;
 }
 
-bool AbsentXattrs::begin(const char *dir, size_t dir_len, uint64_t dir_ino, Mark mark,
+bool AbsentXattrs::begin(const char *dir, size_t dir_len, Through listed, Mark mark,
                          int64_t expires_ns, uint64_t stream, const char *entries, size_t len) {
   while (dir_len > 0 && dir[dir_len - 1] == '/') dir_len--;
   if (dir_len >= sizeof(dir_) || !lock()) return false;
@@ -59,7 +59,7 @@ bool AbsentXattrs::begin(const char *dir, size_t dir_len, uint64_t dir_ino, Mark
     names_len_ = 1;  // offset 0 marks an empty slot
     memcpy(dir_, dir, dir_len);
     dir_len_ = dir_len;
-    dir_ino_ = dir_ino;
+    listed_ = listed;
     mark_ = mark;
     expires_ns_ = expires_ns;
     stream_ = stream;
@@ -112,12 +112,15 @@ bool AbsentXattrs::any_named(const char *entries, size_t len) {
   return false;
 }
 
-const AbsentXattrs::Slot *AbsentXattrs::find_locked(const char *rel, size_t rel_len, Mark now_mark,
+const AbsentXattrs::Slot *AbsentXattrs::find_locked(const char *rel, size_t rel_len,
+                                                    Through through, Mark now_mark,
                                                     int64_t now_ns) const {
   const char *name = name_in(rel, rel_len);
   const size_t dir_len = dir_len_of(rel, name);
   const size_t name_len = rel_len - (name - rel);
-  if (name_len == 0 || !valid_ || !(mark_ == now_mark) || now_ns >= expires_ns_ ||
+  const bool of_it = (through.dir_ino == 0 || through.dir_ino == listed_.dir_ino) &&
+                     (through.cwd_ino == 0 || through.cwd_ino == listed_.cwd_ino);
+  if (!of_it || name_len == 0 || !valid_ || !(mark_ == now_mark) || now_ns >= expires_ns_ ||
       dir_len != dir_len_ || memcmp(rel, dir_, dir_len) != 0)
     return nullptr;
   for (uint32_t i = hash_of(name, name_len) & (kSlots - 1); slots_[i].name_off != 0;
@@ -128,21 +131,20 @@ const AbsentXattrs::Slot *AbsentXattrs::find_locked(const char *rel, size_t rel_
   return nullptr;
 }
 
-bool AbsentXattrs::absent(const char *rel, size_t rel_len, uint32_t bit, bool follow, Mark now_mark,
-                          int64_t now_ns) {
+bool AbsentXattrs::absent(const char *rel, size_t rel_len, uint32_t bit, bool follow,
+                          Through through, Mark now_mark, int64_t now_ns) {
   if (!lock()) return false;
-  const Slot *s = find_locked(rel, rel_len, now_mark, now_ns);
+  const Slot *s = find_locked(rel, rel_len, through, now_mark, now_ns);
   const bool found =
       s != nullptr && (s->bits & bit) && (!follow || s->type == DT_REG || s->type == DT_DIR);
   unlock();
   return found;
 }
 
-bool AbsentXattrs::attr(const char *rel, size_t rel_len, bool follow, uint64_t dir_ino,
+bool AbsentXattrs::attr(const char *rel, size_t rel_len, bool follow, Through through,
                         Mark now_mark, int64_t now_ns, wire::Attr *out) {
   if (!lock()) return false;
-  const Slot *s =
-      dir_ino == 0 || dir_ino == dir_ino_ ? find_locked(rel, rel_len, now_mark, now_ns) : nullptr;
+  const Slot *s = find_locked(rel, rel_len, through, now_mark, now_ns);
   const bool found = s != nullptr && s->attr != 0 && !(follow && s->type == DT_LNK);
   if (found) {
     memcpy(out, &attrs_[s->attr - 1], sizeof(*out));

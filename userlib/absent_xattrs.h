@@ -25,24 +25,33 @@ class AbsentXattrs {
     uint64_t changes = 0;  // its RegionHeader::changes
     bool operator==(const Mark &o) const { return conn == o.conn && changes == o.changes; }
   };
+  // The directories a caller's path went through that the shim took from its own caches: the
+  // listing answers only if it was of that very directory (dir_ino: a name directly in a
+  // dirfd or the cwd) or was itself resolved from that very cwd (cwd_ino: a longer path
+  // relative to the cwd, as `ls -lR dir` makes them). 0: not asked.
+  struct Through {
+    uint64_t dir_ino = 0;
+    uint64_t cwd_ino = 0;
+  };
 
   // A listing of directory dir (its path below the mount root, as sent; dir_ino: the inode
-  // number the server found there) asked for when changes read `mark`; its answers expire at
-  // expires_ns. stream: the number under which the server keeps the rest of the listing (0:
-  // none); entries: the first reply's DirEntry list. Whether an entry of it lacked any xattr.
-  bool begin(const char *dir, size_t dir_len, uint64_t dir_ino, Mark mark, int64_t expires_ns,
+  // number the server found there; cwd_ino: the cwd's, which the server checked, when the
+  // path was relative to it, else 0) asked for when changes read `mark`; its answers expire
+  // at expires_ns. stream: the number under which the server keeps the rest of the listing
+  // (0: none); entries: the first reply's DirEntry list. Whether an entry lacked any xattr.
+  bool begin(const char *dir, size_t dir_len, Through listed, Mark mark, int64_t expires_ns,
              uint64_t stream, const char *entries, size_t len);
   // A later reply of listing `stream`: recorded if it is the one begun last.
   void more(uint64_t stream, const char *entries, size_t len);
   // Whether the file at rel (below the mount root) was listed without xattr `bit`, and that
-  // still holds now; follow: the call follows a symlink (only files and directories answer).
-  bool absent(const char *rel, size_t rel_len, uint32_t bit, bool follow, Mark now_mark,
-              int64_t now_ns);
+  // still holds now; follow: the call follows a symlink (only files and directories answer);
+  // through: what the listing must have been of, or resolved from (Through).
+  bool absent(const char *rel, size_t rel_len, uint32_t bit, bool follow, Through through,
+              Mark now_mark, int64_t now_ns);
   // The attributes the listing gave the file at rel (wire::kEntryAttr), if that still holds
   // now; follow: the call follows a symlink (a symlink's own attributes do not answer it).
-  // dir_ino: the inode number rel's directory must have had when listed (a base directory
-  // that a path of the caller's names: the listing must be of that very directory), 0: any.
-  bool attr(const char *rel, size_t rel_len, bool follow, uint64_t dir_ino, Mark now_mark,
+  // through: as absent's.
+  bool attr(const char *rel, size_t rel_len, bool follow, Through through, Mark now_mark,
             int64_t now_ns, wire::Attr *out);
   // Whether a reply's entries name anything but `.` and `..`.
   static bool any_named(const char *entries, size_t len);
@@ -70,13 +79,14 @@ class AbsentXattrs {
   // Whether an entry lacked any xattr.
   bool add_locked(const char *entries, size_t len);
   // The slot of rel's name if rel lies in the listed directory and the listing holds now.
-  const Slot *find_locked(const char *rel, size_t rel_len, Mark now_mark, int64_t now_ns) const;
+  const Slot *find_locked(const char *rel, size_t rel_len, Through through, Mark now_mark,
+                          int64_t now_ns) const;
   bool reserve_names(size_t more);
 
   std::atomic<bool> busy_{false};
   bool valid_ = false;
   size_t dir_len_ = 0;
-  uint64_t dir_ino_ = 0;
+  Through listed_;  // the listed directory's inode, and the cwd's it was resolved from
   Mark mark_;
   int64_t expires_ns_ = 0;
   uint64_t stream_ = 0;

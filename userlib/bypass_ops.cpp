@@ -72,22 +72,48 @@ Result send(const Target &t, Op op, Call &c, bool mutation, char *data, size_t c
   return r;
 }
 
-// Whether path is one name directly in its base directory (not "." or "..").
-bool single_name(const char *path) {
-  return strchr(path, '/') == nullptr && strcmp(path, ".") != 0 && strcmp(path, "..") != 0;
+// Whether a relative path has a "." or ".." component, or an empty one (the kernel resolves
+// those physically, through symlinks and mounts; a listing knows them by name).
+bool dotted(const char *path) {
+  for (const char *p = path; *p != '\0';) {
+    const char *end = strchrnul(p, '/');
+    const size_t n = static_cast<size_t>(end - p);
+    if (n == 0 || (p[0] == '.' && (n == 1 || (n == 2 && p[1] == '.')))) return true;
+    p = *end == '/' ? end + 1 : end;
+  }
+  return false;
+}
+
+// Whether this process's latest listing may answer for (dirfd, path), resolved as t, and what
+// it must have been of (*through). Below a base the shim took from its own caches (a dirfd,
+// the cwd), whose path only the server can check: a name directly in it (`du` and `find` stat
+// names through the dirfd they listed) when the listing was of that very inode; a longer path
+// relative to the cwd (`ls -lR dir`) when the listing was itself resolved from that very cwd,
+// which the server checked then (nothing changed since, or the listing would not answer); and
+// then only if the kernel says the base is still that inode (listed_base_current).
+bool listing_may_answer(const char *path, const Target &t, AbsentXattrs::Through *through) {
+  if (!t.cached_base) return true;
+  if (dotted(path)) return false;
+  if (strchr(path, '/') == nullptr)
+    through->dir_ino = t.base_ino;
+  else if (t.cwd_base)
+    through->cwd_ino = t.base_ino;
+  else
+    return false;
+  return true;
+}
+bool listed_base_current(int dirfd, const Target &t) {
+  return !t.cached_base || base_is_current(dirfd, t);
 }
 
 // A stat this process's latest listing answers (channel_listed_attr: c.rep.attr and c.facts
-// as the server's reply would give them). Below a base the shim took from its own caches (a
-// dirfd, the cwd: `du` and `find` stat names through the directory fd they listed), only a
-// name directly in it, when the listing was of that very inode and the kernel says the base is
-// still that inode now (the shim's caches may be stale; the server would check by inode).
+// as the server's reply would give them).
 bool answered_by_listing(int dirfd, const char *path, const Target &t, Call &c) {
-  const bool by_base = t.cached_base && single_name(path);
-  if (t.cached_base && !by_base) return false;
-  return channel_listed_attr(t.m, t.rel, t.rel_len, !(c.req.flags & wire::kNoFollow),
-                             by_base ? t.base_ino : 0, &c.rep.attr, &c.facts) &&
-         (!by_base || base_is_current(dirfd, t));
+  AbsentXattrs::Through through;
+  return listing_may_answer(path, t, &through) &&
+         channel_listed_attr(t.m, t.rel, t.rel_len, !(c.req.flags & wire::kNoFollow), through,
+                             &c.rep.attr, &c.facts) &&
+         listed_base_current(dirfd, t);
 }
 
 // Single-path operation on (dirfd, path); listed: a stat a listing may answer.
@@ -617,10 +643,12 @@ Result b_getxattr(const char *path, const char *name, void *value, size_t size, 
   if (w == nullptr) return kToKernel;
   Target &t = w->target[0];
   if (!resolve_target(AT_FDCWD, path, &t)) return kToKernel;
-  // What the latest listing said (channel_known_absent). Not below a base the shim took
-  // from its own caches: only the server checks that base.
+  // What the latest listing said (channel_known_absent), under the rule of its stats.
   const uint32_t bit = c.s.xattr_bit;
-  if (bit != 0 && !t.cached_base && channel_known_absent(t.m, t.rel, t.rel_len, bit, !nofollow))
+  AbsentXattrs::Through through;
+  if (bit != 0 && listing_may_answer(path, t, &through) &&
+      channel_known_absent(t.m, t.rel, t.rel_len, bit, !nofollow, through) &&
+      listed_base_current(AT_FDCWD, t))
     return -ENODATA;
   set_path(c, 0, t);
   return send(t, Op::kGetxattr, c, false, static_cast<char *>(value), size);

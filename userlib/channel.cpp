@@ -487,6 +487,12 @@ bool server_stalled(Conn &c) {
   return now - c.seen_beat_ns.load(std::memory_order_relaxed) > tuning().server_stuck_ns;
 }
 
+// What a listing's answers were of (AbsentXattrs::Through): the directory the server found,
+// and the cwd it checked when the path was relative to it.
+AbsentXattrs::Through listed_through(const wire::Request &req, const wire::Reply &rep) {
+  return {rep.attr.ino, (req.flags & wire::kCwdBase0) ? req.path[0].verify_ino : 0};
+}
+
 // Reads closer together than this are a run worth waking the server for (channel_call).
 constexpr int64_t kReadRunNs = 1000 * 1000;
 
@@ -767,7 +773,7 @@ Result channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const 
         if (asked_ns != 0) {
           const bool any_absent =
               rep->absent_valid_ns != 0 &&
-              c->absent.begin(str.path0, str.len0, rep->attr.ino, mark,
+              c->absent.begin(str.path0, str.len0, listed_through(req, *rep), mark,
                               asked_ns + static_cast<int64_t>(rep->absent_valid_ns), rep->stream,
                               data, n);
           if (any_absent)
@@ -829,16 +835,16 @@ bool ask_listing(const MountMatch &m, Ask ask) {
 }  // namespace
 
 bool channel_known_absent(const MountMatch &m, const char *rel, size_t rel_len, uint32_t bit,
-                          bool follow) {
+                          bool follow, AbsentXattrs::Through through) {
   return ask_listing(m, [&](Conn &c, AbsentXattrs::Mark now) {
-    return c.absent.absent(rel, rel_len, bit, follow, now, now_ns());
+    return c.absent.absent(rel, rel_len, bit, follow, through, now, now_ns());
   });
 }
 
 bool channel_listed_attr(const MountMatch &m, const char *rel, size_t rel_len, bool follow,
-                         uint64_t dir_ino, wire::Attr *attr, KernelFacts *facts) {
+                         AbsentXattrs::Through through, wire::Attr *attr, KernelFacts *facts) {
   return ask_listing(m, [&](Conn &c, AbsentXattrs::Mark now) {
-    if (!c.absent.attr(rel, rel_len, follow, dir_ino, now, now_ns(), attr)) {
+    if (!c.absent.attr(rel, rel_len, follow, through, now, now_ns(), attr)) {
       if (c.absent.in_listed_dir(rel, rel_len))
         c.attr_credit.store(kAttrCredit, std::memory_order_relaxed);
       return false;

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "absent_xattrs.h"
 #include "registry_cache.h"
 #include "result.h"
 #include "wire.h"
@@ -49,16 +50,17 @@ Result channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const 
 // Whether the file at rel (below mount m's root) was in this process's latest listing of its
 // directory without xattr `bit` (a wire::kXattr* bit), and nothing changed since
 // (absent_xattrs.h): then getxattr of that name answers ENODATA without asking anyone.
+// through: as AbsentXattrs::absent.
 bool channel_known_absent(const MountMatch &m, const char *rel, size_t rel_len, uint32_t bit,
-                          bool follow);
+                          bool follow, AbsentXattrs::Through through);
 
 // The attributes of the file at rel (below mount m's root) as this process's latest listing
 // of its directory gave them (wire::kEntryAttr), while they hold as channel_known_absent's
-// answers do; follow: the call follows a symlink; dir_ino: as AbsentXattrs::attr. With them,
+// answers do; follow: the call follows a symlink; through: as AbsentXattrs::attr. With them,
 // the mount's facts. A stat there that the listing could not answer makes the connection's
 // next listings ask for attributes (Conn::attr_credit), whichever route then serves it.
 bool channel_listed_attr(const MountMatch &m, const char *rel, size_t rel_len, bool follow,
-                         uint64_t dir_ino, wire::Attr *attr, KernelFacts *facts);
+                         AbsentXattrs::Through through, wire::Attr *attr, KernelFacts *facts);
 
 // A call to mount m's server is expected within microseconds (a directory being opened is
 // listed next): a sleeping server is woken now, so that its wake-up overlaps the kernel's

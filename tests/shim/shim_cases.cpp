@@ -595,6 +595,7 @@ int case_stats(const char *n) {
 int case_dirs(const std::string &top);       // shim_dir_cases.cpp
 int case_listed_at(const std::string &top);  // shim_dir_cases.cpp
 int case_dir_opens(const std::string &top);  // shim_dir_cases.cpp
+int case_listed_rel(const std::string &top);  // shim_dir_cases.cpp
 
 int main(int argc, char **argv) {
   if (argc < 3) return 2;
@@ -624,5 +625,6 @@ int main(int argc, char **argv) {
   if (c == "dirs") return case_dirs(g_dir);
   if (c == "listed-at") return case_listed_at(g_dir);
   if (c == "dir-opens") return case_dir_opens(g_dir);
+  if (c == "listed-rel") return case_listed_rel(g_dir);
   return 2;
 }

@@ -136,6 +136,28 @@ TEST_P(ShimCases, StatsThroughTheListedDirfdAreAnsweredFromTheListing) {
   EXPECT_LE(asked, 10u) << r.shim.out;
 }
 
+// `ls -lR sub`: names stat'ed by paths relative to the cwd, below a directory listed by a
+// relative path, are answered from the listing (at most the first stat, the dotted paths, the
+// missing name and the ones after the cwd's rename reach the server), as the kernel answers.
+TEST_P(ShimCases, RelativeStatsBelowARelativeListingAreAnsweredFromIt) {
+  const auto stat_op = static_cast<size_t>(wire::Op::kStat);
+  auto stat_requests = [&] {
+    control::Stats s = fs_->stats();
+    return s.served[stat_op] + s.fallback[stat_op];
+  };
+  const uint64_t before = stat_requests();
+  Runs r = run_twins(*fs_, "listed-rel", a_, b_);
+  const uint64_t asked = stat_requests() - before;
+  expect_same(r);
+  EXPECT_NE(r.kernel.out.find("lr/f3: mode=100644 nlink=1 size=4"), std::string::npos)
+      << r.kernel.out;
+  EXPECT_NE(r.kernel.out.find("inner/g after the rename: mode=100644 nlink=1 size=2"),
+            std::string::npos)
+      << r.kernel.out;
+  // 21 stats after the second listing; without it answering, 21 requests more.
+  EXPECT_LE(asked, 10u) << r.shim.out;
+}
+
 // A directory opened with O_DIRECTORY on an attached mount is mostly listed next (fts, find,
 // du): the shim wakes a sleeping server at the open, so that its wake-up overlaps the kernel's
 // OPENDIR instead of delaying the listing.

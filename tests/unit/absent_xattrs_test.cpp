@@ -42,7 +42,7 @@ class AbsentXattrsTest : public ::testing::Test {
  protected:
   bool absent(const std::string &rel, uint32_t bit, bool follow = false,
               AbsentXattrs::Mark m = {1, 7}, int64_t now = 100) {
-    return x_.absent(rel.data(), rel.size(), bit, follow, m, now);
+    return x_.absent(rel.data(), rel.size(), bit, follow, {}, m, now);
   }
   AbsentXattrs x_;
 };
@@ -54,7 +54,7 @@ TEST_F(AbsentXattrsTest, AnswersTheListedEntriesWhileMarkAndTimeHold) {
                         {"h", DT_REG, 0},
                         {"l", DT_LNK, kXattrSelinux},
                         {"s", DT_DIR, kXattrAclAccess}});
-  x_.begin("a/b/", 4, 30, {1, 7}, 1000, 55, first.data(), first.size());
+  x_.begin("a/b/", 4, {30, 0}, {1, 7}, 1000, 55, first.data(), first.size());
   EXPECT_TRUE(absent("a/b/f", kXattrSelinux));
   EXPECT_TRUE(absent("a/b/f", kXattrAclAccess, true));
   EXPECT_TRUE(absent("a/b/g", kXattrSelinux));
@@ -72,6 +72,10 @@ TEST_F(AbsentXattrsTest, AnswersTheListedEntriesWhileMarkAndTimeHold) {
   EXPECT_FALSE(absent("a/b/f", kXattrSelinux, false, {1, 8}));
   EXPECT_FALSE(absent("a/b/f", kXattrSelinux, false, {2, 7}));
   EXPECT_FALSE(absent("a/b/f", kXattrSelinux, false, {1, 7}, 1000));
+  // Through a base of the shim's caches: only the listed inode (not resolved from a cwd).
+  EXPECT_TRUE(x_.absent("a/b/f", 5, kXattrSelinux, false, {30, 0}, {1, 7}, 100));
+  EXPECT_FALSE(x_.absent("a/b/f", 5, kXattrSelinux, false, {31, 0}, {1, 7}, 100));
+  EXPECT_FALSE(x_.absent("a/b/f", 5, kXattrSelinux, false, {0, 9}, {1, 7}, 100));
   // The rest of the same listing; another listing's is not taken.
   auto more = entries({{"m", DT_REG, kXattrSelinux}});
   x_.more(56, more.data(), more.size());
@@ -79,7 +83,7 @@ TEST_F(AbsentXattrsTest, AnswersTheListedEntriesWhileMarkAndTimeHold) {
   x_.more(55, more.data(), more.size());
   EXPECT_TRUE(absent("a/b/m", kXattrSelinux));
   // A new listing replaces it; the root's entries have no directory part.
-  x_.begin("", 0, 1, {1, 9}, 1000, 0, first.data(), first.size());
+  x_.begin("", 0, {1, 0}, {1, 9}, 1000, 0, first.data(), first.size());
   EXPECT_FALSE(absent("a/b/f", kXattrSelinux, false, {1, 9}));
   EXPECT_TRUE(absent("f", kXattrSelinux, false, {1, 9}));
 }
@@ -96,7 +100,7 @@ TEST_F(AbsentXattrsTest, AHugeListingKeepsWhatFitsAndAnswersNothingWrong) {
   std::vector<E> es;
   for (int i = 0; i < 10000; i++) es.push_back({"n" + std::to_string(i), DT_REG, kXattrSelinux});
   auto bytes = entries(es);
-  x_.begin("d", 1, 40, {1, 7}, 1000, 0, bytes.data(), bytes.size());
+  x_.begin("d", 1, {40, 0}, {1, 7}, 1000, 0, bytes.data(), bytes.size());
   int known = 0;
   for (int i = 0; i < 10000; i++) known += absent("d/n" + std::to_string(i), kXattrSelinux);
   EXPECT_GE(known, 4096);
@@ -127,11 +131,11 @@ TEST_F(AbsentXattrsTest, AnswersTheListedAttributes) {
   add("f", DT_REG, 5, true);
   add("n", DT_REG, 6, false);
   add("l", DT_LNK, 7, true);
-  x_.begin("d", 1, 40, {1, 7}, 1000, 0, out.data(), out.size());
+  x_.begin("d", 1, {40, 9}, {1, 7}, 1000, 0, out.data(), out.size());  // resolved from cwd 9
   wire::Attr a{};
   auto attr = [&](const std::string &rel, bool follow = false, AbsentXattrs::Mark m = {1, 7},
-                  int64_t now = 100, uint64_t dir_ino = 0) {
-    return x_.attr(rel.data(), rel.size(), follow, dir_ino, m, now, &a);
+                  int64_t now = 100, AbsentXattrs::Through through = {}) {
+    return x_.attr(rel.data(), rel.size(), follow, through, m, now, &a);
   };
   ASSERT_TRUE(attr("d/f"));
   EXPECT_EQ(a.ino, 5u);
@@ -146,8 +150,11 @@ TEST_F(AbsentXattrsTest, AnswersTheListedAttributes) {
   EXPECT_FALSE(attr("d/f", false, {1, 7}, 1000)) << "expired";
   EXPECT_FALSE(attr("e/f")) << "another directory";
   // Through a base directory the caller names by fd: only a listing of that very inode.
-  EXPECT_TRUE(attr("d/f", false, {1, 7}, 100, 40)) << "the listed directory's inode";
-  EXPECT_FALSE(attr("d/f", false, {1, 7}, 100, 41)) << "another directory at that path";
+  EXPECT_TRUE(attr("d/f", false, {1, 7}, 100, {40, 0})) << "the listed directory's inode";
+  EXPECT_FALSE(attr("d/f", false, {1, 7}, 100, {41, 0})) << "another directory at that path";
+  // Through the cwd: only a listing resolved from that very cwd.
+  EXPECT_TRUE(attr("d/f", false, {1, 7}, 100, {0, 9})) << "listed relative to this cwd";
+  EXPECT_FALSE(attr("d/f", false, {1, 7}, 100, {0, 8})) << "listed relative to another cwd";
   EXPECT_FALSE(absent("d/f", kXattrSelinux)) << "no absent bits";
 }
 
