@@ -43,6 +43,20 @@ Runs run_twins(AttachedFs &fs, const std::string &c, const std::string &dir_a,
   return r;
 }
 
+// run_twins, and the stat requests the server got meanwhile (served or FALLBACK) in *asked.
+Runs run_twins_counting_stats(AttachedFs &fs, const std::string &c, const std::string &dir_a,
+                              const std::string &dir_b, uint64_t *asked) {
+  const auto stat_op = static_cast<size_t>(wire::Op::kStat);
+  auto stat_requests = [&] {
+    control::Stats s = fs.stats();
+    return s.served[stat_op] + s.fallback[stat_op];
+  };
+  const uint64_t before = stat_requests();
+  Runs r = run_twins(fs, c, dir_a, dir_b);
+  *asked = stat_requests() - before;
+  return r;
+}
+
 void expect_same(const Runs &r) {
   EXPECT_EQ(r.shim.status, 0) << r.shim.err;
   EXPECT_EQ(r.kernel.status, 0) << r.kernel.err;
@@ -119,14 +133,8 @@ TEST_P(ShimCases, DirectoryStreams) {
 // the first stat, which makes the listings ask for attributes, a followed symlink, a missing
 // name and the ones after each change reach the server), as the kernel answers them.
 TEST_P(ShimCases, StatsThroughTheListedDirfdAreAnsweredFromTheListing) {
-  const auto stat_op = static_cast<size_t>(wire::Op::kStat);
-  auto stat_requests = [&] {
-    control::Stats s = fs_->stats();
-    return s.served[stat_op] + s.fallback[stat_op];
-  };
-  const uint64_t before = stat_requests();
-  Runs r = run_twins(*fs_, "listed-at", a_, b_);
-  const uint64_t asked = stat_requests() - before;
+  uint64_t asked = 0;
+  Runs r = run_twins_counting_stats(*fs_, "listed-at", a_, b_, &asked);
   expect_same(r);
   EXPECT_NE(r.kernel.out.find("f3: mode=100644 nlink=1 size=4"), std::string::npos) << r.kernel.out;
   EXPECT_NE(r.kernel.out.find("renamed-away f2: mode=100644 nlink=1 size=3"), std::string::npos)
@@ -140,14 +148,8 @@ TEST_P(ShimCases, StatsThroughTheListedDirfdAreAnsweredFromTheListing) {
 // relative path, are answered from the listing (at most the first stat, the dotted paths, the
 // missing name and the ones after the cwd's rename reach the server), as the kernel answers.
 TEST_P(ShimCases, RelativeStatsBelowARelativeListingAreAnsweredFromIt) {
-  const auto stat_op = static_cast<size_t>(wire::Op::kStat);
-  auto stat_requests = [&] {
-    control::Stats s = fs_->stats();
-    return s.served[stat_op] + s.fallback[stat_op];
-  };
-  const uint64_t before = stat_requests();
-  Runs r = run_twins(*fs_, "listed-rel", a_, b_);
-  const uint64_t asked = stat_requests() - before;
+  uint64_t asked = 0;
+  Runs r = run_twins_counting_stats(*fs_, "listed-rel", a_, b_, &asked);
   expect_same(r);
   EXPECT_NE(r.kernel.out.find("lr/f3: mode=100644 nlink=1 size=4"), std::string::npos)
       << r.kernel.out;
