@@ -157,14 +157,14 @@ bool AbsentXattrs::attr(const char *rel, size_t rel_len, bool follow, Through th
 void AbsentXattrs::note_listed_dir(const char *dir, size_t dir_len) {
   while (dir_len > 0 && dir[dir_len - 1] == '/') dir_len--;
   if (!lock()) return;
-  listed_dir_hash_ = dir_key(dir, dir_len);
+  listed_dir_hash_.store(dir_key(dir, dir_len), std::memory_order_relaxed);
   unlock();
 }
 
 bool AbsentXattrs::in_listed_dir(const char *rel, size_t rel_len) {
   const uint64_t h = dir_key(rel, dir_len_of(rel, name_in(rel, rel_len)));
   if (!lock()) return false;
-  const bool in = listed_dir_hash_ == h;
+  const bool in = listed_dir_hash_.load(std::memory_order_relaxed) == h;
   unlock();
   return in;
 }

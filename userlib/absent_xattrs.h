@@ -60,6 +60,9 @@ class AbsentXattrs {
   // it: a stat there would have been answered had the listing carried attributes.
   void note_listed_dir(const char *dir, size_t dir_len);
   bool in_listed_dir(const char *rel, size_t rel_len);
+  // Whether this connection never listed a directory by path: nothing here can answer a call
+  // (begin() follows note_listed_dir()), and no call owes the listings credit. Lock-free.
+  bool nothing_listed() const { return listed_dir_hash_.load(std::memory_order_relaxed) == 0; }
   // Whether the listing recorded last carried attributes and none answered a call; true
   // once per listing.
   bool attrs_went_unused();
@@ -98,7 +101,9 @@ class AbsentXattrs {
   uint32_t attrs_used_ = 0;
   uint32_t attr_hits_ = 0;  // calls the listing's attributes answered
   bool attrs_judged_ = false;
-  uint64_t listed_dir_hash_ = 0;  // of the directory listed last (0: none yet)
+  // Of the directory listed last (0: none yet); written under the lock, read without it by
+  // nothing_listed().
+  std::atomic<uint64_t> listed_dir_hash_{0};
   // Last: a process that never lists does not touch its pages (these objects are static,
   // one per mount, initialised when the shim is loaded).
   char dir_[wire::kPathMax];

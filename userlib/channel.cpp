@@ -821,9 +821,12 @@ namespace {
 // listing's answers must still carry (AbsentXattrs); false without a connection.
 template <typename Ask>
 bool ask_listing(const MountMatch &m, Ask ask) {
-  if (tuning().disabled || !channel_in_owner_process()) return false;
+  if (tuning().disabled) return false;
+  // A process that never listed pays two loads here, not the connection's reference, the
+  // region's changes word and the lock (a build tool's relative stats take this path).
   Conn *c = conn_of(m.mnt_id);
-  if (c == nullptr || !acquire_connected(*c, m, g_cred_gen.load(std::memory_order_acquire)))
+  if (c == nullptr || c->absent.nothing_listed() || !channel_in_owner_process() ||
+      !acquire_connected(*c, m, g_cred_gen.load(std::memory_order_acquire)))
     return false;
   const AbsentXattrs::Mark now{c->serial,
                                wire::header_of(c->region)->changes.load(std::memory_order_seq_cst)};
