@@ -41,7 +41,7 @@ constexpr const char *kUsage =
     "  --preload PATH     the server library (default: ../lib/libfinesse_fuse.so from there)\n"
     "  --only OP,...      only these operations: stat_existing stat_missing access create\n"
     "                     unlink mkdir rmdir rename chmod utimens open_close readdir_1000\n"
-    "                     fstat (for profiling)\n"
+    "                     fstat stat_batch_1000 unlink_batch_1000 (for profiling)\n"
     "  --config CFG,...   only these mount configurations: cached uncached (the default), no-open\n"
     "  -h, --help         this text\n";
 

@@ -22,6 +22,7 @@ constexpr mode_t kDirMode = 0755;
 constexpr mode_t kChmodTo = 0600;  // files are created 0644, so every chmod changes the mode
 constexpr timespec kTimes[2] = {{1'000'000'000, 0}, {1'000'000'000, 0}};
 constexpr size_t kReaddirEntries = 1000;
+constexpr size_t kBatchCalls = 1000;  // calls in one batch (kStatBatch, kUnlinkBatch)
 
 // One whole listing: opendir, readdir to the end, closedir. -1 unless every entry was seen.
 template <typename Open, typename Read, typename Close>
@@ -54,7 +55,27 @@ struct LibcCalls {
     return fstat(fd, &st);
   }
   static int list_path(const char *p) { return list_dir(p, opendir, readdir, closedir); }
+  // count stats (unlinks) of p[from...], one after another: -1 unless all succeeded.
+  static int stat_many(const std::vector<std::string> &p, size_t from, size_t count) {
+    int rc = 0;
+    for (size_t i = from; i < from + count; i++) rc |= stat_path(p[i].c_str());
+    return rc;
+  }
+  static int unlink_many(const std::vector<std::string> &p, size_t from, size_t count) {
+    int rc = 0;
+    for (size_t i = from; i < from + count; i++) rc |= unlink_path(p[i].c_str());
+    return rc;
+  }
 };
+
+// One finesse_batch of count calls of `kind` on p[from...]: -1 unless all succeeded.
+int batch_of(int kind, const std::vector<std::string> &p, size_t from, size_t count) {
+  struct stat st;
+  std::vector<finesse_op> ops(count);
+  for (size_t i = 0; i < count; i++)
+    ops[i] = {.op = kind, .dirfd = AT_FDCWD, .path = p[from + i].c_str(), .buf = &st};
+  return finesse_batch(ops.data(), count, 0) == 0 ? 0 : -1;
+}
 
 // The calls of the bypass column.
 struct FinesseCalls {
@@ -75,6 +96,12 @@ struct FinesseCalls {
   }
   static int list_path(const char *p) {
     return list_dir(p, finesse_opendir, finesse_readdir, finesse_closedir);
+  }
+  static int stat_many(const std::vector<std::string> &p, size_t from, size_t count) {
+    return batch_of(FINESSE_OP_STAT, p, from, count);
+  }
+  static int unlink_many(const std::vector<std::string> &p, size_t from, size_t count) {
+    return batch_of(FINESSE_OP_UNLINK, p, from, count);
   }
 };
 
@@ -210,6 +237,19 @@ Sample measure_with(Op op, const std::string &dir, size_t n, bool check_route, p
       warm_up(1, call);
       return timed(0, call);
     }
+    case Op::kStatBatch: {
+      const auto p = numbered_paths(dir, "f", n * kBatchCalls);
+      create_files(p);
+      auto call = [&](size_t i) { return Calls::stat_many(p, i * kBatchCalls, kBatchCalls); };
+      warm_up(n, call);
+      return timed(0, call);
+    }
+    case Op::kUnlinkBatch: {
+      const auto p = numbered_paths(dir, "f", n * kBatchCalls);
+      create_files(p);
+      return timed(0,
+                   [&](size_t i) { return Calls::unlink_many(p, i * kBatchCalls, kBatchCalls); });
+    }
     case Op::kFstat: {
       const std::string file = dir + "/f";
       create_files({file});
@@ -240,6 +280,8 @@ const std::vector<OpInfo> &all_ops() {
       {Op::kOpenClose, "open_close", "open+close* (kernel in all)", false},
       {Op::kReaddir, "readdir_1000", "readdir 1000", true, 20},
       {Op::kFstat, "fstat", "fstat (open fd)", true},
+      {Op::kStatBatch, "stat_batch_1000", "stat x1000 (bypass: one batch)", true, 200},
+      {Op::kUnlinkBatch, "unlink_batch_1000", "unlink x1000 (bypass: one batch)", true, 200},
   };
   return ops;
 }

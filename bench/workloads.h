@@ -24,6 +24,8 @@ enum class Op {
   kUtimens,
   kReaddir,
   kFstat,
+  kStatBatch,    // 1000 stats: one finesse_batch in the bypass column
+  kUnlinkBatch,  // 1000 unlinks: likewise
 };
 
 enum class Column {

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cerrno>
 
+#include "call.h"
 #include "channel.h"
 #include "fd_file.h"
 #include "resolve.h"
@@ -24,44 +25,6 @@ using wire::Op;
 thread_local int t_last_route = 0;
 std::atomic<unsigned long long> g_bypassed{0}, g_kernel{0};
 
-void fill_stat(const wire::Attr &a, const KernelFacts &f, struct stat *st) {
-  memset(st, 0, sizeof(*st));
-  st->st_dev = f.st_dev;
-  st->st_ino = a.ino;
-  st->st_mode = a.mode;
-  st->st_nlink = a.nlink;
-  st->st_uid = a.uid;
-  st->st_gid = a.gid;
-  st->st_rdev = a.rdev;
-  st->st_size = static_cast<off_t>(a.size);
-  st->st_blksize = a.blksize ? a.blksize : 4096;  // the kernel's default for FUSE
-  st->st_blocks = static_cast<blkcnt_t>(a.blocks);
-  st->st_atim = {a.atime_sec, a.atime_nsec};
-  st->st_mtim = {a.mtime_sec, a.mtime_nsec};
-  st->st_ctim = {a.ctime_sec, a.ctime_nsec};
-}
-
-struct Call {
-  wire::Request req{};
-  Strings s;
-  wire::Reply rep{};
-  KernelFacts facts{};
-  uint64_t mnt_id = 0;  // by_node: the fd's mount
-};
-
-void set_path(Call &c, int i, const Target &t) {
-  c.req.path[i].verify_len = t.verify_len;
-  c.req.path[i].verify_ino = t.verify_ino;
-  if (t.cwd_base) c.req.flags |= i == 0 ? wire::kCwdBase0 : wire::kCwdBase1;
-  if (i == 0) {
-    c.s.path0 = t.rel;
-    c.s.len0 = t.rel_len;
-  } else {
-    c.s.path1 = t.rel;
-    c.s.len1 = t.rel_len;
-  }
-}
-
 // data: where the reply's data goes (the scratch's when the caller has no buffer).
 Result send(const Target &t, Op op, Call &c, bool mutation, char *data, size_t cap) {
   // A cached base (cwd, dirfd) goes with its inode number: the server answers FALLBACK for
@@ -71,51 +34,6 @@ Result send(const Target &t, Op op, Call &c, bool mutation, char *data, size_t c
   if (r.to_kernel() && (c.req.flags & (wire::kCwdBase0 | wire::kCwdBase1))) cwd_base_refused();
   return r;
 }
-
-// Whether a relative path has a "." or ".." component, or an empty one (the kernel resolves
-// those physically, through symlinks and mounts; a listing knows them by name).
-bool dotted(const char *path) {
-  for (const char *p = path; *p != '\0';) {
-    const char *end = strchrnul(p, '/');
-    const size_t n = static_cast<size_t>(end - p);
-    if (n == 0 || (p[0] == '.' && (n == 1 || (n == 2 && p[1] == '.')))) return true;
-    p = *end == '/' ? end + 1 : end;
-  }
-  return false;
-}
-
-// Whether this process's latest listing may answer for (dirfd, path), resolved as t, and what
-// it must have been of (*through). Below a base the shim took from its own caches (a dirfd,
-// the cwd), whose path only the server can check: a name directly in it (`du` and `find` stat
-// names through the dirfd they listed) when the listing was of that very inode; a longer path
-// relative to the cwd (`ls -lR dir`) when the listing was itself resolved from that very cwd,
-// which the server checked then (nothing changed since, or the listing would not answer); and
-// then only if the kernel says the base is still that inode (listed_base_current).
-bool listing_may_answer(const char *path, const Target &t, AbsentXattrs::Through *through) {
-  if (!t.cached_base) return true;
-  if (dotted(path)) return false;
-  if (strchr(path, '/') == nullptr)
-    through->dir_ino = t.base_ino;
-  else if (t.cwd_base)
-    through->cwd_ino = t.base_ino;
-  else
-    return false;
-  return true;
-}
-bool listed_base_current(int dirfd, const Target &t) {
-  return !t.cached_base || base_is_current(dirfd, t);
-}
-
-// A stat this process's latest listing answers (channel_listed_attr: c.rep.attr and c.facts
-// as the server's reply would give them).
-bool answered_by_listing(int dirfd, const char *path, const Target &t, Call &c) {
-  AbsentXattrs::Through through;
-  return listing_may_answer(path, t, &through) &&
-         channel_listed_attr(t.m, t.rel, t.rel_len, !(c.req.flags & wire::kNoFollow), through,
-                             &c.rep.attr, &c.facts) &&
-         listed_base_current(dirfd, t);
-}
-
 // Single-path operation on (dirfd, path); listed: a stat a listing may answer.
 Result one_path(int dirfd, const char *path, Op op, Call &c, bool mutation, bool listed = false) {
   CallGuard g;
@@ -143,9 +61,8 @@ void client_stats(unsigned long long *b, unsigned long long *k) {
 }
 
 Result b_fstatat(int dirfd, const char *path, struct stat *st, int flags) {
-  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT)) return kToKernel;  // AT_EMPTY_PATH...
   Call c;
-  c.req.flags = (flags & AT_SYMLINK_NOFOLLOW) ? wire::kNoFollow : 0;
+  if (!stat_req(c, flags)) return kToKernel;
   Result rc = one_path(dirfd, path, Op::kStat, c, false, /*listed=*/true);
   if (rc.ok()) fill_stat(c.rep.attr, c.facts, st);
   return rc;
@@ -195,54 +112,25 @@ Result b_fstat_known(const KnownFile &f, struct stat *st) {
 }
 
 Result b_statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *stx) {
-  constexpr unsigned kServed = STATX_BASIC_STATS | STATX_MNT_ID | STATX_BTIME;
-  if (mask & ~kServed) return kToKernel;
-  if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE)) return kToKernel;
   Call c;
-  c.req.flags = (flags & AT_SYMLINK_NOFOLLOW) ? wire::kNoFollow : 0;
-  const bool force_sync = (flags & AT_STATX_SYNC_TYPE) == AT_STATX_FORCE_SYNC;
-  if (force_sync) c.req.flags |= wire::kForceSync;
-  Result rc = one_path(dirfd, path, Op::kStat, c, false, /*listed=*/!force_sync);
-  if (!rc.ok()) return rc;
-  const wire::Attr &a = c.rep.attr;
-  const KernelFacts &f = c.facts;
-  memset(stx, 0, sizeof(*stx));
-  stx->stx_mask = f.stx_mask;
-  stx->stx_blksize = a.blksize ? a.blksize : 4096;
-  stx->stx_attributes_mask = f.stx_attributes_mask;
-  if (a.ino == f.root_ino) stx->stx_attributes = STATX_ATTR_MOUNT_ROOT & f.stx_attributes_mask;
-  stx->stx_nlink = a.nlink;
-  stx->stx_uid = a.uid;
-  stx->stx_gid = a.gid;
-  stx->stx_mode = static_cast<uint16_t>(a.mode);
-  stx->stx_ino = a.ino;
-  stx->stx_size = a.size;
-  stx->stx_blocks = a.blocks;
-  stx->stx_atime = {a.atime_sec, static_cast<uint32_t>(a.atime_nsec), 0};
-  stx->stx_mtime = {a.mtime_sec, static_cast<uint32_t>(a.mtime_nsec), 0};
-  stx->stx_ctime = {a.ctime_sec, static_cast<uint32_t>(a.ctime_nsec), 0};
-  stx->stx_rdev_major = major(a.rdev);
-  stx->stx_rdev_minor = minor(a.rdev);
-  stx->stx_dev_major = f.stx_dev_major;
-  stx->stx_dev_minor = f.stx_dev_minor;
-  stx->stx_mnt_id = f.stx_mnt_id;
-  return 0;
+  bool listed = false;
+  if (!statx_req(c, flags, mask, &listed)) return kToKernel;
+  Result rc = one_path(dirfd, path, Op::kStat, c, false, listed);
+  if (rc.ok()) fill_statx(c.rep.attr, c.facts, stx);
+  return rc;
 }
 
 Result b_faccessat(int dirfd, const char *path, int mode, int flags) {
-  if (mode & ~(R_OK | W_OK | X_OK)) return kToKernel;
-  if (flags & ~(AT_EACCESS | AT_SYMLINK_NOFOLLOW)) return kToKernel;
   Call c;
-  c.req.mode = static_cast<uint32_t>(mode);
-  c.req.flags = ((flags & AT_EACCESS) ? wire::kEaccess : 0) |
-                ((flags & AT_SYMLINK_NOFOLLOW) ? wire::kNoFollow : 0);
+  if (!access_req(c, mode, flags)) return kToKernel;
   return one_path(dirfd, path, Op::kAccess, c, false);
 }
 
 Result b_unlinkat(int dirfd, const char *path, int flags) {
-  if (flags & ~AT_REMOVEDIR) return kToKernel;
   Call c;
-  return one_path(dirfd, path, (flags & AT_REMOVEDIR) ? Op::kRmdir : Op::kUnlink, c, true);
+  Op op;
+  if (!unlink_req(flags, &op)) return kToKernel;
+  return one_path(dirfd, path, op, c, true);
 }
 
 Result b_mkdirat(int dirfd, const char *path, mode_t mode) {
@@ -267,99 +155,15 @@ Result b_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *
   return send(from, Op::kRename, c, true, w->data, sizeof(w->data));
 }
 
-namespace {
-
-// Request builders shared by the path and the fd forms of each call.
-void chmod_req(Call &c, mode_t mode) {
-  c.req.valid = wire::kSetMode;
-  c.req.mode = mode;
-}
-
-void chown_req(Call &c, uid_t uid, gid_t gid) {
-  c.req.valid = wire::kSetChown;
-  c.req.uid = uid;
-  c.req.gid = gid;
-}
-
-void size_req(Call &c, off_t length) {
-  c.req.valid = wire::kSetSize;
-  c.req.size = static_cast<uint64_t>(length);
-}
-
-// False: times the kernel must judge (invalid nanoseconds, nothing to change).
-bool times_req(Call &c, const struct timespec times[2]) {
-  long ans = times ? times[0].tv_nsec : UTIME_NOW;
-  long mns = times ? times[1].tv_nsec : UTIME_NOW;
-  auto valid_ns = [](long ns) {
-    return ns == UTIME_NOW || ns == UTIME_OMIT || (ns >= 0 && ns < 1000000000);
-  };
-  if (!valid_ns(ans) || !valid_ns(mns)) return false;
-  if (ans == UTIME_OMIT && mns == UTIME_OMIT) return false;
-  if (ans != UTIME_OMIT) {
-    c.req.valid |= wire::kSetAtime;
-    if (ans == UTIME_NOW)
-      c.req.valid |= wire::kSetAtimeNow;
-    else
-      c.req.atime_sec = times[0].tv_sec, c.req.atime_nsec = ans;
-  }
-  if (mns != UTIME_OMIT) {
-    c.req.valid |= wire::kSetMtime;
-    if (mns == UTIME_NOW)
-      c.req.valid |= wire::kSetMtimeNow;
-    else
-      c.req.mtime_sec = times[1].tv_sec, c.req.mtime_nsec = mns;
-  }
-  return true;
-}
-
-// False: a name the kernel must judge (missing, too long, outside `user.`: the server
-// declines those anyway, and asking it first would only add a round trip to, say, the ACL
-// lookup `ls -l` makes for every file).
-bool xattr_req(Call &c, const char *name, size_t size) {
-  // Other names: the kernel, but for the few it hands the file system as they are (which the
-  // server tells: channel_call).
-  if (name == nullptr) return false;
-  const uint32_t bit = wire::xattr_bit(name);
-  if (strncmp(name, "user.", 5) != 0 && bit == 0) return false;
-  size_t nlen = strnlen(name, wire::kNameMax + 1);
-  if (nlen > wire::kNameMax) return false;
-  c.req.size = size;
-  c.s.name = name;
-  c.s.name_len = nlen;
-  c.s.xattr_bit = bit;
-  return true;
-}
-
-void fill_statfs(const Call &c, struct statfs *st) {
-  const wire::Statfs &s = c.rep.statfs;
-  memset(st, 0, sizeof(*st));
-  st->f_type = c.facts.f_type;
-  st->f_bsize = static_cast<long>(s.bsize);
-  st->f_blocks = s.blocks;
-  st->f_bfree = s.bfree;
-  st->f_bavail = s.bavail;
-  st->f_files = s.files;
-  st->f_ffree = s.ffree;
-  st->f_fsid = c.facts.f_fsid;
-  st->f_namelen = static_cast<long>(s.namemax);
-  st->f_frsize = static_cast<long>(s.frsize);
-  st->f_flags = c.facts.f_flags;
-}
-
-}  // namespace
-
 Result b_fchmodat(int dirfd, const char *path, mode_t mode, int flags) {
-  if (flags != 0) return kToKernel;  // AT_SYMLINK_NOFOLLOW: EOPNOTSUPP games, kernel's
   Call c;
-  chmod_req(c, mode);
+  if (!fchmodat_req(c, mode, flags)) return kToKernel;
   return one_path(dirfd, path, Op::kSetattr, c, true);
 }
 
 Result b_fchownat(int dirfd, const char *path, uid_t uid, gid_t gid, int flags) {
-  if (flags & ~AT_SYMLINK_NOFOLLOW) return kToKernel;
   Call c;
-  chown_req(c, uid, gid);
-  c.req.flags = (flags & AT_SYMLINK_NOFOLLOW) ? wire::kNoFollow : 0;
+  if (!fchownat_req(c, uid, gid, flags)) return kToKernel;
   return one_path(dirfd, path, Op::kSetattr, c, true);
 }
 
@@ -371,10 +175,8 @@ Result b_truncate(const char *path, off_t length) {
 }
 
 Result b_utimensat(int dirfd, const char *path, const struct timespec times[2], int flags) {
-  if (path == nullptr || (flags & ~AT_SYMLINK_NOFOLLOW)) return kToKernel;
   Call c;
-  c.req.flags = (flags & AT_SYMLINK_NOFOLLOW) ? wire::kNoFollow : 0;
-  if (!times_req(c, times)) return kToKernel;
+  if (!utimensat_req(c, path, times, flags)) return kToKernel;
   return one_path(dirfd, path, Op::kSetattr, c, true);
 }
 
@@ -589,9 +391,8 @@ void b_list_release(uint64_t mnt_id, uint64_t stream) {
 }
 
 Result b_readlinkat(int dirfd, const char *path, char *buf, size_t size) {
-  if (size == 0) return kToKernel;  // EINVAL, the kernel's
   Call c;
-  c.req.size = size;
+  if (!readlink_req(c, size)) return kToKernel;
   CallGuard g;
   Scratch *w = g.scratch();
   if (w == nullptr) return kToKernel;
@@ -602,17 +403,14 @@ Result b_readlinkat(int dirfd, const char *path, char *buf, size_t size) {
 }
 
 Result b_symlinkat(const char *target, int dirfd, const char *linkpath) {
-  if (target == nullptr || target[0] == '\0') return kToKernel;
-  size_t tlen = strnlen(target, wire::kPathMax);
-  if (tlen >= wire::kPathMax) return kToKernel;
   Call c;
-  c.s.name = target;
-  c.s.name_len = tlen;
+  if (!symlink_req(c, target)) return kToKernel;
   return one_path(dirfd, linkpath, Op::kSymlink, c, true);
 }
 
 Result b_linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags) {
-  if (flags & ~AT_SYMLINK_FOLLOW) return kToKernel;
+  Call c;
+  if (!link_req(c, flags)) return kToKernel;
   CallGuard g;
   Scratch *w = g.scratch();
   if (w == nullptr) return kToKernel;
@@ -620,8 +418,6 @@ Result b_linkat(int olddirfd, const char *oldpath, int newdirfd, const char *new
   if (!resolve_target(olddirfd, oldpath, &from) || !resolve_target(newdirfd, newpath, &to))
     return kToKernel;
   if (from.m.mnt_id != to.m.mnt_id) return kToKernel;
-  Call c;
-  c.req.flags = (flags & AT_SYMLINK_FOLLOW) ? wire::kFollow2 : 0;
   set_path(c, 0, from);
   set_path(c, 1, to);
   return send(from, Op::kLink, c, true, w->data, sizeof(w->data));

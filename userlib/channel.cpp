@@ -575,6 +575,75 @@ WaitEnd wait_done(Conn &c, wire::Slot *s, bool mutation, int64_t spin_ns) {
   return WaitEnd::kAnswered;
 }
 
+// Whether a getxattr of str's name must go to the kernel without asking the server: a name
+// outside user.* that the kernel answers itself (a security module, its ACL code) or was not
+// seen handing to the file system yet.
+bool xattr_for_kernel(Conn &c, const Strings &str) {
+  const uint32_t bit = str.xattr_bit;
+  if (bit != 0 &&
+      !(wire::header_of(c.region)->xattrs_forwarded.load(std::memory_order_relaxed) & bit))
+    return true;
+  if (bit != 0 && !(c.xattrs_asked.load(std::memory_order_relaxed) & bit))
+    c.xattrs_asked.fetch_or(bit, std::memory_order_relaxed);
+  return false;
+}
+
+// Writes req (its umask set here) and its strings into slot idx of c and posts it; false when
+// they do not fit.
+bool post_request(Conn &c, int idx, wire::Op op, wire::Request &req, const Strings &str) {
+  wire::Slot *s = wire::slot_at(c.region, static_cast<uint32_t>(idx));
+  size_t need = sizeof(wire::Request) + str.len0 + str.len1 + str.name_len + 3;
+  if (need > wire::kSlotDataSize) return false;
+  req.umask = channel_umask();
+  size_t at = sizeof(wire::Request);
+  at = put_string(s->data, at, str.path0 ? str.path0 : "", str.len0, &req.path[0].path);
+  if (str.path1) at = put_string(s->data, at, str.path1, str.len1, &req.path[1].path);
+  if (str.name) at = put_string(s->data, at, str.name, str.name_len, &req.name);
+  memcpy(s->data, &req, sizeof(req));
+  s->h.op = static_cast<uint32_t>(op);
+  s->h.req_len = static_cast<uint32_t>(at);
+  s->h.client_sleeping.store(0, std::memory_order_relaxed);
+  s->h.state.store(wire::kPosted, std::memory_order_seq_cst);
+  wire::header_of(c.region)->pending.fetch_or(uint64_t{1} << idx, std::memory_order_seq_cst);
+  return true;
+}
+
+// Copies the answer in slot s (not a fallback) into rep, and up to cap bytes of its data
+// into data (rep->data_len: how many).
+void read_reply(Conn &c, wire::Op op, int64_t rc, const wire::Slot *s, wire::Reply *rep, char *data,
+                size_t cap) {
+  memcpy(rep, s->data, sizeof(*rep));
+  if (op == wire::Op::kStat && rc == 0) {
+    bool cached = rep->hints & wire::kHintKernelCachesAttrs;
+    if (cached) raise_flag(c.kernel_caches_attrs);
+    raise_flag(cached ? g_seen_cached : g_seen_uncached);
+  }
+  size_t n = rep->data_len;
+  if (n > cap) n = cap;
+  if (n > wire::kSlotDataSize - sizeof(wire::Reply)) n = wire::kSlotDataSize - sizeof(wire::Reply);
+  if (n) memcpy(data, s->data + sizeof(wire::Reply), n);
+  rep->data_len = static_cast<uint32_t>(n);
+}
+
+// The connection a request of op on mount m goes through, held (release() it), or nullptr:
+// the kernel serves the call (not connected, the server stuck in a file system call, an xattr
+// name the server is not asked for).
+Conn *acquire_for(const MountMatch &m, wire::Op op, const Strings &str) {
+  if (tuning().disabled || !channel_in_owner_process()) return nullptr;
+  Conn *c = find_conn(m.mnt_id);
+  if (c == nullptr || !acquire(*c, m)) return nullptr;
+  if (server_stalled(*c)) {
+    release(*c);
+    g_stalled_skips.fetch_add(1, std::memory_order_relaxed);
+    return nullptr;
+  }
+  if (op == wire::Op::kGetxattr && xattr_for_kernel(*c, str)) {
+    release(*c);
+    return nullptr;
+  }
+  return c;
+}
+
 }  // namespace
 
 void channel_stall_stats(unsigned long long *skipped, unsigned long long *waited) {
@@ -646,26 +715,8 @@ __attribute__((no_sanitize_address)) void channel_recover_abandoned() {
 
 Result channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const Strings &str,
                     bool mutation, wire::Reply *rep, char *data, size_t cap, KernelFacts *facts) {
-  if (tuning().disabled || !channel_in_owner_process()) return kToKernel;
-  Conn *c = find_conn(m.mnt_id);
-  if (c == nullptr || !acquire(*c, m)) return kToKernel;
-  if (server_stalled(*c)) {
-    release(*c);
-    g_stalled_skips.fetch_add(1, std::memory_order_relaxed);
-    return kToKernel;
-  }
-  // An xattr name outside user.* that the kernel answers itself (a security module, its ACL
-  // code) or was not seen handing to the file system yet: the kernel, without asking.
-  if (op == wire::Op::kGetxattr) {
-    const uint32_t bit = str.xattr_bit;
-    if (bit != 0 &&
-        !(wire::header_of(c->region)->xattrs_forwarded.load(std::memory_order_relaxed) & bit)) {
-      release(*c);
-      return kToKernel;
-    }
-    if (bit != 0 && !(c->xattrs_asked.load(std::memory_order_relaxed) & bit))
-      c->xattrs_asked.fetch_or(bit, std::memory_order_relaxed);
-  }
+  Conn *c = acquire_for(m, op, str);
+  if (c == nullptr) return kToKernel;
   // A sleeping server takes a wake-up (60-80 us here) before it sees a request: about what
   // the kernel path costs when it must ask the daemon, and far more than when the kernel has
   // the answer (an lstat of a name READDIRPLUS just gave it: ~1 us). A read-only call takes
@@ -707,13 +758,6 @@ Result channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const 
     return kToKernel;  // more threads in flight than slots: the kernel serves this one
   }
   wire::Slot *s = wire::slot_at(c->region, static_cast<uint32_t>(idx));
-  size_t need = sizeof(wire::Request) + str.len0 + str.len1 + str.name_len + 3;
-  if (need > wire::kSlotDataSize) {
-    put_slot(*c, idx);
-    release(*c);
-    return kToKernel;
-  }
-  req.umask = channel_umask();
   // A listing by path asks which entries lack the xattrs this process reads for each file,
   // on a mount with attribute timeouts (the answers hold no longer than those).
   AbsentXattrs::Mark mark;
@@ -731,16 +775,11 @@ Result channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const 
       asked_ns = now_ns();
     }
   }
-  size_t at = sizeof(wire::Request);
-  at = put_string(s->data, at, str.path0 ? str.path0 : "", str.len0, &req.path[0].path);
-  if (str.path1) at = put_string(s->data, at, str.path1, str.len1, &req.path[1].path);
-  if (str.name) at = put_string(s->data, at, str.name, str.name_len, &req.name);
-  memcpy(s->data, &req, sizeof(req));
-  s->h.op = static_cast<uint32_t>(op);
-  s->h.req_len = static_cast<uint32_t>(at);
-  s->h.client_sleeping.store(0, std::memory_order_relaxed);
-  s->h.state.store(wire::kPosted, std::memory_order_seq_cst);
-  hdr->pending.fetch_or(uint64_t{1} << idx, std::memory_order_seq_cst);
+  if (!post_request(*c, idx, op, req, str)) {
+    put_slot(*c, idx);
+    release(*c);
+    return kToKernel;
+  }
   // A sleeping server takes a wake-up before it even sees the request: spin through it, or
   // the reply costs a second wake-up, ours.
   int64_t spin_ns = tuning().client_spin_ns;
@@ -758,17 +797,8 @@ Result channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const 
     result = Result::from_wire(s->h.result);
     if (!result.to_kernel()) {
       if (timed != nullptr) timed->sample(op, ReadRoute::kBypass, now_ns() - start_ns);
-      memcpy(rep, s->data, sizeof(*rep));
-      if (op == wire::Op::kStat && result.rc() == 0) {
-        bool cached = rep->hints & wire::kHintKernelCachesAttrs;
-        if (cached) raise_flag(c->kernel_caches_attrs);
-        raise_flag(cached ? g_seen_cached : g_seen_uncached);
-      }
-      size_t n = rep->data_len;
-      if (n > cap) n = cap;
-      if (n > wire::kSlotDataSize - sizeof(wire::Reply)) n = wire::kSlotDataSize - sizeof(wire::Reply);
-      if (n) memcpy(data, s->data + sizeof(wire::Reply), n);
-      rep->data_len = static_cast<uint32_t>(n);
+      read_reply(*c, op, result.rc(), s, rep, data, cap);
+      const size_t n = rep->data_len;
       if (op == wire::Op::kReaddir && result.rc() == 0) {
         if (asked_ns != 0) {
           const bool any_absent =
@@ -803,6 +833,54 @@ Result channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const 
     result = -ENOTCONN;  // what the kernel path returns for a dead daemon
   }
   release(*c);
+  return result;
+}
+
+bool channel_post(const MountMatch &m, wire::Op op, wire::Request &req, const Strings &str,
+                  bool mutation, Posted *p) {
+  Conn *c = acquire_for(m, op, str);
+  if (c == nullptr) return false;
+  int idx = take_slot(*c);
+  if (idx < 0 || !post_request(*c, idx, op, req, str)) {
+    if (idx >= 0) put_slot(*c, idx);
+    release(*c);
+    return false;
+  }
+  // Held by *p from now on, not by this thread's call (channel_recover_abandoned).
+  t_call.conn = nullptr;
+  t_call.slot = -1;
+  // Every post that finds the server asleep kicks: one that woke it may have been served
+  // already, and the server asleep again.
+  if (wire::header_of(c->region)->server_idle.load(std::memory_order_seq_cst))
+    kick(*c, /*for_request=*/true);
+  *p = Posted{c, idx, op, mutation};
+  return true;
+}
+
+Result channel_reap(Posted &p, wire::Reply *rep, char *data, size_t cap, KernelFacts *facts) {
+  Conn &c = *static_cast<Conn *>(p.conn);
+  t_call.conn = &c;
+  t_call.slot = p.slot;
+  wire::Slot *s = wire::slot_at(c.region, static_cast<uint32_t>(p.slot));
+  const int64_t spin_ns = std::max<int64_t>(tuning().client_spin_ns, tuning().client_wake_spin_ns);
+  WaitEnd end = wait_done(c, s, p.mutation, spin_ns);
+  Result result = kToKernel;
+  if (end == WaitEnd::kAnswered) {
+    result = Result::from_wire(s->h.result);
+    if (!result.to_kernel()) {
+      read_reply(c, p.op, result.rc(), s, rep, data, cap);
+      if (facts != nullptr) *facts = c.facts;
+    }
+    s->h.state.store(wire::kFree, std::memory_order_release);
+    put_slot(c, p.slot);
+  } else if (end == WaitEnd::kToKernel) {
+    put_slot(c, p.slot);
+  } else {
+    t_call.slot = -1;  // the slot stays claimed by a dead server, as in channel_call
+    result = -ENOTCONN;
+  }
+  release(c);
+  p = Posted{};
   return result;
 }
 

@@ -47,6 +47,23 @@ struct Strings {
 Result channel_call(const MountMatch &m, wire::Op op, wire::Request &req, const Strings &s,
                     bool mutation, wire::Reply *rep, char *data, size_t cap, KernelFacts *facts);
 
+// A request posted and not answered yet: a batch keeps many at once (channel_post), each
+// holding a slot and a reference on its connection until channel_reap. Reaped by the thread
+// that posted it; a siglongjmp out of the thread's calls meanwhile leaks them.
+struct Posted {
+  void *conn = nullptr;
+  int slot = -1;
+  wire::Op op = wire::Op::kStat;
+  bool mutation = false;
+};
+// Posts one request without waiting for it (a sleeping server is woken) and without the
+// read-only calls' choice of route (a batch is worth the server). False: nothing was posted,
+// the kernel serves the call.
+bool channel_post(const MountMatch &m, wire::Op op, wire::Request &req, const Strings &s,
+                  bool mutation, Posted *p);
+// Waits for p's answer: channel_call's result, rep, data and facts.
+Result channel_reap(Posted &p, wire::Reply *rep, char *data, size_t cap, KernelFacts *facts);
+
 // Whether the file at rel (below mount m's root) was in this process's latest listing of its
 // directory without xattr `bit` (a wire::kXattr* bit), and nothing changed since
 // (absent_xattrs.h): then getxattr of that name answers ENODATA without asking anyone.

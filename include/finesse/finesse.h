@@ -73,6 +73,61 @@ void finesse_rewinddir(DIR *dir);
 int finesse_dirfd(DIR *dir);
 int finesse_closedir(DIR *dir);
 
+/* Batches: many calls given at once. Calls on attached mounts go to their servers together
+ * (a server answers the next while the caller is still handing it the rest), calls elsewhere
+ * or declined go to the kernel, and every call's outcome comes back in its own entry. */
+enum finesse_op_kind {
+  FINESSE_OP_STAT = 1, /* fstatat(dirfd, path, buf (a struct stat), flags) */
+  FINESSE_OP_STATX,    /* statx(dirfd, path, flags, mask, buf (a struct statx)) */
+  FINESSE_OP_ACCESS,   /* faccessat(dirfd, path, mode, flags) */
+  FINESSE_OP_UNLINK,   /* unlinkat(dirfd, path, flags): AT_REMOVEDIR for rmdir */
+  FINESSE_OP_MKDIR,    /* mkdirat(dirfd, path, mode) */
+  FINESSE_OP_RENAME,   /* renameat2(dirfd, path, dirfd2, path2, flags) */
+  FINESSE_OP_CHMOD,    /* fchmodat(dirfd, path, mode, flags) */
+  FINESSE_OP_CHOWN,    /* fchownat(dirfd, path, uid, gid, flags) */
+  FINESSE_OP_UTIMENS,  /* utimensat(dirfd, path, times, flags) */
+  FINESSE_OP_SYMLINK,  /* symlinkat(path2, dirfd, path): a link at path to target path2 */
+  FINESSE_OP_LINK,     /* linkat(dirfd, path, dirfd2, path2, flags) */
+  FINESSE_OP_READLINK, /* readlinkat(dirfd, path, buf, size) */
+  FINESSE_OP_GETXATTR, /* getxattr(path, name, buf, size), lgetxattr with AT_SYMLINK_NOFOLLOW
+                          in flags; dirfd must be AT_FDCWD */
+};
+
+struct finesse_op {
+  /* The call: only the fields its line above names are read. dirfd is AT_FDCWD for paths
+   * relative to the cwd (0 is an fd like any other). */
+  int op; /* enum finesse_op_kind */
+  int dirfd;
+  const char *path;
+  int dirfd2;
+  const char *path2;
+  int flags;
+  mode_t mode;
+  uid_t uid;
+  gid_t gid;
+  unsigned int mask;
+  const struct timespec *times;
+  const char *name;
+  void *buf;
+  size_t size;
+  /* Its outcome: the call's return value (-1 on failure), errno (0 on success) and route
+   * (enum finesse_route; FINESSE_ROUTE_NONE when it was not made, error ECANCELED). */
+  long result;
+  int error;
+  int route;
+};
+
+/* The calls may run in any order, at the same time: give dependent calls in separate batches
+ * or ask for FINESSE_BATCH_ORDERED, where each call starts once the one before it returned. */
+#define FINESSE_BATCH_ORDERED 1u
+/* Ordered, and the calls after one that fails are not made (error ECANCELED). */
+#define FINESSE_BATCH_STOP_ON_ERROR 2u
+
+/* Makes the n calls of ops and fills in their outcomes. Returns how many of them failed
+ * (result -1), or -1 with errno EINVAL for unknown flags (then no call is made). An entry of
+ * an unknown kind fails with EINVAL. Not async-signal-safe; not to be left by a longjmp. */
+long finesse_batch(struct finesse_op *ops, size_t n, unsigned int flags);
+
 /* Which way the calling thread's last finesse_* call went. */
 enum finesse_route {
   FINESSE_ROUTE_NONE = 0,   /* no call yet */

@@ -1,0 +1,149 @@
+// finesse_batch (include/finesse/finesse.h): a batch's calls on attached mounts are posted to
+// their servers a window at a time (batch_ops.h) and reaped in order; the kernel makes the
+// others meanwhile, with the very libc call each mirrors.
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "batch_ops.h"
+#include "bypass_ops.h"
+#include "finesse/finesse.h"
+#include "wire.h"
+
+using namespace finesse::client;
+
+namespace {
+
+// Requests of one batch in flight at once: half the slots of a connection, the rest left to
+// the process's other threads.
+constexpr size_t kWindow = finesse::wire::kSlotCount / 2;
+
+bool known_kind(int op) {
+  return op >= FINESSE_OP_STAT && op <= FINESSE_OP_GETXATTR;
+}
+
+// The kernel's answer to o: its libc call.
+long kernel_call(const finesse_op &o) {
+  switch (o.op) {
+    case FINESSE_OP_STAT:
+      return fstatat(o.dirfd, o.path, static_cast<struct stat *>(o.buf), o.flags);
+    case FINESSE_OP_STATX:
+      return statx(o.dirfd, o.path, o.flags, o.mask, static_cast<struct statx *>(o.buf));
+    case FINESSE_OP_ACCESS:
+      return faccessat(o.dirfd, o.path, static_cast<int>(o.mode), o.flags);
+    case FINESSE_OP_UNLINK:
+      return unlinkat(o.dirfd, o.path, o.flags);
+    case FINESSE_OP_MKDIR:
+      return mkdirat(o.dirfd, o.path, o.mode);
+    case FINESSE_OP_RENAME:
+      return renameat2(o.dirfd, o.path, o.dirfd2, o.path2, static_cast<unsigned>(o.flags));
+    case FINESSE_OP_CHMOD:
+      return fchmodat(o.dirfd, o.path, o.mode, o.flags);
+    case FINESSE_OP_CHOWN:
+      return fchownat(o.dirfd, o.path, o.uid, o.gid, o.flags);
+    case FINESSE_OP_UTIMENS:
+      return utimensat(o.dirfd, o.path, o.times, o.flags);
+    case FINESSE_OP_SYMLINK:
+      return symlinkat(o.path2, o.dirfd, o.path);
+    case FINESSE_OP_LINK:
+      return linkat(o.dirfd, o.path, o.dirfd2, o.path2, o.flags);
+    case FINESSE_OP_READLINK:
+      return readlinkat(o.dirfd, o.path, static_cast<char *>(o.buf), o.size);
+    case FINESSE_OP_GETXATTR:
+      if (o.dirfd != AT_FDCWD) {
+        errno = EINVAL;
+        return -1;
+      }
+      return (o.flags & AT_SYMLINK_NOFOLLOW) ? lgetxattr(o.path, o.name, o.buf, o.size)
+                                             : getxattr(o.path, o.name, o.buf, o.size);
+    default:
+      errno = EINVAL;
+      return -1;
+  }
+}
+
+void set_outcome(finesse_op &o, long result, int error, int route) {
+  o.result = result;
+  o.error = result < 0 ? error : 0;
+  o.route = route;
+}
+
+void by_kernel(finesse_op &o) {
+  note_route(false);
+  errno = 0;
+  long r = kernel_call(o);
+  set_outcome(o, r, errno, FINESSE_ROUTE_KERNEL);
+}
+
+void by_bypass(finesse_op &o, finesse::Result rc) {
+  note_route(true);
+  set_outcome(o, rc.failed() ? -1 : static_cast<long>(rc.rc()),
+              rc.failed() ? static_cast<int>(-rc.rc()) : 0, FINESSE_ROUTE_BYPASS);
+}
+
+// The calls posted and not reaped yet: indices into ops, oldest first.
+struct Window {
+  size_t index[kWindow];
+  BatchPost post[kWindow];
+  size_t head = 0, count = 0;
+};
+
+void reap_oldest(finesse_op *ops, Window &w) {
+  const size_t at = w.head;
+  finesse_op &o = ops[w.index[at]];
+  finesse::Result rc = batch_reap(o, w.post[at]);
+  w.head = (w.head + 1) % kWindow;
+  w.count--;
+  if (rc.to_kernel())
+    by_kernel(o);
+  else
+    by_bypass(o, rc);
+}
+
+}  // namespace
+
+extern "C" __attribute__((visibility("default"))) long finesse_batch(struct finesse_op *ops,
+                                                                     size_t n, unsigned flags) {
+  if ((flags & ~(FINESSE_BATCH_ORDERED | FINESSE_BATCH_STOP_ON_ERROR)) || (ops == nullptr && n)) {
+    errno = EINVAL;
+    return -1;
+  }
+  const int saved_errno = errno;
+  const bool stop = flags & FINESSE_BATCH_STOP_ON_ERROR;
+  const size_t window =
+      (flags & (FINESSE_BATCH_ORDERED | FINESSE_BATCH_STOP_ON_ERROR)) ? 1 : kWindow;
+  Window w;
+  long failed = 0;
+  bool stopped = false;
+  for (size_t i = 0; i < n; i++) {
+    finesse_op &o = ops[i];
+    if (stopped) {
+      set_outcome(o, -1, ECANCELED, FINESSE_ROUTE_NONE);
+      continue;
+    }
+    if (!known_kind(o.op)) {
+      set_outcome(o, -1, EINVAL, FINESSE_ROUTE_NONE);
+    } else {
+      BatchPost p = batch_post(o);
+      if (p.state == BatchPost::State::kPosted) {
+        const size_t at = (w.head + w.count) % kWindow;
+        w.index[at] = i;
+        w.post[at] = p;
+        w.count++;
+        if (w.count >= window) reap_oldest(ops, w);
+      } else if (p.state == BatchPost::State::kAnswered) {
+        by_bypass(o, p.answered);
+      } else {
+        by_kernel(o);
+      }
+    }
+    // (Ordered: the window is 1, so o has its outcome here.)
+    if (stop && w.count == 0 && o.result < 0) stopped = true;
+  }
+  while (w.count > 0) reap_oldest(ops, w);
+  for (size_t i = 0; i < n; i++) failed += ops[i].result < 0;
+  errno = saved_errno;
+  return failed;
+}
