@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "clock.h"
+#include "dot_names.h"
 #include "fs_call.h"
 #include "wire.h"
 #include "wire_attr.h"
@@ -50,10 +51,6 @@ fuse_entry_param entry_of(const fuse_entry_out &o) {
   e.attr.st_mtim = {static_cast<time_t>(a.mtime), a.mtimensec};
   e.attr.st_ctim = {static_cast<time_t>(a.ctime), a.ctimensec};
   return e;
-}
-
-bool is_dots(std::string_view name) {
-  return name == "." || name == "..";
 }
 
 // The xattrs of want (wire::kXattr* bits) that entry e, of type d_type, has none of, as the
@@ -142,7 +139,7 @@ bool parse(ServeCtx &ctx, fuse_ino_t dir, const char *buf, size_t len, bool plus
     fuse_entry_param e{};
     bool have_node = false;  // e holds a lookup, which the cache is to keep
     bool cached = false;     // e is the cache's (pinned)
-    const bool dots = is_dots(name);
+    const bool dots = is_dot_name(name);
     const int64_t now = now_ns();
     if (eo != nullptr && eo->nodeid != 0 && !dots) {
       e = entry_of(*eo);

@@ -3,6 +3,7 @@
 #include <cerrno>
 
 #include "clock.h"
+#include "dot_names.h"
 #include "wire.h"
 
 namespace finesse::server {
@@ -123,7 +124,7 @@ Result walk_path(ServeCtx &ctx, const WalkSpec &spec, WalkResult *out) {
     rc = may_search(ctx, cur, &cur_attr);
     if (!rc.ok()) return verified ? rc : kToKernel;
 
-    if (comp == "." || comp == "..") {
+    if (is_dot_name(comp)) {
       if (comp == "..") {
         if (out->chain.size() == 1) return kToKernel;  // would leave the mount
         out->chain.pop_back();

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dot_names.h"
+
 namespace finesse::client {
 
 namespace {
@@ -105,9 +107,7 @@ bool AbsentXattrs::add_locked(const char *entries, size_t len) {
 bool AbsentXattrs::any_named(const char *entries, size_t len) {
   size_t at = 0;
   while (const wire::DirEntry *e = wire::next_dir_entry(entries, len, &at)) {
-    const bool dots =
-        e->name[0] == '.' && (e->namelen == 1 || (e->namelen == 2 && e->name[1] == '.'));
-    if (!dots) return true;
+    if (!is_dot_name({e->name, e->namelen})) return true;
   }
   return false;
 }

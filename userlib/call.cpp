@@ -6,6 +6,8 @@
 
 #include <cerrno>
 
+#include "dot_names.h"
+
 namespace finesse::client {
 
 namespace {
@@ -16,7 +18,7 @@ bool dotted(const char *path) {
   for (const char *p = path; *p != '\0';) {
     const char *end = strchrnul(p, '/');
     const size_t n = static_cast<size_t>(end - p);
-    if (n == 0 || (p[0] == '.' && (n == 1 || (n == 2 && p[1] == '.')))) return true;
+    if (n == 0 || is_dot_name({p, n})) return true;
     p = *end == '/' ? end + 1 : end;
   }
   return false;

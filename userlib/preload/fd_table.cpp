@@ -89,11 +89,13 @@ bool on_mount(int dirfd, const char *path, char **full, size_t *n, client::Mount
 
 }  // namespace
 
-void expect_listing(int dirfd, const char *path) {
+bool expect_listing(int dirfd, const char *path) {
   char *full;
   size_t n;
   client::MountMatch m;
-  if (on_mount(dirfd, path, &full, &n, &m)) client::channel_expect_call(m);
+  if (!on_mount(dirfd, path, &full, &n, &m)) return false;
+  client::channel_expect_call(m);
+  return true;
 }
 
 void note_open(int dirfd, const char *path, int fd) {

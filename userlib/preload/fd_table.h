@@ -17,8 +17,9 @@ constexpr int kMaxFds = 65536;
 
 // Before open/openat(dirfd, path, O_DIRECTORY): a directory on an attached mount is opened to
 // be listed, mostly (opendir, fts): its server, if asleep, is woken now
-// (client::channel_expect_call), while the kernel opens the directory.
-void expect_listing(int dirfd, const char *path);
+// (client::channel_expect_call), while the kernel opens the directory. Returns whether the
+// path lies on an attached mount.
+bool expect_listing(int dirfd, const char *path);
 // After open/openat(dirfd, path) returned fd: record it if it is a directory on an attached
 // mount (one statx, only for paths on an attached mount).
 void note_open(int dirfd, const char *path, int fd);

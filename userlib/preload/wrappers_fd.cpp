@@ -18,15 +18,21 @@ bool needs_mode(int flags) {
   return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE;
 }
 
+// What before_open found: kUnknown (it did not look), or whether the path lay on an attached
+// mount just before the real open.
+enum Seen { kUnknown, kOffMount, kOnMount };
+
 // Records fd if it is a directory on an attached mount (opened with O_DIRECTORY, as opendir,
 // fts and find do); the caller's errno is kept. Any other fd is learned on its first use
-// (fd_table::known_or_learn): a program reading files (grep -r) pays nothing per open.
-int after_open(int dirfd, const char *path, int flags, int fd) {
+// (fd_table::known_or_learn): a program reading files (grep -r) pays nothing per open. A
+// directory before_open found off any attached mount is not looked at again (a cwd changed
+// by another thread meanwhile only leaves the fd to be learned on its first use).
+int after_open(int dirfd, const char *path, int flags, int fd, Seen seen = kUnknown) {
   if (fd < 0 || disabled()) return fd;
   int saved = errno;
   {
     Scope scope;
-    if (scope.active() && (flags & O_DIRECTORY))
+    if (scope.active() && (flags & O_DIRECTORY) && seen != kOffMount)
       fd_table::note_open(dirfd, path, fd);
     else
       fd_table::invalidate(fd);
@@ -37,14 +43,16 @@ int after_open(int dirfd, const char *path, int flags, int fd) {
 
 // Before the real open: see fd_table::expect_listing. Not for O_PATH (a base for *at calls:
 // no OPENDIR for the wake-up to overlap, and mostly no listing).
-void before_open(int dirfd, const char *path, int flags) {
-  if ((flags & (O_DIRECTORY | O_PATH)) != O_DIRECTORY || disabled()) return;
+Seen before_open(int dirfd, const char *path, int flags) {
+  if ((flags & (O_DIRECTORY | O_PATH)) != O_DIRECTORY || disabled()) return kUnknown;
   int saved = errno;
+  Seen seen = kUnknown;
   {
     Scope scope;
-    if (scope.active()) fd_table::expect_listing(dirfd, path);
+    if (scope.active()) seen = fd_table::expect_listing(dirfd, path) ? kOnMount : kOffMount;
   }
   errno = saved;
+  return seen;
 }
 
 int after_dup(int oldfd, int newfd) {
@@ -71,17 +79,17 @@ void invalidate(int fd) {
     mode = static_cast<mode_t>(va_arg(ap, int));       \
     va_end(ap);                                        \
   }
-#define FINESSE_OPEN_WRAPPER(name)                                           \
-  FINESSE_EXPORT int name(const char *path, int flags, ...) {                \
-    FINESSE_MODE_ARG(flags, mode)                                            \
-    before_open(AT_FDCWD, path, flags);                                      \
-    return after_open(AT_FDCWD, path, flags, NEXT(name, path, flags, mode)); \
+#define FINESSE_OPEN_WRAPPER(name)                                                 \
+  FINESSE_EXPORT int name(const char *path, int flags, ...) {                      \
+    FINESSE_MODE_ARG(flags, mode)                                                  \
+    const Seen seen = before_open(AT_FDCWD, path, flags);                          \
+    return after_open(AT_FDCWD, path, flags, NEXT(name, path, flags, mode), seen); \
   }
-#define FINESSE_OPENAT_WRAPPER(name)                                             \
-  FINESSE_EXPORT int name(int dirfd, const char *path, int flags, ...) {         \
-    FINESSE_MODE_ARG(flags, mode)                                                \
-    before_open(dirfd, path, flags);                                             \
-    return after_open(dirfd, path, flags, NEXT(name, dirfd, path, flags, mode)); \
+#define FINESSE_OPENAT_WRAPPER(name)                                                   \
+  FINESSE_EXPORT int name(int dirfd, const char *path, int flags, ...) {               \
+    FINESSE_MODE_ARG(flags, mode)                                                      \
+    const Seen seen = before_open(dirfd, path, flags);                                 \
+    return after_open(dirfd, path, flags, NEXT(name, dirfd, path, flags, mode), seen); \
   }
 
 FINESSE_OPEN_WRAPPER(open)
