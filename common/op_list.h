@@ -22,8 +22,9 @@
   X(11, Statfs, statfs, STATFS)          \
   X(12, Getxattr, getxattr, GETXATTR)    \
   X(13, Listxattr, listxattr, LISTXATTR) \
-  X(14, Readdir, readdir, READDIR)
+  X(14, Readdir, readdir, READDIR)       \
+  X(15, Batch, batch, BATCH)
 /* One past the highest number. */
-#define FINESSE_OP_END 15
+#define FINESSE_OP_END 16
 
 #endif /* FINESSE_OP_LIST_H */

@@ -17,7 +17,7 @@
 namespace finesse::wire {
 
 constexpr uint32_t kMagic = 0x464e5345;  // "ESNF"
-constexpr uint32_t kVersion = 7;
+constexpr uint32_t kVersion = 8;
 constexpr uint32_t kSlotCount = 64;
 constexpr uint32_t kSlotSize = 16384;
 constexpr uint32_t kHeaderSize = 4096;
@@ -181,6 +181,48 @@ inline const DirEntry *next_dir_entry(const char *entries, size_t len, size_t *a
   *at += sz;
   return e;
 }
+
+// kBatch: several calls in one request (finesse_batch's independent calls). The slot's data
+// holds a BatchHeader, then `count` calls one after another, each a BatchCall and its own
+// request (a Request and its strings, StrRef offsets relative to that Request) padded to 8
+// bytes. The server serves them in order, each exactly as if it came alone, and answers
+// with `count` BatchReply at the start of the data area; the slot's result is 0, or FALLBACK
+// when none was served (a malformed request among them: the client makes them all itself).
+constexpr uint32_t kBatchMax = 64;
+struct BatchHeader {
+  uint32_t count;
+  uint32_t pad;
+};
+struct BatchCall {
+  uint32_t op;   // batchable() only
+  uint32_t len;  // bytes of the request that follows
+};
+struct BatchReply {
+  int32_t result;  // 0 / -errno / kFallback
+  uint32_t hints;
+  Attr attr;  // kStat
+};
+// The calls a batch may carry: those whose answer is a result and, for a stat, attributes.
+constexpr bool batchable(Op op) {
+  switch (op) {
+    case Op::kStat:
+    case Op::kAccess:
+    case Op::kUnlink:
+    case Op::kRmdir:
+    case Op::kMkdir:
+    case Op::kRename:
+    case Op::kSetattr:
+    case Op::kSymlink:
+    case Op::kLink:
+      return true;
+    default:
+      return false;
+  }
+}
+constexpr size_t batch_call_size(size_t request_len) {
+  return (sizeof(BatchCall) + request_len + 7) & ~size_t{7};
+}
+static_assert(sizeof(BatchHeader) + kBatchMax * sizeof(BatchReply) <= 16384 - 64);
 
 // The kernel holds this mount's attributes with a timeout (the file system gave them so): its
 // fstat of an open fd answers from them without the daemon, cheaper than a bypassed one.

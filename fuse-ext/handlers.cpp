@@ -613,6 +613,7 @@ Result dispatch(ServeCtx &ctx, const Decoded &d, ReplyBuf &out) {
     case wire::Op::kListxattr: return do_xattr(ctx, d, out, true);
     case wire::Op::kReaddir:
       return do_readdir(ctx, d, out);
+    case wire::Op::kBatch:  // a container, served by Server::serve_batch
     case wire::Op::kCount: break;
   }
   return kToKernel;

@@ -12,23 +12,33 @@ namespace {
 
 constexpr size_t kFuseNameMax = 1024;  // the kernel lets FUSE names this long through
 
+// The time a walk judges freshness by: read once, and again after each call to the file
+// system (which may take long); in between a walk takes microseconds, far below the
+// kernel's own jiffy-grained expiry checks. (A clock read is a tenth of a cached walk.)
+struct WalkClock {
+  int64_t ns = now_ns();
+  void moved() { ns = now_ns(); }
+};
+
 // Cached attributes, or fresh ones when refresh is set or nothing is cached.
-Result node_attr(ServeCtx &ctx, fuse_ino_t ino, bool refresh, struct stat *attr) {
+Result node_attr(ServeCtx &ctx, fuse_ino_t ino, bool refresh, struct stat *attr, WalkClock &clock) {
   bool fresh = false;
-  if (!refresh && ctx.cache->node_attr(ino, now_ns(), attr, &fresh)) return 0;
-  if (refresh && ctx.cache->node_attr(ino, now_ns(), attr, &fresh) && fresh) return 0;
-  return synced_attr(ctx, ino, attr);
+  if (!refresh && ctx.cache->node_attr(ino, clock.ns, attr, &fresh)) return 0;
+  if (refresh && ctx.cache->node_attr(ino, clock.ns, attr, &fresh) && fresh) return 0;
+  Result rc = synced_attr(ctx, ino, attr);
+  clock.moved();
+  return rc;
 }
 
 // The search permission check of the kernel's may_lookup(), with its refresh-and-retry.
-Result may_search(ServeCtx &ctx, fuse_ino_t dir, struct stat *attr) {
+Result may_search(ServeCtx &ctx, fuse_ino_t dir, struct stat *attr, WalkClock &clock) {
   if (!S_ISDIR(attr->st_mode)) return -ENOTDIR;
   if (!ctx.mount->default_permissions) return 0;
   // fuse_permission(): expired attributes are refreshed before they are used.
-  Result rc = node_attr(ctx, dir, true, attr);
+  Result rc = node_attr(ctx, dir, true, attr, clock);
   if (!rc.ok()) return rc;
   if (check_permission(*ctx.creds, *attr, 1) == 0) return 0;
-  rc = node_attr(ctx, dir, true, attr);
+  rc = node_attr(ctx, dir, true, attr, clock);
   if (!rc.ok()) return rc;
   if (!S_ISDIR(attr->st_mode)) return -ENOTDIR;
   return check_permission(*ctx.creds, *attr, 1);
@@ -41,8 +51,8 @@ Result may_search(ServeCtx &ctx, fuse_ino_t dir, struct stat *attr) {
 // kernel's node (pinned against its forget), with the entry's attributes if fresh (else
 // *fresh is false, and the caller refreshes them).
 Result lookup(ServeCtx &ctx, fuse_ino_t dir, std::string_view name, fuse_ino_t *ino,
-              struct stat *attr, bool *fresh, bool *kernel_entry) {
-  int64_t now = now_ns();
+              struct stat *attr, bool *fresh, bool *kernel_entry, WalkClock &clock) {
+  const int64_t now = clock.ns;
   CacheHit hit = ctx.cache->find(dir, name, now, &ctx.pins);
   if (hit.kind == CacheHit::kNegative) return -ENOENT;
   const bool positive = hit.kind == CacheHit::kPositive;
@@ -66,8 +76,9 @@ Result lookup(ServeCtx &ctx, fuse_ino_t dir, std::string_view name, fuse_ino_t *
   uint64_t gen = ctx.cache->generation();
   fuse_entry_param e{};
   Result rc = fs_lookup(ctx.call(), dir, n.c_str(), &e);
+  clock.moved();
   if (!rc.ok()) return rc;
-  ctx.cache->insert(dir, n, e, gen, now_ns(), &ctx.forgets, &ctx.pins);
+  ctx.cache->insert(dir, n, e, gen, clock.ns, &ctx.forgets, &ctx.pins);
   if (e.ino == 0) return -ENOENT;
   *ino = e.ino;
   *attr = e.attr;
@@ -85,7 +96,8 @@ Result synced_attr(ServeCtx &ctx, fuse_ino_t ino, struct stat *attr) {
 }
 
 Result fresh_attr(ServeCtx &ctx, fuse_ino_t ino, struct stat *attr) {
-  return node_attr(ctx, ino, true, attr);
+  WalkClock clock;
+  return node_attr(ctx, ino, true, attr, clock);
 }
 
 Result walk_path(ServeCtx &ctx, const WalkSpec &spec, WalkResult *out) {
@@ -95,7 +107,8 @@ Result walk_path(ServeCtx &ctx, const WalkSpec &spec, WalkResult *out) {
   out->chain.assign(1, FUSE_ROOT_ID);
   fuse_ino_t cur = FUSE_ROOT_ID;
   struct stat cur_attr {};
-  Result rc = node_attr(ctx, cur, false, &cur_attr);
+  WalkClock clock;
+  Result rc = node_attr(ctx, cur, false, &cur_attr, clock);
   if (!rc.ok()) return rc;
   std::string cum;  // path walked so far, for the nested-mount check
   std::vector<size_t> cum_marks;
@@ -121,7 +134,7 @@ Result walk_path(ServeCtx &ctx, const WalkSpec &spec, WalkResult *out) {
     // Every component, `.` and `..` included, is looked up in a searchable directory.
     // Before the client's base is verified, an error may only mean the base moved: then the
     // kernel must answer.
-    rc = may_search(ctx, cur, &cur_attr);
+    rc = may_search(ctx, cur, &cur_attr, clock);
     if (!rc.ok()) return verified ? rc : kToKernel;
 
     if (is_dot_name(comp)) {
@@ -131,7 +144,7 @@ Result walk_path(ServeCtx &ctx, const WalkSpec &spec, WalkResult *out) {
         cur = out->chain.back();
         cum.resize(cum_marks.back());
         cum_marks.pop_back();
-        rc = node_attr(ctx, cur, false, &cur_attr);
+        rc = node_attr(ctx, cur, false, &cur_attr, clock);
         if (!rc.ok()) return verified ? rc : kToKernel;
       }
       if (last) {
@@ -150,8 +163,8 @@ Result walk_path(ServeCtx &ctx, const WalkSpec &spec, WalkResult *out) {
     struct stat child_attr {};
     bool child_fresh = false, kernel_entry = false;
     rc = lookup(ctx, cur, comp, &child, &child_attr, &child_fresh,
-                last && spec.attr_only ? &kernel_entry : nullptr);
-    if (rc.ok() && last && !child_fresh) rc = node_attr(ctx, child, true, &child_attr);
+                last && spec.attr_only ? &kernel_entry : nullptr, clock);
+    if (rc.ok() && last && !child_fresh) rc = node_attr(ctx, child, true, &child_attr, clock);
     if (rc.is_error(ENOENT) && last) {
       if (!verified) return kToKernel;
       out->parent = cur;

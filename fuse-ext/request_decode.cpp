@@ -28,7 +28,9 @@ bool take_path(const uint8_t *data, size_t size, const wire::PathArg &p, std::st
 }  // namespace
 
 int decode_request(uint32_t op, const uint8_t *data, size_t len, Decoded *out) {
-  if (op == 0 || op >= wire::kOpCount) return -EPROTO;
+  // (kBatch is a container of requests, not one: Server::serve_batch.)
+  if (op == 0 || op >= wire::kOpCount || op == static_cast<uint32_t>(wire::Op::kBatch))
+    return -EPROTO;
   if (len < sizeof(wire::Request) || len > wire::kSlotDataSize) return -EPROTO;
   out->op = static_cast<wire::Op>(op);
   memcpy(&out->req, data, sizeof(wire::Request));

@@ -747,71 +747,145 @@ bool Server::find_posted() {
   return found;
 }
 
-void Server::serve_slot(Worker &w, Client &c, wire::Slot *s) {
-  // Copy first: the client may keep writing its slot while we look at it.
-  // Each shared field read exactly once: plain reads of memory the client writes meanwhile
-  // are a data race the compiler may resolve by reading again after the bounds check.
-  uint32_t op = __atomic_load_n(&s->h.op, __ATOMIC_RELAXED);
-  uint32_t len = __atomic_load_n(&s->h.req_len, __ATOMIC_RELAXED);
-  wire::Reply rep{};
+// The credentials c's request d is served with, or null: the client's credentials or cwd
+// are not what the kernel would see (FALLBACK). Its other requests may be served by other
+// threads right now.
+std::shared_ptr<const Creds> Server::creds_for(Worker &w, Client &c, const MountView &mv,
+                                               const Decoded &d) {
+  std::lock_guard<std::mutex> g(c.mu);
+  if (c.closed || !creds_current(w.cred_counter, &c.creds, &c.cred_watch, mv.access) ||
+      !kernel_allows(w, c, mv, d))
+    return nullptr;
+  if (!c.served_creds || !(*c.served_creds == c.creds))
+    c.served_creds = std::make_shared<const Creds>(c.creds);
+  return c.served_creds;
+}
+
+// Serves decoded request d of client c with creds (null: FALLBACK, nothing done) into out;
+// what it holds stays in ctx until release_request, once the client has its answer.
+Result Server::serve_decoded(Worker &w, Client &c, const Decoded &d, const Creds *creds,
+                             ServeCtx &ctx, ReplyBuf &out) {
   Result result = kToKernel;
-  Decoded d{};
-  bool ready =
-      ext_.fs.initialized.load(std::memory_order_acquire) && !ext_.challenges.replies_missed();
-  follow_mount_changes(w);
-  if (ready && mount_view(w).conn_want != ext_.fs.conn_want) refresh_mount();  // INIT came
-  const MountView &mv = mount_view(w);  // not taken again below: the reference stays good
-  std::shared_ptr<const Creds> creds;
-  if (ready && len <= wire::kSlotDataSize) {
-    memcpy(w.req_copy.data(), s->data, len);
-    if (decode_request(op, w.req_copy.data(), len, &d) == 0) {
-      // The client's credentials and cwd check: its other requests may be served by other
-      // threads right now.
-      std::lock_guard<std::mutex> g(c.mu);
-      if (!c.closed && creds_current(w.cred_counter, &c.creds, &c.cred_watch, mv.access) &&
-          kernel_allows(w, c, mv, d)) {
-        if (!c.served_creds || !(*c.served_creds == c.creds))
-          c.served_creds = std::make_shared<const Creds>(c.creds);
-        creds = c.served_creds;
-      }
-    }
-  }
-  ServeCtx ctx{creds.get(), &mv.facts, &ext_.fs, &ext_.kernel, &ext_.cache};
-  if (creds) {
+  if (creds != nullptr) {
     ctx.pidfd = c.cred_watch.pidfd;
     ctx.listings = &c.listings;
     ctx.listing_budget = &ext_.listing_budget;
     ctx.absent_memo = &ext_.absent_memo;
     ctx.umask = d.req.umask & 0777;
-    ReplyBuf out{&rep, reinterpret_cast<char *>(s->data) + sizeof(wire::Reply),
-                 wire::kSlotDataSize - sizeof(wire::Reply)};
     result = serve_request(ctx, d, out);
   }
-  if (op > 0 && op < wire::kOpCount) {
-    if (result.to_kernel())
-      ext_.counters.fallback[op]++;
-    else
-      ext_.counters.served[op]++;
-  }
+  count(static_cast<uint32_t>(d.op), result);
   // The kernel must not answer from stale caches once the client sees our answer, nor
   // other clients from what they learnt of listings before it.
   ctx.inval.send(ext_.fs.session, ext_.kernel, &w.drops);
-  if (op > 0 && op < wire::kOpCount && is_mutation(static_cast<wire::Op>(op)) && creds)
-    note_change();
-  memcpy(s->data, &rep, sizeof(rep));
+  if (is_mutation(d.op) && creds != nullptr) note_change();
+  return result;
+}
+
+void Server::count(uint32_t op, Result result) {
+  if (op == 0 || op >= wire::kOpCount) return;
+  if (result.to_kernel())
+    ext_.counters.fallback[op]++;
+  else
+    ext_.counters.served[op]++;
+}
+
+void Server::release_request(Worker &w, ServeCtx &ctx) {
+  ext_.cache.unpin(&ctx.pins, &ctx.forgets);
+  forget_all(ctx.forgets);
+  // What the kernel revalidates anyway is dropped only now (an eviction and a FORGET for
+  // the file system: nothing the client's next kernel call depends on).
+  send_deferred(ext_.fs.session, &w.drops);
+}
+
+namespace {
+// Publishes slot s's answer (its data already written) and wakes a sleeping client.
+void publish_answer(wire::Slot *s, Result result, uint32_t rep_len) {
   s->h.result = result.to_wire();
-  s->h.rep_len = sizeof(rep) + rep.data_len;
+  s->h.rep_len = rep_len;
   s->h.state.store(wire::kDone, std::memory_order_release);
   // Store-load (a release store and a later load may be reordered, on x86 too): the client
   // sets client_sleeping, then re-reads the state; each side needs a full fence in between,
   // or both miss the other and the client sleeps out its 50 ms futex timeout.
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (s->h.client_sleeping.load(std::memory_order_seq_cst)) futex_wake(&s->h.state, INT_MAX);
-  ext_.cache.unpin(&ctx.pins, &ctx.forgets);
-  forget_all(ctx.forgets);
-  // What the kernel revalidates anyway is dropped only now (an eviction and a FORGET for
-  // the file system: nothing the client's next kernel call depends on).
-  send_deferred(ext_.fs.session, &w.drops);
+}
+}  // namespace
+
+void Server::serve_slot(Worker &w, Client &c, wire::Slot *s) {
+  // Copy first: the client may keep writing its slot while we look at it.
+  // Each shared field read exactly once: plain reads of memory the client writes meanwhile
+  // are a data race the compiler may resolve by reading again after the bounds check.
+  uint32_t op = __atomic_load_n(&s->h.op, __ATOMIC_RELAXED);
+  uint32_t len = __atomic_load_n(&s->h.req_len, __ATOMIC_RELAXED);
+  bool ready =
+      ext_.fs.initialized.load(std::memory_order_acquire) && !ext_.challenges.replies_missed();
+  follow_mount_changes(w);
+  if (ready && mount_view(w).conn_want != ext_.fs.conn_want) refresh_mount();  // INIT came
+  const MountView &mv = mount_view(w);  // not taken again below: the reference stays good
+  if (ready && len <= wire::kSlotDataSize) memcpy(w.req_copy.data(), s->data, len);
+  if (op == static_cast<uint32_t>(wire::Op::kBatch)) {
+    serve_batch(w, c, mv, s, ready && len <= wire::kSlotDataSize ? len : 0);
+    return;
+  }
+  wire::Reply rep{};
+  Decoded d{};
+  std::shared_ptr<const Creds> creds;
+  const bool decoded =
+      ready && len <= wire::kSlotDataSize && decode_request(op, w.req_copy.data(), len, &d) == 0;
+  if (decoded) creds = creds_for(w, c, mv, d);
+  ServeCtx ctx{creds.get(), &mv.facts, &ext_.fs, &ext_.kernel, &ext_.cache};
+  Result result = kToKernel;
+  if (decoded) {
+    ReplyBuf out{&rep, reinterpret_cast<char *>(s->data) + sizeof(wire::Reply),
+                 wire::kSlotDataSize - sizeof(wire::Reply)};
+    result = serve_decoded(w, c, d, creds.get(), ctx, out);
+  } else {
+    count(op, result);
+  }
+  memcpy(s->data, &rep, sizeof(rep));
+  publish_answer(s, result, static_cast<uint32_t>(sizeof(rep) + rep.data_len));
+  release_request(w, ctx);
+}
+
+// A multi-call request (wire::kBatch), its len bytes copied to w.req_copy (0: not served):
+// each call served as if it came alone, in order; a malformed call and those after it are
+// answered FALLBACK (the client makes them itself).
+void Server::serve_batch(Worker &w, Client &c, const MountView &mv, wire::Slot *s, size_t len) {
+  const uint8_t *data = w.req_copy.data();
+  wire::BatchHeader hdr{};
+  if (len >= sizeof(hdr)) memcpy(&hdr, data, sizeof(hdr));
+  const uint32_t n = len >= sizeof(hdr) && hdr.count <= wire::kBatchMax ? hdr.count : 0;
+  size_t at = sizeof(hdr);
+  bool intact = true;
+  for (uint32_t i = 0; i < n; i++) {
+    wire::BatchReply r{wire::kFallback, 0, {}};
+    wire::BatchCall call{};
+    Decoded d{};
+    if (intact && len - at >= sizeof(call)) {
+      memcpy(&call, data + at, sizeof(call));
+      intact = call.len <= len - at - sizeof(call) && call.op < wire::kOpCount &&
+               wire::batchable(static_cast<wire::Op>(call.op)) &&
+               decode_request(call.op, data + at + sizeof(call), call.len, &d) == 0;
+    } else {
+      intact = false;
+    }
+    if (intact) {
+      at += wire::batch_call_size(call.len);
+      if (at > len) at = len;
+      std::shared_ptr<const Creds> creds = creds_for(w, c, mv, d);
+      ServeCtx ctx{creds.get(), &mv.facts, &ext_.fs, &ext_.kernel, &ext_.cache};
+      wire::Reply rep{};
+      ReplyBuf out{&rep, nullptr, 0};
+      Result result = serve_decoded(w, c, d, creds.get(), ctx, out);
+      r = {result.to_wire(), rep.hints, rep.attr};
+      release_request(w, ctx);
+    }
+    memcpy(s->data + i * sizeof(r), &r, sizeof(r));
+  }
+  count(static_cast<uint32_t>(wire::Op::kBatch), n > 0 ? Result(0) : Result(kToKernel));
+  publish_answer(s, n > 0 ? Result(0) : Result(kToKernel),
+                 static_cast<uint32_t>(n * sizeof(wire::BatchReply)));
 }
 
 }  // namespace finesse::server

@@ -31,6 +31,7 @@
 #include "client_conn.h"
 #include "cred_watch.h"
 #include "front_door.h"
+#include "handlers.h"
 #include "kernel_view.h"
 #include "kernel_watch.h"
 #include "mount_info.h"
@@ -118,6 +119,13 @@ class Server {
   void maybe_beat(const ClientList &clients);
   static void tell_forwarded(wire::RegionHeader *h, uint32_t forwarded);
   void serve_slot(Worker &w, Client &c, wire::Slot *s);
+  void serve_batch(Worker &w, Client &c, const MountView &mv, wire::Slot *s, size_t len);
+  std::shared_ptr<const Creds> creds_for(Worker &w, Client &c, const MountView &mv,
+                                         const Decoded &d);
+  Result serve_decoded(Worker &w, Client &c, const Decoded &d, const Creds *creds, ServeCtx &ctx,
+                       ReplyBuf &out);
+  void release_request(Worker &w, ServeCtx &ctx);
+  void count(uint32_t op, Result result);
   const MountView &mount_view(Worker &w);
   void refresh_mount();
   void follow_mount_changes(Worker &w);

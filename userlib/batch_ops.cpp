@@ -81,7 +81,7 @@ void write_output(const finesse_op &o, const Call &c, Result rc) {
 
 }  // namespace
 
-BatchPost batch_post(finesse_op &o) {
+BatchPost batch_post(finesse_op &o, Pack *pack, Posted *flushed) {
   BatchPost p;
   Call c;
   Shape sh;
@@ -112,6 +112,21 @@ BatchPost batch_post(finesse_op &o) {
   }
   set_path(c, 0, from);
   if (two) set_path(c, 1, to);
+  if (pack != nullptr && wire::batchable(sh.op)) {
+    if (pack->conn != nullptr && pack->mnt_id != from.m.mnt_id) channel_pack_post(*pack, flushed);
+    for (int attempt = 0; attempt < 2; attempt++) {
+      if (pack->conn == nullptr && !channel_pack_begin(from.m, pack)) break;
+      if (channel_pack_add(*pack, sh.op, c.req, c.s, sh.mutation)) {
+        p.state = State::kPacked;
+        return p;
+      }
+      if (pack->count == 0) {  // does not fit even alone: its own request
+        channel_pack_drop(*pack);
+        break;
+      }
+      channel_pack_post(*pack, flushed);  // full
+    }
+  }
   if (!channel_post(from.m, sh.op, c.req, c.s, sh.mutation, &p.posted)) return p;
   p.cwd_based = c.req.flags & (wire::kCwdBase0 | wire::kCwdBase1);
   p.state = State::kPosted;
@@ -128,6 +143,30 @@ Result batch_reap(finesse_op &o, BatchPost &p) {
   if (rc.to_kernel() && p.cwd_based) cwd_base_refused();
   if (!rc.to_kernel()) write_output(o, c, rc);
   return rc;
+}
+
+Result batch_unpack(finesse_op &o, const wire::BatchReply &r, const KernelFacts &facts) {
+  Result rc = Result::from_wire(r.result);
+  if (rc.ok()) {
+    Call c;
+    c.rep.attr = r.attr;
+    c.facts = facts;
+    write_output(o, c, rc);
+  }
+  return rc;
+}
+
+bool batch_mutation(const finesse_op &o) {
+  switch (o.op) {
+    case FINESSE_OP_STAT:
+    case FINESSE_OP_STATX:
+    case FINESSE_OP_ACCESS:
+    case FINESSE_OP_READLINK:
+    case FINESSE_OP_GETXATTR:
+      return false;
+    default:
+      return true;
+  }
 }
 
 }  // namespace finesse::client

@@ -857,7 +857,13 @@ bool channel_post(const MountMatch &m, wire::Op op, wire::Request &req, const St
   return true;
 }
 
-Result channel_reap(Posted &p, wire::Reply *rep, char *data, size_t cap, KernelFacts *facts) {
+namespace {
+
+// Waits for posted request p and gives its slot and connection back; read(conn, slot,
+// result) takes the answer first when the server gave one (not FALLBACK). The result, or
+// -ENOTCONN when the server died holding it (p.mutation: it may have been made).
+template <typename Read>
+Result reap(Posted &p, Read read) {
   Conn &c = *static_cast<Conn *>(p.conn);
   t_call.conn = &c;
   t_call.slot = p.slot;
@@ -867,10 +873,7 @@ Result channel_reap(Posted &p, wire::Reply *rep, char *data, size_t cap, KernelF
   Result result = kToKernel;
   if (end == WaitEnd::kAnswered) {
     result = Result::from_wire(s->h.result);
-    if (!result.to_kernel()) {
-      read_reply(c, p.op, result.rc(), s, rep, data, cap);
-      if (facts != nullptr) *facts = c.facts;
-    }
+    if (!result.to_kernel()) read(c, s, result);
     s->h.state.store(wire::kFree, std::memory_order_release);
     put_slot(c, p.slot);
   } else if (end == WaitEnd::kToKernel) {
@@ -882,6 +885,87 @@ Result channel_reap(Posted &p, wire::Reply *rep, char *data, size_t cap, KernelF
   release(c);
   p = Posted{};
   return result;
+}
+
+}  // namespace
+
+Result channel_reap(Posted &p, wire::Reply *rep, char *data, size_t cap, KernelFacts *facts) {
+  const wire::Op op = p.op;
+  return reap(p, [&](Conn &c, const wire::Slot *s, Result result) {
+    read_reply(c, op, result.rc(), s, rep, data, cap);
+    if (facts != nullptr) *facts = c.facts;
+  });
+}
+
+bool channel_pack_begin(const MountMatch &m, Pack *p) {
+  Conn *c = acquire_for(m, wire::Op::kBatch, Strings{});
+  if (c == nullptr) return false;
+  int idx = take_slot(*c);
+  if (idx < 0) {
+    release(*c);
+    return false;
+  }
+  t_call.conn = nullptr;  // held by *p (as channel_post's)
+  t_call.slot = -1;
+  *p = Pack{c, idx, m.mnt_id, 0, sizeof(wire::BatchHeader), false};
+  return true;
+}
+
+bool channel_pack_add(Pack &p, wire::Op op, wire::Request &req, const Strings &str, bool mutation) {
+  Conn &c = *static_cast<Conn *>(p.conn);
+  const size_t len = sizeof(wire::Request) + str.len0 + str.len1 + str.name_len + 3;
+  const size_t need = wire::batch_call_size(len);
+  if (!wire::batchable(op) || p.count >= wire::kBatchMax || need > wire::kSlotDataSize - p.used)
+    return false;
+  uint8_t *call = wire::slot_at(c.region, static_cast<uint32_t>(p.slot))->data + p.used;
+  uint8_t *base = call + sizeof(wire::BatchCall);  // the request's strings are relative to it
+  req.umask = channel_umask();
+  size_t at = sizeof(wire::Request);
+  at = put_string(base, at, str.path0 ? str.path0 : "", str.len0, &req.path[0].path);
+  if (str.path1) at = put_string(base, at, str.path1, str.len1, &req.path[1].path);
+  if (str.name) at = put_string(base, at, str.name, str.name_len, &req.name);
+  memcpy(base, &req, sizeof(req));
+  const wire::BatchCall head{static_cast<uint32_t>(op), static_cast<uint32_t>(at)};
+  memcpy(call, &head, sizeof(head));
+  p.used += wire::batch_call_size(at);
+  p.count++;
+  p.mutation = p.mutation || mutation;
+  return true;
+}
+
+void channel_pack_post(Pack &p, Posted *posted) {
+  Conn &c = *static_cast<Conn *>(p.conn);
+  wire::Slot *s = wire::slot_at(c.region, static_cast<uint32_t>(p.slot));
+  const wire::BatchHeader h{p.count, 0};
+  memcpy(s->data, &h, sizeof(h));
+  s->h.op = static_cast<uint32_t>(wire::Op::kBatch);
+  s->h.req_len = static_cast<uint32_t>(p.used);
+  s->h.client_sleeping.store(0, std::memory_order_relaxed);
+  s->h.state.store(wire::kPosted, std::memory_order_seq_cst);
+  wire::header_of(c.region)->pending.fetch_or(uint64_t{1} << p.slot, std::memory_order_seq_cst);
+  if (wire::header_of(c.region)->server_idle.load(std::memory_order_seq_cst))
+    kick(c, /*for_request=*/true);
+  *posted = Posted{&c, p.slot, wire::Op::kBatch, p.mutation};
+  p = Pack{};
+}
+
+void channel_pack_drop(Pack &p) {
+  if (p.conn == nullptr) return;
+  Conn &c = *static_cast<Conn *>(p.conn);
+  put_slot(c, p.slot);
+  release(c);
+  p = Pack{};
+}
+
+Result channel_reap_pack(Posted &p, uint32_t count, PackEntryFn each, void *ctx) {
+  return reap(p, [&](Conn &c, const wire::Slot *s, Result) {
+    const size_t n = std::min<size_t>(count, s->h.rep_len / sizeof(wire::BatchReply));
+    for (uint32_t i = 0; i < count; i++) {
+      wire::BatchReply r{wire::kFallback, 0, {}};
+      if (i < n) memcpy(&r, s->data + i * sizeof(r), sizeof(r));
+      each(ctx, i, r, c.facts);
+    }
+  });
 }
 
 void channel_expect_call(const MountMatch &m) {

@@ -64,6 +64,31 @@ bool channel_post(const MountMatch &m, wire::Op op, wire::Request &req, const St
 // Waits for p's answer: channel_call's result, rep, data and facts.
 Result channel_reap(Posted &p, wire::Reply *rep, char *data, size_t cap, KernelFacts *facts);
 
+// A multi-call request being filled (wire::kBatch): a slot of a connection, taken and
+// written before it is posted (channel_pack_post) or given back (channel_pack_drop).
+struct Pack {
+  void *conn = nullptr;
+  int slot = -1;
+  uint64_t mnt_id = 0;
+  uint32_t count = 0;  // calls in it
+  size_t used = 0;     // bytes of the slot's data written
+  bool mutation = false;
+};
+// Takes a slot of mount m's connection for a pack; false: the kernel serves the calls.
+bool channel_pack_begin(const MountMatch &m, Pack *p);
+// Appends one call (wire::batchable(op)); false when it does not fit.
+bool channel_pack_add(Pack &p, wire::Op op, wire::Request &req, const Strings &s, bool mutation);
+// Posts the pack (at least one call in it), then held by *posted until channel_reap_pack.
+void channel_pack_post(Pack &p, Posted *posted);
+void channel_pack_drop(Pack &p);
+// Waits for a posted pack's answers and hands each of its count calls' to each(ctx, i, reply,
+// the mount's facts) (kFallback: the caller makes that call itself). kToKernel: none was
+// served; -ENOTCONN: the server died holding the pack (a mutation among them may have been
+// made: never repeat one).
+using PackEntryFn = void (*)(void *ctx, uint32_t i, const wire::BatchReply &r,
+                             const KernelFacts &facts);
+Result channel_reap_pack(Posted &p, uint32_t count, PackEntryFn each, void *ctx);
+
 // Whether the file at rel (below mount m's root) was in this process's latest listing of its
 // directory without xattr `bit` (a wire::kXattr* bit), and nothing changed since
 // (absent_xattrs.h): then getxattr of that name answers ENODATA without asking anyone.

@@ -102,6 +102,118 @@ void reap_oldest(finesse_op *ops, Window &w) {
     by_bypass(o, rc);
 }
 
+// Independent calls go in multi-call requests (wire::kBatch): a pack being filled, and the
+// packs posted and not reaped yet, oldest first.
+constexpr size_t kPacksInFlight = 4;
+struct PackCalls {
+  uint32_t count = 0;
+  uint32_t index[finesse::wire::kBatchMax];
+};
+struct Packs {
+  Pack open;
+  PackCalls open_calls;
+  Posted posted[kPacksInFlight];
+  PackCalls calls[kPacksInFlight];
+  size_t head = 0, count = 0;
+};
+
+void abandon_packs(finesse_op *ops, Packs &p);
+
+struct Unpacking {
+  finesse_op *ops;
+  const PackCalls *calls;
+};
+
+void reap_oldest_pack(finesse_op *ops, Packs &p) {
+  const size_t at = p.head;
+  const PackCalls &calls = p.calls[at];
+  Unpacking u{ops, &calls};
+  finesse::Result rc = channel_reap_pack(
+      p.posted[at], calls.count,
+      [](void *ctx, uint32_t i, const finesse::wire::BatchReply &r, const KernelFacts &facts) {
+        auto *u = static_cast<Unpacking *>(ctx);
+        finesse_op &o = u->ops[u->calls->index[i]];
+        finesse::Result one = batch_unpack(o, r, facts);
+        if (one.to_kernel())
+          by_kernel(o);
+        else
+          by_bypass(o, one);
+      },
+      &u);
+  p.head = (p.head + 1) % kPacksInFlight;
+  p.count--;
+  if (!rc.to_kernel() && !rc.failed()) return;  // each call had its answer
+  for (uint32_t i = 0; i < calls.count; i++) {
+    finesse_op &o = ops[calls.index[i]];
+    // The server died holding the pack: its changes may have been made, never repeated.
+    if (rc.failed() && batch_mutation(o))
+      by_bypass(o, rc);
+    else
+      by_kernel(o);
+  }
+  abandon_packs(ops, p);
+}
+
+// A pack came back unserved (its server gone or stuck): the open pack's calls go to the
+// kernel, and the packs in flight are reaped now, so that no reference of ours keeps the
+// connection from being remade (channel.cpp: acquire waits for its users to leave).
+void abandon_packs(finesse_op *ops, Packs &p) {
+  for (uint32_t i = 0; i < p.open_calls.count; i++) by_kernel(ops[p.open_calls.index[i]]);
+  p.open_calls.count = 0;
+  channel_pack_drop(p.open);
+  while (p.count > 0) reap_oldest_pack(ops, p);
+}
+
+// Posts the open pack, if it holds calls, as the newest in flight (room made first).
+void post_open_pack(finesse_op *ops, Packs &p) {
+  if (p.open.conn == nullptr) return;
+  if (p.open.count == 0) {
+    channel_pack_drop(p.open);
+    return;
+  }
+  if (p.count == kPacksInFlight) reap_oldest_pack(ops, p);
+  const size_t at = (p.head + p.count) % kPacksInFlight;
+  p.calls[at] = p.open_calls;
+  channel_pack_post(p.open, &p.posted[at]);
+  p.count++;
+  p.open_calls.count = 0;
+}
+
+// Adds op i of ops to the batch in flight: packed, posted, answered or made by the kernel.
+void send_one(finesse_op *ops, size_t i, Window &w, Packs *packs, size_t window) {
+  finesse_op &o = ops[i];
+  if (packs != nullptr && packs->count == kPacksInFlight) reap_oldest_pack(ops, *packs);
+  Posted flushed;
+  BatchPost p = packs != nullptr ? batch_post(o, &packs->open, &flushed) : batch_post(o);
+  if (flushed.conn != nullptr) {
+    // The open pack (another mount's, or full) went out to make room for o.
+    const size_t at = (packs->head + packs->count) % kPacksInFlight;
+    packs->posted[at] = flushed;
+    packs->calls[at] = packs->open_calls;
+    packs->count++;
+    packs->open_calls.count = 0;
+  }
+  switch (p.state) {
+    case BatchPost::State::kPacked:
+      packs->open_calls.index[packs->open_calls.count++] = static_cast<uint32_t>(i);
+      break;
+    case BatchPost::State::kPosted: {
+      const size_t at = (w.head + w.count) % kWindow;
+      w.index[at] = i;
+      w.post[at] = p;
+      w.count++;
+      if (w.count >= window) reap_oldest(ops, w);
+      break;
+    }
+    case BatchPost::State::kAnswered:
+      by_bypass(o, p.answered);
+      break;
+    case BatchPost::State::kKernel:
+      by_kernel(o);
+      break;
+  }
+}
+
 }  // namespace
 
 extern "C" __attribute__((visibility("default"))) long finesse_batch(struct finesse_op *ops,
@@ -112,10 +224,9 @@ extern "C" __attribute__((visibility("default"))) long finesse_batch(struct fine
   }
   const int saved_errno = errno;
   const bool stop = flags & FINESSE_BATCH_STOP_ON_ERROR;
-  const size_t window =
-      (flags & (FINESSE_BATCH_ORDERED | FINESSE_BATCH_STOP_ON_ERROR)) ? 1 : kWindow;
+  const bool ordered = flags & (FINESSE_BATCH_ORDERED | FINESSE_BATCH_STOP_ON_ERROR);
   Window w;
-  long failed = 0;
+  Packs packs;
   bool stopped = false;
   for (size_t i = 0; i < n; i++) {
     finesse_op &o = ops[i];
@@ -123,26 +234,17 @@ extern "C" __attribute__((visibility("default"))) long finesse_batch(struct fine
       set_outcome(o, -1, ECANCELED, FINESSE_ROUTE_NONE);
       continue;
     }
-    if (!known_kind(o.op)) {
+    if (!known_kind(o.op))
       set_outcome(o, -1, EINVAL, FINESSE_ROUTE_NONE);
-    } else {
-      BatchPost p = batch_post(o);
-      if (p.state == BatchPost::State::kPosted) {
-        const size_t at = (w.head + w.count) % kWindow;
-        w.index[at] = i;
-        w.post[at] = p;
-        w.count++;
-        if (w.count >= window) reap_oldest(ops, w);
-      } else if (p.state == BatchPost::State::kAnswered) {
-        by_bypass(o, p.answered);
-      } else {
-        by_kernel(o);
-      }
-    }
-    // (Ordered: the window is 1, so o has its outcome here.)
-    if (stop && w.count == 0 && o.result < 0) stopped = true;
+    else
+      send_one(ops, i, w, ordered ? nullptr : &packs, ordered ? 1 : kWindow);
+    // (Ordered: nothing is packed and the window is 1, so o has its outcome here.)
+    if (stop && o.result < 0) stopped = true;
   }
+  post_open_pack(ops, packs);
+  while (packs.count > 0) reap_oldest_pack(ops, packs);
   while (w.count > 0) reap_oldest(ops, w);
+  long failed = 0;
   for (size_t i = 0; i < n; i++) failed += ops[i].result < 0;
   errno = saved_errno;
   return failed;

@@ -209,14 +209,50 @@ std::vector<Step> ordered_script(const std::string &elsewhere) {
   return v;
 }
 
+// Calls of every kind a multi-call request carries, and a few it does not, none depending
+// on another (no path used twice): any order gives the same outcomes.
+std::vector<Step> independent_script(const std::string &elsewhere) {
+  std::vector<Step> v;
+  auto add = [&](Step s) { v.push_back(std::move(s)); };
+  add({.op = FINESSE_OP_STAT, .path = "a"});
+  add({.op = FINESSE_OP_STAT, .path = "missing"});
+  add({.op = FINESSE_OP_STAT, .path = "open/c", .flags = AT_SYMLINK_NOFOLLOW});
+  add({.op = FINESSE_OP_STAT, .path = "priv/a"});
+  add({.op = FINESSE_OP_STATX, .path = "open/a", .mask = STATX_BASIC_STATS});
+  add({.op = FINESSE_OP_ACCESS, .path = "ro", .mode = W_OK});
+  add({.op = FINESSE_OP_ACCESS, .path = "mine", .mode = R_OK | X_OK});
+  add({.op = FINESSE_OP_MKDIR, .path = "open/d1", .mode = 0755});
+  add({.op = FINESSE_OP_MKDIR, .path = "ro/x", .mode = 0700});
+  add({.op = FINESSE_OP_MKDIR, .path = "priv/y", .mode = 0700});
+  add({.op = FINESSE_OP_SYMLINK, .path = "open/l1", .path2 = "a"});
+  add({.op = FINESSE_OP_SYMLINK, .path = "ro/l2", .path2 = "a"});
+  add({.op = FINESSE_OP_LINK, .path = "open/sub", .path2 = "open/h0"});
+  add({.op = FINESSE_OP_RENAME, .path = "ro/a", .path2 = "open/r1"});
+  add({.op = FINESSE_OP_CHMOD, .path = "mine/a", .mode = 0600});
+  add({.op = FINESSE_OP_CHMOD, .path = "sticky/a", .mode = 0600});
+  add({.op = FINESSE_OP_CHOWN, .path = "sticky/b", .uid = 65534, .gid = 65534});
+  add({.op = FINESSE_OP_UTIMENS, .path = "priv/a", .times = true});
+  add({.op = FINESSE_OP_UTIMENS, .path = "open", .flags = AT_SYMLINK_NOFOLLOW});
+  add({.op = FINESSE_OP_UNLINK, .path = "open/sub", .flags = AT_REMOVEDIR});
+  add({.op = FINESSE_OP_UNLINK, .path = "mine", .flags = AT_REMOVEDIR});
+  add({.op = FINESSE_OP_UNLINK, .path = "sticky", .flags = AT_REMOVEDIR});
+  add({.op = FINESSE_OP_READLINK, .path = "open/c", .size = 200});
+  add({.op = FINESSE_OP_GETXATTR, .path = "open/a", .name = "user.k", .size = 200});
+  add({.op = FINESSE_OP_STAT, .path = elsewhere, .absolute = true});
+  add({.op = FINESSE_OP_STAT, .path = elsewhere + "/none", .absolute = true});
+  add({.op = FINESSE_OP_MKDIR, .path = elsewhere + "/d", .mode = 0700, .absolute = true});
+  return v;
+}
+
 // Runs the script through finesse_batch on tree a and libc on tree b; the mismatches (printed)
 // and, through *bypassed / *elsewhere_kernel, how the calls went.
-int compare_ordered(const std::string &a, const std::string &b, const std::string &elsewhere_a,
-                    const std::string &elsewhere_b, unsigned flags, int *bypassed,
-                    int *elsewhere_kernel) {
+int compare_twins(const std::string &a, const std::string &b, const std::string &elsewhere_a,
+                  const std::string &elsewhere_b, unsigned flags, int *bypassed,
+                  int *elsewhere_kernel) {
+  auto script = flags & FINESSE_BATCH_ORDERED ? ordered_script : independent_script;
   Built ba, bb;
-  build(ordered_script(elsewhere_a), a, &ba);
-  build(ordered_script(elsewhere_b), b, &bb);
+  build(script(elsewhere_a), a, &ba);
+  build(script(elsewhere_b), b, &bb);
   long failed = finesse_batch(ba.ops.data(), ba.ops.size(), flags);
   run_libc(bb);
   int mismatches = 0;
@@ -247,22 +283,23 @@ int compare_ordered(const std::string &a, const std::string &b, const std::strin
   return mismatches;
 }
 
-using Param = std::tuple<FsKind, bool /*as root*/>;
+using Param = std::tuple<FsKind, bool /*as root*/, bool /*ordered*/>;
 class BatchTwins : public ::testing::TestWithParam<Param> {};
 
+// Ordered: one call after another. Independent: many calls to a request (wire::kBatch).
 TEST_P(BatchTwins, SameOutcomesAsTheKernelCallByCall) {
-  auto [kind, root] = GetParam();
+  auto [kind, root, ordered] = GetParam();
+  const unsigned flags = ordered ? FINESSE_BATCH_ORDERED : 0;
   AttachedFs fs(mount_options(kind, /*default_permissions=*/true, /*allow_other=*/true));
   std::string a, b;
   ASSERT_TRUE(build_twin_trees(fs.mnt(), &a, &b));
   TempDir ea, eb;  // off the mount
   chmod(ea.path().c_str(), 0777);
   chmod(eb.path().c_str(), 0777);
-  const size_t calls = ordered_script("").size();
+  const size_t calls = (ordered ? ordered_script("") : independent_script("")).size();
   auto run = [&] {
     int bypassed = 0, elsewhere_kernel = 0;
-    int m = compare_ordered(a, b, ea.path(), eb.path(), FINESSE_BATCH_ORDERED, &bypassed,
-                            &elsewhere_kernel);
+    int m = compare_twins(a, b, ea.path(), eb.path(), flags, &bypassed, &elsewhere_kernel);
     if (m != 0) return 1;
     if (elsewhere_kernel != 3) return 2;
     return bypassed > static_cast<int>(calls) / 2 ? 0 : 3;
@@ -278,14 +315,16 @@ TEST_P(BatchTwins, SameOutcomesAsTheKernelCallByCall) {
 
 INSTANTIATE_TEST_SUITE_P(Kinds, BatchTwins,
                          ::testing::Combine(::testing::Values(FsKind::kMemfs, FsKind::kPassthrough),
-                                            ::testing::Bool()),
+                                            ::testing::Bool(), ::testing::Bool()),
                          [](const ::testing::TestParamInfo<Param> &i) {
                            return fs_name(std::get<0>(i.param)) +
-                                  (std::get<1>(i.param) ? "_root" : "_nobody");
+                                  (std::get<1>(i.param) ? "_root" : "_nobody") +
+                                  (std::get<2>(i.param) ? "_ordered" : "_independent");
                          });
 
 // Independent calls, many at once: 300 mkdirs, then their stats, then 300 rmdirs, as three
-// batches; each batch's outcomes and the tree are the kernel's, and the server served them.
+// batches; each batch's outcomes and the tree are the kernel's, and the server served them,
+// many calls to a request.
 TEST(Batch, ManyIndependentCallsServedTogether) {
   AttachedFs fs(mount_options(FsKind::kMemfs, true, true));
   std::string a, b;
@@ -307,6 +346,7 @@ TEST(Batch, ManyIndependentCallsServedTogether) {
     build(steps, a, &ba);
     build(steps, b, &bb);
     const uint64_t served = fs.served_total();
+    const uint64_t packs = fs.stats().served[static_cast<size_t>(wire::Op::kBatch)];
     long failed = finesse_batch(ba.ops.data(), ba.ops.size(), 0);
     run_libc(bb);
     EXPECT_EQ(failed, kind == FINESSE_OP_STAT ? 0 : 1) << kind;
@@ -317,6 +357,10 @@ TEST(Batch, ManyIndependentCallsServedTogether) {
     }
     EXPECT_EQ(bypassed, kN + 1) << kind;
     EXPECT_GE(fs.served_total() - served, static_cast<uint64_t>(kN)) << kind;
+    // Several calls to a request (wire::kBatch), not one each.
+    const uint64_t requests = fs.stats().served[static_cast<size_t>(wire::Op::kBatch)] - packs;
+    EXPECT_GE(requests, static_cast<uint64_t>(kN) / wire::kBatchMax) << kind;
+    EXPECT_LE(requests, static_cast<uint64_t>(kN) / 8) << kind;
     EXPECT_EQ(describe_tree(a), describe_tree(b)) << kind;
   }
 }
@@ -383,10 +427,10 @@ TEST(Batch, DaemonKilledMidBatch) {
   std::vector<finesse_op> ops(kN);
   for (int i = 0; i < kN; i++)
     ops[i] = {.op = FINESSE_OP_UNLINK, .dirfd = AT_FDCWD, .path = paths[i].c_str()};
-  // Killed once the 100th removal is seen in the source (the window of calls in flight is
-  // smaller: some answers are in by then).
+  // Killed once the 300th removal is seen in the source: calls go in requests of up to 64,
+  // at most 4 in flight, so the first request's answers are in by then.
   std::thread killer([&] {
-    const std::string first = src + "/f100";
+    const std::string first = src + "/f300";
     for (int i = 0; i < 20000 && access(first.c_str(), F_OK) == 0; i++) usleep(100);
     kill(fs.fs().daemon_pid(), SIGKILL);
   });

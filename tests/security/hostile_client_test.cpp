@@ -161,6 +161,128 @@ TEST_F(Hostile, MalformedRequestsGetFallbackAndValidOnesStillWork) {
   EXPECT_TRUE(fs_->fs().daemon_alive());
 }
 
+// A multi-call request (wire::kBatch) built by hand: count in the header, then the calls.
+struct BatchBuilder {
+  std::vector<uint8_t> bytes = std::vector<uint8_t>(sizeof(wire::BatchHeader));
+  uint32_t count = 0;
+  // A call of op on path; len_delta spoils its length.
+  void add(Op op, const std::string &path, int64_t len_delta = 0) {
+    wire::Request r{};
+    r.path[0].path = {sizeof(r), static_cast<uint32_t>(path.size())};
+    const size_t len = sizeof(r) + path.size() + 1;
+    const wire::BatchCall call{static_cast<uint32_t>(op), static_cast<uint32_t>(len + len_delta)};
+    const size_t at = bytes.size();
+    bytes.resize(at + wire::batch_call_size(len));
+    memcpy(&bytes[at], &call, sizeof(call));
+    memcpy(&bytes[at + sizeof(call)], &r, sizeof(r));
+    memcpy(&bytes[at + sizeof(call) + sizeof(r)], path.c_str(), path.size() + 1);
+    count++;
+  }
+  // Posts it in slot 0 (header count: count_override if >= 0) and returns the slot's result;
+  // the calls' results in *results.
+  int32_t run(RawClient &c, std::vector<int32_t> *results, int64_t count_override = -1) {
+    const wire::BatchHeader h{count_override >= 0 ? static_cast<uint32_t>(count_override) : count,
+                              0};
+    memcpy(bytes.data(), &h, sizeof(h));
+    memset(c.slot(0)->data, 0, wire::kSlotDataSize);
+    memcpy(c.slot(0)->data, bytes.data(), bytes.size());
+    c.slot(0)->h.op = static_cast<uint32_t>(Op::kBatch);
+    c.slot(0)->h.req_len = static_cast<uint32_t>(bytes.size());
+    const int32_t rc = run_slot(c);
+    results->clear();
+    for (uint32_t i = 0; i < count; i++) {
+      wire::BatchReply r;
+      memcpy(&r, c.slot(0)->data + i * sizeof(r), sizeof(r));
+      results->push_back(r.result);
+    }
+    return rc;
+  }
+};
+
+// In a multi-call request the calls before a malformed one are served, that one and those
+// after it are declined (the client makes them itself); a request of no calls or of more than
+// wire::kBatchMax is declined whole; calls a batch cannot carry are declined.
+TEST_F(Hostile, MalformedBatchesServeOnlyTheCallsBeforeTheFlaw) {
+  RawClient c;
+  ASSERT_EQ(c.connect(sock_), 0);
+  ASSERT_EQ(c.status, wire::HelloStatus::kServed);
+  const int32_t fb = wire::kFallback;
+  std::vector<int32_t> r;
+  {
+    BatchBuilder b;
+    b.add(Op::kStat, "f");
+    b.add(Op::kStat, "missing");
+    b.add(Op::kAccess, "f");
+    EXPECT_EQ(b.run(c, &r), 0);
+    EXPECT_EQ(r, (std::vector<int32_t>{0, -ENOENT, 0})) << "the well-formed control request";
+  }
+  struct Case {
+    const char *what;
+    std::function<void(BatchBuilder &)> build;
+    std::vector<int32_t> want;
+  };
+  std::vector<Case> cases = {
+      {"a call a batch cannot carry",
+       [](BatchBuilder &b) {
+         b.add(Op::kStat, "f");
+         b.add(Op::kReadlink, "f");
+         b.add(Op::kStat, "f");
+       },
+       {0, fb, fb}},
+      {"a nested batch",
+       [](BatchBuilder &b) {
+         b.add(Op::kStat, "f");
+         b.add(Op::kBatch, "f");
+       },
+       {0, fb}},
+      {"a call longer than the request",
+       [](BatchBuilder &b) {
+         b.add(Op::kStat, "f");
+         b.add(Op::kStat, "f", 100000);
+         b.add(Op::kStat, "f");
+       },
+       {0, fb, fb}},
+      {"a call too short for its request",
+       [](BatchBuilder &b) {
+         b.add(Op::kStat, "f", -8);
+         b.add(Op::kStat, "f");
+       },
+       {fb, fb}},
+      {"op ~0",
+       [](BatchBuilder &b) {
+         b.add(Op::kStat, "f");
+         b.add(static_cast<Op>(0xffffffff), "f");
+       },
+       {0, fb}},
+  };
+  for (const Case &k : cases) {
+    BatchBuilder b;
+    k.build(b);
+    EXPECT_EQ(b.run(c, &r), 0) << k.what;
+    EXPECT_EQ(r, k.want) << k.what;
+  }
+  // Declined whole: no calls, more than the most, more than the request holds.
+  BatchBuilder none;
+  EXPECT_EQ(none.run(c, &r), fb) << "no calls";
+  BatchBuilder many;
+  many.add(Op::kStat, "f");
+  EXPECT_EQ(many.run(c, &r, wire::kBatchMax + 1), fb) << "more than kBatchMax";
+  std::vector<int32_t> over;
+  BatchBuilder short_one;
+  short_one.add(Op::kStat, "f");
+  EXPECT_EQ(short_one.run(c, &over, 5), 0) << "more calls than the request holds";
+  EXPECT_EQ(over, (std::vector<int32_t>{0}));
+  EXPECT_EQ(c.slot(0)->h.rep_len, 5 * sizeof(wire::BatchReply));
+  wire::BatchReply missing;
+  memcpy(&missing, c.slot(0)->data + 4 * sizeof(missing), sizeof(missing));
+  EXPECT_EQ(missing.result, fb) << "the calls the request did not hold";
+  // Still served afterwards.
+  BatchBuilder again;
+  again.add(Op::kStat, "f");
+  EXPECT_EQ(again.run(c, &r), 0);
+  EXPECT_EQ(r, (std::vector<int32_t>{0}));
+}
+
 TEST_F(Hostile, RandomGarbageNeverCrashesTheServer) {
   RawClient c;
   ASSERT_EQ(c.connect(sock_), 0);
