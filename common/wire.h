@@ -186,8 +186,9 @@ inline const DirEntry *next_dir_entry(const char *entries, size_t len, size_t *a
 // holds a BatchHeader, then `count` calls one after another, each a BatchCall and its own
 // request (a Request and its strings, StrRef offsets relative to that Request) padded to 8
 // bytes. The server serves them in order, each exactly as if it came alone, and answers
-// with `count` BatchReply at the start of the data area; the slot's result is 0, or FALLBACK
-// when none was served (a malformed request among them: the client makes them all itself).
+// with `count` BatchReply at the start of the data area; a malformed call and those after it
+// are answered FALLBACK (the client makes them itself). The slot's result is 0, or FALLBACK
+// for a request of no calls or more than kBatchMax (none served).
 constexpr uint32_t kBatchMax = 64;
 struct BatchHeader {
   uint32_t count;

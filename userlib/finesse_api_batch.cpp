@@ -1,6 +1,8 @@
-// finesse_batch (include/finesse/finesse.h): a batch's calls on attached mounts are posted to
-// their servers a window at a time (batch_ops.h) and reaped in order; the kernel makes the
-// others meanwhile, with the very libc call each mirrors.
+// finesse_batch (include/finesse/finesse.h): a batch's independent calls on attached mounts
+// go to their servers in multi-call requests (packs of up to 64, four in flight), the others
+// (readlink, getxattr, every call of an ordered batch) one per request, a window at a time
+// (batch_ops.h); each is reaped oldest first. The kernel makes the rest meanwhile, with the
+// very libc call each mirrors.
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
